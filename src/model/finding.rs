@@ -1,0 +1,145 @@
+//! What certdx concludes: a [`Finding`] with its code, severity, advice and evidence.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::Code;
+
+/// How bad a finding is, Let's Debug's scale. Ordered from least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; nothing fails because of it.
+    Info,
+    /// May fail, or is fragile.
+    Warning,
+    /// Validation will fail.
+    Error,
+    /// Issuance cannot succeed until this is fixed.
+    Fatal,
+}
+
+impl Severity {
+    /// The lowercase name used in JSON and text output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+            Severity::Fatal => "fatal",
+        }
+    }
+
+    /// Whether a finding of this severity counts as a problem (exit code 1).
+    pub fn is_problem(self) -> bool {
+        self >= Severity::Warning
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What was asked and what came back, so a reader can verify a finding without re-running it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Evidence {
+    /// A text read from a cluster object: a condition message, a status reason, an event.
+    Text {
+        /// Where it was read, e.g. `Order default/web-1-123 status.reason`.
+        source: String,
+        /// The text itself (secrets redacted, long texts cut).
+        text: String,
+        /// When the object said it, if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<Timestamp>,
+    },
+    /// A fact certdx derived from the objects (counts, ages, references).
+    Fact {
+        /// What the fact is about.
+        subject: String,
+        /// The fact.
+        detail: String,
+    },
+}
+
+/// Details a rate-limit finding carries, as the contract in FINDINGS.md asks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    /// The limit as the CA stated it, e.g. `5 per 168h0m0s` or the limit's documentation anchor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    /// The identifier (name, registered domain, IP) the limit applies to, when the error names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    /// When the CA will accept the request again (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<Timestamp>,
+}
+
+/// One conclusion certdx draws.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable id from the catalogue.
+    pub code: Code,
+    /// How bad it is.
+    pub severity: Severity,
+    /// One line saying what is wrong, specific to this case.
+    pub summary: String,
+    /// More context: the numbers, the names, the message that triggered it.
+    pub detail: String,
+    /// What to do.
+    pub advice: String,
+    /// The object the finding is about, e.g. `Challenge default/web-1-123-456`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Rate-limit details (limit, identifier, retry_after) for `ratelimit-*` codes.
+    #[serde(default, skip_serializing_if = "Option::is_none", flatten)]
+    pub rate_limit: Option<RateLimit>,
+    /// What was asked and what came back.
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+}
+
+impl Finding {
+    /// A finding with the code's default severity and advice; `summary` says what happened here.
+    pub fn new(code: Code, summary: impl Into<String>) -> Finding {
+        Finding {
+            code,
+            severity: code.default_severity(),
+            summary: summary.into(),
+            detail: String::new(),
+            advice: code.advice().to_owned(),
+            subject: None,
+            rate_limit: None,
+            evidence: Vec::new(),
+        }
+    }
+
+    /// Sets the detail text.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Finding {
+        self.detail = detail.into();
+        self
+    }
+
+    /// Sets the subject object.
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Finding {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Overrides the default severity.
+    pub fn with_severity(mut self, severity: Severity) -> Finding {
+        self.severity = severity;
+        self
+    }
+
+    /// Adds a piece of evidence.
+    pub fn with_evidence(mut self, evidence: Evidence) -> Finding {
+        self.evidence.push(evidence);
+        self
+    }
+}

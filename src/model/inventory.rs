@@ -1,0 +1,124 @@
+//! Every cert-manager object certdx knows about, whatever the source.
+
+use k8s_openapi::api::core::v1::Event;
+use kube::ResourceExt;
+
+use super::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Issuer, Order};
+
+/// All loaded objects, by kind. Sources fill it; the chain index and diagnoses read it.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    /// Certificates.
+    pub certificates: Vec<Certificate>,
+    /// CertificateRequests.
+    pub requests: Vec<CertificateRequest>,
+    /// ACME Orders.
+    pub orders: Vec<Order>,
+    /// ACME Challenges.
+    pub challenges: Vec<Challenge>,
+    /// Namespaced Issuers.
+    pub issuers: Vec<Issuer>,
+    /// ClusterIssuers.
+    pub cluster_issuers: Vec<ClusterIssuer>,
+    /// Core v1 Events about any of the above.
+    pub events: Vec<Event>,
+}
+
+/// Which kind of object a reference or finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub enum Kind {
+    /// cert-manager.io/v1 Certificate.
+    Certificate,
+    /// cert-manager.io/v1 CertificateRequest.
+    CertificateRequest,
+    /// acme.cert-manager.io/v1 Order.
+    Order,
+    /// acme.cert-manager.io/v1 Challenge.
+    Challenge,
+    /// cert-manager.io/v1 Issuer.
+    Issuer,
+    /// cert-manager.io/v1 ClusterIssuer.
+    ClusterIssuer,
+}
+
+impl Kind {
+    /// The Kubernetes kind name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Certificate => "Certificate",
+            Kind::CertificateRequest => "CertificateRequest",
+            Kind::Order => "Order",
+            Kind::Challenge => "Challenge",
+            Kind::Issuer => "Issuer",
+            Kind::ClusterIssuer => "ClusterIssuer",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A kind plus namespace/name: how reports and findings name an object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct ObjectRef {
+    /// The kind.
+    pub kind: Kind,
+    /// Namespace; empty for cluster-scoped objects.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl ObjectRef {
+    /// A reference to `obj` of kind `kind`.
+    pub fn of<K: ResourceExt>(kind: Kind, obj: &K) -> ObjectRef {
+        ObjectRef {
+            kind,
+            namespace: obj.namespace().unwrap_or_default(),
+            name: obj.name_any(),
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{} {}", self.kind, self.name)
+        } else {
+            write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+}
+
+impl Inventory {
+    /// Total number of objects of all kinds.
+    pub fn len(&self) -> usize {
+        self.certificates.len()
+            + self.requests.len()
+            + self.orders.len()
+            + self.challenges.len()
+            + self.issuers.len()
+            + self.cluster_issuers.len()
+            + self.events.len()
+    }
+
+    /// Whether nothing was loaded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends everything from `other`.
+    pub fn extend(&mut self, other: Inventory) {
+        self.certificates.extend(other.certificates);
+        self.requests.extend(other.requests);
+        self.orders.extend(other.orders);
+        self.challenges.extend(other.challenges);
+        self.issuers.extend(other.issuers);
+        self.cluster_issuers.extend(other.cluster_issuers);
+        self.events.extend(other.events);
+    }
+}
