@@ -5,3 +5,59 @@ pub mod acme_problem;
 pub mod cm_reason;
 pub mod explain;
 pub mod ratelimit;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Finding, Severity};
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// Nothing wrong found.
+    Passed,
+    /// Only warnings.
+    Warning,
+    /// At least one error or fatal finding.
+    Failed,
+    /// Not applicable (e.g. no key to compare, wrong method).
+    Skipped,
+}
+
+/// The outcome of one check (e.g. `http01 www.example.com`): what `certdx check --format json`
+/// lists under `checks[]`, with the findings that go under `findings[]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// Which check, e.g. `http01`, `dns01`, `caa`, `name`.
+    pub name: String,
+    /// The identifier checked.
+    pub target: String,
+    /// How it ended.
+    pub status: CheckStatus,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+    /// What it found.
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
+}
+
+impl CheckReport {
+    /// A report whose status follows from the worst finding.
+    pub fn from_findings(name: &str, target: &str, duration: Duration, findings: Vec<Finding>) -> CheckReport {
+        let worst = findings.iter().map(|f| f.severity).max();
+        let status = match worst {
+            Some(Severity::Fatal | Severity::Error) => CheckStatus::Failed,
+            Some(Severity::Warning) => CheckStatus::Warning,
+            _ => CheckStatus::Passed,
+        };
+        CheckReport {
+            name: name.to_owned(),
+            target: target.to_owned(),
+            status,
+            duration_ms: duration.as_millis() as u64,
+            findings,
+        }
+    }
+}

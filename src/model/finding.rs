@@ -64,6 +64,69 @@ pub enum Evidence {
         /// The fact.
         detail: String,
     },
+    /// One HTTP request certdx made (one hop of an HTTP-01 check).
+    Http(HttpEvidence),
+    /// One DNS question certdx asked one server.
+    Dns(DnsEvidence),
+}
+
+/// An HTTP request and what came back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HttpEvidence {
+    /// The URL requested.
+    pub url: String,
+    /// The IP address connected to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<std::net::IpAddr>,
+    /// The port connected to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The status code, if a response came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The `Server` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// The `Location` header of a redirect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// The start of the body (lossy UTF-8, cut).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_excerpt: Option<String>,
+    /// The error, if the request failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How long it took, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// A DNS question to one server and its answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DnsEvidence {
+    /// The server's name (e.g. `ns1.example.com.`), or `recursive` for the resolver.
+    pub server: String,
+    /// The address asked (`IP:port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<std::net::SocketAddr>,
+    /// The question, e.g. `_acme-challenge.example.com. TXT`.
+    pub question: String,
+    /// The response code (`NOERROR`, `NXDOMAIN`, `REFUSED`, ...), if an answer came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rcode: Option<String>,
+    /// The answer records as text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<String>,
+    /// The smallest TTL of the answer (or of the SOA for a negative answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u32>,
+    /// The zone's SOA serial as this server reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soa_serial: Option<u32>,
+    /// The error (timeout, refused connection, garbage), if no answer came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How long it took, in milliseconds.
+    pub elapsed_ms: u64,
 }
 
 /// Details a rate-limit finding carries, as the contract in FINDINGS.md asks.
@@ -141,5 +204,43 @@ impl Finding {
     pub fn with_evidence(mut self, evidence: Evidence) -> Finding {
         self.evidence.push(evidence);
         self
+    }
+}
+
+impl HttpEvidence {
+    /// One line: `GET URL via ADDR:PORT -> 404 (nginx) in 12 ms`.
+    pub fn describe(&self) -> String {
+        let via = match (self.address, self.port) {
+            (Some(a), Some(p)) => format!(" via {}", std::net::SocketAddr::new(a, p)),
+            (Some(a), None) => format!(" via {a}"),
+            _ => String::new(),
+        };
+        let outcome = match (self.status, &self.error) {
+            (Some(s), _) => {
+                let server = self.server.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+                let loc = self.location.as_deref().map(|l| format!(" -> {l}")).unwrap_or_default();
+                format!("{s}{server}{loc}")
+            }
+            (None, Some(e)) => format!("error: {e}"),
+            (None, None) => "no response".to_owned(),
+        };
+        format!("GET {}{via}: {outcome} in {} ms", self.url, self.elapsed_ms)
+    }
+}
+
+impl DnsEvidence {
+    /// One line: `ns1.example.com. (192.0.2.1:53) _acme-challenge.x. TXT -> NOERROR [..] serial 7 in 3 ms`.
+    pub fn describe(&self) -> String {
+        let addr = self.address.map(|a| format!(" ({a})")).unwrap_or_default();
+        let outcome = match (&self.rcode, &self.error) {
+            (Some(r), _) => {
+                let answers = if self.answers.is_empty() { String::new() } else { format!(" [{}]", self.answers.join(", ")) };
+                let serial = self.soa_serial.map(|s| format!(" serial {s}")).unwrap_or_default();
+                format!("{r}{answers}{serial}")
+            }
+            (None, Some(e)) => format!("error: {e}"),
+            (None, None) => "no answer".to_owned(),
+        };
+        format!("{}{addr} {} -> {outcome} in {} ms", self.server, self.question, self.elapsed_ms)
     }
 }

@@ -5,7 +5,7 @@ mod code;
 mod finding;
 
 pub use code::Code;
-pub use finding::{Evidence, Finding, RateLimit, Severity};
+pub use finding::{DnsEvidence, Evidence, Finding, HttpEvidence, RateLimit, Severity};
 mod certificate;
 mod challenge;
 mod common;

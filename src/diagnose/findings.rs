@@ -1,0 +1,240 @@
+//! Findings drawn from one object: its reasons, condition messages and Events run through
+//! `explain`, plus what its state alone implies (backoff, scheduler waits, stuck self-checks).
+
+use jiff::{SignedDuration, Timestamp};
+use kube::{Resource, ResourceExt};
+
+use crate::checks::explain::explain;
+use crate::model::scheduler::Wait;
+use crate::model::state::{challenge_is_final, human_duration, one_line, stuck_after};
+use crate::model::{
+    Certificate, CertificateRequest, ChainIndex, Challenge, Code, Condition, Evidence, Finding,
+    Inventory, Kind, ObjectRef, Order, Severity, event_time,
+};
+
+/// Longest excerpt of an object's text kept as evidence.
+const MAX_EVIDENCE_CHARS: usize = 2000;
+
+/// Collects findings about one object.
+pub(crate) struct Collector<'a> {
+    pub inv: &'a Inventory,
+    pub index: &'a ChainIndex,
+    pub now: Timestamp,
+    pub out: Vec<Finding>,
+}
+
+impl Collector<'_> {
+    /// Runs `explain` on a text and records what it finds against `subject`.
+    fn explain_text(&mut self, subject: &ObjectRef, field: &str, text: &str, at: Option<Timestamp>) {
+        if text.trim().is_empty() {
+            return;
+        }
+        for mut f in explain(text) {
+            let source = format!("{subject} {field}");
+            f.evidence = vec![Evidence::Text { source, text: excerpt(text), at }];
+            f.subject = Some(subject.to_string());
+            self.push(f);
+        }
+    }
+
+    fn conditions(&mut self, subject: &ObjectRef, conditions: &[Condition]) {
+        for c in conditions.iter().filter(|c| !c.is_true() || c.type_ == "Issuing") {
+            if let Some(m) = c.message.as_deref() {
+                self.explain_text(subject, &format!("condition {}", c.type_), m, c.last_transition_time);
+            }
+        }
+    }
+
+    fn events(&mut self, subject: &ObjectRef, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
+        for i in self.index.events_for(subject.kind, meta) {
+            let ev = &self.inv.events[i];
+            let Some(message) = ev.message.as_deref() else { continue };
+            let field = format!("event {}", ev.reason.as_deref().unwrap_or("(no reason)"));
+            self.explain_text(subject, &field, message, event_time(ev));
+        }
+    }
+
+    /// Adds a finding, merging it into an equal one (same code, subject, summary) if present:
+    /// the same reason repeated by a condition and an Event is one finding with two pieces of
+    /// evidence.
+    pub fn push(&mut self, mut f: Finding) {
+        if let Some(rl) = &f.rate_limit {
+            if let Some(at) = rl.retry_after.filter(|&t| t <= self.now) {
+                // The window has passed: the limit no longer blocks anything.
+                f.severity = Severity::Info;
+                f.summary = format!("{} (expired at {at})", f.summary);
+            }
+        }
+        if let Some(existing) = self
+            .out
+            .iter_mut()
+            .find(|e| e.code == f.code && e.subject == f.subject && e.summary == f.summary)
+        {
+            for ev in f.evidence {
+                if !existing.evidence.contains(&ev) {
+                    existing.evidence.push(ev);
+                }
+            }
+            return;
+        }
+        self.out.push(f);
+    }
+
+    /// Findings about a Certificate itself.
+    pub fn certificate(&mut self, cert: &Certificate) {
+        let subject = ObjectRef::of(Kind::Certificate, cert);
+        let status = cert.status.clone().unwrap_or_default();
+        self.conditions(&subject, &status.conditions);
+        self.events(&subject, cert.meta());
+        if let (Some(failed_at), Some(attempts)) = (status.last_failure_time, status.failed_issuance_attempts) {
+            let retry = failed_at + backoff(attempts);
+            if retry > self.now {
+                let mut f = Finding::new(
+                    Code::IssuanceBackoff,
+                    format!(
+                        "cert-manager waits until {retry} ({} from now) before retrying after {attempts} failed attempt(s)",
+                        human_duration(retry.duration_since(self.now))
+                    ),
+                )
+                .with_subject(subject.to_string())
+                .with_detail(format!("last failure at {failed_at}; the backoff doubles from 1h up to 32h"));
+                f.rate_limit = Some(crate::model::RateLimit { retry_after: Some(retry), ..Default::default() });
+                self.push(f);
+            }
+        }
+    }
+
+    /// Findings about a CertificateRequest.
+    pub fn request(&mut self, req: &CertificateRequest) {
+        let subject = ObjectRef::of(Kind::CertificateRequest, req);
+        let conditions = req.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+        self.conditions(&subject, &conditions);
+        self.events(&subject, req.meta());
+        let status = crate::model::state::request_status(req);
+        if status.state == crate::model::State::Failed && !self.out.iter().any(|f| f.subject.as_deref() == Some(&subject.to_string())) {
+            self.push(
+                Finding::new(Code::RequestFailed, format!("{subject}: {}", status.reason))
+                    .with_subject(subject.to_string()),
+            );
+        }
+    }
+
+    /// Findings about an Order.
+    pub fn order(&mut self, order: &Order) {
+        let subject = ObjectRef::of(Kind::Order, order);
+        let status = order.status.clone().unwrap_or_default();
+        let reason = status.reason.as_deref().unwrap_or("").trim();
+        self.explain_text(&subject, "status.reason", reason, status.failure_time);
+        self.events(&subject, order.meta());
+        match status.state.as_deref() {
+            Some("invalid" | "errored") if reason.is_empty() => self.push(
+                Finding::new(
+                    Code::OrderFailedNoReason,
+                    format!("{subject} is {} with no reason: the cause is on its Challenges", status.state.as_deref().unwrap_or_default()),
+                )
+                .with_subject(subject.to_string()),
+            ),
+            Some("expired") => self.push(
+                Finding::new(Code::ExpiredOrder, format!("{subject} expired before it completed"))
+                    .with_subject(subject.to_string())
+                    .with_detail(reason.to_owned()),
+            ),
+            _ => {}
+        }
+    }
+
+    /// Findings about a Challenge, given where it waits in the scheduler.
+    pub fn challenge(&mut self, ch: &Challenge, wait: &Wait) {
+        let subject = ObjectRef::of(Kind::Challenge, ch);
+        let status = ch.status.clone().unwrap_or_default();
+        let reason = status.reason.as_deref().unwrap_or("");
+        self.explain_text(&subject, "status.reason", reason, None);
+        self.events(&subject, ch.meta());
+        let name = display_name(ch);
+        if ch.spec.wildcard && !ch.is_dns01() {
+            self.push(
+                Finding::new(Code::WildcardNeedsDns01, format!("{name} is a wildcard but is validated with {}", ch.spec.type_))
+                    .with_subject(subject.to_string()),
+            );
+        }
+        match wait {
+            Wait::BlockedBy(other) => {
+                let other = ObjectRef::of(Kind::Challenge, &self.inv.challenges[*other]);
+                self.push(
+                    Finding::new(
+                        Code::ChallengeBlockedDuplicate,
+                        format!("{name} ({}) waits for {other}, which is for the same name and type", ch.spec.type_),
+                    )
+                    .with_subject(subject.to_string())
+                    .with_evidence(Evidence::Fact { subject: other.to_string(), detail: "processing the same DNS name and challenge type".into() }),
+                );
+            }
+            Wait::NoSlot { processing, max } => self.push(
+                Finding::new(
+                    Code::ChallengeNotScheduled,
+                    format!("{name} waits for a scheduler slot: {processing} Challenges are processing (limit {max})"),
+                )
+                .with_subject(subject.to_string())
+                .with_evidence(Evidence::Fact {
+                    subject: "cluster".into(),
+                    detail: format!("{processing} Challenges with status.processing=true"),
+                }),
+            ),
+            Wait::None | Wait::Next => {}
+        }
+        if status.processing && status.presented && !challenge_is_final(ch) {
+            if let Some(created) = ch.creation_timestamp() {
+                let age = self.now.duration_since(created.0);
+                if age > stuck_after(ch) {
+                    self.push(
+                        Finding::new(
+                            Code::ChallengeStuck,
+                            format!("{name} ({}) has been self-checking for {}", ch.spec.type_, human_duration(age)),
+                        )
+                        .with_subject(subject.to_string())
+                        .with_detail(format!(
+                            "presented and processing since {}; last reason: {}",
+                            created.0,
+                            if reason.is_empty() { "none" } else { reason }
+                        )),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The name a Challenge validates, with `*.` for wildcards.
+pub fn display_name(ch: &Challenge) -> String {
+    if ch.spec.wildcard { format!("*.{}", ch.spec.dns_name) } else { ch.spec.dns_name.clone() }
+}
+
+/// cert-manager's issuance backoff after `attempts` consecutive failures: 1h doubling, at most 32h.
+pub fn backoff(attempts: u32) -> SignedDuration {
+    let hours = 1i64 << attempts.saturating_sub(1).min(5);
+    SignedDuration::from_hours(hours)
+}
+
+/// Cuts a text to at most [`MAX_EVIDENCE_CHARS`] characters on one line, redacting secrets.
+pub fn excerpt(text: &str) -> String {
+    let text = crate::report::redact(&one_line(text));
+    if text.chars().count() <= MAX_EVIDENCE_CHARS {
+        return text;
+    }
+    let cut: String = text.chars().take(MAX_EVIDENCE_CHARS).collect();
+    format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_32h() {
+        assert_eq!(backoff(1), SignedDuration::from_hours(1));
+        assert_eq!(backoff(2), SignedDuration::from_hours(2));
+        assert_eq!(backoff(6), SignedDuration::from_hours(32));
+        assert_eq!(backoff(60), SignedDuration::from_hours(32));
+        assert_eq!(backoff(0), SignedDuration::from_hours(1));
+    }
+}

@@ -1,0 +1,65 @@
+//! Picks the one finding to fix first.
+//!
+//! The most specific cause wins over its consequences: a rate limit or a CAA refusal explains
+//! a failed Order, which explains a not-Ready Certificate. Severity breaks ties.
+
+use super::RootCause;
+use crate::model::{Code, Finding};
+
+/// How much a code explains, higher first. Consequences (an Order failed, a Certificate is not
+/// Ready, cert-manager backs off) rank below the causes that produce them.
+pub fn rank(code: Code) -> u8 {
+    use Code::*;
+    match code {
+        RatelimitAccountPaused => 100,
+        RatelimitDuplicateCertificate
+        | RatelimitCertificatesPerDomain
+        | RatelimitFailedAuthorizations
+        | RatelimitNewOrders
+        | RatelimitPendingAuthorizations
+        | RatelimitNewRegistrations
+        | RatelimitOther => 98,
+        IssuerNotReady => 96,
+        InvalidIdentifier | WildcardNeedsDns01 | AcmeRejectedIdentifier => 95,
+        CaaForbidsIssuance | CaaAccounturiMismatch | CaaValidationmethodsExcludes | CaaCriticalUnknown | CaaLookupFailed
+        | CaaMalformed | AcmeCaa => 94,
+        SolverNoMatch => 92,
+        DnsNxdomain | DnsLookupFailed => 90,
+        Dns01ZoneNotFound | Dns01TxtMissing | Dns01TxtWrongValue | Dns01NsError => 88,
+        Http01NoAddress | Http01ReservedAddress | Http01Unreachable | Http01WrongStatus | Http01WrongBody
+        | Http01BadRedirect | Http01AddressMismatch | Http01NotPointingToIngress | Http01SolverBlocked => 88,
+        SolverPresentFailed => 86,
+        SelfcheckDns01NsError | SelfcheckDns01ZoneNotFound => 84,
+        SelfcheckHttp01WrongStatus | SelfcheckHttp01WrongBody | SelfcheckHttp01RequestFailed => 84,
+        AcmeUnauthorized | AcmeDns | AcmeConnection => 82,
+        SelfcheckDns01NotPropagated => 80,
+        Dns01NsInconsistent | Dns01RecursiveStale => 78,
+        ChallengeStuck => 70,
+        ChallengeBlockedDuplicate | ChallengeNotScheduled => 66,
+        AcmeOther => 60,
+        AcmeServerError => 50,
+        RequestFailed => 40,
+        ExpiredOrder => 35,
+        IssuanceBackoff => 30,
+        OrderFailedNoReason => 25,
+        CertificateNotReady => 20,
+        AcmeBadNonce | Dns01Cname | Http01Redirect => 5,
+    }
+}
+
+/// The finding that best explains the problem: highest severity, then highest rank, among the
+/// findings that are problems (warning or worse). `None` when nothing is wrong.
+pub fn pick_root_cause(findings: &[Finding]) -> Option<RootCause> {
+    let best = findings
+        .iter()
+        .filter(|f| f.severity.is_problem())
+        .max_by_key(|f| (f.severity, rank(f.code)))?;
+    Some(RootCause {
+        code: best.code,
+        severity: best.severity,
+        summary: best.summary.clone(),
+        advice: best.advice.clone(),
+        subject: best.subject.clone(),
+        retry_after: best.rate_limit.as_ref().and_then(|r| r.retry_after),
+    })
+}

@@ -1,0 +1,166 @@
+//! Markdown: reads well pasted into a ticket or a chat.
+
+use std::fmt::Write;
+
+use super::Report;
+use crate::diagnose::{ChainNode, Diagnosis};
+use crate::model::{Evidence, Finding, State};
+
+/// Renders the report as Markdown.
+pub fn to_markdown(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# certdx report\n");
+    let _ = writeln!(s, "Source: `{}` · generated {} by {}\n", code_span(&r.source), r.generated_at, r.generator);
+    let m = &r.summary;
+    let attention = r.diagnoses.iter().filter(|d| d.subject.kind == crate::model::Kind::Certificate).count();
+    let _ = writeln!(
+        s,
+        "**{attention} of {} Certificates need attention**: {} failed, {} in progress, {} unknown, {} ready; {} orphan objects; {} errors, {} warnings.\n",
+        m.certificates, m.failed, m.in_progress, m.unknown, m.ready, m.orphans, m.errors, m.warnings
+    );
+    if !r.load_problems.is_empty() {
+        let _ = writeln!(s, "<details><summary>{} documents could not be loaded</summary>\n", r.load_problems.len());
+        for p in &r.load_problems {
+            let _ = writeln!(s, "- {}", inline(p));
+        }
+        let _ = writeln!(s, "\n</details>\n");
+    }
+    if r.diagnoses.is_empty() {
+        let _ = writeln!(s, "Nothing needs attention.");
+    }
+    for d in &r.diagnoses {
+        diagnosis(&mut s, d);
+    }
+    s
+}
+
+fn diagnosis(s: &mut String, d: &Diagnosis) {
+    let _ = writeln!(s, "## {} {} ({})\n", icon(d.status.state), inline(&d.subject.to_string()), d.status.state);
+    if let Some(rc) = &d.root_cause {
+        let _ = writeln!(s, "**Root cause** (`{}`, {}): {}\n", rc.code, rc.severity, inline(&rc.summary));
+        let _ = writeln!(s, "**Advice:** {}\n", inline(&rc.advice));
+        if let Some(t) = rc.retry_after {
+            let _ = writeln!(s, "**Retry after:** {t}\n");
+        }
+    }
+    let mut facts = Vec::new();
+    if !d.dns_names.is_empty() {
+        facts.push(format!("Names: {}", d.dns_names.iter().map(|n| format!("`{}`", code_span(n))).collect::<Vec<_>>().join(", ")));
+    }
+    if let Some(i) = &d.issuer {
+        facts.push(format!("Issuer: {}", inline(i)));
+    }
+    if let Some(a) = &d.acme_server {
+        facts.push(format!("ACME server: <{}>", inline(a)));
+    }
+    if !facts.is_empty() {
+        let _ = writeln!(s, "{}\n", facts.join(" · "));
+    }
+    let _ = writeln!(s, "### Chain\n");
+    chain(s, &d.chain, 0);
+    let _ = writeln!(s);
+    if !d.findings.is_empty() {
+        let _ = writeln!(s, "### Findings\n");
+        let _ = writeln!(s, "| Severity | Code | Summary |\n|---|---|---|");
+        for f in &d.findings {
+            let _ = writeln!(s, "| {} | `{}` | {} |", f.severity, f.code, cell(&f.summary));
+        }
+        let _ = writeln!(s);
+        for f in &d.findings {
+            finding(s, f);
+        }
+    }
+}
+
+fn chain(s: &mut String, node: &ChainNode, depth: usize) {
+    let pad = "  ".repeat(depth);
+    let rev = node.revision.map(|r| format!(" (revision {r})")).unwrap_or_default();
+    let hist = if node.history { " *(history)*" } else { "" };
+    let facts: String = node.facts.iter().filter(|(k, _)| k != "url").map(|(k, v)| format!(" {k}=`{}`", code_span(v))).collect();
+    let _ = writeln!(
+        s,
+        "{pad}- {} **{}**{rev}{hist}{facts}: {}: {}",
+        icon(node.status.state),
+        inline(&node.object.to_string()),
+        node.status.state,
+        inline(&node.status.reason)
+    );
+    for c in &node.children {
+        chain(s, c, depth + 1);
+    }
+}
+
+fn finding(s: &mut String, f: &Finding) {
+    let _ = writeln!(s, "#### `{}`: {}\n", f.code, inline(&f.summary));
+    if let Some(sub) = &f.subject {
+        let _ = writeln!(s, "- Where: {}", inline(sub));
+    }
+    if !f.detail.is_empty() {
+        let _ = writeln!(s, "- Detail: {}", inline(&f.detail));
+    }
+    if let Some(rl) = &f.rate_limit {
+        if let Some(l) = &rl.limit {
+            let _ = writeln!(s, "- Limit: {}", inline(l));
+        }
+        if let Some(i) = &rl.identifier {
+            let _ = writeln!(s, "- Identifier: `{}`", code_span(i));
+        }
+        if let Some(t) = rl.retry_after {
+            let _ = writeln!(s, "- Retry after: {t}");
+        }
+    }
+    let _ = writeln!(s, "- Advice: {}", inline(&f.advice));
+    for e in &f.evidence {
+        match e {
+            Evidence::Text { source, text, at } => {
+                let when = at.map(|t| format!(" ({t})")).unwrap_or_default();
+                let _ = writeln!(s, "- Evidence, {}{when}:\n\n  ```text\n  {}\n  ```", inline(source), fence_safe(text));
+            }
+            Evidence::Fact { subject, detail } => {
+                let _ = writeln!(s, "- Evidence, {}: {}", inline(subject), inline(detail));
+            }
+            Evidence::Http(h) => {
+                let _ = writeln!(s, "- Evidence: `{}`", code_span(&h.describe()));
+            }
+            Evidence::Dns(d) => {
+                let _ = writeln!(s, "- Evidence: `{}`", code_span(&d.describe()));
+            }
+        }
+    }
+    let _ = writeln!(s);
+}
+
+fn icon(state: State) -> &'static str {
+    match state {
+        State::Failed => "❌",
+        State::InProgress => "⏳",
+        State::Unknown => "❔",
+        State::Ready => "✅",
+    }
+}
+
+/// Escapes text for inline Markdown: no stray emphasis, links or HTML from cluster data.
+fn inline(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    for ch in crate::model::state::one_line(t).chars() {
+        if matches!(ch, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn cell(t: &str) -> String {
+    inline(t)
+}
+
+/// Text inside a code span cannot contain a backtick.
+fn code_span(t: &str) -> String {
+    t.replace('`', "'")
+}
+
+/// Text inside a fenced block cannot close the fence.
+fn fence_safe(t: &str) -> String {
+    t.replace("```", "'''")
+}

@@ -1,0 +1,42 @@
+//! Keeps secrets out of every report: PEM private keys and EAB HMAC keys that may hide in
+//! messages and events are replaced before anything is written.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+static PEM_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?s)-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)")
+        .expect("valid regex")
+});
+
+/// Key/value shapes that carry secret material in logs and messages (`hmac: ...`,
+/// `keySecret=...`, `tls.key: ...`).
+static SECRET_FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\b(hmac[_-]?key|eab[_-]?hmac[_-]?key|secret[_-]?key|private[_-]?key|tls\.key|password|api[_-]?token)(["']?\s*[:=]\s*["']?)([A-Za-z0-9+/=_\-]{8,})"#)
+        .expect("valid regex")
+});
+
+/// Replaces private keys and secret-looking values in `text` by a marker.
+pub fn redact(text: &str) -> String {
+    if !text.contains("PRIVATE KEY") && !SECRET_FIELD.is_match(text) {
+        return text.to_owned();
+    }
+    let text = PEM_KEY.replace_all(text, "[private key redacted]");
+    SECRET_FIELD.replace_all(&text, "$1$2[redacted]").into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn removes_pem_keys_and_secret_fields() {
+        let t = "x -----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\n-----END EC PRIVATE KEY----- y";
+        assert_eq!(redact(t), "x [private key redacted] y");
+        assert_eq!(redact("eab hmac_key: c2VjcmV0c2VjcmV0"), "eab hmac_key: [redacted]");
+        assert_eq!(redact("plain text"), "plain text");
+        let cut = "-----BEGIN PRIVATE KEY-----\nMIIEv (truncated";
+        assert_eq!(redact(cut), "[private key redacted]");
+    }
+}
