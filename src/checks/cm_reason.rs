@@ -104,7 +104,8 @@ static NS_DIAL_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static ORDER_NO_REASON_RE: LazyLock<Regex> = LazyLock::new(|| re(r#"(?i)order is in "invalid" state:?\s*"?\s*$"#));
-static DNS_NAME_RE: LazyLock<Regex> = LazyLock::new(|| re(r#"(?i)\bdnsName="?([^"\s]+)"?"#));
+/// The name a structured log line carries (`dnsName="x"`, `"dnsName"="x"`).
+static DNS_NAME_RE: LazyLock<Regex> = LazyLock::new(|| re(r#"(?i)\bdnsName"?\s*[=:]\s*"?([^"\s,]+)"#));
 
 /// Classifies a cert-manager reason, condition message or event that is about cert-manager's own
 /// work rather than a problem the CA returned. Returns `None` for anything else.

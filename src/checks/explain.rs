@@ -115,9 +115,9 @@ pub(crate) fn short(text: &str, max: usize) -> String {
 /// dot, so `"example.com."` and `example.com` compare equal.
 pub(crate) fn clean_identifier(raw: &str) -> String {
     raw.trim()
-        .trim_matches(|c: char| matches!(c, '"' | '\'' | '`' | '[' | ']' | '(' | ')' | '<' | '>'))
         .trim_end_matches([':', ',', ';'])
-        .trim_end_matches('.')
+        .trim_matches(|c: char| matches!(c, '"' | '\'' | '`' | '[' | ']' | '(' | ')' | '<' | '>'))
+        .trim_end_matches([':', ',', ';', '.'])
         .trim()
         .to_owned()
 }

@@ -61,3 +61,31 @@ impl CheckReport {
         }
     }
 }
+
+/// Finds the IPv4 and IPv6 addresses of a name: how the HTTP-01 check resolves redirect
+/// targets. Implemented over certdx's recursive resolver (`--resolver`); tests may use a fixed
+/// table.
+pub trait AddressLookup: Send + Sync {
+    /// The A and AAAA addresses of `name`, or why there are none.
+    fn addresses<'a>(&'a self, name: &'a str) -> futures::future::BoxFuture<'a, Result<Vec<std::net::IpAddr>, LookupError>>;
+}
+
+/// Why a name has no addresses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// The name does not exist.
+    #[error("{0}: NXDOMAIN")]
+    NxDomain(String),
+    /// The name exists but has no A or AAAA record.
+    #[error("{0}: no A or AAAA record")]
+    NoAddress(String),
+    /// SERVFAIL, REFUSED, timeout or another failure.
+    #[error("{name}: {reason}")]
+    Failed {
+        /// The name.
+        name: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
