@@ -14,13 +14,14 @@ use regex::Regex;
 
 use crate::model::{Code, Finding};
 
-use super::explain::{clean_identifier, short};
+use super::explain::{clean_identifier, go_error_gist, short};
 use super::ratelimit;
 
 /// A problem type, optionally preceded by the HTTP status cert-manager prints before it. Covers
 /// RFC 8555 (`urn:ietf:params:acme:error:`) and ACME v1 (`urn:acme:error:`) types.
 static URN_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:\b(\d{3})\s+)?urn:(?:ietf:params:)?acme:error:([A-Za-z]+)").expect("valid regex")
+    Regex::new(r"(?i)(?:\b(\d{3})\s+)?urn:(?:ietf:params:)?acme:error:([A-Za-z]+)")
+        .expect("valid regex")
 });
 
 /// The detail member of a problem printed as JSON or as a Rust/Go struct.
@@ -46,6 +47,8 @@ static DETAIL_IDENT_RES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         r"(?i)(?:invalid response from|fetching) https?://([^/\s:\[\]]+)",
         r"(?i)(?:TXT records? found at|TXT record \x22[^\x22]*\x22 found at) ([^\s;,]+)",
         r"(?i)no valid IP addresses found for ([^\s;,]+)",
+        r#"(?i)DNS challenge\s*:\s*"([^"]+)""#,
+        r"(?i)non-200 status code from HTTP: https?://([^/\s:\[\]]+)",
         r#"(?i)\bfor "([^"]+)""#,
     ]
     .iter()
@@ -66,21 +69,37 @@ static INVALID_RESPONSE_RE: LazyLock<Regex> = LazyLock::new(|| {
     ))
     .expect("valid regex")
 });
-static NO_TXT_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)no TXT records? found (?:at|for) ([^\s;,]+)").expect("valid regex"));
-static WRONG_TXT_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"(?i)incorrect TXT record "[^"]*" found at ([^\s;,]+)"#).expect("valid regex"));
-static KEY_AUTHZ_MISMATCH_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)key authorization file from the server did not match|correct value not found for DNS challenge")
+/// Pebble's wording for a non-200 answer (`va/va.go`), which Pebble-based tests see.
+static NON_200_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)non-200 status code from HTTP: (https?://\S+) returned (\d{3})")
         .expect("valid regex")
 });
-static DNS_PROBLEM_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)DNS problem: (.+?) looking up ([A-Za-z]+) for ([^\s;,]+?)(?:\s+-\s|[\s;,]|$)").expect("valid regex")
+static NO_TXT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)no TXT records? found (?:at|for) (?:DNS challenge\s*:?\s*)?([^\s;,]+)")
+        .expect("valid regex")
 });
-static NO_VALID_IP_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)no valid IP addresses found for ([^\s;,]+)").expect("valid regex"));
-static CAA_PREVENTS_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)CAA record for ([^\s;,]+) prevents issuance").expect("valid regex"));
+static DNS01_VALUE_MISMATCH_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)correct value not found for DNS challenge\s*:?\s*"?([^"\s;,]*)"#)
+        .expect("valid regex")
+});
+static WRONG_TXT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)incorrect TXT record "[^"]*" found at ([^\s;,]+)"#).expect("valid regex")
+});
+static KEY_AUTHZ_MISMATCH_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)key authorization file from the server did not match").expect("valid regex")
+});
+static DNS_PROBLEM_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)DNS problem: (?:(.*?)\s*)?looking up ([A-Za-z]+) for ([^\s;,]+?)(?::\s*([^;]{1,80})|\s+-\s|[\s;,]|:?$)",
+    )
+    .expect("valid regex")
+});
+static NO_VALID_IP_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)no valid IP addresses found for ([^\s;,]+)").expect("valid regex")
+});
+static CAA_PREVENTS_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)CAA record for ([^\s;,]+) prevents issuance").expect("valid regex")
+});
 static FETCH_FAILED_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         &format!(r"(?:({IP}): )?Fetching (https?://\S+?): (Timeout during connect \(likely firewall problem\)|Timeout after connect[^;]*?|Timeout during read[^;]*?|Connection refused|Connection reset by peer|Error getting validation data|[^;]{{1,80}}?)(?:;|$)"
@@ -88,8 +107,12 @@ static FETCH_FAILED_RE: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid regex")
 });
+/// A Go net/http error as Pebble's VA returns it for a failed fetch.
+static GO_GET_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"\bGet "?(https?://[^"\s]+)"?: (.+)"#).expect("valid regex"));
 static CANNOT_ISSUE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)cannot issue for "([^"]+)": (.+?)(?:\s*\(and \d+ more problems?|;|$)"#).expect("valid regex")
+    Regex::new(r#"(?i)cannot issue for "([^"]+)": (.+?)(?:\s*\(and \d+ more problems?|;|$)"#)
+        .expect("valid regex")
 });
 
 /// What the VA and the WFE say when no problem type was kept, in the order they are checked:
@@ -101,7 +124,7 @@ static WORDINGS: LazyLock<Vec<(Regex, Code)>> = LazyLock::new(|| {
         (r"(?i)DNS problem: |no valid IP addresses found for", Code::AcmeDns),
         (r"(?i)CAA record for \S+ prevents issuance|rechecking CAA for|CAA records? forbids?", Code::AcmeCaa),
         (
-            r"(?i)invalid response from https?://|key authorization file from the server did not match|no TXT records? found (?:at|for)|incorrect TXT record",
+            r"(?i)invalid response from https?://|key authorization file from the server did not match|no TXT records? found (?:at|for)|incorrect TXT record|non-200 status code from HTTP|correct value not found for DNS challenge",
             Code::AcmeUnauthorized,
         ),
         (
@@ -126,8 +149,9 @@ static SERVER_STATUS_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// Only an answer from an ACME server is an ACME server error; a 5xx from an admission webhook or
 /// a DNS provider is someone else's.
-static ACME_CONTEXT_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\bacme\b|acme-v0|\border\b|letsencrypt|zerossl").expect("valid regex"));
+static ACME_CONTEXT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bacme\b|acme-v0|\border\b|letsencrypt|zerossl").expect("valid regex")
+});
 
 /// One problem found in a text: a top-level problem or a subproblem.
 #[derive(Debug)]
@@ -135,6 +159,8 @@ struct Problem<'a> {
     status: Option<u16>,
     kind: String,
     identifier: Option<String>,
+    /// Printed as a subproblem (`[dns: name]`), not as a top-level problem.
+    subproblem: bool,
     detail: &'a str,
     /// The text of this problem and what follows it, for wordings that refer to it.
     segment: &'a str,
@@ -147,7 +173,7 @@ pub fn classify(text: &str) -> Vec<Finding> {
     if problems.is_empty() {
         return classify_wording(text).into_iter().collect();
     }
-    let has_subproblems = problems.iter().any(|p| p.identifier.is_some());
+    let has_subproblems = problems.iter().any(|p| p.subproblem);
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for p in &problems {
@@ -156,7 +182,10 @@ pub fn classify(text: &str) -> Vec<Finding> {
             continue;
         }
         let (finding, identifier) = classify_problem(p);
-        let key = (finding.code, identifier.unwrap_or_else(|| finding.summary.clone()));
+        let key = (
+            finding.code,
+            identifier.unwrap_or_else(|| finding.summary.clone()),
+        );
         if seen.insert(key) {
             out.push(finding);
         }
@@ -170,28 +199,49 @@ fn problems(text: &str) -> Vec<Problem<'_>> {
     let mut out = Vec::with_capacity(matches.len());
     for (i, caps) in matches.iter().enumerate() {
         let whole = caps.get(0).expect("group 0 always matches");
-        let next_start = matches.get(i + 1).and_then(|c| c.get(0)).map_or(text.len(), |m| m.start());
-        let prev_end = if i == 0 { 0 } else { matches[i - 1].get(0).map_or(0, |m| m.end()) };
+        let next_start = matches
+            .get(i + 1)
+            .and_then(|c| c.get(0))
+            .map_or(text.len(), |m| m.start());
+        let prev_end = if i == 0 {
+            0
+        } else {
+            matches[i - 1].get(0).map_or(0, |m| m.end())
+        };
         let after = &text[whole.end()..next_start];
         let mut detail = trim_detail(after);
-        if after.trim_start().starts_with('"') || after.trim_start().starts_with(')') || detail.is_empty() {
+        if after.trim_start().starts_with('"')
+            || after.trim_start().starts_with(')')
+            || detail.is_empty()
+        {
             // The type was a quoted member: the detail is a sibling member.
-            if let Some(d) = DETAIL_KEY_RE.captures(&text[prev_end..next_start]).and_then(|c| c.get(1)) {
+            if let Some(d) = DETAIL_KEY_RE
+                .captures(&text[prev_end..next_start])
+                .and_then(|c| c.get(1))
+            {
                 detail = d.as_str();
             }
         }
         let mut identifier = None;
-        if let Some(c) = SUBPROBLEM_IDENT_RE.captures(detail) {
-            identifier = Some(clean_identifier(&c[1]));
-            detail = &detail[c.get(0).map_or(0, |m| m.end())..];
-        }
+        let subproblem = match SUBPROBLEM_IDENT_RE.captures(detail) {
+            Some(c) => {
+                identifier = Some(clean_identifier(&c[1]));
+                detail = &detail[c.get(0).map_or(0, |m| m.end())..];
+                true
+            }
+            None => false,
+        };
         let identifier = identifier.or_else(|| {
-            AUTHZ_FOR_RE.captures_iter(&text[prev_end..whole.start()]).last().map(|c| clean_identifier(&c[1]))
+            AUTHZ_FOR_RE
+                .captures_iter(&text[prev_end..whole.start()])
+                .last()
+                .map(|c| clean_identifier(&c[1]))
         });
         out.push(Problem {
             status: caps.get(1).and_then(|s| s.as_str().parse().ok()),
             kind: caps[2].to_owned(),
             identifier,
+            subproblem,
             detail,
             segment: &text[whole.start()..next_start],
         });
@@ -210,9 +260,17 @@ fn trim_detail(after: &str) -> &str {
 fn code_for(kind: &str, status: Option<u16>, detail: &str) -> Code {
     let kind = kind.to_ascii_lowercase();
     match kind.as_str() {
-        "ratelimited" if detail.to_ascii_lowercase().contains("service busy") => Code::AcmeServerError,
+        "ratelimited" if detail.to_ascii_lowercase().contains("service busy") => {
+            Code::AcmeServerError
+        }
         "ratelimited" => Code::RatelimitOther,
-        "unauthorized" if detail.to_ascii_lowercase().contains("temporarily prevented") => Code::RatelimitAccountPaused,
+        "unauthorized"
+            if detail
+                .to_ascii_lowercase()
+                .contains("temporarily prevented") =>
+        {
+            Code::RatelimitAccountPaused
+        }
         "unauthorized" | "incorrectresponse" => Code::AcmeUnauthorized,
         "dns" | "unknownhost" => Code::AcmeDns,
         "caa" => Code::AcmeCaa,
@@ -235,33 +293,65 @@ fn classify_problem(p: &Problem<'_>) -> (Finding, Option<String>) {
         return (f, identifier);
     }
     let identifier = p.identifier.clone().or_else(|| identifier_in(p.detail));
-    let summary = summarise(code, Some(&p.kind), p.status, identifier.as_deref(), p.detail);
-    (Finding::new(code, summary).with_detail(short(p.segment.trim(), 600)), identifier)
+    let summary = summarise(
+        code,
+        Some(&p.kind),
+        p.status,
+        identifier.as_deref(),
+        p.detail,
+    );
+    (
+        Finding::new(code, summary).with_detail(short(p.segment.trim(), 600)),
+        identifier,
+    )
 }
 
 /// The identifier a Boulder detail names, without the `_acme-challenge.` label of DNS-01.
 fn identifier_in(detail: &str) -> Option<String> {
-    DETAIL_IDENT_RES.iter().find_map(|re| re.captures(detail)).map(|c| {
-        let name = clean_identifier(&c[1]);
-        name.strip_prefix("_acme-challenge.").map(str::to_owned).unwrap_or(name)
-    })
+    DETAIL_IDENT_RES
+        .iter()
+        .find_map(|re| re.captures(detail))
+        .map(|c| {
+            let name = clean_identifier(&c[1]);
+            name.strip_prefix("_acme-challenge.")
+                .map(str::to_owned)
+                .unwrap_or(name)
+        })
 }
 
 /// Classifies a text that carries no problem type by the VA's and WFE's wording alone.
 fn classify_wording(text: &str) -> Option<Finding> {
-    let code = WORDINGS.iter().find(|(re, _)| re.is_match(text)).map(|(_, c)| *c).or_else(|| {
-        (SERVER_STATUS_RE.is_match(text) && ACME_CONTEXT_RE.is_match(text)).then_some(Code::AcmeServerError)
-    })?;
+    let code = WORDINGS
+        .iter()
+        .find(|(re, _)| re.is_match(text))
+        .map(|(_, c)| *c)
+        .or_else(|| {
+            (SERVER_STATUS_RE.is_match(text) && ACME_CONTEXT_RE.is_match(text))
+                .then_some(Code::AcmeServerError)
+        })?;
     let authz = AUTHZ_FOR_RE.captures_iter(text).last();
-    let body = authz.as_ref().and_then(|c| c.get(0)).map_or(text, |m| &text[m.end()..]);
-    let identifier = authz.map(|c| clean_identifier(&c[1])).or_else(|| identifier_in(body));
-    let status = SERVER_STATUS_RE.captures(text).and_then(|c| c[1].parse().ok());
+    let body = authz
+        .as_ref()
+        .and_then(|c| c.get(0))
+        .map_or(text, |m| &text[m.end()..]);
+    let identifier = authz
+        .map(|c| clean_identifier(&c[1]))
+        .or_else(|| identifier_in(body));
+    let status = SERVER_STATUS_RE
+        .captures(text)
+        .and_then(|c| c[1].parse().ok());
     let summary = summarise(code, None, status, identifier.as_deref(), body.trim());
     Some(Finding::new(code, summary).with_detail(short(body.trim(), 600)))
 }
 
 /// One specific line per code: what the CA saw, for which name, with the status or reason.
-fn summarise(code: Code, kind: Option<&str>, status: Option<u16>, ident: Option<&str>, detail: &str) -> String {
+fn summarise(
+    code: Code,
+    kind: Option<&str>,
+    status: Option<u16>,
+    ident: Option<&str>,
+    detail: &str,
+) -> String {
     let detail = BOULDER_PREFIX_RE.replace(detail.trim(), "");
     let detail = detail.as_ref();
     let for_ident = ident.map(|i| format!(" for {i}")).unwrap_or_default();
@@ -269,7 +359,11 @@ fn summarise(code: Code, kind: Option<&str>, status: Option<u16>, ident: Option<
     match code {
         Code::AcmeUnauthorized => {
             if let Some(c) = INVALID_RESPONSE_RE.captures(detail) {
-                let at = c.get(3).or(c.get(1)).map(|ip| format!(" (address {})", ip.as_str())).unwrap_or_default();
+                let at = c
+                    .get(3)
+                    .or(c.get(1))
+                    .map(|ip| format!(" (address {})", ip.as_str()))
+                    .unwrap_or_default();
                 return match c.get(4) {
                     Some(st) => format!("The CA got HTTP {} from {}{at}", st.as_str(), &c[2]),
                     None => format!(
@@ -279,51 +373,99 @@ fn summarise(code: Code, kind: Option<&str>, status: Option<u16>, ident: Option<
                     ),
                 };
             }
+            if let Some(c) = NON_200_RE.captures(detail) {
+                return format!("The CA got HTTP {} from {}", &c[2], &c[1]);
+            }
+            if let Some(c) = DNS01_VALUE_MISMATCH_RE.captures(detail) {
+                let name = clean_identifier(&c[1]);
+                let at = if name.is_empty() {
+                    String::new()
+                } else {
+                    format!(" for {name}")
+                };
+                return format!("The CA found TXT records{at} but none with the expected value");
+            }
             if let Some(c) = NO_TXT_RE.captures(detail) {
-                return format!("The CA found no TXT record at {}", clean_identifier(&c[1]));
+                let name = clean_identifier(&c[1]);
+                let name = if name.starts_with("_acme-challenge.") {
+                    name
+                } else {
+                    format!("_acme-challenge.{name}")
+                };
+                return format!("The CA found no TXT record at {name}");
             }
             if let Some(c) = WRONG_TXT_RE.captures(detail) {
-                return format!("The CA found a TXT record with the wrong value at {}", clean_identifier(&c[1]));
+                return format!(
+                    "The CA found a TXT record with the wrong value at {}",
+                    clean_identifier(&c[1])
+                );
             }
             if KEY_AUTHZ_MISMATCH_RE.is_match(detail) {
-                return format!("The CA got a challenge response{for_ident} that is not the expected key authorization");
+                return format!(
+                    "The CA got a challenge response{for_ident} that is not the expected key authorization"
+                );
             }
             format!("The CA's validation{for_ident} failed: {gist}")
         }
         Code::AcmeDns => {
             if let Some(c) = DNS_PROBLEM_RE.captures(detail) {
-                return format!(
-                    "The CA got {} looking up {} for {}",
-                    c[1].trim(),
-                    c[2].to_ascii_uppercase(),
-                    clean_identifier(&c[3])
-                );
+                let (rtype, name) = (c[2].to_ascii_uppercase(), clean_identifier(&c[3]));
+                // Newer Boulder puts the rcode after the name ("looking up A for x: DNSSEC: ...").
+                return match (c.get(1).map(|w| w.as_str().trim()), c.get(4)) {
+                    (Some(what), _) if !what.is_empty() => {
+                        format!("The CA got {what} looking up {rtype} for {name}")
+                    }
+                    (_, Some(why)) => format!(
+                        "The CA's {rtype} lookup for {name} failed: {}",
+                        short(why.as_str(), 80)
+                    ),
+                    _ => format!("The CA's {rtype} lookup for {name} failed"),
+                };
             }
             if let Some(c) = NO_VALID_IP_RE.captures(detail) {
-                return format!("The CA found no valid IP address for {}", clean_identifier(&c[1]));
+                return format!(
+                    "The CA found no valid IP address for {}",
+                    clean_identifier(&c[1])
+                );
             }
             format!("The CA hit a DNS problem{for_ident}: {gist}")
         }
         Code::AcmeCaa => {
             if let Some(c) = CAA_PREVENTS_RE.captures(detail) {
-                return format!("CAA records for {} do not allow this CA to issue", clean_identifier(&c[1]));
+                return format!(
+                    "CAA records for {} do not allow this CA to issue",
+                    clean_identifier(&c[1])
+                );
             }
             format!("The CA refused to issue{for_ident} because of CAA: {gist}")
         }
         Code::AcmeConnection => {
             if let Some(c) = FETCH_FAILED_RE.captures(detail) {
-                let at = c.get(1).map(|ip| format!(" (address {})", ip.as_str())).unwrap_or_default();
+                let at = c
+                    .get(1)
+                    .map(|ip| format!(" (address {})", ip.as_str()))
+                    .unwrap_or_default();
                 return format!("The CA could not fetch {}{at}: {}", &c[2], c[3].trim());
+            }
+            if let Some(c) = GO_GET_RE.captures(detail) {
+                return format!("The CA could not fetch {}: {}", &c[1], go_error_gist(&c[2]));
             }
             format!("The CA could not connect{for_ident}: {gist}")
         }
         Code::AcmeRejectedIdentifier => {
             if let Some(c) = CANNOT_ISSUE_RE.captures(detail) {
-                return format!("The CA will not issue for {}: {}", clean_identifier(&c[1]), short(&c[2], 120));
+                return format!(
+                    "The CA will not issue for {}: {}",
+                    clean_identifier(&c[1]),
+                    short(&c[2], 120)
+                );
             }
             format!("The CA will not issue{for_ident}: {gist}")
         }
-        Code::AcmeBadNonce => "The CA rejected a stale anti-replay nonce (badNonce); cert-manager retries this itself".to_owned(),
+        Code::AcmeBadNonce => {
+            "The CA rejected a stale anti-replay nonce (badNonce); cert-manager retries this itself"
+                .to_owned()
+        }
         Code::AcmeServerError => {
             let st = status.map(|s| format!(" ({s})")).unwrap_or_default();
             format!("The CA had a server error{st}{for_ident}: {gist}")

@@ -13,27 +13,35 @@ use regex::Regex;
 
 use crate::model::{Code, Finding, RateLimit};
 
-use super::explain::{clean_identifier, short};
+use super::explain::{clean_identifier, go_error_gist, short};
 use super::ratelimit;
 
+/// Every pattern here is a literal that the tests exercise, so a bad one is a bug to panic on
+/// at first use, never an input error.
 fn re(pattern: &str) -> Regex {
     Regex::new(pattern).expect("valid regex")
 }
 
 static BACKOFF_RE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)backing off from issuance due to previously failed issuance\(s\)"));
-static BACKOFF_WHEN_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)issuance will (?:next be attempted at|be retried after|be retried at|next be retried at)\s+"));
+static BACKOFF_WHEN_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)issuance will (?:next be attempted at|be retried after|be retried at|next be retried at)\s+",
+    )
+});
 
 static ACCOUNT_RE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?is)failed to (register|verify|update) (?:the )?ACME account:?\s*(.*)"));
-static REFERENCED_NOT_READY_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)referenced (?:cluster)?issuer does not have a ready status condition"));
+static REFERENCED_NOT_READY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)referenced (?:cluster)?issuer does not have a ready status condition")
+});
 static REFERENCED_NOT_FOUND_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(r#"(?i)referenced "?((?:cluster)?issuer)"? not found(?:: [^"]*"([^"]+)" not found)?"#)
 });
 static ISSUER_NOT_READY_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)\b((?:cluster)?issuer)(?:\s+"?([a-z0-9][a-z0-9./-]*)"?)?\s+(?:is\s+)?not\s+(?:yet\s+)?ready\b"#)
+    re(
+        r#"(?i)\b((?:cluster)?issuer)(?:\s+"?([a-z0-9][a-z0-9./-]*)"?)?\s+(?:is\s+)?not\s+(?:yet\s+)?ready\b"#,
+    )
 });
 static EAB_RE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)externalAccountRequired|external account binding|\bEAB\b"));
@@ -44,7 +52,9 @@ static ISSUER_SETUP_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static SOLVER_NO_MATCH_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)no configured challenge solvers can be used for this challenge|failed to determine a valid solver configuration")
+    re(
+        r"(?i)no configured challenge solvers can be used for this challenge|failed to determine a valid solver configuration",
+    )
 });
 
 static ZONE_RES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
@@ -59,12 +69,17 @@ static ZONE_RES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     .collect()
 });
 
-static PRESENT_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)error presenting (?:challenge|token)|\bPresentError\b|failed to present (?:the )?challenge"));
-static PRESENT_PREFIX_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)(?:error presenting (?:challenge|token)|failed to present (?:the )?challenge):?\s*"));
-/// Provider errors that reach a Challenge's reason without the "Error presenting challenge"
-/// prefix (cert-manager sets status.reason to the bare error).
+static PRESENT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)error presenting (?:challenge|token)|\bPresentError\b|failed to present (?:the )?challenge",
+    )
+});
+static PRESENT_PREFIX_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)(?:error presenting (?:challenge|token)|failed to present (?:the )?challenge):?\s*")
+});
+/// Which solver an error comes from, so the summary names the system to look at; the HTTP-01
+/// entry comes before "webhook" because ingress controllers reject solver Ingresses through
+/// admission webhooks.
 static PROVIDER_RES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
     [
         (r"(?i)route ?53", "Route 53"),
@@ -75,13 +90,17 @@ static PROVIDER_RES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         (r"(?i)akamai|edgedns", "Akamai"),
         (r"(?i)acme-?dns", "acme-dns"),
         (r"(?i)rfc2136|\btsig\b|DNS update failed", "RFC 2136"),
-        (r"(?i)webhook", "webhook"),
         (r"(?i)http-?01|ingress|gateway|httproute", "HTTP-01"),
+        (r"(?i)webhook", "webhook"),
     ]
     .iter()
     .map(|(p, n)| (re(p), *n))
     .collect()
 });
+static CLEANUP_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)error cleaning up challenge|\bCleanUpError\b"));
+/// Provider errors that reach a Challenge's reason without the "Error presenting challenge"
+/// prefix (cert-manager sets status.reason to the bare error).
 static PROVIDER_ERROR_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"(?i)failed to (?:determine|change|find|get|create|update|delete|list|query) (?:the )?Route ?53|Cloudflare API Error|while querying the Cloudflare API|googleapi: Error \d+|azure\.BearerAuthorizer|DigitalOcean API|acme-?dns: |rfc2136: |DNS update failed",
@@ -90,22 +109,35 @@ static PROVIDER_ERROR_RE: LazyLock<Regex> = LazyLock::new(|| {
 
 static WRONG_STATUS_RE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)wrong status code '(\d{3})'"));
 static WRONG_BODY_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?is)did not get expected response when querying endpoint, expected "([^"]*)" but got:? ?(.*)"#)
+    re(
+        r#"(?is)did not get expected response when querying endpoint, expected "([^"]*)" but got:? ?(.*)"#,
+    )
 });
 static SELF_CHECK_GET_RE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?is)failed to perform self check GET request '([^']*)':?\s*(.*)"));
 static READ_BODY_RE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)failed to read response body"));
 
-static NS_RCODE_RE: LazyLock<Regex> = LazyLock::new(|| re(r#"(?i)\bNS ([^\s,]+) returned (\w+) for ([^\s",]+)"#));
+static NS_RCODE_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?i)\bNS ([^\s,]+) returned (\w+) for ([^\s",]+)"#));
 static NOT_PROPAGATED_RE: LazyLock<Regex> =
     LazyLock::new(|| re(r#"(?i)DNS record for "?([^"\s]+)"? not yet propagated"#));
 static NS_DIAL_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)(?:dial|read|write) (?:udp|tcp)[46]? (?:\S+->)?\[?([0-9a-f.:]+?)\]?:53:?\s*(i/o timeout|connect: [^;\x22]+|[^;\x22]*?refused|no route to host)")
+    re(
+        r"(?i)(?:dial|read|write) (?:udp|tcp)[46]? (?:\S+->)?\[?([0-9a-f.:]+?)\]?:53:?\s*(i/o timeout|connect: [^;\x22]+|[^;\x22]*?refused|no route to host)",
+    )
 });
 
-static ORDER_NO_REASON_RE: LazyLock<Regex> = LazyLock::new(|| re(r#"(?i)order is in "invalid" state:?\s*"?\s*$"#));
+/// A dial error to port 53 is only the DNS-01 self-check's when the text is about DNS-01; the
+/// same error while resolving the ACME server is a cluster DNS problem, not a nameserver's.
+static DNS01_CONTEXT_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)dns-?01|_acme-challenge|challenge propagation|propagation check"));
+static ORDER_EXPIRED_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?i)order is in "expired" state"#));
+static ORDER_NO_REASON_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?i)order is in "invalid" state:?\s*"?\s*$"#));
 /// The name a structured log line carries (`dnsName="x"`, `"dnsName"="x"`).
-static DNS_NAME_RE: LazyLock<Regex> = LazyLock::new(|| re(r#"(?i)\bdnsName"?\s*[=:]\s*"?([^"\s,]+)"#));
+static DNS_NAME_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?i)\bdnsName"?\s*[=:]\s*"?([^"\s,]+)"#));
 
 /// Classifies a cert-manager reason, condition message or event that is about cert-manager's own
 /// work rather than a problem the CA returned. Returns `None` for anything else.
@@ -119,18 +151,27 @@ pub fn classify(text: &str) -> Option<Finding> {
         .or_else(|| dns01_self_check(text))
         .or_else(|| issuer_not_ready(text))
         .or_else(|| order_without_reason(text))
+        .or_else(|| order_expired(text))
 }
 
 /// The trigger controller's backoff: 1 h after the first failure, doubling to 32 h.
 fn backoff(text: &str) -> Option<Finding> {
     let m = BACKOFF_RE.find(text)?;
-    let when = BACKOFF_WHEN_RE.find(&text[m.end()..]).and_then(|w| ratelimit::parse_timestamp(&text[m.end() + w.end()..]));
+    let when = BACKOFF_WHEN_RE
+        .find(&text[m.end()..])
+        .and_then(|w| ratelimit::parse_timestamp(&text[m.end() + w.end()..]));
     let summary = match when {
-        Some(t) => format!("cert-manager is backing off after failed issuance; next attempt at {t}"),
+        Some(t) => {
+            format!("cert-manager is backing off after failed issuance; next attempt at {t}")
+        }
         None => "cert-manager is backing off after failed issuance".to_owned(),
     };
-    let mut f = Finding::new(Code::IssuanceBackoff, summary).with_detail(short(&text[m.start()..], 600));
-    f.rate_limit = when.map(|t| RateLimit { retry_after: Some(t), ..RateLimit::default() });
+    let mut f =
+        Finding::new(Code::IssuanceBackoff, summary).with_detail(short(&text[m.start()..], 600));
+    f.rate_limit = when.map(|t| RateLimit {
+        retry_after: Some(t),
+        ..RateLimit::default()
+    });
     Some(f)
 }
 
@@ -144,9 +185,18 @@ fn issuer_account(text: &str) -> Option<Finding> {
         "External Account Binding is missing or wrong".to_owned()
     } else if lower.contains("accountdoesnotexist") || lower.contains("no account exists") {
         "the CA does not know this account key".to_owned()
-    } else if ["no such host", "i/o timeout", "connection refused", "context deadline", "client.timeout", "x509:", "tls:", "no route to host"]
-        .iter()
-        .any(|s| lower.contains(s))
+    } else if [
+        "no such host",
+        "i/o timeout",
+        "connection refused",
+        "context deadline",
+        "client.timeout",
+        "x509:",
+        "tls:",
+        "no route to host",
+    ]
+    .iter()
+    .any(|s| lower.contains(s))
     {
         format!("cannot reach the ACME server ({})", go_error_gist(inner))
     } else if inner.is_empty() {
@@ -155,7 +205,10 @@ fn issuer_account(text: &str) -> Option<Finding> {
         short(&strip_problem_type(inner), 140)
     };
     let summary = format!("The Issuer could not {verb} its ACME account: {why}");
-    Some(Finding::new(Code::IssuerNotReady, summary).with_detail(short(c.get(0).map_or(text, |m| m.as_str()), 600)))
+    Some(
+        Finding::new(Code::IssuerNotReady, summary)
+            .with_detail(short(c.get(0).map_or(text, |m| m.as_str()), 600)),
+    )
 }
 
 /// Issuer states other than a failed account call: not Ready, not found, EAB or key problems.
@@ -164,16 +217,22 @@ fn issuer_not_ready(text: &str) -> Option<Finding> {
         "The referenced Issuer is not Ready; its Ready condition says why".to_owned()
     } else if let Some(c) = REFERENCED_NOT_FOUND_RE.captures(text) {
         match c.get(2) {
-            Some(name) => format!("The referenced {} {} does not exist", c[1].to_owned(), name.as_str()),
+            Some(name) => format!("The referenced {} {} does not exist", &c[1], name.as_str()),
             None => format!("The referenced {} does not exist", &c[1]),
         }
-    } else if let Some(c) = ISSUER_NOT_READY_RE.captures(text).filter(|c| !c.get(2).is_some_and(|n| n.as_str().eq_ignore_ascii_case("is"))) {
+    } else if let Some(c) = ISSUER_NOT_READY_RE.captures(text).filter(|c| {
+        !c.get(2)
+            .is_some_and(|n| n.as_str().eq_ignore_ascii_case("is"))
+    }) {
         match c.get(2) {
             Some(name) => format!("{} {} is not Ready", capitalise(&c[1]), name.as_str()),
             None => format!("The {} is not Ready", &c[1]),
         }
     } else if EAB_RE.is_match(text) {
-        format!("The CA requires External Account Binding: {}", short(&strip_problem_type(text), 120))
+        format!(
+            "The CA requires External Account Binding: {}",
+            short(&strip_problem_type(text), 120)
+        )
     } else if ISSUER_SETUP_RE.is_match(text) {
         format!("The Issuer is not Ready: {}", short(text, 140))
     } else {
@@ -191,15 +250,24 @@ fn solver_no_match(text: &str) -> Option<Finding> {
 
 /// Finding the zone (SOA) of the challenge name failed, during present or the self-check.
 fn zone_not_found(text: &str) -> Option<Finding> {
-    let (i, c) = ZONE_RES.iter().enumerate().find_map(|(i, r)| r.captures(text).map(|c| (i, c)))?;
+    let (i, c) = ZONE_RES
+        .iter()
+        .enumerate()
+        .find_map(|(i, r)| r.captures(text).map(|c| (i, c)))?;
     let name = c.get(1).map(|n| clean_identifier(n.as_str()));
     let summary = match (i, name) {
-        (0, Some(n)) => format!("cert-manager could not find the zone of {n}: the SOA query to [{}] got {}", &c[2], &c[3]),
+        (0, Some(n)) => format!(
+            "cert-manager could not find the zone of {n}: the SOA query to [{}] got {}",
+            &c[2], &c[3]
+        ),
         (_, Some(n)) => format!("cert-manager could not find the zone (SOA) of {n}"),
         (_, None) => "cert-manager could not find the zone (SOA) of the challenge name".to_owned(),
     };
     let start = c.get(0).map_or(0, |m| m.start());
-    Some(Finding::new(Code::SelfcheckDns01ZoneNotFound, summary).with_detail(short(&text[start..], 600)))
+    Some(
+        Finding::new(Code::SelfcheckDns01ZoneNotFound, summary)
+            .with_detail(short(&text[start..], 600)),
+    )
 }
 
 /// A solver's Present call failed: a DNS provider's API error, or the HTTP-01 resources.
@@ -209,38 +277,77 @@ fn present_failed(text: &str) -> Option<Finding> {
         None => PROVIDER_ERROR_RE.find(text)?.start(),
     };
     let inner = &text[start..];
-    let provider = PROVIDER_RES.iter().find(|(r, _)| r.is_match(inner)).map(|(_, n)| *n);
-    let who = provider.map(|p| format!("The {p} solver")).unwrap_or_else(|| "The solver".to_owned());
-    let summary = format!("{who} failed to present the challenge: {}", short(inner, 140));
+    let provider = PROVIDER_RES
+        .iter()
+        .find(|(r, _)| r.is_match(inner))
+        .map(|(_, n)| *n);
+    let who = provider
+        .map(|p| format!("The {p} solver"))
+        .unwrap_or_else(|| "The solver".to_owned());
+    // cert-manager retries a failed cleanup on its own; it matters less than a failed present.
+    let verb = if CLEANUP_RE.is_match(text) {
+        "clean up"
+    } else {
+        "present"
+    };
+    let summary = format!(
+        "{who} failed to {verb} the challenge: {}",
+        short(inner, 140)
+    );
     Some(Finding::new(Code::SolverPresentFailed, summary).with_detail(short(inner.trim(), 600)))
 }
 
 /// The HTTP-01 self-check (`testReachability`): status, body or the request itself.
 fn http01_self_check(text: &str) -> Option<Finding> {
     let name = DNS_NAME_RE.captures(text).map(|c| clean_identifier(&c[1]));
-    let for_name = name.as_ref().map(|n| format!(" for {n}")).unwrap_or_default();
+    let for_name = name
+        .as_ref()
+        .map(|n| format!(" for {n}"))
+        .unwrap_or_default();
     if let Some(c) = WRONG_STATUS_RE.captures(text) {
-        let summary = format!("cert-manager's HTTP-01 self-check{for_name} got HTTP {} instead of 200", &c[1]);
+        let summary = format!(
+            "cert-manager's HTTP-01 self-check{for_name} got HTTP {} instead of 200",
+            &c[1]
+        );
         let start = c.get(0).map_or(0, |m| m.start());
-        return Some(Finding::new(Code::SelfcheckHttp01WrongStatus, summary).with_detail(short(&text[start..], 600)));
+        return Some(
+            Finding::new(Code::SelfcheckHttp01WrongStatus, summary)
+                .with_detail(short(&text[start..], 600)),
+        );
     }
     if let Some(c) = WRONG_BODY_RE.captures(text) {
         let got = c.get(2).map_or("", |m| m.as_str()).trim();
-        let got = if got.is_empty() { "an empty body".to_owned() } else { format!("\"{}\"", short(got, 40)) };
-        let summary = format!("cert-manager's HTTP-01 self-check{for_name} got {got} instead of the key authorization");
+        let got = if got.is_empty() {
+            "an empty body".to_owned()
+        } else {
+            format!("\"{}\"", short(got, 40))
+        };
+        let summary = format!(
+            "cert-manager's HTTP-01 self-check{for_name} got {got} instead of the key authorization"
+        );
         let start = c.get(0).map_or(0, |m| m.start());
-        return Some(Finding::new(Code::SelfcheckHttp01WrongBody, summary).with_detail(short(&text[start..], 600)));
+        return Some(
+            Finding::new(Code::SelfcheckHttp01WrongBody, summary)
+                .with_detail(short(&text[start..], 600)),
+        );
     }
     if let Some(c) = SELF_CHECK_GET_RE.captures(text) {
         let url = &c[1];
         let why = go_error_gist(c.get(2).map_or("", |m| m.as_str()));
         let summary = format!("cert-manager's HTTP-01 self-check could not GET {url}: {why}");
         let start = c.get(0).map_or(0, |m| m.start());
-        return Some(Finding::new(Code::SelfcheckHttp01RequestFailed, summary).with_detail(short(&text[start..], 600)));
+        return Some(
+            Finding::new(Code::SelfcheckHttp01RequestFailed, summary)
+                .with_detail(short(&text[start..], 600)),
+        );
     }
     if let Some(m) = READ_BODY_RE.find(text) {
-        let summary = format!("cert-manager's HTTP-01 self-check{for_name} could not read the response body");
-        return Some(Finding::new(Code::SelfcheckHttp01RequestFailed, summary).with_detail(short(&text[m.start()..], 600)));
+        let summary =
+            format!("cert-manager's HTTP-01 self-check{for_name} could not read the response body");
+        return Some(
+            Finding::new(Code::SelfcheckHttp01RequestFailed, summary)
+                .with_detail(short(&text[m.start()..], 600)),
+        );
     }
     None
 }
@@ -256,22 +363,33 @@ fn dns01_self_check(text: &str) -> Option<Finding> {
             clean_identifier(&c[3])
         );
         let start = c.get(0).map_or(0, |m| m.start());
-        return Some(Finding::new(Code::SelfcheckDns01NsError, summary).with_detail(short(&text[start..], 600)));
+        return Some(
+            Finding::new(Code::SelfcheckDns01NsError, summary)
+                .with_detail(short(&text[start..], 600)),
+        );
     }
     if let Some(c) = NOT_PROPAGATED_RE.captures(text) {
         let summary = format!(
             "cert-manager's DNS-01 self-check does not yet see the TXT record for {} on every authoritative nameserver",
             clean_identifier(&c[1])
         );
-        return Some(Finding::new(Code::SelfcheckDns01NotPropagated, summary).with_detail(short(text.trim(), 600)));
+        return Some(
+            Finding::new(Code::SelfcheckDns01NotPropagated, summary)
+                .with_detail(short(text.trim(), 600)),
+        );
     }
-    if let Some(c) = NS_DIAL_RE.captures(text) {
+    if let Some(c) = NS_DIAL_RE
+        .captures(text)
+        .filter(|_| DNS01_CONTEXT_RE.is_match(text))
+    {
         let summary = format!(
             "cert-manager's DNS-01 self-check could not reach nameserver {}:53 ({})",
             &c[1],
             short(c[2].trim(), 60)
         );
-        return Some(Finding::new(Code::SelfcheckDns01NsError, summary).with_detail(short(text.trim(), 600)));
+        return Some(
+            Finding::new(Code::SelfcheckDns01NsError, summary).with_detail(short(text.trim(), 600)),
+        );
     }
     None
 }
@@ -279,37 +397,22 @@ fn dns01_self_check(text: &str) -> Option<Finding> {
 /// "order is in \"invalid\" state: " with nothing after it: the CA gave the Order no error.
 fn order_without_reason(text: &str) -> Option<Finding> {
     ORDER_NO_REASON_RE.find(text.trim_end())?;
-    let summary = "The Order is invalid and the CA gave no reason: the cause is on its failed Challenge";
+    let summary =
+        "The Order is invalid and the CA gave no reason: the cause is on its failed Challenge";
     Some(Finding::new(Code::OrderFailedNoReason, summary).with_detail(short(text.trim(), 600)))
 }
 
-/// The useful end of a Go net/http error ("Get \"...\": dial tcp 1.2.3.4:80: connect: connection
-/// refused" -> "connection refused").
-fn go_error_gist(err: &str) -> String {
-    let lower = err.to_ascii_lowercase();
-    let known = [
-        ("no such host", "the name does not resolve"),
-        ("connection refused", "connection refused"),
-        ("connection reset by peer", "connection reset by peer"),
-        ("i/o timeout", "timed out"),
-        ("context deadline exceeded", "timed out"),
-        ("client.timeout", "timed out"),
-        ("no route to host", "no route to host"),
-        ("network is unreachable", "network is unreachable"),
-        ("stopped after 10 redirects", "too many redirects"),
-        ("x509:", "TLS certificate error"),
-        ("tls:", "TLS error"),
-        ("eof", "the connection was closed (EOF)"),
-    ];
-    match known.iter().find(|(needle, _)| lower.contains(needle)) {
-        Some((_, gist)) => (*gist).to_owned(),
-        None => short(err.trim(), 100),
-    }
+/// An Order that expired before its authorizations completed (cert-manager's "expired" state).
+fn order_expired(text: &str) -> Option<Finding> {
+    ORDER_EXPIRED_RE.find(text)?;
+    let summary = "The Order expired before validation completed";
+    Some(Finding::new(Code::ExpiredOrder, summary).with_detail(short(text.trim(), 600)))
 }
 
 /// `400 urn:ietf:params:acme:error:malformed: detail` -> `malformed: detail`, for summaries.
 fn strip_problem_type(text: &str) -> String {
-    static TYPE_RE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)(?:\b\d{3}\s+)?urn:(?:ietf:params:)?acme:error:"));
+    static TYPE_RE: LazyLock<Regex> =
+        LazyLock::new(|| re(r"(?i)(?:\b\d{3}\s+)?urn:(?:ietf:params:)?acme:error:"));
     TYPE_RE.replace_all(text.trim(), "").into_owned()
 }
 

@@ -31,7 +31,11 @@ pub fn explain(text: &str) -> Vec<Finding> {
     let mut findings = classify(&scanned);
     let mut seen = HashSet::new();
     findings.retain(|f| seen.insert((f.code, f.summary.clone())));
-    let evidence = Evidence::Text { source: "message".into(), text: short_raw(text, MAX_EVIDENCE_BYTES), at: None };
+    let evidence = Evidence::Text {
+        source: "message".into(),
+        text: short_raw(text, MAX_EVIDENCE_BYTES),
+        at: None,
+    };
     for finding in &mut findings {
         finding.evidence.push(evidence.clone());
     }
@@ -120,6 +124,30 @@ pub(crate) fn clean_identifier(raw: &str) -> String {
         .trim_end_matches([':', ',', ';', '.'])
         .trim()
         .to_owned()
+}
+
+/// The useful end of a Go net/http error ("Get \"...\": dial tcp 1.2.3.4:80: connect: connection
+/// refused" -> "connection refused").
+pub(crate) fn go_error_gist(err: &str) -> String {
+    let lower = err.to_ascii_lowercase();
+    let known = [
+        ("no such host", "the name does not resolve"),
+        ("connection refused", "connection refused"),
+        ("connection reset by peer", "connection reset by peer"),
+        ("i/o timeout", "timed out"),
+        ("context deadline exceeded", "timed out"),
+        ("client.timeout", "timed out"),
+        ("no route to host", "no route to host"),
+        ("network is unreachable", "network is unreachable"),
+        ("stopped after 10 redirects", "too many redirects"),
+        ("x509:", "TLS certificate error"),
+        ("tls:", "TLS error"),
+        ("eof", "the connection was closed (EOF)"),
+    ];
+    match known.iter().find(|(needle, _)| lower.contains(needle)) {
+        Some((_, gist)) => (*gist).to_owned(),
+        None => short(err.trim(), 100),
+    }
 }
 
 #[cfg(test)]

@@ -45,7 +45,12 @@ pub struct CheckReport {
 
 impl CheckReport {
     /// A report whose status follows from the worst finding.
-    pub fn from_findings(name: &str, target: &str, duration: Duration, findings: Vec<Finding>) -> CheckReport {
+    pub fn from_findings(
+        name: &str,
+        target: &str,
+        duration: Duration,
+        findings: Vec<Finding>,
+    ) -> CheckReport {
         let worst = findings.iter().map(|f| f.severity).max();
         let status = match worst {
             Some(Severity::Fatal | Severity::Error) => CheckStatus::Failed,
@@ -67,7 +72,10 @@ impl CheckReport {
 /// table.
 pub trait AddressLookup: Send + Sync {
     /// The A and AAAA addresses of `name`, or why there are none.
-    fn addresses<'a>(&'a self, name: &'a str) -> futures::future::BoxFuture<'a, Result<Vec<std::net::IpAddr>, LookupError>>;
+    fn addresses<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<std::net::IpAddr>, LookupError>>;
 }
 
 /// Why a name has no addresses.

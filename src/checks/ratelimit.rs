@@ -32,18 +32,21 @@ use super::explain::{clean_identifier, short};
 /// `time.Time.String()` (`2023-03-02 14:56:29.000000712 +0000 UTC m=+10822.3`).
 const TIMESTAMP: &str = r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})\b)?";
 
-static TIMESTAMP_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(TIMESTAMP).expect("valid regex"));
+static TIMESTAMP_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(TIMESTAMP).expect("valid regex"));
 
-static RETRY_AFTER_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!(r"(?i)\bretry after:?\s+{TIMESTAMP}")).expect("valid regex"));
+static RETRY_AFTER_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?i)\bretry after:?\s+{TIMESTAMP}")).expect("valid regex")
+});
 
 static PAUSED_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)temporarily prevented from requesting certificates for (.+?)(?: and possibly others|\.\s|\.?$)")
         .expect("valid regex")
 });
 
-static VISIT_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)please visit:?\s*(https?://[^\s\x22'<>]+)").expect("valid regex"));
+static VISIT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)please visit:?\s*(https?://[^\s\x22'<>]+)").expect("valid regex")
+});
 
 static EXACT_SET_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -57,14 +60,16 @@ static PER_DOMAIN_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static FAILED_AUTHZ_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)too many failed authori[sz]ations(?: \((\d+)\))?(?: for "([^"]+)")?"#).expect("valid regex")
+    Regex::new(r#"(?i)too many failed authori[sz]ations(?: \((\d+)\))?(?: for "([^"]+)")?"#)
+        .expect("valid regex")
 });
 
 static NEW_ORDERS_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)too many new orders(?: \((\d+)\))?").expect("valid regex"));
 
-static PENDING_AUTHZ_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)too many (?:currently )?pending authori[sz]ations").expect("valid regex"));
+static PENDING_AUTHZ_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)too many (?:currently )?pending authori[sz]ations").expect("valid regex")
+});
 
 static REGISTRATIONS_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)too many (?:new )?registrations(?: \((\d+)\))?(?: (?:for|from) this ([^,:;]+?))?(?: in the last|,|:|;|$)")
@@ -72,12 +77,15 @@ static REGISTRATIONS_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static WINDOW_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bin the last (\d+h\d+m[\d.]+s|\d+m[\d.]+s|[\d.]+s|\d+ (?:hours?|days?|minutes?))")
-        .expect("valid regex")
+    Regex::new(
+        r"(?i)\bin the last (\d+h\d+m[\d.]+s|\d+m[\d.]+s|[\d.]+s|\d+ (?:hours?|days?|minutes?))",
+    )
+    .expect("valid regex")
 });
 
 static DOCS_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)https?://letsencrypt\.org/(?:[a-z-]+/)?docs/([a-z0-9-]+)/?(?:#([a-z0-9-]+))?").expect("valid regex")
+    Regex::new(r"(?i)https?://letsencrypt\.org/(?:[a-z-]+/)?docs/([a-z0-9-]+)/?(?:#([a-z0-9-]+))?")
+        .expect("valid regex")
 });
 
 /// Markers of a rateLimited problem whose wording certdx does not know.
@@ -88,7 +96,8 @@ static RATE_LIMITED_RE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// "Service busy; retry later." arrives as rateLimited from Boulder's overload shedding, but it is
 /// a transient server condition, not a limit the subscriber has spent.
-static SERVICE_BUSY_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)service busy").expect("valid regex"));
+static SERVICE_BUSY_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)service busy").expect("valid regex"));
 
 /// Which of Let's Encrypt's limits a refusal names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,17 +148,31 @@ impl Kind {
 /// A time without a zone is taken as UTC: Boulder formats every instant in UTC.
 pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
     let caps = TIMESTAMP_RE.captures(text)?;
-    timestamp_from(&caps, 0)
+    timestamp_from(&caps)
 }
 
-/// Builds a timestamp from the seven TIMESTAMP groups starting after group `base`.
-fn timestamp_from(caps: &regex::Captures<'_>, base: usize) -> Option<Timestamp> {
-    let group = |i: usize| caps.get(base + i).map(|m| m.as_str());
-    let (y, mo, d, h, mi, s) = (group(1)?, group(2)?, group(3)?, group(4)?, group(5)?, group(6)?);
+/// Builds a timestamp from the eight TIMESTAMP groups (date, time, fraction, zone) by way of
+/// RFC 3339, which jiff parses and validates (a 13th month or a 61st minute is rejected).
+fn timestamp_from(caps: &regex::Captures<'_>) -> Option<Timestamp> {
+    let group = |i: usize| caps.get(i).map(|m| m.as_str());
+    let (y, mo, d, h, mi, s) = (
+        group(1)?,
+        group(2)?,
+        group(3)?,
+        group(4)?,
+        group(5)?,
+        group(6)?,
+    );
     let frac = group(7).map(|f| &f[..f.len().min(9)]).unwrap_or("");
     let offset = match group(8) {
         None => "Z".to_owned(),
-        Some(z) if z.eq_ignore_ascii_case("utc") || z.eq_ignore_ascii_case("gmt") || z == "Z" => "Z".to_owned(),
+        Some(z)
+            if ["z", "utc", "gmt"]
+                .iter()
+                .any(|u| z.eq_ignore_ascii_case(u)) =>
+        {
+            "Z".to_owned()
+        }
         Some(z) => {
             let digits: String = z.chars().filter(char::is_ascii_digit).collect();
             if digits.len() != 4 {
@@ -158,14 +181,20 @@ fn timestamp_from(caps: &regex::Captures<'_>, base: usize) -> Option<Timestamp> 
             format!("{}{}:{}", &z[..1], &digits[..2], &digits[2..])
         }
     };
-    let frac = if frac.is_empty() { String::new() } else { format!(".{frac}") };
-    format!("{y}-{mo}-{d}T{h}:{mi}:{s}{frac}{offset}").parse().ok()
+    let frac = if frac.is_empty() {
+        String::new()
+    } else {
+        format!(".{frac}")
+    };
+    format!("{y}-{mo}-{d}T{h}:{mi}:{s}{frac}{offset}")
+        .parse()
+        .ok()
 }
 
 /// The instant after "retry after" (Boulder's wording for every modern limit), if any.
 pub fn retry_after(text: &str) -> Option<Timestamp> {
     let caps = RETRY_AFTER_RE.captures(text)?;
-    timestamp_from(&caps, 0)
+    timestamp_from(&caps)
 }
 
 /// Whether the text is an ACME rateLimited problem (by type or Boulder's problem title), whatever
@@ -177,19 +206,30 @@ pub fn is_rate_limited(text: &str) -> bool {
 /// Classifies a rate-limit refusal: a known Let's Encrypt wording anywhere in `text`, or else any
 /// rateLimited problem (as `ratelimit-other`). Returns `None` when the text is not a rate limit.
 pub fn classify(text: &str) -> Option<Finding> {
-    classify_known(text).or_else(|| is_rate_limited(text).then(|| build(Kind::Other, text, 0, None, None)))
+    classify_known(text)
+        .or_else(|| is_rate_limited(text).then(|| build(Kind::Other, text, 0, None, None)))
 }
 
 /// Classifies only the wordings certdx knows, so a caller can tell a CA's limit from some other
 /// service's "too many requests".
 pub fn classify_known(text: &str) -> Option<Finding> {
-    if !text.as_bytes().windows(8).any(|w| w.eq_ignore_ascii_case(b"too many"))
-        && !text.as_bytes().windows(20).any(|w| w.eq_ignore_ascii_case(b"temporarily prevente"))
+    if !text
+        .as_bytes()
+        .windows(8)
+        .any(|w| w.eq_ignore_ascii_case(b"too many"))
+        && !text
+            .as_bytes()
+            .windows(20)
+            .any(|w| w.eq_ignore_ascii_case(b"temporarily prevente"))
     {
         return None;
     }
     if let Some(c) = PAUSED_RE.captures(text) {
-        let names: Vec<String> = c[1].split(',').map(clean_identifier).filter(|n| !n.is_empty()).collect();
+        let names: Vec<String> = c[1]
+            .split(',')
+            .map(clean_identifier)
+            .filter(|n| !n.is_empty())
+            .collect();
         let start = c.get(0).map_or(0, |m| m.start());
         return Some(build(Kind::Paused, text, start, None, Some(names)));
     }
@@ -197,7 +237,13 @@ pub fn classify_known(text: &str) -> Option<Finding> {
         let m = c.get(0)?;
         let names = exact_set_names(&text[m.end()..]);
         let count = c.get(1).map(|g| g.as_str().to_owned());
-        return Some(build(Kind::ExactSet, text, m.start(), count, names.map(|n| vec![n])));
+        return Some(build(
+            Kind::ExactSet,
+            text,
+            m.start(),
+            count,
+            names.map(|n| vec![n]),
+        ));
     }
     if let Some(c) = PER_DOMAIN_RE.captures(text) {
         let m = c.get(0)?;
@@ -224,7 +270,13 @@ pub fn classify_known(text: &str) -> Option<Finding> {
         let count = c.get(1).map(|g| g.as_str().to_owned());
         let scope = c.get(2).map_or("", |g| g.as_str()).to_ascii_lowercase();
         let ipv6 = scope.contains("range") || scope.contains("/48") || scope.contains("ipv6");
-        return Some(build(Kind::Registrations { ipv6 }, text, start, count, None));
+        return Some(build(
+            Kind::Registrations { ipv6 },
+            text,
+            start,
+            count,
+            None,
+        ));
     }
     None
 }
@@ -251,7 +303,8 @@ fn exact_set_names(rest: &str) -> Option<String> {
     (!names.is_empty()).then(|| names.join(","))
 }
 
-static QUOTED_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"^\s*"([^"]+)""#).expect("valid regex"));
+static QUOTED_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"^\s*"([^"]+)""#).expect("valid regex"));
 static MULTIPLE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^\s*multiple names \("?([^"\s)]+)"? and (\d+) others?\)"#).expect("valid regex")
 });
@@ -263,16 +316,27 @@ static COLON_NAME_RE: LazyLock<Regex> =
 fn per_domain_names(rest: &str) -> Option<Vec<String>> {
     let rest = rest.strip_prefix(" for").unwrap_or(rest);
     if let Some(c) = MULTIPLE_RE.captures(rest) {
-        return Some(vec![clean_identifier(&c[1]), format!("and {} others", &c[2])]);
+        return Some(vec![
+            clean_identifier(&c[1]),
+            format!("and {} others", &c[2]),
+        ]);
     }
     if let Some(c) = QUOTED_RE.captures(rest) {
         return Some(vec![clean_identifier(&c[1])]);
     }
-    COLON_NAME_RE.captures(rest).map(|c| vec![clean_identifier(&c[1])])
+    COLON_NAME_RE
+        .captures(rest)
+        .map(|c| vec![clean_identifier(&c[1])])
 }
 
 /// Turns what was read into a finding: limit, identifier, retry-after, summary and detail.
-fn build(kind: Kind, text: &str, start: usize, count: Option<String>, names: Option<Vec<String>>) -> Finding {
+fn build(
+    kind: Kind,
+    text: &str,
+    start: usize,
+    count: Option<String>,
+    names: Option<Vec<String>>,
+) -> Finding {
     let from = &text[start..];
     let window = WINDOW_RE.captures(from).map(|c| c[1].to_owned());
     let retry = retry_after(from).or_else(|| retry_after(text));
@@ -280,7 +344,10 @@ fn build(kind: Kind, text: &str, start: usize, count: Option<String>, names: Opt
     let limit = match (&count, &window) {
         (Some(n), Some(w)) => Some(format!("{n} per {w}")),
         (Some(n), None) => Some(n.clone()),
-        _ => docs.as_ref().and_then(docs_anchor).or_else(|| kind.anchor().map(str::to_owned)),
+        _ => docs
+            .as_ref()
+            .and_then(docs_anchor)
+            .or_else(|| kind.anchor().map(str::to_owned)),
     };
     let names = names.unwrap_or_default();
     let identifier = names.first().cloned();
@@ -295,7 +362,10 @@ fn build(kind: Kind, text: &str, start: usize, count: Option<String>, names: Opt
         Kind::NewOrders | Kind::PendingAuthz => " for this ACME account".to_owned(),
         Kind::Registrations { ipv6: false } => " from this IP address".to_owned(),
         Kind::Registrations { ipv6: true } => " from this IPv6 /48 range".to_owned(),
-        _ => named.as_ref().map(|n| format!(" for {n}")).unwrap_or_default(),
+        _ => named
+            .as_ref()
+            .map(|n| format!(" for {n}"))
+            .unwrap_or_default(),
     };
     let label = match kind {
         Kind::ExactSet => "Duplicate-certificate limit hit",
@@ -309,13 +379,15 @@ fn build(kind: Kind, text: &str, start: usize, count: Option<String>, names: Opt
     };
     let mut summary = format!("{label}{scope}");
     match kind {
-        Kind::Paused => summary.push_str(" after repeated failed validations; only the CA's unpause portal lifts it"),
+        Kind::Paused => summary
+            .push_str(" after repeated failed validations; only the CA's unpause portal lifts it"),
         Kind::Other => {
             let what = short(rate_limited_detail(text), 120);
-            let what = what.trim_end_matches(|c: char| c == ',' || c == ':' || c == ';' || c.is_whitespace());
+            let what = what
+                .trim_end_matches(|c: char| c == ',' || c == ':' || c == ';' || c.is_whitespace());
             if !what.is_empty() {
                 summary.push_str(": ");
-                summary.push_str(&what);
+                summary.push_str(what);
             }
         }
         _ => {
@@ -336,7 +408,11 @@ fn build(kind: Kind, text: &str, start: usize, count: Option<String>, names: Opt
         detail.push_str(&format!(" (unpause at {url})"));
     }
     let mut finding = Finding::new(kind.code(), summary).with_detail(detail);
-    finding.rate_limit = Some(RateLimit { limit, identifier, retry_after: retry });
+    finding.rate_limit = Some(RateLimit {
+        limit,
+        identifier,
+        retry_after: retry,
+    });
     finding
 }
 
@@ -354,10 +430,15 @@ fn docs_anchor(docs: &regex::Captures<'_>) -> Option<String> {
 /// link the summary states separately, for the one-line summary of an unknown limit.
 fn rate_limited_detail(text: &str) -> &str {
     let detail = match RATE_LIMITED_RE.find(text) {
-        Some(m) => text[m.end()..].trim_start_matches(|c: char| c == ':' || c == '"' || c.is_whitespace()),
+        Some(m) => {
+            text[m.end()..].trim_start_matches(|c: char| c == ':' || c == '"' || c.is_whitespace())
+        }
         None => text,
     };
     let lower = detail.to_ascii_lowercase();
-    let end = ["retry after", ": see http", "see http"].iter().filter_map(|s| lower.find(s)).min();
+    let end = ["retry after", ": see http", "see http"]
+        .iter()
+        .filter_map(|s| lower.find(s))
+        .min();
     &detail[..end.unwrap_or(detail.len())]
 }

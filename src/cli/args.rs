@@ -25,7 +25,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub snapshot: Option<PathBuf>,
     /// Only this namespace.
-    #[arg(short = 'n', long, global = true, value_name = "NS", conflicts_with = "all_namespaces")]
+    #[arg(
+        short = 'n',
+        long,
+        global = true,
+        value_name = "NS",
+        conflicts_with = "all_namespaces"
+    )]
     pub namespace: Option<String>,
     /// All namespaces (the default for snapshots).
     #[arg(short = 'A', long, global = true)]

@@ -20,25 +20,33 @@ struct ExplainOutput<'a> {
 pub fn run(a: &ExplainArgs) -> Result<ExitCode, CliError> {
     let text = if a.text.len() == 1 && a.text[0] == "-" {
         let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| CliError::Usage(format!("cannot read the message from standard input: {e}")))?;
+        std::io::stdin().read_to_string(&mut s).map_err(|e| {
+            CliError::Usage(format!("cannot read the message from standard input: {e}"))
+        })?;
         s
     } else {
         a.text.join(" ")
     };
-    let text = crate::report::redact(&text);
+    let text = crate::model::redact::redact(&text);
     let findings = explain(&text);
     let out = match a.format {
         TextOrJson::Json => {
-            let doc = ExplainOutput { schema_version: crate::report::SCHEMA_VERSION, input: &text, findings: &findings };
+            let doc = ExplainOutput {
+                schema_version: crate::report::SCHEMA_VERSION,
+                input: &text,
+                findings: &findings,
+            };
             serde_json::to_string_pretty(&doc).expect("serialisable") + "\n"
         }
         TextOrJson::Text => render_text(&findings),
     };
     write_output(None, &out)?;
     let problem = findings.iter().any(|f| f.severity.is_problem());
-    Ok(ExitCode::from(if problem { EXIT_PROBLEMS } else { EXIT_OK }))
+    Ok(ExitCode::from(if problem {
+        EXIT_PROBLEMS
+    } else {
+        EXIT_OK
+    }))
 }
 
 fn render_text(findings: &[Finding]) -> String {
@@ -58,7 +66,10 @@ fn render_text(findings: &[Finding]) -> String {
             if let Some(t) = rl.retry_after {
                 let now = jiff::Timestamp::now();
                 let when = if t > now {
-                    format!("in {}", crate::model::state::human_duration(t.duration_since(now)))
+                    format!(
+                        "in {}",
+                        crate::model::state::human_duration(t.duration_since(now))
+                    )
                 } else {
                     "already passed".to_owned()
                 };

@@ -22,37 +22,67 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
     for p in &snap.problems {
         tracing::warn!("skipped {p}");
     }
-    let report = build_report(snap, &path.display().to_string(), g.namespace.as_deref(), g.now.unwrap_or_else(Timestamp::now));
+    let report = build_report(
+        snap,
+        &path.display().to_string(),
+        g.namespace.as_deref(),
+        g.now.unwrap_or_else(Timestamp::now),
+    );
     emit(&report, a.format, a.output.as_deref())
 }
 
 /// Runs `certdx demo`: the report on the built-in demo estate, as of the demo's own time.
 pub fn run_demo() -> Result<ExitCode, CliError> {
-    let now: Timestamp = crate::source::demo::DEMO_ANCHOR.parse().expect("valid anchor");
+    let now: Timestamp = crate::source::demo::DEMO_ANCHOR
+        .parse()
+        .expect("valid anchor");
     let report = build_report(crate::source::demo::load(), "demo", None, now);
     emit(&report, Format::Markdown, None)
 }
 
-fn emit(report: &Report, format: Format, output: Option<&std::path::Path>) -> Result<ExitCode, CliError> {
+fn emit(
+    report: &Report,
+    format: Format,
+    output: Option<&std::path::Path>,
+) -> Result<ExitCode, CliError> {
     write_output(output, &render(report, format))?;
     if let Some(p) = output {
-        eprintln!("certdx: wrote {} ({} diagnoses)", p.display(), report.diagnoses.len());
+        eprintln!(
+            "certdx: wrote {} ({} diagnoses)",
+            p.display(),
+            report.diagnoses.len()
+        );
     }
-    Ok(ExitCode::from(if report.has_problems() { EXIT_PROBLEMS } else { EXIT_OK }))
+    Ok(ExitCode::from(if report.has_problems() {
+        EXIT_PROBLEMS
+    } else {
+        EXIT_OK
+    }))
 }
 
 /// Diagnoses a loaded snapshot and builds the report.
-pub fn build_report(snap: Snapshot, source: &str, namespace: Option<&str>, now: Timestamp) -> Report {
+pub fn build_report(
+    snap: Snapshot,
+    source: &str,
+    namespace: Option<&str>,
+    now: Timestamp,
+) -> Report {
     let inventory = match namespace {
         Some(ns) => only_namespace(snap.inventory, ns),
         None => snap.inventory,
     };
     let index = ChainIndex::build(&inventory);
-    let opts = DiagnoseOptions { now, ..Default::default() };
+    let opts = DiagnoseOptions {
+        now,
+        ..Default::default()
+    };
     let diagnoses = diagnose_estate(&inventory, &index, &opts);
     let mut problems: Vec<String> = snap.problems.iter().map(ToString::to_string).collect();
     if !snap.ignored_kinds.is_empty() {
-        problems.push(format!("ignored objects of other kinds: {}", snapshot::ignored_summary(&snap.ignored_kinds)));
+        problems.push(format!(
+            "ignored objects of other kinds: {}",
+            snapshot::ignored_summary(&snap.ignored_kinds)
+        ));
     }
     Report::new(source, now, diagnoses, problems)
 }
@@ -60,11 +90,15 @@ pub fn build_report(snap: Snapshot, source: &str, namespace: Option<&str>, now: 
 /// Keeps the objects of one namespace (and the cluster-scoped ones).
 fn only_namespace(mut inv: Inventory, ns: &str) -> Inventory {
     use kube::ResourceExt;
-    inv.certificates.retain(|o| o.namespace().as_deref() == Some(ns));
-    inv.requests.retain(|o| o.namespace().as_deref() == Some(ns));
+    inv.certificates
+        .retain(|o| o.namespace().as_deref() == Some(ns));
+    inv.requests
+        .retain(|o| o.namespace().as_deref() == Some(ns));
     inv.orders.retain(|o| o.namespace().as_deref() == Some(ns));
-    inv.challenges.retain(|o| o.namespace().as_deref() == Some(ns));
+    inv.challenges
+        .retain(|o| o.namespace().as_deref() == Some(ns));
     inv.issuers.retain(|o| o.namespace().as_deref() == Some(ns));
-    inv.events.retain(|o| o.involved_object.namespace.as_deref() == Some(ns));
+    inv.events
+        .retain(|o| o.involved_object.namespace.as_deref() == Some(ns));
     inv
 }

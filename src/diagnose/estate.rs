@@ -23,7 +23,10 @@ pub struct DiagnoseOptions {
 
 impl Default for DiagnoseOptions {
     fn default() -> Self {
-        DiagnoseOptions { now: Timestamp::now(), max_concurrent_challenges: DEFAULT_MAX_CONCURRENT_CHALLENGES }
+        DiagnoseOptions {
+            now: Timestamp::now(),
+            max_concurrent_challenges: DEFAULT_MAX_CONCURRENT_CHALLENGES,
+        }
     }
 }
 
@@ -37,9 +40,22 @@ struct Pass<'a> {
 
 /// Diagnoses every Certificate (in inventory order) and then every orphan request, order and
 /// challenge.
-pub fn diagnose_estate(inv: &Inventory, index: &ChainIndex, opts: &DiagnoseOptions) -> Vec<Diagnosis> {
-    let pass = Pass { inv, index, waits: scheduler_waits(inv, opts.max_concurrent_challenges), now: opts.now };
-    let mut out: Vec<Diagnosis> = index.certificates.iter().map(|c| pass.certificate(c)).collect();
+pub fn diagnose_estate(
+    inv: &Inventory,
+    index: &ChainIndex,
+    opts: &DiagnoseOptions,
+) -> Vec<Diagnosis> {
+    let pass = Pass {
+        inv,
+        index,
+        waits: scheduler_waits(inv, opts.max_concurrent_challenges),
+        now: opts.now,
+    };
+    let mut out: Vec<Diagnosis> = index
+        .certificates
+        .iter()
+        .map(|c| pass.certificate(c))
+        .collect();
     for r in &index.orphan_requests {
         let mut findings = Vec::new();
         let node = pass.request_node(r, false, &mut findings);
@@ -60,7 +76,12 @@ pub fn diagnose_estate(inv: &Inventory, index: &ChainIndex, opts: &DiagnoseOptio
 
 impl Pass<'_> {
     fn collector(&self) -> Collector<'_> {
-        Collector { inv: self.inv, index: self.index, now: self.now, out: Vec::new() }
+        Collector {
+            inv: self.inv,
+            index: self.index,
+            now: self.now,
+            out: Vec::new(),
+        }
     }
 
     fn certificate(&self, chain: &crate::model::CertificateChain) -> Diagnosis {
@@ -75,26 +96,41 @@ impl Pass<'_> {
             let history = i > 0;
             // Older revisions are history: shown, but their findings do not name today's cause.
             let mut sink = Vec::new();
-            let node = self.request_node(link, history, if history { &mut sink } else { &mut findings });
+            let node = self.request_node(
+                link,
+                history,
+                if history { &mut sink } else { &mut findings },
+            );
             children.push(node);
         }
         let namespace = cert.namespace().unwrap_or_default();
-        let (issuer, acme_server) = self.issuer(&cert.spec.issuer_ref, &namespace, &subject, &mut findings);
+        let (issuer, acme_server) =
+            self.issuer(&cert.spec.issuer_ref, &namespace, &subject, &mut findings);
         let status = certificate_status(cert);
         if status.state == State::Failed && findings.iter().all(|f| !f.severity.is_problem()) {
             findings.push(
-                Finding::new(Code::CertificateNotReady, format!("{subject} is not Ready: {}", status.reason))
-                    .with_subject(subject.to_string()),
+                Finding::new(
+                    Code::CertificateNotReady,
+                    format!("{subject} is not Ready: {}", status.reason),
+                )
+                .with_subject(subject.to_string()),
             );
         }
         let mut names = cert.spec.dns_names.clone();
-        if let Some(cn) = &cert.spec.common_name {
-            if !names.contains(cn) {
-                names.insert(0, cn.clone());
-            }
+        if let Some(cn) = &cert.spec.common_name
+            && !names.contains(cn)
+        {
+            names.insert(0, cn.clone());
         }
         finish(Diagnosis {
-            chain: ChainNode { object: subject.clone(), status: status.clone(), revision: cert.status.as_ref().and_then(|s| s.revision), history: false, facts: Vec::new(), children },
+            chain: ChainNode {
+                object: subject.clone(),
+                status: status.clone(),
+                revision: cert.status.as_ref().and_then(|s| s.revision),
+                history: false,
+                facts: Vec::new(),
+                children,
+            },
             subject,
             status,
             dns_names: names,
@@ -118,17 +154,36 @@ impl Pass<'_> {
             return (Some(label), None);
         }
         let (label, found, any_of_kind) = if r.is_cluster() {
-            let found = self.inv.cluster_issuers.iter().find(|i| i.name_any() == r.name);
+            let found = self
+                .inv
+                .cluster_issuers
+                .iter()
+                .find(|i| i.name_any() == r.name);
             (
                 format!("ClusterIssuer {}", r.name),
-                found.map(|i| (i.spec.config.clone(), i.status.clone(), ObjectRef::of(Kind::ClusterIssuer, i))),
+                found.map(|i| {
+                    (
+                        i.spec.config.clone(),
+                        i.status.clone(),
+                        ObjectRef::of(Kind::ClusterIssuer, i),
+                    )
+                }),
                 !self.inv.cluster_issuers.is_empty(),
             )
         } else {
-            let found = self.inv.issuers.iter().find(|i| i.name_any() == r.name && i.namespace().as_deref() == Some(namespace));
+            let found =
+                self.inv.issuers.iter().find(|i| {
+                    i.name_any() == r.name && i.namespace().as_deref() == Some(namespace)
+                });
             (
                 format!("Issuer {namespace}/{}", r.name),
-                found.map(|i| (i.spec.config.clone(), i.status.clone(), ObjectRef::of(Kind::Issuer, i))),
+                found.map(|i| {
+                    (
+                        i.spec.config.clone(),
+                        i.status.clone(),
+                        ObjectRef::of(Kind::Issuer, i),
+                    )
+                }),
                 !self.inv.issuers.is_empty(),
             )
         };
@@ -142,26 +197,49 @@ impl Pass<'_> {
             }
             return (Some(label), None);
         };
-        let server = config.acme.as_ref().map(|a| a.server.clone()).filter(|s| !s.is_empty());
+        let server = config
+            .acme
+            .as_ref()
+            .map(|a| a.server.clone())
+            .filter(|s| !s.is_empty());
         let conditions = status.map(|s| s.conditions).unwrap_or_default();
         if let Some(ready) = condition(&conditions, "Ready").filter(|c| !c.is_true()) {
-            let why = ready.message.clone().or(ready.reason.clone()).unwrap_or_default();
+            let why = ready
+                .message
+                .clone()
+                .or(ready.reason.clone())
+                .unwrap_or_default();
             let mut c = self.collector();
             c.push(
-                Finding::new(Code::IssuerNotReady, format!("{obj} is not Ready: {}", crate::model::state::one_line(&why)))
-                    .with_subject(obj.to_string()),
+                Finding::new(
+                    Code::IssuerNotReady,
+                    format!(
+                        "{obj} is not Ready: {}",
+                        crate::model::state::one_line(&why)
+                    ),
+                )
+                .with_subject(obj.to_string()),
             );
             findings.append(&mut c.out);
         }
         (Some(label), server)
     }
 
-    fn request_node(&self, link: &RequestLink, history: bool, findings: &mut Vec<Finding>) -> ChainNode {
+    fn request_node(
+        &self,
+        link: &RequestLink,
+        history: bool,
+        findings: &mut Vec<Finding>,
+    ) -> ChainNode {
         let req = &self.inv.requests[link.request];
         let mut c = self.collector();
         c.request(req);
         findings.append(&mut c.out);
-        let children = link.orders.iter().map(|o| self.order_node(o, history, findings)).collect();
+        let children = link
+            .orders
+            .iter()
+            .map(|o| self.order_node(o, history, findings))
+            .collect();
         ChainNode {
             object: ObjectRef::of(Kind::CertificateRequest, req),
             status: request_status(req),
@@ -172,17 +250,33 @@ impl Pass<'_> {
         }
     }
 
-    fn order_node(&self, link: &OrderLink, history: bool, findings: &mut Vec<Finding>) -> ChainNode {
+    fn order_node(
+        &self,
+        link: &OrderLink,
+        history: bool,
+        findings: &mut Vec<Finding>,
+    ) -> ChainNode {
         let order = &self.inv.orders[link.order];
         let mut c = self.collector();
         c.order(order);
         findings.append(&mut c.out);
-        let children = link.challenges.iter().map(|&i| self.challenge_node(i, history, findings)).collect();
+        let children = link
+            .challenges
+            .iter()
+            .map(|&i| self.challenge_node(i, history, findings))
+            .collect();
         let mut facts = Vec::new();
         if let Some(url) = order.status.as_ref().and_then(|s| s.url.clone()) {
             facts.push(("url".to_owned(), url));
         }
-        ChainNode { object: ObjectRef::of(Kind::Order, order), status: order_status(order), revision: None, history, facts, children }
+        ChainNode {
+            object: ObjectRef::of(Kind::Order, order),
+            status: order_status(order),
+            revision: None,
+            history,
+            facts,
+            children,
+        }
     }
 
     fn challenge_node(&self, i: usize, history: bool, findings: &mut Vec<Finding>) -> ChainNode {
@@ -193,10 +287,14 @@ impl Pass<'_> {
         let mut status = challenge_status(ch, self.now);
         match &self.waits[i] {
             Wait::BlockedBy(other) => {
-                status.reason = format!("waiting: {} holds the same name and type", self.inv.challenges[*other].name_any());
+                status.reason = format!(
+                    "waiting: {} holds the same name and type",
+                    self.inv.challenges[*other].name_any()
+                );
             }
             Wait::NoSlot { processing, max } => {
-                status.reason = format!("waiting for a scheduler slot ({processing}/{max} processing)");
+                status.reason =
+                    format!("waiting for a scheduler slot ({processing}/{max} processing)");
             }
             _ => {}
         }
@@ -204,7 +302,14 @@ impl Pass<'_> {
             ("type".to_owned(), ch.spec.type_.clone()),
             ("dnsName".to_owned(), display_name(ch)),
         ];
-        ChainNode { object: ObjectRef::of(Kind::Challenge, ch), status, revision: None, history, facts, children: Vec::new() }
+        ChainNode {
+            object: ObjectRef::of(Kind::Challenge, ch),
+            status,
+            revision: None,
+            history,
+            facts,
+            children: Vec::new(),
+        }
     }
 }
 
@@ -225,8 +330,13 @@ fn orphan(node: ChainNode, findings: Vec<Finding>) -> Diagnosis {
 /// Sorts findings by importance and picks the root cause.
 fn finish(mut d: Diagnosis) -> Diagnosis {
     d.findings = merge_propagated(std::mem::take(&mut d.findings));
-    d.findings.sort_by_key(|f| std::cmp::Reverse((f.severity, rank(f.code))));
-    d.root_cause = if d.status.state == State::Ready { None } else { pick_root_cause(&d.findings) };
+    d.findings
+        .sort_by_key(|f| std::cmp::Reverse((f.severity, rank(f.code))));
+    d.root_cause = if d.status.state == State::Ready {
+        None
+    } else {
+        pick_root_cause(&d.findings)
+    };
     d
 }
 
@@ -236,15 +346,24 @@ fn finish(mut d: Diagnosis) -> Diagnosis {
 fn merge_propagated(findings: Vec<Finding>) -> Vec<Finding> {
     let depth = |f: &Finding| {
         let s = f.subject.as_deref().unwrap_or("");
-        ["Challenge ", "Order ", "CertificateRequest ", "Certificate "]
-            .iter()
-            .position(|k| s.starts_with(k))
-            .map_or(0, |p| 4 - p)
+        // Issuers first: an issuer's own condition says more than the requests that wait for it.
+        [
+            "Issuer ",
+            "ClusterIssuer ",
+            "Challenge ",
+            "Order ",
+            "CertificateRequest ",
+            "Certificate ",
+        ]
+        .iter()
+        .position(|k| s.starts_with(k))
+        .map_or(0, |p| 6 - p)
     };
     let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
     for f in findings {
         let same = |e: &Finding| {
-            e.code == f.code && (is_chain_state(f.code) || (e.summary == f.summary && e.detail == f.detail))
+            e.code == f.code
+                && (is_chain_state(f.code) || (e.summary == f.summary && e.detail == f.detail))
         };
         match out.iter_mut().find(|e| same(e)) {
             Some(e) => {
@@ -268,6 +387,11 @@ fn merge_propagated(findings: Vec<Finding>) -> Vec<Finding> {
 fn is_chain_state(code: Code) -> bool {
     matches!(
         code,
-        Code::OrderFailedNoReason | Code::IssuanceBackoff | Code::CertificateNotReady | Code::RequestFailed | Code::ExpiredOrder
+        Code::OrderFailedNoReason
+            | Code::IssuanceBackoff
+            | Code::CertificateNotReady
+            | Code::RequestFailed
+            | Code::ExpiredOrder
+            | Code::IssuerNotReady
     )
 }

@@ -25,30 +25,54 @@ pub(crate) struct Collector<'a> {
 
 impl Collector<'_> {
     /// Runs `explain` on a text and records what it finds against `subject`.
-    fn explain_text(&mut self, subject: &ObjectRef, field: &str, text: &str, at: Option<Timestamp>) {
+    fn explain_text(
+        &mut self,
+        subject: &ObjectRef,
+        field: &str,
+        text: &str,
+        at: Option<Timestamp>,
+    ) {
         if text.trim().is_empty() {
             return;
         }
         for mut f in explain(text) {
             let source = format!("{subject} {field}");
-            f.evidence = vec![Evidence::Text { source, text: excerpt(text), at }];
+            f.evidence = vec![Evidence::Text {
+                source,
+                text: excerpt(text),
+                at,
+            }];
             f.subject = Some(subject.to_string());
             self.push(f);
         }
     }
 
     fn conditions(&mut self, subject: &ObjectRef, conditions: &[Condition]) {
-        for c in conditions.iter().filter(|c| !c.is_true() || c.type_ == "Issuing") {
+        for c in conditions
+            .iter()
+            .filter(|c| !c.is_true() || c.type_ == "Issuing")
+        {
             if let Some(m) = c.message.as_deref() {
-                self.explain_text(subject, &format!("condition {}", c.type_), m, c.last_transition_time);
+                self.explain_text(
+                    subject,
+                    &format!("condition {}", c.type_),
+                    m,
+                    c.last_transition_time,
+                );
             }
         }
     }
 
-    fn events(&mut self, subject: &ObjectRef, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
+    fn events(
+        &mut self,
+        subject: &ObjectRef,
+        meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    ) {
         for i in self.index.events_for(subject.kind, meta) {
             let ev = &self.inv.events[i];
-            let Some(message) = ev.message.as_deref() else { continue };
+            let Some(message) = ev.message.as_deref() else {
+                continue;
+            };
             let field = format!("event {}", ev.reason.as_deref().unwrap_or("(no reason)"));
             self.explain_text(subject, &field, message, event_time(ev));
         }
@@ -58,12 +82,15 @@ impl Collector<'_> {
     /// the same reason repeated by a condition and an Event is one finding with two pieces of
     /// evidence.
     pub fn push(&mut self, mut f: Finding) {
-        if let Some(rl) = &f.rate_limit {
-            if let Some(at) = rl.retry_after.filter(|&t| t <= self.now) {
-                // The window has passed: the limit no longer blocks anything.
-                f.severity = Severity::Info;
-                f.summary = format!("{} (expired at {at})", f.summary);
-            }
+        if let Some(at) = f
+            .rate_limit
+            .as_ref()
+            .and_then(|rl| rl.retry_after)
+            .filter(|&t| t <= self.now)
+        {
+            // The window has passed: the limit no longer blocks anything.
+            f.severity = Severity::Info;
+            f.summary = format!("{} (expired at {at})", f.summary);
         }
         if let Some(existing) = self
             .out
@@ -86,7 +113,9 @@ impl Collector<'_> {
         let status = cert.status.clone().unwrap_or_default();
         self.conditions(&subject, &status.conditions);
         self.events(&subject, cert.meta());
-        if let (Some(failed_at), Some(attempts)) = (status.last_failure_time, status.failed_issuance_attempts) {
+        if let (Some(failed_at), Some(attempts)) =
+            (status.last_failure_time, status.failed_issuance_attempts)
+        {
             let retry = failed_at + backoff(attempts);
             if retry > self.now {
                 let mut f = Finding::new(
@@ -98,7 +127,10 @@ impl Collector<'_> {
                 )
                 .with_subject(subject.to_string())
                 .with_detail(format!("last failure at {failed_at}; the backoff doubles from 1h up to 32h"));
-                f.rate_limit = Some(crate::model::RateLimit { retry_after: Some(retry), ..Default::default() });
+                f.rate_limit = Some(crate::model::RateLimit {
+                    retry_after: Some(retry),
+                    ..Default::default()
+                });
                 self.push(f);
             }
         }
@@ -107,11 +139,20 @@ impl Collector<'_> {
     /// Findings about a CertificateRequest.
     pub fn request(&mut self, req: &CertificateRequest) {
         let subject = ObjectRef::of(Kind::CertificateRequest, req);
-        let conditions = req.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+        let conditions = req
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
         self.conditions(&subject, &conditions);
         self.events(&subject, req.meta());
         let status = crate::model::state::request_status(req);
-        if status.state == crate::model::State::Failed && !self.out.iter().any(|f| f.subject.as_deref() == Some(&subject.to_string())) {
+        if status.state == crate::model::State::Failed
+            && !self
+                .out
+                .iter()
+                .any(|f| f.subject.as_deref() == Some(&subject.to_string()))
+        {
             self.push(
                 Finding::new(Code::RequestFailed, format!("{subject}: {}", status.reason))
                     .with_subject(subject.to_string()),
@@ -130,14 +171,20 @@ impl Collector<'_> {
             Some("invalid" | "errored") if reason.is_empty() => self.push(
                 Finding::new(
                     Code::OrderFailedNoReason,
-                    format!("{subject} is {} with no reason: the cause is on its Challenges", status.state.as_deref().unwrap_or_default()),
+                    format!(
+                        "{subject} is {} with no reason: the cause is on its Challenges",
+                        status.state.as_deref().unwrap_or_default()
+                    ),
                 )
                 .with_subject(subject.to_string()),
             ),
             Some("expired") => self.push(
-                Finding::new(Code::ExpiredOrder, format!("{subject} expired before it completed"))
-                    .with_subject(subject.to_string())
-                    .with_detail(reason.to_owned()),
+                Finding::new(
+                    Code::ExpiredOrder,
+                    format!("{subject} expired before it completed"),
+                )
+                .with_subject(subject.to_string())
+                .with_detail(reason.to_owned()),
             ),
             _ => {}
         }
@@ -153,8 +200,14 @@ impl Collector<'_> {
         let name = display_name(ch);
         if ch.spec.wildcard && !ch.is_dns01() {
             self.push(
-                Finding::new(Code::WildcardNeedsDns01, format!("{name} is a wildcard but is validated with {}", ch.spec.type_))
-                    .with_subject(subject.to_string()),
+                Finding::new(
+                    Code::WildcardNeedsDns01,
+                    format!(
+                        "{name} is a wildcard but is validated with {}",
+                        ch.spec.type_
+                    ),
+                )
+                .with_subject(subject.to_string()),
             );
         }
         match wait {
@@ -182,14 +235,27 @@ impl Collector<'_> {
             ),
             Wait::None | Wait::Next => {}
         }
-        if status.processing && status.presented && !challenge_is_final(ch) {
-            if let Some(created) = ch.creation_timestamp() {
-                let age = self.now.duration_since(created.0);
+        if status.processing
+            && status.presented
+            && !challenge_is_final(ch)
+            && let Some(created) = ch.creation_timestamp()
+        {
+            let age = self.now.duration_since(created.0);
+            {
                 if age > stuck_after(ch) {
+                    let last = if reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", short(reason, 140))
+                    };
                     self.push(
                         Finding::new(
                             Code::ChallengeStuck,
-                            format!("{name} ({}) has been self-checking for {}", ch.spec.type_, human_duration(age)),
+                            format!(
+                                "{name} ({}) has been self-checking for {}{last}",
+                                ch.spec.type_,
+                                human_duration(age)
+                            ),
                         )
                         .with_subject(subject.to_string())
                         .with_detail(format!(
@@ -206,7 +272,11 @@ impl Collector<'_> {
 
 /// The name a Challenge validates, with `*.` for wildcards.
 pub fn display_name(ch: &Challenge) -> String {
-    if ch.spec.wildcard { format!("*.{}", ch.spec.dns_name) } else { ch.spec.dns_name.clone() }
+    if ch.spec.wildcard {
+        format!("*.{}", ch.spec.dns_name)
+    } else {
+        ch.spec.dns_name.clone()
+    }
 }
 
 /// cert-manager's issuance backoff after `attempts` consecutive failures: 1h doubling, at most 32h.
@@ -215,9 +285,19 @@ pub fn backoff(attempts: u32) -> SignedDuration {
     SignedDuration::from_hours(hours)
 }
 
+/// The first `max` characters of a one-line version of `text`, with an ellipsis if cut.
+fn short(text: &str, max: usize) -> String {
+    let line = one_line(text);
+    if line.chars().count() <= max {
+        return line;
+    }
+    let cut: String = line.chars().take(max).collect();
+    format!("{cut}…")
+}
+
 /// Cuts a text to at most [`MAX_EVIDENCE_CHARS`] characters on one line, redacting secrets.
 pub fn excerpt(text: &str) -> String {
-    let text = crate::report::redact(&one_line(text));
+    let text = crate::model::redact::redact(&one_line(text));
     if text.chars().count() <= MAX_EVIDENCE_CHARS {
         return text;
     }

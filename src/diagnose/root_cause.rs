@@ -21,13 +21,25 @@ pub fn rank(code: Code) -> u8 {
         | RatelimitOther => 98,
         IssuerNotReady => 96,
         InvalidIdentifier | WildcardNeedsDns01 | AcmeRejectedIdentifier => 95,
-        CaaForbidsIssuance | CaaAccounturiMismatch | CaaValidationmethodsExcludes | CaaCriticalUnknown | CaaLookupFailed
-        | CaaMalformed | AcmeCaa => 94,
+        CaaForbidsIssuance
+        | CaaAccounturiMismatch
+        | CaaValidationmethodsExcludes
+        | CaaCriticalUnknown
+        | CaaLookupFailed
+        | CaaMalformed
+        | AcmeCaa => 94,
         SolverNoMatch => 92,
         DnsNxdomain | DnsLookupFailed => 90,
         Dns01ZoneNotFound | Dns01TxtMissing | Dns01TxtWrongValue | Dns01NsError => 88,
-        Http01NoAddress | Http01ReservedAddress | Http01Unreachable | Http01WrongStatus | Http01WrongBody
-        | Http01BadRedirect | Http01AddressMismatch | Http01NotPointingToIngress | Http01SolverBlocked => 88,
+        Http01NoAddress
+        | Http01ReservedAddress
+        | Http01Unreachable
+        | Http01WrongStatus
+        | Http01WrongBody
+        | Http01BadRedirect
+        | Http01AddressMismatch
+        | Http01NotPointingToIngress
+        | Http01SolverBlocked => 88,
         SolverPresentFailed => 86,
         SelfcheckDns01NsError | SelfcheckDns01ZoneNotFound => 84,
         SelfcheckHttp01WrongStatus | SelfcheckHttp01WrongBody | SelfcheckHttp01RequestFailed => 84,

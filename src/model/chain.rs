@@ -87,7 +87,10 @@ impl<'a> Owners<'a> {
                 by_uid.insert(uid, i);
             }
             by_name.insert(
-                (meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or("")),
+                (
+                    meta.namespace.as_deref().unwrap_or(""),
+                    meta.name.as_deref().unwrap_or(""),
+                ),
                 i,
             );
         }
@@ -97,10 +100,15 @@ impl<'a> Owners<'a> {
     fn owner_of(&self, meta: &ObjectMeta, owner_kind: &str) -> Option<usize> {
         let namespace = meta.namespace.as_deref().unwrap_or("");
         let refs = meta.owner_references.as_deref().unwrap_or_default();
-        let of_kind = || refs.iter().filter(|r: &&OwnerReference| r.kind == owner_kind);
+        let of_kind = || {
+            refs.iter()
+                .filter(|r: &&OwnerReference| r.kind == owner_kind)
+        };
         of_kind()
             .find_map(|r| self.by_uid.get(r.uid.as_str()).copied())
-            .or_else(|| of_kind().find_map(|r| self.by_name.get(&(namespace, r.name.as_str())).copied()))
+            .or_else(|| {
+                of_kind().find_map(|r| self.by_name.get(&(namespace, r.name.as_str())).copied())
+            })
     }
 
     fn by_name(&self, namespace: &str, name: &str) -> Option<usize> {
@@ -130,7 +138,11 @@ impl ChainIndex {
         let by_dns_name = |v: &mut Vec<usize>| {
             v.sort_by(|&a, &b| {
                 let (a, b) = (&inv.challenges[a], &inv.challenges[b]);
-                (&a.spec.dns_name, a.spec.wildcard, &a.spec.type_).cmp(&(&b.spec.dns_name, b.spec.wildcard, &b.spec.type_))
+                (&a.spec.dns_name, a.spec.wildcard, &a.spec.type_).cmp(&(
+                    &b.spec.dns_name,
+                    b.spec.wildcard,
+                    &b.spec.type_,
+                ))
             })
         };
 
@@ -138,7 +150,10 @@ impl ChainIndex {
         let mut orphan_orders = Vec::new();
         for (i, mut chs) in challenges_of.into_iter().enumerate() {
             by_dns_name(&mut chs);
-            let link = OrderLink { order: i, challenges: chs };
+            let link = OrderLink {
+                order: i,
+                challenges: chs,
+            };
             match requests.owner_of(inv.orders[i].meta(), "CertificateRequest") {
                 Some(r) => orders_of[r].push(link),
                 None => orphan_orders.push(link),
@@ -151,8 +166,14 @@ impl ChainIndex {
             ords.sort_by_key(|l| std::cmp::Reverse(created(inv.orders[l.order].meta())));
             let req = &inv.requests[i];
             let annotations = req.annotations();
-            let revision = annotations.get(REVISION_ANNOTATION).and_then(|r| r.trim().parse().ok());
-            let link = RequestLink { request: i, revision, orders: ords };
+            let revision = annotations
+                .get(REVISION_ANNOTATION)
+                .and_then(|r| r.trim().parse().ok());
+            let link = RequestLink {
+                request: i,
+                revision,
+                orders: ords,
+            };
             let owner = certs.owner_of(req.meta(), "Certificate").or_else(|| {
                 let name = annotations.get(CERTIFICATE_NAME_ANNOTATION)?;
                 certs.by_name(req.meta().namespace.as_deref().unwrap_or(""), name)
@@ -171,7 +192,10 @@ impl ChainIndex {
                 reqs.sort_by_key(|l| {
                     std::cmp::Reverse((l.revision, created(inv.requests[l.request].meta())))
                 });
-                CertificateChain { certificate: i, requests: reqs }
+                CertificateChain {
+                    certificate: i,
+                    requests: reqs,
+                }
             })
             .collect();
 
@@ -194,16 +218,22 @@ impl ChainIndex {
             list.sort_by_key(|&i| std::cmp::Reverse(event_time(&inv.events[i])));
         }
 
-        ChainIndex { certificates, orphan_requests, orphan_orders, orphan_challenges, events }
+        ChainIndex {
+            certificates,
+            orphan_requests,
+            orphan_orders,
+            orphan_challenges,
+            events,
+        }
     }
 
     /// Indices of the Events about an object (newest first), matched by uid or by kind and name.
     pub fn events_for(&self, kind: Kind, meta: &ObjectMeta) -> Vec<usize> {
         let mut found = Vec::new();
-        if let Some(uid) = meta.uid.as_deref().filter(|u| !u.is_empty()) {
-            if let Some(v) = self.events.get(&EventKey::Uid(uid.to_owned())) {
-                found.extend_from_slice(v);
-            }
+        if let Some(uid) = meta.uid.as_deref().filter(|u| !u.is_empty())
+            && let Some(v) = self.events.get(&EventKey::Uid(uid.to_owned()))
+        {
+            found.extend_from_slice(v);
         }
         let by_name = EventKey::Name(
             kind,

@@ -253,7 +253,8 @@ impl Serialize for Code {
 impl<'de> Deserialize<'de> for Code {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let id = String::deserialize(d)?;
-        Code::from_id(&id).ok_or_else(|| serde::de::Error::custom(format!("unknown finding code {id:?}")))
+        Code::from_id(&id)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown finding code {id:?}")))
     }
 }
 

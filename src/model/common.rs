@@ -66,7 +66,12 @@ impl IssuerRef {
 
     /// Whether the issuer is one of cert-manager's own kinds (not an external issuer).
     pub fn is_cert_manager(&self) -> bool {
-        matches!(self.group.as_deref(), None | Some("") | Some("cert-manager.io"))
-            && matches!(self.kind.as_deref(), None | Some("") | Some("Issuer") | Some("ClusterIssuer"))
+        matches!(
+            self.group.as_deref(),
+            None | Some("") | Some("cert-manager.io")
+        ) && matches!(
+            self.kind.as_deref(),
+            None | Some("") | Some("Issuer") | Some("ClusterIssuer")
+        )
     }
 }

@@ -217,8 +217,16 @@ impl HttpEvidence {
         };
         let outcome = match (self.status, &self.error) {
             (Some(s), _) => {
-                let server = self.server.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
-                let loc = self.location.as_deref().map(|l| format!(" -> {l}")).unwrap_or_default();
+                let server = self
+                    .server
+                    .as_deref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default();
+                let loc = self
+                    .location
+                    .as_deref()
+                    .map(|l| format!(" -> {l}"))
+                    .unwrap_or_default();
                 format!("{s}{server}{loc}")
             }
             (None, Some(e)) => format!("error: {e}"),
@@ -234,13 +242,23 @@ impl DnsEvidence {
         let addr = self.address.map(|a| format!(" ({a})")).unwrap_or_default();
         let outcome = match (&self.rcode, &self.error) {
             (Some(r), _) => {
-                let answers = if self.answers.is_empty() { String::new() } else { format!(" [{}]", self.answers.join(", ")) };
-                let serial = self.soa_serial.map(|s| format!(" serial {s}")).unwrap_or_default();
+                let answers = if self.answers.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", self.answers.join(", "))
+                };
+                let serial = self
+                    .soa_serial
+                    .map(|s| format!(" serial {s}"))
+                    .unwrap_or_default();
                 format!("{r}{answers}{serial}")
             }
             (None, Some(e)) => format!("error: {e}"),
             (None, None) => "no answer".to_owned(),
         };
-        format!("{}{addr} {} -> {outcome} in {} ms", self.server, self.question, self.elapsed_ms)
+        format!(
+            "{}{addr} {} -> {outcome} in {} ms",
+            self.server, self.question, self.elapsed_ms
+        )
     }
 }

@@ -25,7 +25,9 @@ pub struct Inventory {
 }
 
 /// Which kind of object a reference or finding is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Kind {
     /// cert-manager.io/v1 Certificate.
     Certificate,
@@ -62,7 +64,9 @@ impl std::fmt::Display for Kind {
 }
 
 /// A kind plus namespace/name: how reports and findings name an object.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ObjectRef {
     /// The kind.
     pub kind: Kind,

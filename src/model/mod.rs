@@ -17,8 +17,8 @@ pub use certificate::{Certificate, CertificateSpec, CertificateStatus};
 pub use challenge::{Challenge, ChallengeSpec, ChallengeStatus};
 pub use common::{Condition, IssuerRef, condition};
 pub use issuer::{
-    AcmeIssuer, AcmeIssuerStatus, ClusterIssuer, ClusterIssuerSpec, ExternalAccountBinding,
-    Issuer, IssuerConfig, IssuerSpec, IssuerStatus,
+    AcmeIssuer, AcmeIssuerStatus, ClusterIssuer, ClusterIssuerSpec, ExternalAccountBinding, Issuer,
+    IssuerConfig, IssuerSpec, IssuerStatus,
 };
 pub use order::{AcmeChallenge, Authorization, Order, OrderSpec, OrderStatus};
 pub use request::{
@@ -30,8 +30,7 @@ mod inventory;
 pub mod scheduler;
 pub mod state;
 
-pub use chain::{
-    CertificateChain, ChainIndex, OrderLink, RequestLink, event_time, kind_from_str,
-};
+pub use chain::{CertificateChain, ChainIndex, OrderLink, RequestLink, event_time, kind_from_str};
 pub use inventory::{Inventory, Kind, ObjectRef};
 pub use state::{State, Status};
+pub mod redact;

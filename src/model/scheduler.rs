@@ -33,7 +33,10 @@ pub enum Wait {
 }
 
 fn key(ch: &Challenge) -> (String, String) {
-    (ch.spec.dns_name.to_ascii_lowercase(), ch.spec.type_.to_ascii_lowercase())
+    (
+        ch.spec.dns_name.to_ascii_lowercase(),
+        ch.spec.type_.to_ascii_lowercase(),
+    )
 }
 
 /// Computes the wait of every Challenge in `inv` (same order as `inv.challenges`).
@@ -45,8 +48,9 @@ pub fn scheduler_waits(inv: &Inventory, max: usize) -> Vec<Wait> {
         first_holder.entry(key(c)).or_insert(i);
     }
     // Among the waiting ones, the oldest per key goes first: later ones wait behind it.
-    let mut waiting: Vec<usize> =
-        (0..chs.len()).filter(|&i| !is_processing(&chs[i]) && !challenge_is_final(&chs[i])).collect();
+    let mut waiting: Vec<usize> = (0..chs.len())
+        .filter(|&i| !is_processing(&chs[i]) && !challenge_is_final(&chs[i]))
+        .collect();
     waiting.sort_by_key(|&i| (chs[i].creation_timestamp().map(|t| t.0), i));
     let mut waits = vec![Wait::None; chs.len()];
     for i in waiting {
@@ -55,7 +59,11 @@ pub fn scheduler_waits(inv: &Inventory, max: usize) -> Vec<Wait> {
             Some(&holder) => Wait::BlockedBy(holder),
             None => {
                 first_holder.insert(k, i);
-                if processing >= max { Wait::NoSlot { processing, max } } else { Wait::Next }
+                if processing >= max {
+                    Wait::NoSlot { processing, max }
+                } else {
+                    Wait::Next
+                }
             }
         };
     }

@@ -50,7 +50,10 @@ pub struct Status {
 
 impl Status {
     fn new(state: State, reason: impl Into<String>) -> Status {
-        Status { state, reason: one_line(&reason.into()) }
+        Status {
+            state,
+            reason: one_line(&reason.into()),
+        }
     }
 }
 
@@ -70,7 +73,11 @@ fn describe(c: &Condition) -> String {
 
 /// Classifies a Certificate from its Ready and Issuing conditions.
 pub fn certificate_status(cert: &Certificate) -> Status {
-    let conditions = cert.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let conditions = cert
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
     let ready = condition(conditions, "Ready");
     let issuing = condition(conditions, "Issuing");
     match (ready, issuing) {
@@ -78,7 +85,9 @@ pub fn certificate_status(cert: &Certificate) -> Status {
             Status::new(State::InProgress, format!("renewing: {}", describe(i)))
         }
         (Some(r), _) if r.is_true() => Status::new(State::Ready, describe(r)),
-        (_, Some(i)) if i.is_true() => Status::new(State::InProgress, format!("issuing: {}", describe(i))),
+        (_, Some(i)) if i.is_true() => {
+            Status::new(State::InProgress, format!("issuing: {}", describe(i)))
+        }
         (_, Some(i)) if i.is_false() && i.reason.as_deref() == Some("Failed") => {
             Status::new(State::Failed, describe(i))
         }
@@ -90,7 +99,11 @@ pub fn certificate_status(cert: &Certificate) -> Status {
 
 /// Classifies a CertificateRequest from its Ready, Approved, Denied and InvalidRequest conditions.
 pub fn request_status(req: &CertificateRequest) -> Status {
-    let conditions = req.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let conditions = req
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
     if let Some(d) = condition(conditions, "Denied").filter(|c| c.is_true()) {
         return Status::new(State::Failed, format!("denied: {}", describe(d)));
     }
@@ -116,7 +129,9 @@ pub fn request_status(req: &CertificateRequest) -> Status {
 pub fn order_status(order: &Order) -> Status {
     let st = order.status.as_ref();
     let state = st.and_then(|s| s.state.as_deref()).unwrap_or("");
-    let reason = st.and_then(|s| s.reason.as_deref()).filter(|r| !r.trim().is_empty());
+    let reason = st
+        .and_then(|s| s.reason.as_deref())
+        .filter(|r| !r.trim().is_empty());
     let with_reason = |what: &str| match reason {
         Some(r) => format!("{what}: {r}"),
         None => what.to_owned(),
@@ -125,10 +140,15 @@ pub fn order_status(order: &Order) -> Status {
         "valid" => Status::new(State::Ready, "valid: certificate issued"),
         "invalid" | "errored" => Status::new(
             State::Failed,
-            reason.map(str::to_owned).unwrap_or_else(|| format!("{state}, no reason given: see its Challenges")),
+            reason
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{state}, no reason given: see its Challenges")),
         ),
         "expired" => Status::new(State::Failed, with_reason("expired")),
-        "pending" => Status::new(State::InProgress, with_reason("pending: waiting for challenges")),
+        "pending" => Status::new(
+            State::InProgress,
+            with_reason("pending: waiting for challenges"),
+        ),
         "ready" => Status::new(State::InProgress, "ready: waiting for finalization"),
         "processing" => Status::new(State::InProgress, "processing: the CA is issuing"),
         "" if reason.is_some() => Status::new(State::Failed, with_reason("not accepted by the CA")),
@@ -140,7 +160,11 @@ pub fn order_status(order: &Order) -> Status {
 /// How long a presented Challenge may self-check before certdx calls it stuck. HTTP-01 should
 /// pass within seconds once the route works; DNS-01 may wait for TTLs and zone transfers.
 pub fn stuck_after(ch: &Challenge) -> SignedDuration {
-    if ch.is_dns01() { SignedDuration::from_mins(30) } else { SignedDuration::from_mins(10) }
+    if ch.is_dns01() {
+        SignedDuration::from_mins(30)
+    } else {
+        SignedDuration::from_mins(10)
+    }
 }
 
 /// Whether a Challenge is in a final ACME state.
@@ -162,15 +186,20 @@ pub fn challenge_status(ch: &Challenge, now: Timestamp) -> Status {
     };
     match st.state.as_deref().unwrap_or("") {
         "valid" => Status::new(State::Ready, "valid"),
-        "invalid" | "errored" | "expired" => {
-            Status::new(State::Failed, with_reason(st.state.as_deref().unwrap_or("invalid")))
-        }
+        "invalid" | "errored" | "expired" => Status::new(
+            State::Failed,
+            with_reason(st.state.as_deref().unwrap_or("invalid")),
+        ),
         _ if st.processing && st.presented => {
             let age = ch.creation_timestamp().map(|t| now.duration_since(t.0));
             match age {
                 Some(age) if age > stuck_after(ch) => Status::new(
                     State::Failed,
-                    format!("stuck self-checking for {}: {}", human_duration(age), reason.unwrap_or("no reason given")),
+                    format!(
+                        "stuck self-checking for {}: {}",
+                        human_duration(age),
+                        reason.unwrap_or("no reason given")
+                    ),
                 ),
                 _ => Status::new(State::InProgress, with_reason("presented, self-checking")),
             }

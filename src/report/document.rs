@@ -54,7 +54,12 @@ pub struct Summary {
 impl Report {
     /// Builds a report from all diagnoses of an estate: counts everything, keeps the
     /// Certificates that are not Ready and the orphans, most urgent first.
-    pub fn new(source: impl Into<String>, generated_at: Timestamp, all: Vec<Diagnosis>, load_problems: Vec<String>) -> Report {
+    pub fn new(
+        source: impl Into<String>,
+        generated_at: Timestamp,
+        all: Vec<Diagnosis>,
+        load_problems: Vec<String>,
+    ) -> Report {
         let mut summary = Summary::default();
         let mut kept = Vec::new();
         for d in all {
@@ -70,7 +75,10 @@ impl Report {
             } else {
                 summary.orphans += 1;
             }
-            if !is_cert || d.status.state != State::Ready || d.findings.iter().any(|f| f.severity.is_problem()) {
+            if !is_cert
+                || d.status.state != State::Ready
+                || d.findings.iter().any(|f| f.severity.is_problem())
+            {
                 for f in &d.findings {
                     match f.severity {
                         Severity::Fatal | Severity::Error => summary.errors += 1,
@@ -98,6 +106,8 @@ impl Report {
 
     /// Whether anything in the report is a problem (drives exit code 1).
     pub fn has_problems(&self) -> bool {
-        self.diagnoses.iter().any(|d| d.status.state == State::Failed || d.findings.iter().any(|f| f.severity.is_problem()))
+        self.diagnoses.iter().any(|d| {
+            d.status.state == State::Failed || d.findings.iter().any(|f| f.severity.is_problem())
+        })
     }
 }

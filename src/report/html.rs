@@ -30,10 +30,21 @@ pub fn to_html(r: &Report) -> String {
     let _ = writeln!(
         s,
         "<p><strong>{} Certificates</strong>: <span class=failed>{} failed</span>, <span class=in-progress>{} in progress</span>, <span class=unknown>{} unknown</span>, <span class=ready>{} ready</span>; {} orphan objects; {} errors, {} warnings.</p>",
-        m.certificates, m.failed, m.in_progress, m.unknown, m.ready, m.orphans, m.errors, m.warnings
+        m.certificates,
+        m.failed,
+        m.in_progress,
+        m.unknown,
+        m.ready,
+        m.orphans,
+        m.errors,
+        m.warnings
     );
     if !r.load_problems.is_empty() {
-        let _ = writeln!(s, "<details><summary>{} documents could not be loaded</summary><ul>", r.load_problems.len());
+        let _ = writeln!(
+            s,
+            "<details><summary>{} documents could not be loaded</summary><ul>",
+            r.load_problems.len()
+        );
         for p in &r.load_problems {
             let _ = writeln!(s, "<li>{}</li>", esc(p));
         }
@@ -50,7 +61,12 @@ pub fn to_html(r: &Report) -> String {
 }
 
 fn diagnosis(s: &mut String, d: &Diagnosis) {
-    let _ = writeln!(s, "<section><h2 class=\"{0}\">{1} <small>({0})</small></h2>", d.status.state, esc(&d.subject.to_string()));
+    let _ = writeln!(
+        s,
+        "<section><h2 class=\"{0}\">{1} <small>({0})</small></h2>",
+        d.status.state,
+        esc(&d.subject.to_string())
+    );
     if let Some(rc) = &d.root_cause {
         let _ = write!(
             s,
@@ -66,20 +82,30 @@ fn diagnosis(s: &mut String, d: &Diagnosis) {
         let _ = writeln!(s, "</div>");
     }
     if !d.dns_names.is_empty() || d.issuer.is_some() {
-        let names: Vec<String> = d.dns_names.iter().map(|n| format!("<code>{}</code>", esc(n))).collect();
+        let names: Vec<String> = d
+            .dns_names
+            .iter()
+            .map(|n| format!("<code>{}</code>", esc(n)))
+            .collect();
         let _ = writeln!(
             s,
             "<p>Names: {} · Issuer: {} {}</p>",
             names.join(", "),
             esc(d.issuer.as_deref().unwrap_or("?")),
-            d.acme_server.as_deref().map(|a| format!("(<code>{}</code>)", esc(a))).unwrap_or_default()
+            d.acme_server
+                .as_deref()
+                .map(|a| format!("(<code>{}</code>)", esc(a)))
+                .unwrap_or_default()
         );
     }
     let _ = writeln!(s, "<h3>Chain</h3><ul class=chain>");
     chain(s, &d.chain);
     let _ = writeln!(s, "</ul>");
     if !d.findings.is_empty() {
-        let _ = writeln!(s, "<h3>Findings</h3><table><tr><th>Severity</th><th>Code</th><th>Summary, advice and evidence</th></tr>");
+        let _ = writeln!(
+            s,
+            "<h3>Findings</h3><table><tr><th>Severity</th><th>Code</th><th>Summary, advice and evidence</th></tr>"
+        );
         for f in &d.findings {
             finding(s, f);
         }
@@ -89,8 +115,16 @@ fn diagnosis(s: &mut String, d: &Diagnosis) {
 }
 
 fn chain(s: &mut String, n: &ChainNode) {
-    let rev = n.revision.map(|r| format!(" (revision {r})")).unwrap_or_default();
-    let facts: String = n.facts.iter().filter(|(k, _)| k != "url").map(|(k, v)| format!(" {}=<code>{}</code>", esc(k), esc(v))).collect();
+    let rev = n
+        .revision
+        .map(|r| format!(" (revision {r})"))
+        .unwrap_or_default();
+    let facts: String = n
+        .facts
+        .iter()
+        .filter(|(k, _)| k != "url")
+        .map(|(k, v)| format!(" {}=<code>{}</code>", esc(k), esc(v)))
+        .collect();
     let _ = write!(
         s,
         "<li{}><span class=\"{}\">●</span> <strong>{}</strong>{}{}: {}: {}",
@@ -130,7 +164,12 @@ fn finding(s: &mut String, f: &Finding) {
     for e in &f.evidence {
         match e {
             Evidence::Text { source, text, .. } => {
-                let _ = write!(s, "<br><small>{}</small><pre>{}</pre>", esc(source), esc(text));
+                let _ = write!(
+                    s,
+                    "<br><small>{}</small><pre>{}</pre>",
+                    esc(source),
+                    esc(text)
+                );
             }
             Evidence::Fact { subject, detail } => {
                 let _ = write!(s, "<br><small>{}: {}</small>", esc(subject), esc(detail));

@@ -10,16 +10,37 @@ use crate::model::{Evidence, Finding, State};
 pub fn to_markdown(r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# certdx report\n");
-    let _ = writeln!(s, "Source: `{}` · generated {} by {}\n", code_span(&r.source), r.generated_at, r.generator);
+    let _ = writeln!(
+        s,
+        "Source: `{}` · generated {} by {}\n",
+        code_span(&r.source),
+        r.generated_at,
+        r.generator
+    );
     let m = &r.summary;
-    let attention = r.diagnoses.iter().filter(|d| d.subject.kind == crate::model::Kind::Certificate).count();
+    let attention = r
+        .diagnoses
+        .iter()
+        .filter(|d| d.subject.kind == crate::model::Kind::Certificate)
+        .count();
     let _ = writeln!(
         s,
         "**{attention} of {} Certificates need attention**: {} failed, {} in progress, {} unknown, {} ready; {} orphan objects; {} errors, {} warnings.\n",
-        m.certificates, m.failed, m.in_progress, m.unknown, m.ready, m.orphans, m.errors, m.warnings
+        m.certificates,
+        m.failed,
+        m.in_progress,
+        m.unknown,
+        m.ready,
+        m.orphans,
+        m.errors,
+        m.warnings
     );
     if !r.load_problems.is_empty() {
-        let _ = writeln!(s, "<details><summary>{} documents could not be loaded</summary>\n", r.load_problems.len());
+        let _ = writeln!(
+            s,
+            "<details><summary>{} documents could not be loaded</summary>\n",
+            r.load_problems.len()
+        );
         for p in &r.load_problems {
             let _ = writeln!(s, "- {}", inline(p));
         }
@@ -35,9 +56,21 @@ pub fn to_markdown(r: &Report) -> String {
 }
 
 fn diagnosis(s: &mut String, d: &Diagnosis) {
-    let _ = writeln!(s, "## {} {} ({})\n", icon(d.status.state), inline(&d.subject.to_string()), d.status.state);
+    let _ = writeln!(
+        s,
+        "## {} {} ({})\n",
+        icon(d.status.state),
+        inline(&d.subject.to_string()),
+        d.status.state
+    );
     if let Some(rc) = &d.root_cause {
-        let _ = writeln!(s, "**Root cause** (`{}`, {}): {}\n", rc.code, rc.severity, inline(&rc.summary));
+        let _ = writeln!(
+            s,
+            "**Root cause** (`{}`, {}): {}\n",
+            rc.code,
+            rc.severity,
+            inline(&rc.summary)
+        );
         let _ = writeln!(s, "**Advice:** {}\n", inline(&rc.advice));
         if let Some(t) = rc.retry_after {
             let _ = writeln!(s, "**Retry after:** {t}\n");
@@ -45,7 +78,14 @@ fn diagnosis(s: &mut String, d: &Diagnosis) {
     }
     let mut facts = Vec::new();
     if !d.dns_names.is_empty() {
-        facts.push(format!("Names: {}", d.dns_names.iter().map(|n| format!("`{}`", code_span(n))).collect::<Vec<_>>().join(", ")));
+        facts.push(format!(
+            "Names: {}",
+            d.dns_names
+                .iter()
+                .map(|n| format!("`{}`", code_span(n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     if let Some(i) = &d.issuer {
         facts.push(format!("Issuer: {}", inline(i)));
@@ -63,7 +103,13 @@ fn diagnosis(s: &mut String, d: &Diagnosis) {
         let _ = writeln!(s, "### Findings\n");
         let _ = writeln!(s, "| Severity | Code | Summary |\n|---|---|---|");
         for f in &d.findings {
-            let _ = writeln!(s, "| {} | `{}` | {} |", f.severity, f.code, cell(&f.summary));
+            let _ = writeln!(
+                s,
+                "| {} | `{}` | {} |",
+                f.severity,
+                f.code,
+                cell(&f.summary)
+            );
         }
         let _ = writeln!(s);
         for f in &d.findings {
@@ -74,9 +120,17 @@ fn diagnosis(s: &mut String, d: &Diagnosis) {
 
 fn chain(s: &mut String, node: &ChainNode, depth: usize) {
     let pad = "  ".repeat(depth);
-    let rev = node.revision.map(|r| format!(" (revision {r})")).unwrap_or_default();
+    let rev = node
+        .revision
+        .map(|r| format!(" (revision {r})"))
+        .unwrap_or_default();
     let hist = if node.history { " *(history)*" } else { "" };
-    let facts: String = node.facts.iter().filter(|(k, _)| k != "url").map(|(k, v)| format!(" {k}=`{}`", code_span(v))).collect();
+    let facts: String = node
+        .facts
+        .iter()
+        .filter(|(k, _)| k != "url")
+        .map(|(k, v)| format!(" {k}=`{}`", code_span(v)))
+        .collect();
     let _ = writeln!(
         s,
         "{pad}- {} **{}**{rev}{hist}{facts}: {}: {}",
@@ -114,7 +168,12 @@ fn finding(s: &mut String, f: &Finding) {
         match e {
             Evidence::Text { source, text, at } => {
                 let when = at.map(|t| format!(" ({t})")).unwrap_or_default();
-                let _ = writeln!(s, "- Evidence, {}{when}:\n\n  ```text\n  {}\n  ```", inline(source), fence_safe(text));
+                let _ = writeln!(
+                    s,
+                    "- Evidence, {}{when}:\n\n  ```text\n  {}\n  ```",
+                    inline(source),
+                    fence_safe(text)
+                );
             }
             Evidence::Fact { subject, detail } => {
                 let _ = writeln!(s, "- Evidence, {}: {}", inline(subject), inline(detail));
@@ -143,7 +202,10 @@ fn icon(state: State) -> &'static str {
 fn inline(t: &str) -> String {
     let mut out = String::with_capacity(t.len());
     for ch in crate::model::state::one_line(t).chars() {
-        if matches!(ch, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#') {
+        if matches!(
+            ch,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#'
+        ) {
             out.push('\\');
         }
         out.push(ch);

@@ -4,12 +4,10 @@
 mod document;
 mod html;
 mod markdown;
-mod redact;
 
 pub use document::{Report, SCHEMA_VERSION, Summary};
 pub use html::to_html;
 pub use markdown::to_markdown;
-pub use redact::redact;
 
 /// The export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -109,7 +109,10 @@ impl Snapshot {
 pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => SnapshotError::NotFound(path.to_owned()),
-        _ => SnapshotError::Io { path: path.to_owned(), source: e },
+        _ => SnapshotError::Io {
+            path: path.to_owned(),
+            source: e,
+        },
     })?;
     let files = if meta.is_dir() {
         let mut files = Vec::new();
@@ -126,7 +129,12 @@ pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
         snap.files += 1;
         match read_text(file) {
             Ok(text) => load_text(&text, file, &mut snap),
-            Err(message) => snap.problems.push(LoadProblem { file: file.clone(), document: None, line: None, message }),
+            Err(message) => snap.problems.push(LoadProblem {
+                file: file.clone(),
+                document: None,
+                line: None,
+                message,
+            }),
         }
     }
     if snap.inventory.is_empty() {
@@ -135,30 +143,54 @@ pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
             let message = if snap.ignored_kinds.is_empty() {
                 "no Kubernetes objects found (empty file?)".to_owned()
             } else {
-                format!("only objects of other kinds: {}", ignored_summary(&snap.ignored_kinds))
+                format!(
+                    "only objects of other kinds: {}",
+                    ignored_summary(&snap.ignored_kinds)
+                )
             };
-            problems.push(LoadProblem { file: path.to_owned(), document: None, line: None, message });
+            problems.push(LoadProblem {
+                file: path.to_owned(),
+                document: None,
+                line: None,
+                message,
+            });
         }
-        return Err(SnapshotError::NothingLoaded { path: path.to_owned(), problems });
+        return Err(SnapshotError::NothingLoaded {
+            path: path.to_owned(),
+            problems,
+        });
     }
     Ok(snap)
 }
 
 /// `Secret x2, Deployment x1` style list of ignored kinds.
 pub fn ignored_summary(kinds: &[(String, usize)]) -> String {
-    kinds.iter().map(|(k, n)| format!("{k} x{n}")).collect::<Vec<_>>().join(", ")
+    kinds
+        .iter()
+        .map(|(k, n)| format!("{k} x{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SnapshotError> {
-    let io = |e| SnapshotError::Io { path: dir.to_owned(), source: e };
-    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(io)?.collect::<Result<_, _>>().map_err(io)?;
+    let io = |e| SnapshotError::Io {
+        path: dir.to_owned(),
+        source: e,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
         let file_type = entry.file_type().map_err(io)?;
         if file_type.is_dir() {
             collect_files(&path, out)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
             out.push(path);
         }
     }
@@ -202,7 +234,10 @@ pub fn load_text(text: &str, file: &Path, snap: &mut Snapshot) {
     }
     for (index, (first_line, doc)) in split_documents(text).into_iter().enumerate() {
         let document = index + 1;
-        if doc.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        if doc
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        {
             continue;
         }
         match parse_yaml(doc) {
@@ -234,11 +269,12 @@ fn split_documents(text: &str) -> Vec<(usize, &str)> {
             start = offset + line.len();
             start_line = i + 2;
             // `--- {inline}` starts a document on the marker line itself.
-            if let Some(rest) = trimmed.strip_prefix("--- ") {
-                if !rest.trim().is_empty() && !rest.trim_start().starts_with('#') {
-                    start = offset + 4;
-                    start_line = i + 1;
-                }
+            if let Some(rest) = trimmed.strip_prefix("--- ")
+                && !rest.trim().is_empty()
+                && !rest.trim_start().starts_with('#')
+            {
+                start = offset + 4;
+                start_line = i + 1;
             }
         }
         offset += line.len();
@@ -249,6 +285,9 @@ fn split_documents(text: &str) -> Vec<(usize, &str)> {
 
 fn parse_yaml(doc: &str) -> Result<Value, (Option<usize>, String)> {
     let mut options = serde_saphyr::Options::default();
+    // YAML 1.2 booleans only: `namespace: n` or `name: no` are names, not `false`.
+    options.strict_booleans = true;
+    options.leading_zero_numbers_as_strings = true;
     if let Some(budget) = options.budget.as_mut() {
         // The default budget guards against hostile input; a real `kind: List` of tens of
         // thousands of objects is far larger, so scale the limits with the input size while
@@ -270,14 +309,28 @@ fn first_line_of(s: &str) -> String {
 }
 
 fn add_value(v: Value, file: &Path, document: usize, snap: &mut Snapshot) {
-    let problem = |message: String| LoadProblem { file: file.to_owned(), document: Some(document), line: None, message };
+    let problem = |message: String| LoadProblem {
+        file: file.to_owned(),
+        document: Some(document),
+        line: None,
+        message,
+    };
     let Value::Object(map) = v else {
-        snap.problems.push(problem(format!("not a Kubernetes object but {}", type_name(&v))));
+        snap.problems.push(problem(format!(
+            "not a Kubernetes object but {}",
+            type_name(&v)
+        )));
         return;
     };
-    let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let kind = map
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     if kind.is_empty() {
-        snap.problems.push(problem("no `kind` field: not a Kubernetes object".to_owned()));
+        snap.problems.push(problem(
+            "no `kind` field: not a Kubernetes object".to_owned(),
+        ));
         return;
     }
     if kind == "List" || (kind.ends_with("List") && map.contains_key("items")) {
@@ -287,7 +340,8 @@ fn add_value(v: Value, file: &Path, document: usize, snap: &mut Snapshot) {
         };
         for (i, item) in items.into_iter().enumerate() {
             if let Err(message) = add_object(item, snap) {
-                snap.problems.push(problem(format!("item {}: {message}", i + 1)));
+                snap.problems
+                    .push(problem(format!("item {}: {message}", i + 1)));
             }
         }
         return;
@@ -309,16 +363,34 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 /// Adds one object to the inventory by its kind and API group.
-fn add_object(v: Value, snap: &mut Snapshot) -> Result<(), String> {
-    let kind = v.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let api_version = v.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_owned();
+fn add_object(mut v: Value, snap: &mut Snapshot) -> Result<(), String> {
+    let kind = v
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let api_version = v
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
-    let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("<unnamed>").to_owned();
+    let name = v
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("<unnamed>")
+        .to_owned();
     if kind.is_empty() {
         return Err("no `kind` field: not a Kubernetes object".to_owned());
     }
-    let inv = &mut snap.inventory;
     let label = || format!("{kind} {name:?}");
+    if group.is_empty() && kind == "Secret" {
+        // Never even parsed: certdx does not read Secret data.
+        snap.ignore(&kind);
+        return Ok(());
+    }
+    crate::model::redact::redact_value(&mut v);
+    let inv = &mut snap.inventory;
     match (group, kind.as_str()) {
         ("cert-manager.io", "Certificate") => inv.certificates.push(typed(v, label)?),
         ("cert-manager.io", "CertificateRequest") => inv.requests.push(typed(v, label)?),
@@ -328,9 +400,11 @@ fn add_object(v: Value, snap: &mut Snapshot) -> Result<(), String> {
         ("acme.cert-manager.io", "Challenge") => inv.challenges.push(typed(v, label)?),
         ("", "Event") => inv.events.push(typed(v, label)?),
         ("events.k8s.io", "Event") => inv.events.push(typed(events_v1_to_core(v), label)?),
-        (_, "Certificate" | "CertificateRequest" | "Issuer" | "ClusterIssuer" | "Order" | "Challenge")
-            if group.is_empty() || !group.ends_with("cert-manager.io") =>
-        {
+        (
+            _,
+            "Certificate" | "CertificateRequest" | "Issuer" | "ClusterIssuer" | "Order"
+            | "Challenge",
+        ) if group.is_empty() || !group.ends_with("cert-manager.io") => {
             // e.g. GKE's networking.gke.io ManagedCertificate or a typo'd apiVersion.
             return Err(format!(
                 "{} has apiVersion {api_version:?}, not cert-manager's; skipped",
@@ -346,7 +420,11 @@ fn typed<T: DeserializeOwned>(v: Value, label: impl Fn() -> String) -> Result<T,
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if path == "." { format!("{}: {inner}", label()) } else { format!("{}: field {path}: {inner}", label()) }
+        if path == "." {
+            format!("{}: {inner}", label())
+        } else {
+            format!("{}: field {path}: {inner}", label())
+        }
     })
 }
 

@@ -20,17 +20,46 @@ pub fn estate_yaml(certificates: usize) -> String {
         let scenario = i % SCENARIOS;
         let uid = |n: u8| format!("00000000-0000-4000-8000-{i:010}{n:02}");
         let (ready, cr_ready, order_state, ch_state, ch_reason, order_reason) = match scenario {
-            0 => (false, false, "pending", "pending", "Waiting for HTTP-01 challenge propagation: wrong status code '404', expected '200'", ""),
-            1 => (false, false, "pending", "pending", "Waiting for DNS-01 challenge propagation: DNS record for \\\"HOST\\\" not yet propagated", ""),
-            2 => (false, false, "errored", "", "", "Failed to create Order: 429 urn:ietf:params:acme:error:rateLimited: too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s, retry after 2026-01-17 09:14:02 UTC: see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-exact-set-of-identifiers"),
+            0 => (
+                false,
+                false,
+                "pending",
+                "pending",
+                "Waiting for HTTP-01 challenge propagation: wrong status code '404', expected '200'",
+                "",
+            ),
+            1 => (
+                false,
+                false,
+                "pending",
+                "pending",
+                "Waiting for DNS-01 challenge propagation: DNS record for \\\"HOST\\\" not yet propagated",
+                "",
+            ),
+            2 => (
+                false,
+                false,
+                "errored",
+                "",
+                "",
+                "Failed to create Order: 429 urn:ietf:params:acme:error:rateLimited: too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s, retry after 2026-01-17 09:14:02 UTC: see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-exact-set-of-identifiers",
+            ),
             _ => (true, true, "valid", "valid", "", ""),
         };
         let ch_type = if scenario == 1 { "DNS-01" } else { "HTTP-01" };
         let ch_reason = ch_reason.replace("HOST", &host);
         let (ready_status, ready_reason, ready_msg) = if ready {
-            ("True", "Ready", "Certificate is up to date and has not expired")
+            (
+                "True",
+                "Ready",
+                "Certificate is up to date and has not expired",
+            )
         } else {
-            ("False", "DoesNotExist", "Issuing certificate as Secret does not exist")
+            (
+                "False",
+                "DoesNotExist",
+                "Issuing certificate as Secret does not exist",
+            )
         };
         let _ = write!(
             s,
@@ -202,7 +231,11 @@ pub fn estate_yaml(certificates: usize) -> String {
             hash2 = 2_000_000_000 + i,
             cr_status = if cr_ready { "True" } else { "False" },
             cr_reason = if cr_ready { "Issued" } else { "Pending" },
-            cr_msg = if cr_ready { "Certificate fetched from issuer successfully" } else { "Waiting on certificate issuance from order" },
+            cr_msg = if cr_ready {
+                "Certificate fetched from issuer successfully"
+            } else {
+                "Waiting on certificate issuance from order"
+            },
             presented = !ready && scenario != 2,
             processing = !ready && scenario != 2,
         );

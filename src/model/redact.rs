@@ -6,14 +6,16 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 static PEM_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?s)-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)")
-        .expect("valid regex")
+    Regex::new(
+        r"(?s)-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
+    )
+    .expect("valid regex")
 });
 
 /// Key/value shapes that carry secret material in logs and messages (`hmac: ...`,
 /// `keySecret=...`, `tls.key: ...`).
 static SECRET_FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\b(hmac[_-]?key|eab[_-]?hmac[_-]?key|secret[_-]?key|private[_-]?key|tls\.key|password|api[_-]?token)(["']?\s*[:=]\s*["']?)([A-Za-z0-9+/=_\-]{8,})"#)
+    Regex::new(r#"(?i)\b(hmac[_-]?key|eab[_-]?hmac[_-]?key|secret[_-]?key|private[_-]?key|tls\.key|password|api[_-]?token|jwt)(["']?\s*[:=]\s*["']?)([A-Za-z0-9+/=_.\-]{8,})"#)
         .expect("valid regex")
 });
 
@@ -23,7 +25,24 @@ pub fn redact(text: &str) -> String {
         return text.to_owned();
     }
     let text = PEM_KEY.replace_all(text, "[private key redacted]");
-    SECRET_FIELD.replace_all(&text, "$1$2[redacted]").into_owned()
+    SECRET_FIELD
+        .replace_all(&text, "$1$2[redacted]")
+        .into_owned()
+}
+
+/// Redacts every string inside a JSON value in place. Sources call this on each object before
+/// anything else reads it, so no later layer can leak what a message carried.
+pub fn redact_value(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s)
+            if s.len() >= 16 && (s.contains("PRIVATE KEY") || SECRET_FIELD.is_match(s)) =>
+        {
+            *s = redact(s);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_value),
+        serde_json::Value::Object(map) => map.values_mut().for_each(redact_value),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -34,7 +53,10 @@ mod tests {
     fn removes_pem_keys_and_secret_fields() {
         let t = "x -----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\n-----END EC PRIVATE KEY----- y";
         assert_eq!(redact(t), "x [private key redacted] y");
-        assert_eq!(redact("eab hmac_key: c2VjcmV0c2VjcmV0"), "eab hmac_key: [redacted]");
+        assert_eq!(
+            redact("eab hmac_key: c2VjcmV0c2VjcmV0"),
+            "eab hmac_key: [redacted]"
+        );
         assert_eq!(redact("plain text"), "plain text");
         let cut = "-----BEGIN PRIVATE KEY-----\nMIIEv (truncated";
         assert_eq!(redact(cut), "[private key redacted]");

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite needs (listed in packages.txt beside this file).
+# Idempotent and non-interactive: does nothing when everything is already installed; uses
+# sudo when not root. Services the packages ship are not started: the tests start their own
+# instances on loopback addresses.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+mapfile -t wanted < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$here/packages.txt" | grep -v '^$' || true)
+missing=()
+for p in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-packages: all ${#wanted[@]} test packages present"
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-packages: need root or sudo to install: ${missing[*]}" >&2; exit 2; }
+  sudo="sudo"
+fi
+# Keep package scripts from starting daemons that would hold port 53 on loopback.
+policy=/usr/sbin/policy-rc.d
+made_policy=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod +x "$policy"
+  made_policy=1
+fi
+cleanup() { if [ -n "$made_policy" ]; then $sudo rm -f "$policy"; fi; }
+trap cleanup EXIT
+echo "install-packages: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,426 @@
+//! `certdx report` on the fixtures: the right root cause for every failure class, exit codes,
+//! and the three formats.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const NOW: &str = "2026-01-15T12:00:00Z";
+
+fn certdx(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_certdx"))
+        .args(args)
+        .output()
+        .expect("certdx runs")
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn report_json(name: &str) -> (Value, i32) {
+    let out = certdx(&[
+        "report",
+        "--snapshot",
+        &fixture(name),
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let v: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{name}: not one JSON document ({e}): {stdout}"));
+    (v, out.status.code().expect("exit code"))
+}
+
+/// The root cause code of the diagnosis of `kind ns/name`.
+fn root_cause(report: &Value, kind: &str, ns: &str, name: &str) -> Option<String> {
+    let d = report["diagnoses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| {
+            d["subject"]["kind"] == kind
+                && d["subject"]["namespace"] == ns
+                && d["subject"]["name"] == name
+        })
+        .unwrap_or_else(|| panic!("no diagnosis for {kind} {ns}/{name} in {report:#}"));
+    d["root_cause"]["code"].as_str().map(str::to_owned)
+}
+
+#[test]
+fn every_failure_class_names_its_root_cause() {
+    let cases = [
+        (
+            "selfcheck-http01-wrong-status.yaml",
+            "shop",
+            "shop",
+            "selfcheck-http01-wrong-status",
+        ),
+        (
+            "selfcheck-http01-wrong-body.yaml",
+            "news",
+            "news",
+            "selfcheck-http01-wrong-body",
+        ),
+        (
+            "selfcheck-http01-request-failed.yaml",
+            "intra",
+            "intra",
+            "selfcheck-http01-request-failed",
+        ),
+        (
+            "selfcheck-dns01-not-propagated.yaml",
+            "data",
+            "data",
+            "selfcheck-dns01-not-propagated",
+        ),
+        (
+            "selfcheck-dns01-ns-error.yaml",
+            "edge",
+            "edge",
+            "selfcheck-dns01-ns-error",
+        ),
+        (
+            "selfcheck-dns01-zone-not-found.yaml",
+            "lab",
+            "lab",
+            "selfcheck-dns01-zone-not-found",
+        ),
+        (
+            "solver-present-failed.yaml",
+            "pay",
+            "pay",
+            "solver-present-failed",
+        ),
+        ("solver-no-match.yaml", "docs", "docs", "solver-no-match"),
+        (
+            "issuer-not-ready.yaml",
+            "billing",
+            "billing",
+            "issuer-not-ready",
+        ),
+        (
+            "order-failed-no-reason.yaml",
+            "ops",
+            "ops",
+            "order-failed-no-reason",
+        ),
+        (
+            "challenge-not-scheduled.yaml",
+            "late",
+            "late",
+            "challenge-not-scheduled",
+        ),
+        (
+            "challenge-blocked-duplicate.yaml",
+            "dup2",
+            "app-b",
+            "challenge-blocked-duplicate",
+        ),
+        (
+            "challenge-blocked-duplicate.yaml",
+            "dup",
+            "app-a",
+            "selfcheck-http01-wrong-status",
+        ),
+        (
+            "challenge-stuck.yaml",
+            "legacy",
+            "legacy",
+            "challenge-stuck",
+        ),
+        (
+            "rate-limited.yaml",
+            "rl-dup",
+            "rl-dup",
+            "ratelimit-duplicate-certificate",
+        ),
+        (
+            "rate-limited.yaml",
+            "rl-auth",
+            "rl-auth",
+            "ratelimit-failed-authorizations",
+        ),
+        (
+            "rate-limited.yaml",
+            "rl-orders",
+            "rl-orders",
+            "ratelimit-new-orders",
+        ),
+        (
+            "rate-limited.yaml",
+            "rl-domain",
+            "rl-domain",
+            "ratelimit-certificates-per-domain",
+        ),
+        // Revision 1's old rate limit is history: today's cause is revision 3's 401.
+        (
+            "revisions.yaml",
+            "mail",
+            "mail",
+            "selfcheck-http01-wrong-status",
+        ),
+        ("issuance-backoff.yaml", "crm", "crm", "acme-server-error"),
+    ];
+    for (file, ns, name, code) in cases {
+        let (report, exit) = report_json(file);
+        assert_eq!(exit, 1, "{file}: problems found must exit 1");
+        assert_eq!(
+            root_cause(&report, "Certificate", ns, name).as_deref(),
+            Some(code),
+            "{file}: {ns}/{name}"
+        );
+    }
+}
+
+#[test]
+fn healthy_estate_reports_nothing_and_exits_zero() {
+    let (report, exit) = report_json("healthy.yaml");
+    assert_eq!(exit, 0);
+    assert_eq!(report["summary"]["certificates"], 1);
+    assert_eq!(report["summary"]["ready"], 1);
+    assert_eq!(report["diagnoses"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn json_document_is_versioned_and_carries_finding_fields() {
+    let (report, _) = report_json("rate-limited.yaml");
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["generated_at"], NOW);
+    let d = report["diagnoses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["subject"]["name"] == "rl-auth")
+        .unwrap();
+    let f = d["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "ratelimit-failed-authorizations")
+        .unwrap();
+    for field in [
+        "code", "severity", "summary", "detail", "advice", "evidence",
+    ] {
+        assert!(f.get(field).is_some(), "finding lacks {field}: {f:#}");
+    }
+    assert_eq!(f["severity"], "fatal");
+    assert_eq!(f["identifier"], "auth.example.com");
+    assert_eq!(f["retry_after"], "2026-01-15T12:41:09Z");
+    assert_eq!(d["root_cause"]["retry_after"], "2026-01-15T12:41:09Z");
+    // The same error copied up the chain is one finding with the Order as its subject.
+    let copies = d["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "ratelimit-failed-authorizations")
+        .count();
+    assert_eq!(copies, 1);
+    assert!(
+        f["subject"].as_str().unwrap().starts_with("Order rl-auth/"),
+        "{f:#}"
+    );
+    assert!(
+        f["evidence"].as_array().unwrap().len() >= 3,
+        "Order reason, request condition and certificate condition"
+    );
+    // cert-manager's own backoff is reported with its retry time: 1 failure at 11:50:02 -> 1h.
+    let backoff = d["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "issuance-backoff")
+        .unwrap();
+    assert_eq!(backoff["retry_after"], "2026-01-15T12:50:02Z");
+}
+
+#[test]
+fn chain_orders_revisions_newest_first_and_folds_history() {
+    let (report, _) = report_json("revisions.yaml");
+    let d = &report["diagnoses"][0];
+    let reqs = d["chain"]["children"].as_array().unwrap();
+    let names: Vec<_> = reqs
+        .iter()
+        .map(|r| r["object"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["mail-3", "mail-2", "mail-1"]);
+    assert_eq!(reqs[0]["revision"], 3);
+    assert!(reqs[0].get("history").is_none());
+    assert_eq!(reqs[1]["history"], true);
+    // Current revision: request -> order -> challenge.
+    assert_eq!(reqs[0]["children"][0]["object"]["kind"], "Order");
+    assert_eq!(
+        reqs[0]["children"][0]["children"][0]["object"]["kind"],
+        "Challenge"
+    );
+    // The history's failed order is in the chain but its rate limit is not a finding.
+    assert_eq!(reqs[2]["children"][0]["status"]["state"], "failed");
+    assert!(
+        d["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| !f["code"].as_str().unwrap().starts_with("ratelimit-"))
+    );
+}
+
+#[test]
+fn orphans_are_kept_and_diagnosed() {
+    let (report, exit) = report_json("orphans.yaml");
+    assert_eq!(exit, 1);
+    assert_eq!(report["summary"]["orphans"], 3);
+    assert_eq!(
+        root_cause(&report, "Challenge", "orphans", "stray-1-123-456").as_deref(),
+        Some("selfcheck-http01-wrong-status")
+    );
+    assert_eq!(
+        root_cause(&report, "CertificateRequest", "orphans", "gone-cert-3").as_deref(),
+        Some("order-failed-no-reason")
+    );
+    assert_eq!(root_cause(&report, "Order", "orphans", "lost-1-123"), None);
+}
+
+#[test]
+fn namespace_flag_limits_the_report() {
+    let out = certdx(&[
+        "report",
+        "--snapshot",
+        &fixture("rate-limited.yaml"),
+        "--now",
+        NOW,
+        "--format",
+        "json",
+        "-n",
+        "rl-dup",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["certificates"], 1);
+    assert_eq!(v["diagnoses"][0]["subject"]["namespace"], "rl-dup");
+}
+
+#[test]
+fn markdown_and_html_carry_the_root_cause() {
+    let md = certdx(&[
+        "report",
+        "--snapshot",
+        &fixture("rate-limited.yaml"),
+        "--now",
+        NOW,
+    ]);
+    let md = String::from_utf8(md.stdout).unwrap();
+    assert!(md.starts_with("# certdx report"));
+    assert!(
+        md.contains("**Root cause** (`ratelimit-duplicate-certificate`, fatal)"),
+        "{md}"
+    );
+    assert!(md.contains("**Retry after:** 2026-01-17T09:14:02Z"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("r.html");
+    let out = certdx(&[
+        "report",
+        "--snapshot",
+        &fixture("selfcheck-http01-wrong-body.yaml"),
+        "--now",
+        NOW,
+        "--format",
+        "html",
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "with -o nothing goes to stdout");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrote"));
+    let html = std::fs::read_to_string(&out_path).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("selfcheck-http01-wrong-body"));
+    // Self-contained: no scripts, no external resources; cluster text is escaped.
+    assert!(!html.contains("<script"));
+    assert!(!html.contains("src=") && !html.contains("href=\"http"));
+    assert!(
+        html.contains("&lt;!DOCTYPE html&gt;&lt;html&gt;"),
+        "the site's HTML from the message must be escaped"
+    );
+}
+
+#[test]
+fn reports_never_contain_private_keys_or_secret_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump.yaml");
+    let key = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIKsecretsecretsecretsecretsecretsecret\n-----END EC PRIVATE KEY-----";
+    let text = format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata: {{name: leak-tls, namespace: leak}}
+type: kubernetes.io/tls
+data: {{tls.key: c2VjcmV0LWtleS1ieXRlcw==, tls.crt: Y2VydA==}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {{name: leak, namespace: leak}}
+spec: {{secretName: leak-tls, dnsNames: [leak.example.com], issuerRef: {{name: x, kind: ClusterIssuer}}}}
+status:
+  conditions:
+  - type: Ready
+    status: "False"
+    reason: Failed
+    message: {message}
+"#,
+        message = serde_json::to_string(&format!(
+            "failed to decode private key: {key} eab hmac_key: c2VjcmV0aG1hY2tleQ"
+        ))
+        .unwrap()
+    );
+    std::fs::write(&dump, text).unwrap();
+    for format in ["markdown", "json", "html"] {
+        let out = certdx(&[
+            "report",
+            "--snapshot",
+            dump.to_str().unwrap(),
+            "--now",
+            NOW,
+            "--format",
+            format,
+        ]);
+        let s = String::from_utf8(out.stdout).unwrap();
+        assert!(s.contains("leak"), "{format}: the certificate is reported");
+        for secret in [
+            "secretsecret",
+            "c2VjcmV0LWtleS1ieXRlcw",
+            "c2VjcmV0aG1hY2tleQ",
+            "BEGIN EC PRIVATE KEY",
+        ] {
+            assert!(!s.contains(secret), "{format} leaks {secret}:\n{s}");
+        }
+    }
+}
+
+#[test]
+fn demo_runs_and_finds_every_planted_failure() {
+    let out = certdx(&["demo"]);
+    assert_eq!(out.status.code(), Some(1));
+    let md = String::from_utf8(out.stdout).unwrap();
+    for code in [
+        "ratelimit-duplicate-certificate",
+        "acme-caa",
+        "selfcheck-http01-wrong-status",
+        "selfcheck-http01-request-failed",
+        "challenge-stuck",
+    ] {
+        assert!(
+            md.contains(&format!("**Root cause** (`{code}`")),
+            "demo lacks {code}:\n{md}"
+        );
+    }
+    assert!(
+        !md.contains("www-blog"),
+        "the healthy certificate is not reported"
+    );
+}
