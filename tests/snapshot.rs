@@ -91,7 +91,7 @@ fn a_broken_document_is_reported_and_the_rest_loads() {
     assert_eq!(p.document, Some(2));
     assert_eq!(p.file, file);
     assert_eq!(
-        p.line.map(|l| (9..=11).contains(&l)),
+        p.line.map(|l| (9..=12).contains(&l)),
         Some(true),
         "line within the second document: {p}"
     );

@@ -2,8 +2,13 @@
 //! none of them knows about the terminal.
 
 pub mod acme_problem;
+pub mod caa;
 pub mod cm_reason;
+pub mod dns;
+pub mod dns01;
 pub mod explain;
+pub mod http01;
+pub mod name;
 pub mod ratelimit;
 
 use std::time::Duration;

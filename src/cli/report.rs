@@ -18,7 +18,9 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
             "live clusters are not supported yet: pass --snapshot PATH (e.g. the output of `kubectl get certificates,certificaterequests,orders,challenges,issuers,clusterissuers,events -A -o yaml`)".to_owned(),
         ));
     };
+    let started = std::time::Instant::now();
     let snap = snapshot::load(path)?;
+    tracing::debug!(elapsed = ?started.elapsed(), objects = snap.inventory.len(), "snapshot loaded");
     for p in &snap.problems {
         tracing::warn!("skipped {p}");
     }
@@ -28,7 +30,10 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
         g.namespace.as_deref(),
         g.now.unwrap_or_else(Timestamp::now),
     );
-    emit(&report, a.format, a.output.as_deref())
+    tracing::debug!(elapsed = ?started.elapsed(), diagnoses = report.diagnoses.len(), "diagnosed");
+    let code = emit(&report, a.format, a.output.as_deref());
+    tracing::debug!(elapsed = ?started.elapsed(), "written");
+    code
 }
 
 /// Runs `certdx demo`: the report on the built-in demo estate, as of the demo's own time.
@@ -71,12 +76,15 @@ pub fn build_report(
         Some(ns) => only_namespace(snap.inventory, ns),
         None => snap.inventory,
     };
+    let t = std::time::Instant::now();
     let index = ChainIndex::build(&inventory);
+    tracing::debug!(elapsed = ?t.elapsed(), "chain index built");
     let opts = DiagnoseOptions {
         now,
         ..Default::default()
     };
     let diagnoses = diagnose_estate(&inventory, &index, &opts);
+    tracing::debug!(elapsed = ?t.elapsed(), "estate diagnosed");
     let mut problems: Vec<String> = snap.problems.iter().map(ToString::to_string).collect();
     if !snap.ignored_kinds.is_empty() {
         problems.push(format!(
@@ -84,6 +92,9 @@ pub fn build_report(
             snapshot::ignored_summary(&snap.ignored_kinds)
         ));
     }
+    // Freeing tens of thousands of objects takes longer than writing the report: do it off
+    // the critical path (the process may exit before it finishes, which is fine).
+    std::thread::spawn(move || drop((inventory, index)));
     Report::new(source, now, diagnoses, problems)
 }
 

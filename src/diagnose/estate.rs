@@ -36,6 +36,7 @@ struct Pass<'a> {
     index: &'a ChainIndex,
     waits: Vec<Wait>,
     now: Timestamp,
+    explained: std::cell::RefCell<std::collections::HashMap<String, Vec<Finding>>>,
 }
 
 /// Diagnoses every Certificate (in inventory order) and then every orphan request, order and
@@ -50,6 +51,7 @@ pub fn diagnose_estate(
         index,
         waits: scheduler_waits(inv, opts.max_concurrent_challenges),
         now: opts.now,
+        explained: Default::default(),
     };
     let mut out: Vec<Diagnosis> = index
         .certificates
@@ -81,6 +83,7 @@ impl Pass<'_> {
             index: self.index,
             now: self.now,
             out: Vec::new(),
+            explained: &self.explained,
         }
     }
 

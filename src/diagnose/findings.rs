@@ -1,6 +1,9 @@
 //! Findings drawn from one object: its reasons, condition messages and Events run through
 //! `explain`, plus what its state alone implies (backoff, scheduler waits, stuck self-checks).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use jiff::{SignedDuration, Timestamp};
 use kube::{Resource, ResourceExt};
 
@@ -21,6 +24,9 @@ pub(crate) struct Collector<'a> {
     pub index: &'a ChainIndex,
     pub now: Timestamp,
     pub out: Vec<Finding>,
+    /// `explain` results by text for this pass: at scale the same messages repeat thousands
+    /// of times.
+    pub explained: &'a RefCell<HashMap<String, Vec<Finding>>>,
 }
 
 impl Collector<'_> {
@@ -35,7 +41,18 @@ impl Collector<'_> {
         if text.trim().is_empty() {
             return;
         }
-        for mut f in explain(text) {
+        let found = {
+            let mut cache = self.explained.borrow_mut();
+            match cache.get(text) {
+                Some(found) => found.clone(),
+                None => {
+                    let found = explain(text);
+                    cache.insert(text.to_owned(), found.clone());
+                    found
+                }
+            }
+        };
+        for mut f in found {
             let source = format!("{subject} {field}");
             f.evidence = vec![Evidence::Text {
                 source,

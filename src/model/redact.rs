@@ -19,6 +19,11 @@ static SECRET_FIELD: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+/// Whether `text` holds anything [`redact`] would replace.
+pub fn needs_redaction(text: &str) -> bool {
+    text.contains("PRIVATE KEY") || SECRET_FIELD.is_match(text)
+}
+
 /// Replaces private keys and secret-looking values in `text` by a marker.
 pub fn redact(text: &str) -> String {
     if !text.contains("PRIVATE KEY") && !SECRET_FIELD.is_match(text) {

@@ -1,0 +1,118 @@
+//! Benchmark: `certdx report --snapshot` on a synthetic estate of 20,001 objects (5,000
+//! Certificates with their CertificateRequests, Orders and Challenges), against what a user
+//! would otherwise run on the same dump: a Python script that only parses it (PyYAML with
+//! libyaml, the fastest common way), before doing any analysis at all.
+//!
+//! `cargo bench --bench report` prints wall time and peak memory (max RSS) of each, median of
+//! several runs. Under `cargo test` it runs once on a small estate, as a smoke test.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Run {
+    wall: Duration,
+    max_rss_kib: i64,
+    success: bool,
+}
+
+/// Runs a command and measures its wall time and peak RSS (through wait4, so each child's
+/// own peak is seen, not the maximum over all children).
+fn measure(cmd: &mut Command) -> Run {
+    let start = Instant::now();
+    let child = cmd
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data, zero is a valid initial value; pid is our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid, "wait4 failed");
+    let wall = start.elapsed();
+    let exited = libc::WIFEXITED(status);
+    let code = libc::WEXITSTATUS(status);
+    std::mem::forget(child); // already reaped by wait4
+    Run {
+        wall,
+        max_rss_kib: usage.ru_maxrss,
+        success: exited && code <= 1,
+    }
+}
+
+fn median(mut runs: Vec<Run>) -> Run {
+    runs.sort_by_key(|r| r.wall);
+    let max_rss = runs.iter().map(|r| r.max_rss_kib).max().unwrap_or(0);
+    let mid = runs.swap_remove(runs.len() / 2);
+    Run {
+        max_rss_kib: max_rss,
+        ..mid
+    }
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let (certificates, repeats) = if bench { (5000, 5) } else { (50, 1) };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("estate.yaml");
+    let yaml = certdx::source::synthetic::estate_yaml(certificates);
+    std::fs::write(&path, &yaml).expect("write estate");
+    if let Some(keep) = std::env::var_os("CERTDX_BENCH_KEEP") {
+        std::fs::write(keep, &yaml).expect("keep estate");
+    }
+    let objects = certificates * 4 + 1;
+    println!(
+        "estate: {certificates} Certificates, {objects} objects, {:.1} MiB of YAML",
+        yaml.len() as f64 / (1024.0 * 1024.0)
+    );
+
+    let certdx = env!("CARGO_BIN_EXE_certdx");
+    let runs: Vec<Run> = (0..repeats)
+        .map(|_| {
+            measure(
+                Command::new(certdx)
+                    .args([
+                        "report",
+                        "--format",
+                        "json",
+                        "--now",
+                        "2026-01-15T12:00:00Z",
+                        "--snapshot",
+                    ])
+                    .arg(&path),
+            )
+        })
+        .collect();
+    let ours = median(runs);
+    assert!(ours.success, "certdx report failed");
+    println!(
+        "certdx report --snapshot (json):   {:>7.0} ms wall, {:>5} MiB peak RSS",
+        ours.wall.as_secs_f64() * 1000.0,
+        ours.max_rss_kib / 1024
+    );
+
+    let python = "import sys, yaml; yaml.load(open(sys.argv[1]), Loader=yaml.CSafeLoader)";
+    let has_pyyaml = Command::new("python3")
+        .args(["-c", "import yaml; yaml.CSafeLoader"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_pyyaml {
+        let runs: Vec<Run> = (0..repeats)
+            .map(|_| measure(Command::new("python3").args(["-c", python]).arg(&path)))
+            .collect();
+        let theirs = median(runs);
+        println!(
+            "python3 + PyYAML CSafeLoader parse: {:>7.0} ms wall, {:>5} MiB peak RSS (parse only, no analysis)",
+            theirs.wall.as_secs_f64() * 1000.0,
+            theirs.max_rss_kib / 1024
+        );
+        println!(
+            "ratio: certdx takes {:.2}x the time of the parse alone",
+            ours.wall.as_secs_f64() / theirs.wall.as_secs_f64()
+        );
+    } else {
+        println!(
+            "python3 with PyYAML not found: comparison skipped (apt-get install python3-yaml)"
+        );
+    }
+}
