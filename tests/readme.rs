@@ -1,0 +1,84 @@
+//! The README's finding catalogue is generated from the code catalogue, so the two cannot
+//! drift: this test fails when they differ. `CERTDX_UPDATE_README=1 cargo test --test readme`
+//! rewrites the README's table.
+
+use certdx::model::Code;
+
+fn section(code: Code) -> &'static str {
+    let id = code.as_str();
+    if id.starts_with("http01-") {
+        "HTTP-01"
+    } else if id.starts_with("dns01-") {
+        "DNS-01"
+    } else if id.starts_with("caa-") {
+        "CAA"
+    } else if id.starts_with("ratelimit-") || id.starts_with("acme-") {
+        "ACME errors and rate limits"
+    } else if id.starts_with("dns-") || id == "invalid-identifier" || id == "wildcard-needs-dns01" {
+        "Name and address"
+    } else {
+        "cert-manager's own state"
+    }
+}
+
+fn catalogue() -> String {
+    let mut out = String::new();
+    let mut current = "";
+    for &code in Code::ALL {
+        let s = section(code);
+        if s != current {
+            out.push_str(&format!("\n#### {s}\n\n| code | severity | when | advice |\n|---|---|---|---|\n"));
+            current = s;
+        }
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            code.as_str(),
+            code.default_severity(),
+            code.meaning().replace('|', "\\|"),
+            code.advice().replace('|', "\\|")
+        ));
+    }
+    out
+}
+
+#[test]
+fn readme_catalogue_matches_the_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md");
+    let (start, end) = ("<!-- catalogue:start -->\n", "<!-- catalogue:end -->");
+    let a = readme.find(start).expect("catalogue start marker") + start.len();
+    let b = readme.find(end).expect("catalogue end marker");
+    let wanted = catalogue();
+    if readme[a..b] != wanted {
+        if std::env::var_os("CERTDX_UPDATE_README").is_some() {
+            std::fs::write(path, format!("{}{wanted}{}", &readme[..a], &readme[b..])).unwrap();
+            return;
+        }
+        panic!("README catalogue is out of date: run CERTDX_UPDATE_README=1 cargo test --test readme");
+    }
+}
+
+#[test]
+fn every_findings_md_code_is_in_the_catalogue() {
+    // The public contract in FINDINGS.md (shared with the steering team) lists these codes.
+    let contract = [
+        "dns-nxdomain", "dns-lookup-failed", "invalid-identifier", "wildcard-needs-dns01", "http01-no-address",
+        "http01-reserved-address", "http01-unreachable", "http01-wrong-status", "http01-wrong-body",
+        "http01-bad-redirect", "http01-redirect", "http01-address-mismatch", "http01-not-pointing-to-ingress",
+        "http01-solver-blocked", "dns01-zone-not-found", "dns01-txt-missing", "dns01-txt-wrong-value",
+        "dns01-ns-error", "dns01-ns-inconsistent", "dns01-cname", "dns01-recursive-stale", "caa-forbids-issuance",
+        "caa-accounturi-mismatch", "caa-validationmethods-excludes", "caa-critical-unknown", "caa-lookup-failed",
+        "caa-malformed", "ratelimit-duplicate-certificate", "ratelimit-certificates-per-domain",
+        "ratelimit-failed-authorizations", "ratelimit-new-orders", "ratelimit-pending-authorizations",
+        "ratelimit-new-registrations", "ratelimit-account-paused", "ratelimit-other", "acme-unauthorized",
+        "acme-dns", "acme-caa", "acme-connection", "acme-rejected-identifier", "acme-bad-nonce",
+        "acme-server-error", "acme-other", "selfcheck-http01-wrong-status", "selfcheck-http01-wrong-body",
+        "selfcheck-http01-request-failed", "selfcheck-dns01-not-propagated", "selfcheck-dns01-ns-error",
+        "selfcheck-dns01-zone-not-found", "solver-present-failed", "solver-no-match", "issuer-not-ready",
+        "issuance-backoff", "order-failed-no-reason", "challenge-not-scheduled", "challenge-blocked-duplicate",
+        "challenge-stuck",
+    ];
+    for id in contract {
+        assert!(Code::from_id(id).is_some(), "{id} missing from the catalogue");
+    }
+}
