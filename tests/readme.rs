@@ -27,7 +27,9 @@ fn catalogue() -> String {
     for &code in Code::ALL {
         let s = section(code);
         if s != current {
-            out.push_str(&format!("\n#### {s}\n\n| code | severity | when | advice |\n|---|---|---|---|\n"));
+            out.push_str(&format!(
+                "\n#### {s}\n\n| code | severity | when | advice |\n|---|---|---|---|\n"
+            ));
             current = s;
         }
         out.push_str(&format!(
@@ -54,7 +56,9 @@ fn readme_catalogue_matches_the_code() {
             std::fs::write(path, format!("{}{wanted}{}", &readme[..a], &readme[b..])).unwrap();
             return;
         }
-        panic!("README catalogue is out of date: run CERTDX_UPDATE_README=1 cargo test --test readme");
+        panic!(
+            "README catalogue is out of date: run CERTDX_UPDATE_README=1 cargo test --test readme"
+        );
     }
 }
 
@@ -62,23 +66,68 @@ fn readme_catalogue_matches_the_code() {
 fn every_findings_md_code_is_in_the_catalogue() {
     // The public contract in FINDINGS.md (shared with the steering team) lists these codes.
     let contract = [
-        "dns-nxdomain", "dns-lookup-failed", "invalid-identifier", "wildcard-needs-dns01", "http01-no-address",
-        "http01-reserved-address", "http01-unreachable", "http01-wrong-status", "http01-wrong-body",
-        "http01-bad-redirect", "http01-redirect", "http01-address-mismatch", "http01-not-pointing-to-ingress",
-        "http01-solver-blocked", "dns01-zone-not-found", "dns01-txt-missing", "dns01-txt-wrong-value",
-        "dns01-ns-error", "dns01-ns-inconsistent", "dns01-cname", "dns01-recursive-stale", "caa-forbids-issuance",
-        "caa-accounturi-mismatch", "caa-validationmethods-excludes", "caa-critical-unknown", "caa-lookup-failed",
-        "caa-malformed", "ratelimit-duplicate-certificate", "ratelimit-certificates-per-domain",
-        "ratelimit-failed-authorizations", "ratelimit-new-orders", "ratelimit-pending-authorizations",
-        "ratelimit-new-registrations", "ratelimit-account-paused", "ratelimit-other", "acme-unauthorized",
-        "acme-dns", "acme-caa", "acme-connection", "acme-rejected-identifier", "acme-bad-nonce",
-        "acme-server-error", "acme-other", "selfcheck-http01-wrong-status", "selfcheck-http01-wrong-body",
-        "selfcheck-http01-request-failed", "selfcheck-dns01-not-propagated", "selfcheck-dns01-ns-error",
-        "selfcheck-dns01-zone-not-found", "solver-present-failed", "solver-no-match", "issuer-not-ready",
-        "issuance-backoff", "order-failed-no-reason", "challenge-not-scheduled", "challenge-blocked-duplicate",
+        "dns-nxdomain",
+        "dns-lookup-failed",
+        "invalid-identifier",
+        "wildcard-needs-dns01",
+        "http01-no-address",
+        "http01-reserved-address",
+        "http01-unreachable",
+        "http01-wrong-status",
+        "http01-wrong-body",
+        "http01-bad-redirect",
+        "http01-redirect",
+        "http01-address-mismatch",
+        "http01-not-pointing-to-ingress",
+        "http01-solver-blocked",
+        "dns01-zone-not-found",
+        "dns01-txt-missing",
+        "dns01-txt-wrong-value",
+        "dns01-ns-error",
+        "dns01-ns-inconsistent",
+        "dns01-cname",
+        "dns01-recursive-stale",
+        "caa-forbids-issuance",
+        "caa-accounturi-mismatch",
+        "caa-validationmethods-excludes",
+        "caa-critical-unknown",
+        "caa-lookup-failed",
+        "caa-malformed",
+        "ratelimit-duplicate-certificate",
+        "ratelimit-certificates-per-domain",
+        "ratelimit-failed-authorizations",
+        "ratelimit-new-orders",
+        "ratelimit-pending-authorizations",
+        "ratelimit-new-registrations",
+        "ratelimit-account-paused",
+        "ratelimit-other",
+        "acme-unauthorized",
+        "acme-dns",
+        "acme-caa",
+        "acme-connection",
+        "acme-rejected-identifier",
+        "acme-bad-nonce",
+        "acme-server-error",
+        "acme-other",
+        "selfcheck-http01-wrong-status",
+        "selfcheck-http01-wrong-body",
+        "selfcheck-http01-request-failed",
+        "selfcheck-dns01-not-propagated",
+        "selfcheck-dns01-ns-error",
+        "selfcheck-dns01-zone-not-found",
+        "solver-present-failed",
+        "solver-no-match",
+        "issuer-not-ready",
+        "issuance-backoff",
+        "order-failed-no-reason",
+        "challenge-not-scheduled",
+        "challenge-blocked-duplicate",
         "challenge-stuck",
     ];
     for id in contract {
-        assert!(Code::from_id(id).is_some(), "{id} missing from the catalogue");
+        assert!(
+            Code::from_id(id).is_some(),
+            "{id} missing from the catalogue"
+        );
     }
 }

@@ -49,6 +49,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Diagnose every Certificate that is not Ready and export the result.
     Report(ReportArgs),
+    /// Run the playbook checks (name, HTTP-01 or DNS-01, CAA) for names or Challenges.
+    Check(CheckArgs),
     /// The built-in demo estate (no cluster needed).
     Demo,
 }
@@ -76,10 +78,82 @@ pub enum TextOrJson {
 /// `certdx report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
+    /// Do not run the network checks on the failing Challenges: report what the objects say.
+    #[arg(long)]
+    pub offline: bool,
+    /// How the checks reach the network.
+    #[command(flatten)]
+    pub probe: ProbeArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Markdown)]
     pub format: Format,
     /// Write to this file instead of standard output.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// `certdx check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Domain names, or Challenges as NS/NAME (with --snapshot).
+    #[arg(required = true, num_args = 1.., value_name = "DOMAIN")]
+    pub targets: Vec<String>,
+    /// The validation method to check.
+    #[arg(long, value_enum, default_value_t = MethodArg::Http01)]
+    pub method: MethodArg,
+    /// The HTTP-01 token (the last path segment of the challenge URL).
+    #[arg(long, value_name = "T")]
+    pub token: Option<String>,
+    /// The Challenge's spec.key: the key authorization for HTTP-01, the TXT value for DNS-01.
+    #[arg(long, value_name = "K")]
+    pub key: Option<String>,
+    /// The CA's CAA issuer domain.
+    #[arg(long, value_name = "D")]
+    pub ca_domain: Option<String>,
+    /// The ACME account URI, checked against CAA accounturi.
+    #[arg(long, value_name = "URI")]
+    pub account_uri: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+    /// How the checks reach the network.
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+}
+
+/// The ACME validation methods `check` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// HTTP-01.
+    #[value(name = "http-01")]
+    Http01,
+    /// DNS-01.
+    #[value(name = "dns-01")]
+    Dns01,
+}
+
+/// How the playbook checks reach the network (`check`, and `report` unless `--offline`).
+#[derive(Debug, Clone, Args)]
+pub struct ProbeArgs {
+    /// Recursive resolver used to find addresses, zones and nameservers (default: the system's).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub resolver: Option<std::net::SocketAddr>,
+    /// Seconds allowed for each HTTP request (DNS questions get a third of it).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// How many names are checked at once.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub concurrency: usize,
+    /// Treat loopback addresses as reachable (test labs and the demo).
+    #[arg(long)]
+    pub allow_loopback: bool,
+    /// Port of HTTP-01 requests and http redirects (labs; the CA always uses 80).
+    #[arg(long, default_value_t = 80, value_name = "PORT", hide = true)]
+    pub http_port: u16,
+    /// Port https redirects go to (labs; the CA always uses 443).
+    #[arg(long, default_value_t = 443, value_name = "PORT", hide = true)]
+    pub https_port: u16,
+    /// Port authoritative nameservers are asked on (labs; real servers use 53).
+    #[arg(long, default_value_t = 53, value_name = "PORT", hide = true)]
+    pub dns_port: u16,
 }

@@ -1,11 +1,15 @@
 //! The command line: clap definitions and the non-interactive commands.
 
 mod args;
+mod check;
 mod explain;
 mod output;
+mod probe;
 mod report;
 
-pub use args::{Cli, Command, ExplainArgs, ReportArgs, TextOrJson};
+pub use args::{
+    CheckArgs, Cli, Command, ExplainArgs, MethodArg, ProbeArgs, ReportArgs, TextOrJson,
+};
 pub use output::write_output;
 
 use std::process::ExitCode;
@@ -42,6 +46,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Some(Command::Explain(a)) => explain::run(&a),
         Some(Command::Report(a)) => report::run(&a, &cli.global),
+        Some(Command::Check(a)) => check::run(&a, &cli.global),
         Some(Command::Demo) => report::run_demo(),
         None => Err(CliError::Usage(
             "the interactive view is not built yet: use `certdx report --snapshot PATH` or `certdx demo`".to_owned(),

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use jiff::Timestamp;
 
 use super::args::GlobalArgs;
-use super::{CliError, EXIT_OK, EXIT_PROBLEMS, ReportArgs, write_output};
-use crate::diagnose::{DiagnoseOptions, diagnose_estate};
+use super::{CliError, EXIT_OK, EXIT_PROBLEMS, ProbeArgs, ReportArgs, write_output};
+use crate::diagnose::{DiagnoseOptions, add_live_checks, diagnose_estate};
 use crate::model::{ChainIndex, Inventory};
 use crate::report::{Format, Report, render};
 use crate::source::snapshot::{self, Snapshot};
@@ -24,12 +24,14 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
     for p in &snap.problems {
         tracing::warn!("skipped {p}");
     }
+    let probe = if a.offline { None } else { Some(&a.probe) };
     let report = build_report(
         snap,
         &path.display().to_string(),
         g.namespace.as_deref(),
         g.now.unwrap_or_else(Timestamp::now),
-    );
+        probe,
+    )?;
     tracing::debug!(elapsed = ?started.elapsed(), diagnoses = report.diagnoses.len(), "diagnosed");
     let code = emit(&report, a.format, a.output.as_deref());
     tracing::debug!(elapsed = ?started.elapsed(), "written");
@@ -41,7 +43,8 @@ pub fn run_demo() -> Result<ExitCode, CliError> {
     let now: Timestamp = crate::source::demo::DEMO_ANCHOR
         .parse()
         .expect("valid anchor");
-    let report = build_report(crate::source::demo::load(), "demo", None, now);
+    // Offline: the demo's names are not real; the interactive demo runs its own servers.
+    let report = build_report(crate::source::demo::load(), "demo", None, now, None)?;
     emit(&report, Format::Markdown, None)
 }
 
@@ -71,7 +74,8 @@ pub fn build_report(
     source: &str,
     namespace: Option<&str>,
     now: Timestamp,
-) -> Report {
+    probe: Option<&ProbeArgs>,
+) -> Result<Report, CliError> {
     let inventory = match namespace {
         Some(ns) => only_namespace(snap.inventory, ns),
         None => snap.inventory,
@@ -83,8 +87,20 @@ pub fn build_report(
         now,
         ..Default::default()
     };
-    let diagnoses = diagnose_estate(&inventory, &index, &opts);
+    let mut diagnoses = diagnose_estate(&inventory, &index, &opts);
     tracing::debug!(elapsed = ?t.elapsed(), "estate diagnosed");
+    if let Some(probe) = probe {
+        let dns = probe.dns()?;
+        let runtime = super::probe::runtime()?;
+        runtime.block_on(super::probe::resolver_answers(&dns))?;
+        let checked = runtime.block_on(add_live_checks(
+            &mut diagnoses,
+            &inventory,
+            &dns,
+            &probe.playbook(),
+        ));
+        tracing::debug!(elapsed = ?t.elapsed(), checked, "live checks done");
+    }
     let mut problems: Vec<String> = snap.problems.iter().map(ToString::to_string).collect();
     if !snap.ignored_kinds.is_empty() {
         problems.push(format!(
@@ -95,7 +111,7 @@ pub fn build_report(
     // Freeing tens of thousands of objects takes longer than writing the report: do it off
     // the critical path (the process may exit before it finishes, which is fine).
     std::thread::spawn(move || drop((inventory, index)));
-    Report::new(source, now, diagnoses, problems)
+    Ok(Report::new(source, now, diagnoses, problems))
 }
 
 /// Keeps the objects of one namespace (and the cluster-scoped ones).

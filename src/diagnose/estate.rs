@@ -330,8 +330,13 @@ fn orphan(node: ChainNode, findings: Vec<Finding>) -> Diagnosis {
     })
 }
 
-/// Sorts findings by importance and picks the root cause.
 fn finish(mut d: Diagnosis) -> Diagnosis {
+    settle(&mut d);
+    d
+}
+
+/// Merges copies, sorts findings by importance and picks the root cause.
+pub(super) fn settle(d: &mut Diagnosis) {
     d.findings = merge_propagated(std::mem::take(&mut d.findings));
     d.findings
         .sort_by_key(|f| std::cmp::Reverse((f.severity, rank(f.code))));
@@ -340,7 +345,6 @@ fn finish(mut d: Diagnosis) -> Diagnosis {
     } else {
         pick_root_cause(&d.findings)
     };
-    d
 }
 
 /// cert-manager copies an ACME error up the chain (Challenge -> Order -> CertificateRequest

@@ -3,6 +3,8 @@
 
 mod estate;
 mod findings;
+mod live;
+pub mod playbook;
 mod root_cause;
 
 use jiff::Timestamp;
@@ -11,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Code, Finding, ObjectRef, Severity, Status};
 
 pub use estate::{DiagnoseOptions, diagnose_estate};
+pub use live::add_live_checks;
 pub use root_cause::{pick_root_cause, rank};
 
 /// Everything certdx concluded about one Certificate (or one orphan object).

@@ -1,0 +1,143 @@
+//! `certdx check DOMAIN...`: the playbook checks for names or Challenges, now.
+
+use serde::Serialize;
+use std::process::ExitCode;
+
+use super::args::{CheckArgs, GlobalArgs, MethodArg};
+use super::{CliError, EXIT_OK, EXIT_PROBLEMS, TextOrJson, write_output};
+use crate::checks::CheckReport;
+use crate::checks::name::Method;
+use crate::diagnose::pick_root_cause;
+use crate::diagnose::playbook::{DEFAULT_CA_DOMAIN, PlaybookResult, Target, run_many};
+use crate::model::{Evidence, Finding};
+use crate::source::snapshot;
+
+#[derive(Serialize)]
+struct CheckOutput<'a> {
+    schema_version: u32,
+    targets: Vec<&'a Target>,
+    checks: Vec<&'a CheckReport>,
+    findings: Vec<&'a Finding>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root_cause: Option<crate::diagnose::RootCause>,
+}
+
+/// Runs `certdx check`.
+pub fn run(a: &CheckArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
+    let targets = targets(a, g)?;
+    let dns = a.probe.dns()?;
+    let opts = a.probe.playbook();
+    let runtime = super::probe::runtime()?;
+    runtime.block_on(super::probe::resolver_answers(&dns))?;
+    let results = runtime.block_on(run_many(&dns, &targets, &opts));
+    let all: Vec<&Finding> = results.iter().flat_map(|r| r.findings.iter()).collect();
+    let owned: Vec<Finding> = all.iter().map(|f| (*f).clone()).collect();
+    let root_cause = pick_root_cause(&owned);
+    let out = match a.format {
+        TextOrJson::Json => {
+            let doc = CheckOutput {
+                schema_version: crate::report::SCHEMA_VERSION,
+                targets: results.iter().map(|r| &r.target).collect(),
+                checks: results.iter().flat_map(|r| r.checks.iter()).collect(),
+                findings: all,
+                root_cause,
+            };
+            serde_json::to_string_pretty(&doc).expect("serialisable") + "\n"
+        }
+        TextOrJson::Text => render_text(&results, root_cause.as_ref()),
+    };
+    write_output(None, &out)?;
+    let problem = owned.iter().any(|f| f.severity.is_problem());
+    Ok(ExitCode::from(if problem {
+        EXIT_PROBLEMS
+    } else {
+        EXIT_OK
+    }))
+}
+
+/// The targets named on the command line: domains, or `NS/NAME` Challenges from a snapshot.
+fn targets(a: &CheckArgs, g: &GlobalArgs) -> Result<Vec<Target>, CliError> {
+    let inventory = match &g.snapshot {
+        Some(path) => Some(snapshot::load(path)?.inventory),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for arg in &a.targets {
+        if let (Some(inv), Some((ns, name))) = (&inventory, arg.split_once('/')) {
+            use kube::ResourceExt;
+            let ch = inv
+                .challenges
+                .iter()
+                .find(|c| c.name_any() == name && c.namespace().as_deref() == Some(ns))
+                .ok_or_else(|| {
+                    CliError::Usage(format!("no Challenge {ns}/{name} in the snapshot"))
+                })?;
+            let mut t = Target::from_challenge(ch, inv);
+            if let Some(d) = &a.ca_domain {
+                t.ca_domain = d.clone();
+            }
+            if a.account_uri.is_some() {
+                t.account_uri = a.account_uri.clone();
+            }
+            out.push(t);
+            continue;
+        }
+        out.push(Target {
+            name: arg.trim_end_matches('.').to_ascii_lowercase(),
+            method: match a.method {
+                MethodArg::Http01 => Method::Http01,
+                MethodArg::Dns01 => Method::Dns01,
+            },
+            token: a.token.clone(),
+            key: a.key.clone(),
+            ca_domain: a
+                .ca_domain
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CA_DOMAIN.to_owned()),
+            account_uri: a.account_uri.clone(),
+            challenge: None,
+        });
+    }
+    Ok(out)
+}
+
+fn render_text(results: &[PlaybookResult], root: Option<&crate::diagnose::RootCause>) -> String {
+    let mut s = String::new();
+    for r in results {
+        s.push_str(&format!(
+            "{} ({}) in {} ms\n",
+            r.target.name, r.target.method, r.duration_ms
+        ));
+        for c in &r.checks {
+            s.push_str(&format!(
+                "  {:<7} {:<8} {:>6} ms\n",
+                c.name,
+                format!("{:?}", c.status).to_lowercase(),
+                c.duration_ms
+            ));
+        }
+        for f in &r.findings {
+            s.push_str(&format!("  {} ({}): {}\n", f.code, f.severity, f.summary));
+            if !f.detail.is_empty() {
+                s.push_str(&format!("      {}\n", f.detail));
+            }
+            for e in &f.evidence {
+                let line = match e {
+                    Evidence::Http(h) => h.describe(),
+                    Evidence::Dns(d) => d.describe(),
+                    Evidence::Text { source, text, .. } => format!("{source}: {text}"),
+                    Evidence::Fact { subject, detail } => format!("{subject}: {detail}"),
+                };
+                s.push_str(&format!("      · {line}\n"));
+            }
+        }
+    }
+    match root {
+        Some(rc) => s.push_str(&format!(
+            "\nRoot cause ({}): {}\nAdvice: {}\n",
+            rc.code, rc.summary, rc.advice
+        )),
+        None => s.push_str("\nNothing wrong found.\n"),
+    }
+    s
+}

@@ -1,0 +1,65 @@
+//! Turns the network flags shared by `check` and `report` into check settings.
+
+use std::time::Duration;
+
+use super::CliError;
+use super::args::ProbeArgs;
+use crate::checks::dns::{Dns, DnsOptions};
+use crate::diagnose::playbook::PlaybookOptions;
+
+impl ProbeArgs {
+    fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout.clamp(0.1, 120.0))
+    }
+
+    /// The DNS handle: the resolver given (or the system's), a third of the timeout per question.
+    pub fn dns(&self) -> Result<Dns, CliError> {
+        Dns::new(DnsOptions {
+            resolver: self.resolver,
+            timeout: self.timeout() / 3,
+            authoritative_port: self.dns_port,
+        })
+        .map_err(|e| CliError::Usage(e.to_string()))
+    }
+
+    /// Playbook settings: concurrency, HTTP timeout, ports, loopback.
+    pub fn playbook(&self) -> PlaybookOptions {
+        let mut opts = PlaybookOptions {
+            concurrency: self.concurrency.max(1),
+            ..Default::default()
+        };
+        opts.http.timeout = self.timeout();
+        opts.http.allow_loopback = self.allow_loopback;
+        opts.http.http_port = self.http_port;
+        opts.http.https_port = self.https_port;
+        opts
+    }
+}
+
+/// A runtime for the network checks (the CLI is otherwise synchronous).
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))
+}
+
+/// Fails early when the recursive resolver does not answer at all: otherwise every check
+/// would report its own lookup failure and hide the one real problem.
+pub async fn resolver_answers(dns: &Dns) -> Result<(), CliError> {
+    let root = hickory_proto::rr::Name::root();
+    let answer = dns
+        .query_recursive(&root, hickory_proto::rr::RecordType::NS)
+        .await;
+    match (&answer.rcode, &answer.error) {
+        (None, Some(e)) => Err(CliError::Usage(format!(
+            "the recursive resolver {} does not answer ({e}); pass --resolver HOST:PORT",
+            dns.resolvers()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        _ => Ok(()),
+    }
+}
