@@ -1,0 +1,308 @@
+//! End to end: `certdx report` and `certdx check` against a real DNS tree (knot + unbound)
+//! and real HTTP listeners, combining cert-manager's own reasons with what the servers say.
+
+#[path = "common/dns_lab.rs"]
+mod dns_lab;
+#[path = "common/http_lab.rs"]
+mod http_lab;
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use dns_lab::{LabBuilder, Slots};
+use http_lab::{Lab, Reply};
+use serde_json::Value;
+
+/// This binary's DNS labs live in 127.0.6.0/24; its HTTP servers on 127.0.7.0/24.
+static SLOTS: Slots = Slots::new(&[6]);
+const NOW: &str = "2026-01-15T12:00:00Z";
+const TXT: &str = "p9Fz0Yv1cE3mQ7sW2kX8aLr5tN4uH6jB0dG1iO3qT7w";
+
+fn challenge_yaml(name: &str, kind: &str, token: &str, key: &str, reason: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: List
+items:
+- apiVersion: cert-manager.io/v1
+  kind: Certificate
+  metadata: {{name: site, namespace: web, uid: c-1}}
+  spec: {{secretName: site-tls, dnsNames: [{name}], issuerRef: {{name: le, kind: ClusterIssuer}}}}
+  status:
+    conditions:
+    - {{type: Ready, status: "False", reason: DoesNotExist, message: Issuing certificate as Secret does not exist}}
+    - {{type: Issuing, status: "True", reason: DoesNotExist, message: Issuing certificate as Secret does not exist}}
+- apiVersion: cert-manager.io/v1
+  kind: CertificateRequest
+  metadata:
+    name: site-1
+    namespace: web
+    uid: r-1
+    annotations: {{cert-manager.io/certificate-revision: "1"}}
+    ownerReferences: [{{apiVersion: cert-manager.io/v1, kind: Certificate, name: site, uid: c-1}}]
+  spec: {{issuerRef: {{name: le, kind: ClusterIssuer}}}}
+  status:
+    conditions:
+    - {{type: Ready, status: "False", reason: Pending, message: "Waiting on certificate issuance from order web/site-1-1: \"pending\""}}
+- apiVersion: acme.cert-manager.io/v1
+  kind: Order
+  metadata:
+    name: site-1-1
+    namespace: web
+    uid: o-1
+    ownerReferences: [{{apiVersion: cert-manager.io/v1, kind: CertificateRequest, name: site-1, uid: r-1}}]
+  spec: {{issuerRef: {{name: le, kind: ClusterIssuer}}, dnsNames: [{name}]}}
+  status: {{state: pending}}
+- apiVersion: acme.cert-manager.io/v1
+  kind: Challenge
+  metadata:
+    name: site-1-1-1
+    namespace: web
+    uid: ch-1
+    creationTimestamp: "2026-01-15T11:58:00Z"
+    ownerReferences: [{{apiVersion: acme.cert-manager.io/v1, kind: Order, name: site-1-1, uid: o-1}}]
+  spec:
+    dnsName: {name}
+    type: {kind}
+    token: {token}
+    key: {key}
+    url: https://acme.test/chall/1
+    authorizationURL: https://acme.test/authz/1
+    issuerRef: {{name: le, kind: ClusterIssuer}}
+  status: {{processing: true, presented: true, state: pending, reason: {reason:?}}}
+- apiVersion: cert-manager.io/v1
+  kind: ClusterIssuer
+  metadata: {{name: le}}
+  spec: {{acme: {{server: "https://acme-v02.api.letsencrypt.org/directory"}}}}
+  status: {{conditions: [{{type: Ready, status: "True"}}]}}
+"#
+    )
+}
+
+async fn certdx(args: Vec<String>) -> (Value, i32) {
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_certdx"))
+            .args(&args)
+            .output()
+            .expect("certdx runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (v, out.status.code().unwrap())
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| (*x).to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_names_the_nameserver_that_lacks_the_txt() {
+    let mut b = LabBuilder::new(&SLOTS);
+    let ns1 = b.knot("ns1");
+    let ns2 = b.knot("ns2");
+    b.zone(
+        "example.test",
+        &[("ns1", ns1), ("ns2", ns2)],
+        &format!("www A 127.0.7.9\n_acme-challenge.www TXT \"{TXT}\"\n"),
+    )
+    .variant("example.test", ns2, 0, "www A 127.0.7.9\n");
+    let lab = b.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("s.yaml");
+    let reason = "Waiting for DNS-01 challenge propagation: DNS record for \"www.example.test\" not yet propagated";
+    std::fs::write(
+        &snap,
+        challenge_yaml("www.example.test", "DNS-01", "tok", TXT, reason),
+    )
+    .unwrap();
+
+    let resolver = lab.resolver.to_string();
+    let (report, exit) = certdx(s(&[
+        "report",
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "--format",
+        "json",
+        "--now",
+        NOW,
+        "--resolver",
+        &resolver,
+        "--timeout",
+        "3",
+    ]))
+    .await;
+    assert_eq!(exit, 1);
+    let d = &report["diagnoses"][0];
+    let rc = &d["root_cause"];
+    assert_eq!(rc["code"], "dns01-txt-missing", "{d:#}");
+    let ns2_addr = lab.addr(ns2).to_string();
+    assert!(
+        rc["summary"].as_str().unwrap().contains(&ns2_addr),
+        "the root cause names ns2: {rc:#}"
+    );
+    assert_eq!(rc["subject"], "Challenge web/site-1-1-1");
+    // cert-manager's own reason is still there, below the live finding.
+    let codes: Vec<&str> = d["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"selfcheck-dns01-not-propagated"),
+        "{codes:?}"
+    );
+    // Offline, the same snapshot can only repeat cert-manager's reason.
+    let (offline, _) = certdx(s(&[
+        "report",
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "--format",
+        "json",
+        "--now",
+        NOW,
+        "--offline",
+    ]))
+    .await;
+    assert_eq!(
+        offline["diagnoses"][0]["root_cause"]["code"],
+        "selfcheck-dns01-not-propagated"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_and_check_see_the_404_on_the_challenge_path() {
+    let mut b = LabBuilder::new(&SLOTS);
+    let ns1 = b.knot("ns1");
+    b.zone("shop.test", &[("ns1", ns1)], "www A 127.0.7.1\n");
+    let lab = b.start().await;
+    let fixed = Arc::new(AtomicBool::new(false));
+    let serving_key = fixed.clone();
+    let web = Lab::http(SocketAddr::from(([127, 0, 7, 1], 80)), move |req| {
+        if serving_key.load(Ordering::SeqCst) {
+            Reply::ok("tok404.thumb")
+        } else if req.path.starts_with("/.well-known/acme-challenge/") {
+            Reply::status(404, "default backend - 404").header("Server", "nginx")
+        } else {
+            Reply::ok("shop")
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("s.yaml");
+    let reason =
+        "Waiting for HTTP-01 challenge propagation: wrong status code '404', expected '200'";
+    std::fs::write(
+        &snap,
+        challenge_yaml("www.shop.test", "HTTP-01", "tok404", "tok404.thumb", reason),
+    )
+    .unwrap();
+    let resolver = lab.resolver.to_string();
+
+    let (report, exit) = certdx(s(&[
+        "report",
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "--format",
+        "json",
+        "--now",
+        NOW,
+        "--resolver",
+        &resolver,
+        "--allow-loopback",
+        "--timeout",
+        "3",
+    ]))
+    .await;
+    assert_eq!(exit, 1);
+    let rc = &report["diagnoses"][0]["root_cause"];
+    assert_eq!(rc["code"], "http01-wrong-status", "{report:#}");
+    assert!(
+        rc["summary"].as_str().unwrap().contains("127.0.7.1"),
+        "{rc:#}"
+    );
+    assert!(
+        web.requests()
+            .iter()
+            .any(|r| r.path == "/.well-known/acme-challenge/tok404" && r.host == "www.shop.test")
+    );
+
+    // The same through `check`, by Challenge name: findings[] and checks[] in one document.
+    let (check, exit) = certdx(s(&[
+        "check",
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "web/site-1-1-1",
+        "--format",
+        "json",
+        "--resolver",
+        &resolver,
+        "--allow-loopback",
+        "--timeout",
+        "3",
+    ]))
+    .await;
+    assert_eq!(exit, 1);
+    let names: Vec<&str> = check["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["name", "http01", "caa"]);
+    for c in check["checks"].as_array().unwrap() {
+        assert!(
+            c["status"].is_string() && c["duration_ms"].is_u64(),
+            "{c:#}"
+        );
+    }
+    let f = check["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "http01-wrong-status")
+        .unwrap();
+    for field in ["severity", "summary", "detail", "advice", "evidence"] {
+        assert!(f.get(field).is_some(), "{field} missing: {f:#}");
+    }
+    assert_eq!(f["evidence"][0]["kind"], "http");
+    assert_eq!(f["evidence"][0]["status"], 404);
+    assert_eq!(f["evidence"][0]["server"], "nginx");
+    assert_eq!(check["targets"][0]["token"], "tok404");
+
+    // Serving the key fixes it: check by name with --token/--key passes.
+    fixed.store(true, Ordering::SeqCst);
+    let (check, exit) = certdx(s(&[
+        "check",
+        "www.shop.test",
+        "--token",
+        "tok404",
+        "--key",
+        "tok404.thumb",
+        "--format",
+        "json",
+        "--resolver",
+        &resolver,
+        "--allow-loopback",
+        "--timeout",
+        "3",
+    ]))
+    .await;
+    assert_eq!(exit, 0, "{check:#}");
+    assert!(
+        check["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["severity"] == "info"),
+        "{check:#}"
+    );
+}
