@@ -25,14 +25,7 @@ fn codes(findings: &[Finding]) -> Vec<Code> {
 }
 
 fn dns_evidence(finding: &Finding) -> Vec<&DnsEvidence> {
-    finding
-        .evidence
-        .iter()
-        .filter_map(|e| match e {
-            Evidence::Dns(d) => Some(d),
-            _ => None,
-        })
-        .collect()
+    finding.dns_evidence().collect()
 }
 
 fn fact(finding: &Finding) -> String {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use certdx::checks::CheckStatus;
 use certdx::checks::dns01::{check_dns01, check_dns01_detailed};
-use certdx::model::{Code, DnsEvidence, Evidence, Finding, Severity};
+use certdx::model::{Code, DnsEvidence, Finding, Severity};
 use dns_lab::{LabBuilder, Misbehaviour, Slots};
 use hickory_proto::rr::RecordType;
 
@@ -23,14 +23,7 @@ fn codes(findings: &[Finding]) -> Vec<Code> {
 }
 
 fn dns_evidence(finding: &Finding) -> Vec<&DnsEvidence> {
-    finding
-        .evidence
-        .iter()
-        .filter_map(|e| match e {
-            Evidence::Dns(d) => Some(d),
-            _ => None,
-        })
-        .collect()
+    finding.dns_evidence().collect()
 }
 
 fn find(findings: &[Finding], code: Code) -> &Finding {

@@ -67,14 +67,7 @@ fn codes(r: &CheckReport) -> Vec<Code> {
 }
 
 fn hops(r: &CheckReport, i: usize) -> Vec<HttpEvidence> {
-    r.findings[i]
-        .evidence
-        .iter()
-        .filter_map(|e| match e {
-            Evidence::Http(h) => Some(h.clone()),
-            _ => None,
-        })
-        .collect()
+    r.findings[i].http_evidence().cloned().collect()
 }
 
 /// Serves the key on the challenge path and 404 elsewhere, like cert-manager's solver.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use certdx::checks::dns::{Dns, DnsOptions};
 use certdx::checks::name::{Method, check_name, validate_identifier};
 use certdx::checks::{AddressLookup, CheckStatus, LookupError};
-use certdx::model::{Code, DnsEvidence, Evidence, Finding, Severity};
+use certdx::model::{Code, DnsEvidence, Finding, Severity};
 use dns_lab::{DnsLab, LabBuilder, Slots};
 
 /// This binary's addresses: 127.0.5.0/24.
@@ -23,14 +23,7 @@ fn codes(findings: &[Finding]) -> Vec<Code> {
 }
 
 fn dns_evidence(finding: &Finding) -> Vec<&DnsEvidence> {
-    finding
-        .evidence
-        .iter()
-        .filter_map(|e| match e {
-            Evidence::Dns(d) => Some(d),
-            _ => None,
-        })
-        .collect()
+    finding.dns_evidence().collect()
 }
 
 /// A handle whose resolver address nobody listens on: any lookup would fail, so a finding

@@ -205,6 +205,22 @@ impl Finding {
         self.evidence.push(evidence);
         self
     }
+
+    /// The DNS questions among the evidence.
+    pub fn dns_evidence(&self) -> impl Iterator<Item = &DnsEvidence> {
+        self.evidence.iter().filter_map(|e| match e {
+            Evidence::Dns(d) => Some(d),
+            _ => None,
+        })
+    }
+
+    /// The HTTP requests among the evidence.
+    pub fn http_evidence(&self) -> impl Iterator<Item = &HttpEvidence> {
+        self.evidence.iter().filter_map(|e| match e {
+            Evidence::Http(h) => Some(h),
+            _ => None,
+        })
+    }
 }
 
 impl HttpEvidence {
