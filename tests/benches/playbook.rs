@@ -9,10 +9,8 @@
 //! checks that it would run.
 
 #[path = "../common/dns_lab.rs"]
-#[allow(dead_code)]
 mod dns_lab;
 #[path = "../common/http_lab.rs"]
-#[allow(dead_code)]
 mod http_lab;
 
 use std::fmt::Write as _;
