@@ -15,7 +15,8 @@ use dns_lab::{LabBuilder, Slots};
 use http_lab::{Lab, Reply};
 use serde_json::Value;
 
-/// This binary's DNS labs live in 127.0.6.0/24; its HTTP servers on 127.0.7.0/24.
+/// This binary's DNS labs live in 127.0.6.0/24; its HTTP servers on 127.0.7.0/24 (the playbook
+/// benchmark uses 127.0.8.0/24 and 127.0.10.0/24, so both can run at once).
 static SLOTS: Slots = Slots::new(&[6]);
 const NOW: &str = "2026-01-15T12:00:00Z";
 const TXT: &str = "p9Fz0Yv1cE3mQ7sW2kX8aLr5tN4uH6jB0dG1iO3qT7w";

@@ -407,8 +407,8 @@ status:
 }
 
 #[test]
-fn demo_runs_and_finds_every_planted_failure() {
-    let out = certdx(&["demo"]);
+fn demo_offline_names_cert_managers_own_reasons() {
+    let out = certdx(&["demo", "--offline"]);
     assert_eq!(out.status.code(), Some(1));
     let md = String::from_utf8(out.stdout).unwrap();
     for code in [
@@ -426,5 +426,49 @@ fn demo_runs_and_finds_every_planted_failure() {
     assert!(
         !md.contains("www-blog"),
         "the healthy certificate is not reported"
+    );
+}
+
+#[test]
+fn demo_runs_every_check_for_real_and_finds_every_planted_failure() {
+    // The demo starts its own DNS and HTTP servers on loopback high ports.
+    let out = certdx(&["demo", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let planted = [
+        (
+            "internal",
+            "legacy-portal",
+            "ratelimit-duplicate-certificate",
+        ),
+        ("marketing", "promo", "caa-forbids-issuance"),
+        ("api", "api-gateway", "dns01-txt-missing"),
+        ("blog", "blog-tls", "http01-bad-redirect"),
+        ("shop", "www-shop", "http01-wrong-status"),
+    ];
+    for (ns, name, code) in planted {
+        assert_eq!(
+            root_cause(&v, "Certificate", ns, name).as_deref(),
+            Some(code),
+            "{ns}/{name}"
+        );
+    }
+    let api = v["diagnoses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["subject"]["name"] == "api-gateway")
+        .unwrap();
+    assert!(
+        api["root_cause"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("ns2.example.net"),
+        "{api:#}"
     );
 }

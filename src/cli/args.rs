@@ -51,8 +51,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Run the playbook checks (name, HTTP-01 or DNS-01, CAA) for names or Challenges.
     Check(CheckArgs),
-    /// The built-in demo estate (no cluster needed).
-    Demo,
+    /// The built-in demo estate with its own servers (no cluster, no root, no network).
+    Demo(DemoArgs),
 }
 
 /// `certdx explain`.
@@ -156,4 +156,19 @@ pub struct ProbeArgs {
     /// Port authoritative nameservers are asked on (labs; real servers use 53).
     #[arg(long, default_value_t = 53, value_name = "PORT", hide = true)]
     pub dns_port: u16,
+}
+
+/// `certdx demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Do not start the demo's servers: show only what the objects say.
+    #[arg(long, conflicts_with = "serve")]
+    pub offline: bool,
+    /// Only start the demo's servers and print how to point `certdx check` at them; runs until
+    /// interrupted (Ctrl-C).
+    #[arg(long)]
+    pub serve: bool,
+    /// Output format when not interactive.
+    #[arg(long, value_enum, default_value_t = Format::Markdown)]
+    pub format: Format,
 }

@@ -2,6 +2,7 @@
 
 mod args;
 mod check;
+mod demo;
 mod explain;
 mod output;
 mod probe;
@@ -47,7 +48,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Explain(a)) => explain::run(&a),
         Some(Command::Report(a)) => report::run(&a, &cli.global),
         Some(Command::Check(a)) => check::run(&a, &cli.global),
-        Some(Command::Demo) => report::run_demo(),
+        Some(Command::Demo(a)) => demo::run(&a),
         None => Err(CliError::Usage(
             "the interactive view is not built yet: use `certdx report --snapshot PATH` or `certdx demo`".to_owned(),
         )),

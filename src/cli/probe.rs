@@ -36,6 +36,31 @@ impl ProbeArgs {
     }
 }
 
+/// Everything the live checks need: a runtime (the CLI is otherwise synchronous), DNS and
+/// the playbook settings.
+pub struct LiveChecks {
+    /// Runs the checks.
+    pub runtime: tokio::runtime::Runtime,
+    /// How DNS is asked.
+    pub dns: Dns,
+    /// Concurrency, HTTP settings.
+    pub playbook: PlaybookOptions,
+}
+
+impl ProbeArgs {
+    /// The live-check setup from these flags, after making sure the resolver answers.
+    pub fn live(&self) -> Result<LiveChecks, CliError> {
+        let runtime = runtime()?;
+        let dns = self.dns()?;
+        runtime.block_on(resolver_answers(&dns))?;
+        Ok(LiveChecks {
+            runtime,
+            dns,
+            playbook: self.playbook(),
+        })
+    }
+}
+
 /// A runtime for the network checks (the CLI is otherwise synchronous).
 pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()

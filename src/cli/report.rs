@@ -1,14 +1,16 @@
-//! `certdx report` and, until the interactive view exists, `certdx demo`.
+//! `certdx report`: diagnose a snapshot and export the result.
 
 use std::process::ExitCode;
 
 use jiff::Timestamp;
 
 use super::args::GlobalArgs;
-use super::{CliError, EXIT_OK, EXIT_PROBLEMS, ProbeArgs, ReportArgs, write_output};
+use super::probe::LiveChecks;
+use super::{CliError, EXIT_OK, EXIT_PROBLEMS, ReportArgs, write_output};
 use crate::diagnose::{DiagnoseOptions, add_live_checks, diagnose_estate};
 use crate::model::{ChainIndex, Inventory};
 use crate::report::{Format, Report, render};
+
 use crate::source::snapshot::{self, Snapshot};
 
 /// Runs `certdx report`.
@@ -24,31 +26,26 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
     for p in &snap.problems {
         tracing::warn!("skipped {p}");
     }
-    let probe = if a.offline { None } else { Some(&a.probe) };
+    let live = if a.offline {
+        None
+    } else {
+        Some(a.probe.live()?)
+    };
     let report = build_report(
         snap,
         &path.display().to_string(),
         g.namespace.as_deref(),
         g.now.unwrap_or_else(Timestamp::now),
-        probe,
-    )?;
+        live.as_ref(),
+    );
     tracing::debug!(elapsed = ?started.elapsed(), diagnoses = report.diagnoses.len(), "diagnosed");
     let code = emit(&report, a.format, a.output.as_deref());
     tracing::debug!(elapsed = ?started.elapsed(), "written");
     code
 }
 
-/// Runs `certdx demo`: the report on the built-in demo estate, as of the demo's own time.
-pub fn run_demo() -> Result<ExitCode, CliError> {
-    let now: Timestamp = crate::source::demo::DEMO_ANCHOR
-        .parse()
-        .expect("valid anchor");
-    // Offline: the demo's names are not real; the interactive demo runs its own servers.
-    let report = build_report(crate::source::demo::load(), "demo", None, now, None)?;
-    emit(&report, Format::Markdown, None)
-}
-
-fn emit(
+/// Writes the report and maps it to the exit code.
+pub(super) fn emit(
     report: &Report,
     format: Format,
     output: Option<&std::path::Path>,
@@ -74,8 +71,8 @@ pub fn build_report(
     source: &str,
     namespace: Option<&str>,
     now: Timestamp,
-    probe: Option<&ProbeArgs>,
-) -> Result<Report, CliError> {
+    live: Option<&LiveChecks>,
+) -> Report {
     let inventory = match namespace {
         Some(ns) => only_namespace(snap.inventory, ns),
         None => snap.inventory,
@@ -89,15 +86,12 @@ pub fn build_report(
     };
     let mut diagnoses = diagnose_estate(&inventory, &index, &opts);
     tracing::debug!(elapsed = ?t.elapsed(), "estate diagnosed");
-    if let Some(probe) = probe {
-        let dns = probe.dns()?;
-        let runtime = super::probe::runtime()?;
-        runtime.block_on(super::probe::resolver_answers(&dns))?;
-        let checked = runtime.block_on(add_live_checks(
+    if let Some(live) = live {
+        let checked = live.runtime.block_on(add_live_checks(
             &mut diagnoses,
             &inventory,
-            &dns,
-            &probe.playbook(),
+            &live.dns,
+            &live.playbook,
         ));
         tracing::debug!(elapsed = ?t.elapsed(), checked, "live checks done");
     }
@@ -111,7 +105,7 @@ pub fn build_report(
     // Freeing tens of thousands of objects takes longer than writing the report: do it off
     // the critical path (the process may exit before it finishes, which is fine).
     std::thread::spawn(move || drop((inventory, index)));
-    Ok(Report::new(source, now, diagnoses, problems))
+    Report::new(source, now, diagnoses, problems)
 }
 
 /// Keeps the objects of one namespace (and the cluster-scoped ones).

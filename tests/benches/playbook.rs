@@ -51,7 +51,7 @@ async fn run() {
     let mut records = String::new();
     let mut lagging = String::new();
     for i in 0..http_n {
-        let line = format!("h{i} A 127.0.7.{}\n", 1 + (i % usize::from(HTTP_SERVERS)));
+        let line = format!("h{i} A 127.0.10.{}\n", 1 + (i % usize::from(HTTP_SERVERS)));
         records.push_str(&line);
         lagging.push_str(&line);
     }
@@ -71,7 +71,7 @@ async fn run() {
     let lab = b.start().await;
     let mut servers = Vec::new();
     for s in 1..=HTTP_SERVERS {
-        let addr = SocketAddr::from(([127, 0, 7, s], 80));
+        let addr = SocketAddr::from(([127, 0, 10, s], 80));
         let reply = if s == HTTP_SERVERS {
             Reply::Hang
         } else {

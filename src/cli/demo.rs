@@ -1,0 +1,75 @@
+//! `certdx demo`: the built-in broken estate, with in-process servers that reproduce each
+//! planted failure so every check runs for real (no cluster, no root, no network).
+
+use std::process::ExitCode;
+
+use jiff::Timestamp;
+
+use super::CliError;
+use super::args::DemoArgs;
+use super::probe::{LiveChecks, runtime};
+use super::report::{build_report, emit};
+use crate::checks::dns::Dns;
+use crate::diagnose::playbook::PlaybookOptions;
+use crate::source::demo::{DEMO_ANCHOR, DemoLab, load};
+
+/// Runs `certdx demo`.
+pub fn run(a: &DemoArgs) -> Result<ExitCode, CliError> {
+    // The demo's objects were captured at DEMO_ANCHOR: read them as of then, so ages and
+    // retry-after times look as they did.
+    let now: Timestamp = DEMO_ANCHOR.parse().expect("valid anchor");
+    let rt = runtime()?;
+    let lab = if a.offline {
+        None
+    } else {
+        match rt.block_on(DemoLab::start()) {
+            Ok(lab) => Some(lab),
+            Err(e) => {
+                eprintln!(
+                    "certdx: the demo's servers could not start ({e}); showing the demo offline"
+                );
+                None
+            }
+        }
+    };
+    if a.serve {
+        let Some(lab) = lab else {
+            return Err(CliError::Usage("the demo's servers could not start".to_owned()));
+        };
+        return serve(&rt, &lab);
+    }
+    let live = match &lab {
+        Some(lab) => Some(LiveChecks {
+            dns: Dns::new(lab.dns_options()).map_err(|e| CliError::Usage(e.to_string()))?,
+            playbook: PlaybookOptions {
+                http: lab.http_options(),
+                concurrency: 16,
+            },
+            runtime: rt,
+        }),
+        None => None,
+    };
+    let report = build_report(load(), "demo", None, now, live.as_ref());
+    let code = emit(&report, a.format, None);
+    drop(lab);
+    code
+}
+
+/// Keeps the demo's servers up and says how to check against them.
+fn serve(rt: &tokio::runtime::Runtime, lab: &DemoLab) -> Result<ExitCode, CliError> {
+    let flags = format!(
+        "--resolver {} --allow-loopback --http-port {} --https-port {} --dns-port {}",
+        lab.resolver(),
+        lab.http_port(),
+        lab.https_port(),
+        lab.dns_port()
+    );
+    println!("certdx demo servers are up (Ctrl-C stops them). Try:");
+    println!("  certdx check www.shop.example.com {flags}");
+    println!("  certdx check api.example.net --method dns-01 --key 4YfD6sM2b1Q2Yq0mL9uN8hC3xV7zK5wE1rT6yU0iO2p {flags}");
+    println!("  certdx check promo.example.com {flags}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    rt.block_on(tokio::signal::ctrl_c()).map_err(|e| CliError::Usage(format!("cannot wait for Ctrl-C: {e}")))?;
+    Ok(ExitCode::from(super::EXIT_OK))
+}
