@@ -60,19 +60,31 @@ fn main() {
     if let Some(keep) = std::env::var_os("CERTDX_BENCH_KEEP") {
         std::fs::write(keep, &yaml).expect("keep estate");
     }
+    let certdx = env!("CARGO_BIN_EXE_certdx");
+    if !bench {
+        // Under `cargo test`: a silent smoke run, so the suite's last lines stay the test
+        // runner's own.
+        let run = measure(
+            Command::new(certdx)
+                .args(["report", "--offline", "--format", "json", "--snapshot"])
+                .arg(&path),
+        );
+        assert!(run.success, "certdx report failed on the synthetic estate");
+        return;
+    }
     let objects = certificates * 4 + 1;
     println!(
         "estate: {certificates} Certificates, {objects} objects, {:.1} MiB of YAML",
         yaml.len() as f64 / (1024.0 * 1024.0)
     );
 
-    let certdx = env!("CARGO_BIN_EXE_certdx");
     let runs: Vec<Run> = (0..repeats)
         .map(|_| {
             measure(
                 Command::new(certdx)
                     .args([
                         "report",
+                        "--offline",
                         "--format",
                         "json",
                         "--now",
