@@ -5,9 +5,11 @@
 //! [`checks`] (the playbook checks), [`diagnose`] (picks checks, names the root cause),
 //! [`report`] (Markdown / JSON / HTML) and [`cli`] (the commands).
 
+pub mod actions;
 pub mod checks;
 pub mod cli;
 pub mod diagnose;
 pub mod model;
 pub mod report;
 pub mod source;
+pub mod tui;

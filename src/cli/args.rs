@@ -40,6 +40,9 @@ pub struct GlobalArgs {
     /// makes a report of an old snapshot read as it would have then.
     #[arg(long, global = true, value_name = "RFC3339")]
     pub now: Option<jiff::Timestamp>,
+    /// Never offer or perform a write (retry, renew).
+    #[arg(long, global = true)]
+    pub read_only: bool,
 }
 
 /// The commands.
@@ -168,7 +171,11 @@ pub struct DemoArgs {
     /// interrupted (Ctrl-C).
     #[arg(long)]
     pub serve: bool,
-    /// Output format when not interactive.
+    /// Print the report instead of opening the interactive view (the default when standard
+    /// output is not a terminal).
+    #[arg(long)]
+    pub print: bool,
+    /// Output format when printing.
     #[arg(long, value_enum, default_value_t = Format::Markdown)]
     pub format: Format,
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use jiff::Timestamp;
 
 use super::CliError;
-use super::args::DemoArgs;
+use super::args::{DemoArgs, GlobalArgs};
 use super::probe::{LiveChecks, runtime};
 use super::report::{build_report, emit};
 use crate::checks::dns::Dns;
@@ -14,7 +14,7 @@ use crate::diagnose::playbook::PlaybookOptions;
 use crate::source::demo::{DEMO_ANCHOR, DemoLab, load};
 
 /// Runs `certdx demo`.
-pub fn run(a: &DemoArgs) -> Result<ExitCode, CliError> {
+pub fn run(a: &DemoArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
     // The demo's objects were captured at DEMO_ANCHOR: read them as of then, so ages and
     // retry-after times look as they did.
     let now: Timestamp = DEMO_ANCHOR.parse().expect("valid anchor");
@@ -34,9 +34,38 @@ pub fn run(a: &DemoArgs) -> Result<ExitCode, CliError> {
     };
     if a.serve {
         let Some(lab) = lab else {
-            return Err(CliError::Usage("the demo's servers could not start".to_owned()));
+            return Err(CliError::Usage(
+                "the demo's servers could not start".to_owned(),
+            ));
         };
         return serve(&rt, &lab);
+    }
+    if super::interactive::is_interactive() && !a.print {
+        let snap = load();
+        let checks = match &lab {
+            Some(lab) => Some(crate::tui::ChecksConfig {
+                dns: Dns::new(lab.dns_options()).map_err(|e| CliError::Usage(e.to_string()))?,
+                playbook: PlaybookOptions {
+                    http: lab.http_options(),
+                    concurrency: 16,
+                },
+            }),
+            None => None,
+        };
+        let code = super::interactive::open(
+            &rt,
+            super::interactive::ViewSource {
+                label: "demo".to_owned(),
+                inventory: snap.inventory,
+                now,
+                load_problems: Vec::new(),
+                checks,
+                no_writes: "the demo is a snapshot: there is no cluster to write to".to_owned(),
+                read_only: g.read_only,
+            },
+        );
+        drop(lab);
+        return code;
     }
     let live = match &lab {
         Some(lab) => Some(LiveChecks {
@@ -66,10 +95,13 @@ fn serve(rt: &tokio::runtime::Runtime, lab: &DemoLab) -> Result<ExitCode, CliErr
     );
     println!("certdx demo servers are up (Ctrl-C stops them). Try:");
     println!("  certdx check www.shop.example.com {flags}");
-    println!("  certdx check api.example.net --method dns-01 --key 4YfD6sM2b1Q2Yq0mL9uN8hC3xV7zK5wE1rT6yU0iO2p {flags}");
+    println!(
+        "  certdx check api.example.net --method dns-01 --key 4YfD6sM2b1Q2Yq0mL9uN8hC3xV7zK5wE1rT6yU0iO2p {flags}"
+    );
     println!("  certdx check promo.example.com {flags}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    rt.block_on(tokio::signal::ctrl_c()).map_err(|e| CliError::Usage(format!("cannot wait for Ctrl-C: {e}")))?;
+    rt.block_on(tokio::signal::ctrl_c())
+        .map_err(|e| CliError::Usage(format!("cannot wait for Ctrl-C: {e}")))?;
     Ok(ExitCode::from(super::EXIT_OK))
 }

@@ -4,6 +4,8 @@ mod args;
 mod check;
 mod demo;
 mod explain;
+mod interactive;
+pub use interactive::VIEW_ACTIVE;
 mod output;
 mod probe;
 mod report;
@@ -48,9 +50,51 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Explain(a)) => explain::run(&a),
         Some(Command::Report(a)) => report::run(&a, &cli.global),
         Some(Command::Check(a)) => check::run(&a, &cli.global),
-        Some(Command::Demo(a)) => demo::run(&a),
-        None => Err(CliError::Usage(
-            "the interactive view is not built yet: use `certdx report --snapshot PATH` or `certdx demo`".to_owned(),
-        )),
+        Some(Command::Demo(a)) => demo::run(&a, &cli.global),
+        None => interactive_snapshot(&cli.global),
     }
+}
+
+/// `certdx --snapshot PATH`: the interactive view on saved objects.
+fn interactive_snapshot(g: &args::GlobalArgs) -> Result<ExitCode, CliError> {
+    let Some(path) = &g.snapshot else {
+        return Err(CliError::Usage(
+            "live clusters are not supported yet: use `certdx --snapshot PATH`, `certdx demo` or `certdx report --snapshot PATH`".to_owned(),
+        ));
+    };
+    if !interactive::is_interactive() {
+        return Err(CliError::Usage(
+            "the interactive view needs a terminal: use `certdx report --snapshot PATH` to print"
+                .to_owned(),
+        ));
+    }
+    let snap = crate::source::snapshot::load(path)?;
+    let rt = probe::runtime()?;
+    // Checks run only when asked for (key `c`), against the system resolver.
+    let probe = ProbeArgs {
+        resolver: None,
+        timeout: 10.0,
+        concurrency: 64,
+        allow_loopback: false,
+        http_port: 80,
+        https_port: 443,
+        dns_port: 53,
+    };
+    let checks = probe.dns().ok().map(|dns| crate::tui::ChecksConfig {
+        dns,
+        playbook: probe.playbook(),
+    });
+    interactive::open(
+        &rt,
+        interactive::ViewSource {
+            label: path.display().to_string(),
+            inventory: snap.inventory,
+            now: g.now.unwrap_or_else(jiff::Timestamp::now),
+            load_problems: snap.problems.iter().map(ToString::to_string).collect(),
+            checks,
+            no_writes: "a snapshot is read-only: connect to the cluster to retry or renew"
+                .to_owned(),
+            read_only: g.read_only,
+        },
+    )
 }

@@ -1,0 +1,448 @@
+//! The interactive view's whole state. `update` is the only thing that changes it and
+//! `render` only reads it; nothing in here does IO.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use super::cmd::Cmd;
+use super::estate::{Estate, Row};
+use super::theme::Theme;
+use crate::actions::{Action, Actions};
+use crate::diagnose::playbook::{PlaybookResult, Target};
+use crate::diagnose::{ChainNode, Diagnosis};
+use crate::model::Inventory;
+use crate::report::Format;
+
+/// What the runtime knows at start-up, minus the objects themselves.
+pub struct AppConfig {
+    /// Where the objects come from: `demo`, a path, a kube context.
+    pub source_label: String,
+    /// Documents that could not be loaded, shown on the overview.
+    pub load_problems: Vec<String>,
+    /// The instant the estate is diagnosed against (the data's "now").
+    pub now: Timestamp,
+    /// Why live checks are off, or `None` when they can run.
+    pub checks_disabled: Option<String>,
+    /// Cluster writes.
+    pub actions: Arc<dyn Actions>,
+    /// Whether writes are refused whatever `actions` says.
+    pub read_only: bool,
+    /// Where exports are written.
+    pub export_dir: PathBuf,
+    /// Colours or not.
+    pub theme: Theme,
+    /// The terminal size at start, columns x rows.
+    pub size: (u16, u16),
+}
+
+/// The interactive view's state.
+pub struct App {
+    /// Where the objects come from.
+    pub source_label: String,
+    /// Documents that could not be loaded.
+    pub load_problems: Vec<String>,
+    /// How many objects were loaded (shown while diagnosing).
+    pub object_count: usize,
+    /// The instant the estate was diagnosed against.
+    pub data_now: Timestamp,
+    /// The current time on the data's clock: `data_now` plus the time since start. Countdowns,
+    /// spinners and elapsed times are measured against it, so frames are deterministic.
+    pub clock: Timestamp,
+    /// The diagnosed estate; `None` while diagnosing.
+    pub estate: Option<Estate>,
+    /// The Certificate list.
+    pub overview: Overview,
+    /// The chain screen, when open (on top of the overview).
+    pub chain: Option<ChainView>,
+    /// A dialog or the help, drawn over everything.
+    pub overlay: Option<Overlay>,
+    /// Live checks.
+    pub checks: Checks,
+    /// Cluster writes.
+    pub actions: Arc<dyn Actions>,
+    /// Whether writes are refused.
+    pub read_only: bool,
+    /// Where exports go.
+    pub export_dir: PathBuf,
+    /// Actions and exports in flight, by id.
+    pub busy: Vec<Busy>,
+    /// The last thing worth telling the user (outcome of an action, export path, errors).
+    pub status: Option<StatusLine>,
+    /// Terminal size, columns x rows.
+    pub size: (u16, u16),
+    /// Colours or not.
+    pub theme: Theme,
+    /// Set when the user asked to leave.
+    pub quit: bool,
+    /// Next id for [`Busy`] entries.
+    pub next_id: u64,
+}
+
+/// How the overview is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Failing first, then in progress, unknown, ready; worst root cause first within each.
+    #[default]
+    Urgency,
+    /// By namespace and name.
+    Name,
+    /// Soonest expiry first (no expiry last).
+    Expiry,
+}
+
+impl Sort {
+    /// The next sort order (`s`).
+    pub fn next(self) -> Sort {
+        match self {
+            Sort::Urgency => Sort::Name,
+            Sort::Name => Sort::Expiry,
+            Sort::Expiry => Sort::Urgency,
+        }
+    }
+
+    /// The label shown in the header.
+    pub fn label(self) -> &'static str {
+        match self {
+            Sort::Urgency => "failing first",
+            Sort::Name => "name",
+            Sort::Expiry => "expiry",
+        }
+    }
+}
+
+/// The Certificate list's state.
+#[derive(Debug, Clone, Default)]
+pub struct Overview {
+    /// Substring filter on namespace/name and DNS names (lowercase compare).
+    pub filter: String,
+    /// Whether keys go into the filter.
+    pub editing_filter: bool,
+    /// The namespace shown, as an index into [`Estate::namespaces`]; `None` for all.
+    pub namespace: Option<usize>,
+    /// Sort order.
+    pub sort: Sort,
+    /// Whether orphan objects are listed as rows.
+    pub show_orphans: bool,
+    /// The rows shown, as indices into [`Estate::rows`], in display order.
+    pub visible: Vec<usize>,
+    /// The selected position in `visible`.
+    pub selected: usize,
+    /// The first position drawn.
+    pub offset: usize,
+}
+
+impl Overview {
+    /// The selected row's index into [`Estate::rows`].
+    pub fn selected_row(&self) -> Option<usize> {
+        self.visible.get(self.selected).copied()
+    }
+}
+
+/// One line of the chain tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeRow {
+    /// Indentation level.
+    pub depth: u16,
+    /// What the line shows.
+    pub item: TreeItem,
+}
+
+/// What a chain-tree line shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeItem {
+    /// A chain node, by its path of child indices from the diagnosis's root node.
+    Node(Vec<usize>),
+    /// Older revisions, folded (`h` unfolds them).
+    Folded(usize),
+}
+
+/// The chain screen's state.
+#[derive(Debug, Clone, Default)]
+pub struct ChainView {
+    /// Index into [`Estate::diagnoses`].
+    pub diagnosis: usize,
+    /// Whether older revisions are listed.
+    pub show_history: bool,
+    /// The tree, flattened.
+    pub nodes: Vec<TreeRow>,
+    /// The selected line.
+    pub selected: usize,
+    /// The first line drawn.
+    pub offset: usize,
+    /// The detail pane's first line.
+    pub detail_scroll: usize,
+    /// Whether the detail pane shows the object's YAML.
+    pub yaml: bool,
+}
+
+impl ChainView {
+    /// Opens diagnosis `d` of `estate` with the root selected.
+    pub fn open(estate: &Estate, d: usize) -> ChainView {
+        let mut v = ChainView {
+            diagnosis: d,
+            ..Default::default()
+        };
+        v.rebuild(&estate.diagnoses[d]);
+        v
+    }
+
+    /// Flattens the tree again (after `h`), keeping the selection on the same node if shown.
+    pub fn rebuild(&mut self, d: &Diagnosis) {
+        let keep = self.nodes.get(self.selected).cloned();
+        self.nodes.clear();
+        flatten(
+            &d.chain,
+            0,
+            &mut Vec::new(),
+            self.show_history,
+            &mut self.nodes,
+        );
+        self.selected = keep
+            .and_then(|k| self.nodes.iter().position(|n| *n == k))
+            .unwrap_or(0)
+            .min(self.nodes.len().saturating_sub(1));
+    }
+
+    /// The selected chain node, if a node (not a fold) is selected.
+    pub fn selected_node<'a>(&self, d: &'a Diagnosis) -> Option<&'a ChainNode> {
+        match &self.nodes.get(self.selected)?.item {
+            TreeItem::Node(path) => node_at(&d.chain, path),
+            TreeItem::Folded(_) => None,
+        }
+    }
+}
+
+/// The node at `path` below `root`.
+pub fn node_at<'a>(root: &'a ChainNode, path: &[usize]) -> Option<&'a ChainNode> {
+    path.iter().try_fold(root, |n, &i| n.children.get(i))
+}
+
+fn flatten(
+    node: &ChainNode,
+    depth: u16,
+    path: &mut Vec<usize>,
+    show_history: bool,
+    out: &mut Vec<TreeRow>,
+) {
+    out.push(TreeRow {
+        depth,
+        item: TreeItem::Node(path.clone()),
+    });
+    let history = node.children.iter().filter(|c| c.history).count();
+    for (i, c) in node.children.iter().enumerate() {
+        if c.history && !show_history {
+            continue;
+        }
+        path.push(i);
+        flatten(c, depth + 1, path, show_history, out);
+        path.pop();
+    }
+    // History is folded into one line at the level it would appear, after the current attempt.
+    if history > 0 && !show_history && !node.history {
+        out.push(TreeRow {
+            depth: depth + 1,
+            item: TreeItem::Folded(history),
+        });
+    }
+}
+
+/// Live checks: whether they can run, and every run so far by Challenge.
+#[derive(Debug, Clone, Default)]
+pub struct Checks {
+    /// Why checks cannot run, or `None` when they can.
+    pub disabled: Option<String>,
+    /// Runs by `Challenge ns/name`.
+    pub runs: HashMap<String, CheckRun>,
+    /// Generation counter: results from a superseded run are dropped.
+    pub next_gen: u64,
+}
+
+impl Checks {
+    /// How many targets are being checked now.
+    pub fn running(&self) -> usize {
+        self.runs
+            .values()
+            .filter(|r| r.running_since.is_some())
+            .count()
+    }
+}
+
+/// The checks of one Challenge: the latest result and whether a run is under way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRun {
+    /// What is checked.
+    pub target: Target,
+    /// The generation of the latest run started.
+    pub generation: u64,
+    /// When the current run started (on the app clock), if one is under way.
+    pub running_since: Option<Timestamp>,
+    /// The latest finished result (kept while a re-run is under way).
+    pub result: Option<PlaybookResult>,
+    /// The latest run's failure (the task died), if any.
+    pub error: Option<String>,
+}
+
+/// A dialog or the help, drawn over the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    /// The key list.
+    Help {
+        /// First line shown.
+        scroll: usize,
+    },
+    /// Confirm a cluster write.
+    Confirm(Confirm),
+    /// Choose an export format.
+    Export(ExportDialog),
+}
+
+/// A write waiting for confirmation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    /// The write.
+    pub action: Action,
+    /// Exactly what will change.
+    pub description: String,
+    /// Why it cannot be done, if it cannot: the dialog then only informs.
+    pub blocked: Option<String>,
+}
+
+/// What to export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportScope {
+    /// One diagnosis (the selected Certificate).
+    Diagnosis(usize),
+    /// Every diagnosis.
+    All,
+}
+
+/// The export dialog's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportDialog {
+    /// What is exported.
+    pub scope: ExportScope,
+    /// The format chosen.
+    pub format: Format,
+}
+
+/// An action or export in flight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Busy {
+    /// Id matched by the result message.
+    pub id: u64,
+    /// What is being done, e.g. `retry Order shop/www-1-123`.
+    pub label: String,
+    /// When it started, on the app clock.
+    pub since: Timestamp,
+}
+
+/// How a status message reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusKind {
+    /// Neutral information.
+    Info,
+    /// Something succeeded.
+    Ok,
+    /// Something failed or was refused.
+    Error,
+}
+
+/// The status line's message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusLine {
+    /// The text, one line.
+    pub text: String,
+    /// How it reads.
+    pub kind: StatusKind,
+}
+
+impl App {
+    /// A new view of `inventory`, diagnosing it: returns the command that does the work off
+    /// the UI thread; the overview appears when its result (`Msg::Loaded`) comes back.
+    pub fn new(cfg: AppConfig, inventory: Inventory) -> (App, Vec<Cmd>) {
+        let inventory = Arc::new(inventory);
+        let app = App {
+            source_label: cfg.source_label,
+            load_problems: cfg.load_problems,
+            object_count: inventory.len(),
+            data_now: cfg.now,
+            clock: cfg.now,
+            estate: None,
+            overview: Overview::default(),
+            chain: None,
+            overlay: None,
+            checks: Checks {
+                disabled: cfg.checks_disabled,
+                ..Default::default()
+            },
+            actions: cfg.actions,
+            read_only: cfg.read_only,
+            export_dir: cfg.export_dir,
+            busy: Vec::new(),
+            status: None,
+            size: cfg.size,
+            theme: cfg.theme,
+            quit: false,
+            next_id: 1,
+        };
+        let now = app.data_now;
+        (app, vec![Cmd::Diagnose { inventory, now }])
+    }
+
+    /// The selected overview row, if any.
+    pub fn selected_row(&self) -> Option<&Row> {
+        let e = self.estate.as_ref()?;
+        e.rows.get(self.overview.selected_row()?)
+    }
+
+    /// The diagnosis in focus: the chain screen's, else the selected row's.
+    pub fn focused_diagnosis(&self) -> Option<usize> {
+        match &self.chain {
+            Some(c) => Some(c.diagnosis),
+            None => self.selected_row().map(|r| r.diagnosis),
+        }
+    }
+
+    /// Whether the runtime should send ticks: something is running, or a countdown is shown.
+    pub fn wants_ticks(&self) -> bool {
+        if self.checks.running() > 0 || !self.busy.is_empty() {
+            return true;
+        }
+        let Some(e) = &self.estate else {
+            return false;
+        };
+        let future = |t: Option<Timestamp>| t.is_some_and(|t| t > self.clock);
+        match &self.chain {
+            // The detail pane may show any finding's countdown, not only the root cause's.
+            Some(c) => e.diagnoses[c.diagnosis]
+                .findings
+                .iter()
+                .any(|f| future(f.rate_limit.as_ref().and_then(|r| r.retry_after))),
+            None => future(self.selected_row().and_then(|r| r.retry_after)),
+        }
+    }
+
+    /// Sets the status line.
+    pub fn say(&mut self, kind: StatusKind, text: impl Into<String>) {
+        self.status = Some(StatusLine {
+            text: crate::model::state::one_line(&text.into()),
+            kind,
+        });
+    }
+}
+
+/// The first line to draw so that `selected` is within a window of `height` lines, moving as
+/// little as possible from `offset`.
+pub fn scroll_offset(offset: usize, selected: usize, height: usize) -> usize {
+    let height = height.max(1);
+    if selected < offset {
+        selected
+    } else if selected >= offset + height {
+        selected + 1 - height
+    } else {
+        offset
+    }
+}

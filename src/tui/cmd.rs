@@ -1,0 +1,52 @@
+//! Work [`super::update`] asks the runtime to do. Each command runs as its own task and
+//! answers with a [`super::Msg`]; none of them touches the state directly.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::actions::Action;
+use crate::diagnose::playbook::Target;
+use crate::model::Inventory;
+use crate::report::{Format, Report};
+
+/// One piece of work for the runtime.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Cmd {
+    /// Link and diagnose the estate (answers `Msg::Loaded`).
+    Diagnose {
+        /// The objects.
+        inventory: Arc<Inventory>,
+        /// The instant to diagnose against.
+        now: Timestamp,
+    },
+    /// Run the playbook for one Challenge (answers `Msg::CheckDone` or `Msg::CheckFailed`).
+    RunCheck {
+        /// `Challenge ns/name`.
+        key: String,
+        /// The run's generation.
+        generation: u64,
+        /// What to check.
+        target: Target,
+    },
+    /// Perform a confirmed cluster write (answers `Msg::ActionDone`).
+    Perform {
+        /// The busy id.
+        id: u64,
+        /// The write.
+        action: Action,
+    },
+    /// Render a report and write it (answers `Msg::Exported`).
+    Export {
+        /// The busy id.
+        id: u64,
+        /// The file to write.
+        path: PathBuf,
+        /// The format.
+        format: Format,
+        /// The report.
+        report: Box<Report>,
+    },
+}

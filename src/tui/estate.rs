@@ -1,0 +1,329 @@
+//! The estate as the interactive view needs it, computed once: the chain index, every
+//! diagnosis, one precomputed overview row per diagnosis and lookup tables. Rendering only
+//! reads this; it is rebuilt piecewise when a check result arrives, never per frame.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use kube::{Resource, ResourceExt};
+
+use crate::diagnose::playbook::PlaybookResult;
+use crate::diagnose::{
+    ChainNode, DiagnoseOptions, Diagnosis, diagnose_estate, pick_root_cause, rank,
+};
+use crate::model::{
+    Certificate, CertificateRequest, ChainIndex, Challenge, ClusterIssuer, Code, Finding,
+    Inventory, Issuer, Kind, ObjectRef, Order, Severity, State, condition,
+};
+
+/// Counts shown in the header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Certificates failed.
+    pub failed: usize,
+    /// Certificates issuing or renewing.
+    pub in_progress: usize,
+    /// Certificates of unknown state.
+    pub unknown: usize,
+    /// Certificates Ready.
+    pub ready: usize,
+    /// Orphan CertificateRequests, Orders and Challenges.
+    pub orphans: usize,
+}
+
+impl Counts {
+    /// Certificates in total.
+    pub fn certificates(&self) -> usize {
+        self.failed + self.in_progress + self.unknown + self.ready
+    }
+}
+
+/// One overview line: a Certificate (or an orphan), with everything the table shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Index into [`Estate::diagnoses`].
+    pub diagnosis: usize,
+    /// Certificate for Certificates; the orphan's kind otherwise.
+    pub kind: Kind,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// State.
+    pub state: State,
+    /// Whether the Issuing condition is True.
+    pub issuing: bool,
+    /// `status.notAfter`.
+    pub not_after: Option<Timestamp>,
+    /// `status.renewalTime`.
+    pub renewal: Option<Timestamp>,
+    /// The issuer, as `ClusterIssuer name` / `Issuer ns/name`.
+    pub issuer: String,
+    /// The root cause's code and severity.
+    pub root: Option<(Code, Severity)>,
+    /// The root cause's retry-after time, for rate limits.
+    pub retry_after: Option<Timestamp>,
+    /// Lowercase `namespace/name` and DNS names, what the filter matches.
+    pub search: String,
+}
+
+impl Row {
+    /// Whether the row counts as failing for `f`/`Tab`: failed, or a root cause that will
+    /// stop issuance.
+    pub fn is_failing(&self) -> bool {
+        self.state == State::Failed
+            || self
+                .root
+                .is_some_and(|(_, sev)| sev >= Severity::Error && self.state != State::Ready)
+    }
+}
+
+/// A loaded object, whatever its kind.
+#[derive(Debug, Clone, Copy)]
+pub enum Object<'a> {
+    /// A Certificate.
+    Certificate(&'a Certificate),
+    /// A CertificateRequest.
+    Request(&'a CertificateRequest),
+    /// An Order.
+    Order(&'a Order),
+    /// A Challenge.
+    Challenge(&'a Challenge),
+    /// An Issuer.
+    Issuer(&'a Issuer),
+    /// A ClusterIssuer.
+    ClusterIssuer(&'a ClusterIssuer),
+}
+
+impl Object<'_> {
+    /// The object's metadata.
+    pub fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        match self {
+            Object::Certificate(o) => o.meta(),
+            Object::Request(o) => o.meta(),
+            Object::Order(o) => o.meta(),
+            Object::Challenge(o) => o.meta(),
+            Object::Issuer(o) => o.meta(),
+            Object::ClusterIssuer(o) => o.meta(),
+        }
+    }
+
+    /// The typed object as YAML. Fields certdx does not model were dropped at load time.
+    pub fn to_yaml(&self) -> String {
+        let r = match self {
+            Object::Certificate(o) => serde_norway::to_string(o),
+            Object::Request(o) => serde_norway::to_string(o),
+            Object::Order(o) => serde_norway::to_string(o),
+            Object::Challenge(o) => serde_norway::to_string(o),
+            Object::Issuer(o) => serde_norway::to_string(o),
+            Object::ClusterIssuer(o) => serde_norway::to_string(o),
+        };
+        r.unwrap_or_else(|e| format!("# cannot serialise: {e}"))
+    }
+}
+
+/// Everything derived from the inventory, computed once.
+#[derive(Debug, Clone, Default)]
+pub struct Estate {
+    /// The objects.
+    pub inventory: Arc<Inventory>,
+    /// The links between them.
+    pub index: ChainIndex,
+    /// One diagnosis per Certificate, then one per orphan (`diagnose_estate` order), with
+    /// the findings of finished checks merged in.
+    pub diagnoses: Vec<Diagnosis>,
+    /// One row per diagnosis, same order.
+    pub rows: Vec<Row>,
+    /// Every namespace with a row, sorted.
+    pub namespaces: Vec<String>,
+    /// Counts by state.
+    pub counts: Counts,
+    /// The findings drawn from objects alone, per diagnosis: check results are merged on top
+    /// of these, so re-running a check replaces its findings instead of piling them up.
+    base_findings: Vec<Vec<Finding>>,
+    /// Where each object is in the inventory (index into the vector of its kind).
+    objects: HashMap<ObjectRef, usize>,
+    /// Which diagnoses show a Challenge in their current revision, by `Challenge ns/name`.
+    challenge_diagnoses: HashMap<String, Vec<usize>>,
+}
+
+impl Estate {
+    /// Links and diagnoses `inventory` as of `now`. This is the expensive step; the runtime
+    /// runs it off the UI thread.
+    pub fn build(inventory: Arc<Inventory>, now: Timestamp) -> Estate {
+        let index = ChainIndex::build(&inventory);
+        let opts = DiagnoseOptions {
+            now,
+            ..Default::default()
+        };
+        let diagnoses = diagnose_estate(&inventory, &index, &opts);
+        let base_findings = diagnoses.iter().map(|d| d.findings.clone()).collect();
+
+        let mut objects = HashMap::with_capacity(inventory.len());
+        fn add<K: ResourceExt>(map: &mut HashMap<ObjectRef, usize>, kind: Kind, list: &[K]) {
+            for (i, o) in list.iter().enumerate() {
+                map.insert(ObjectRef::of(kind, o), i);
+            }
+        }
+        add(&mut objects, Kind::Certificate, &inventory.certificates);
+        add(&mut objects, Kind::CertificateRequest, &inventory.requests);
+        add(&mut objects, Kind::Order, &inventory.orders);
+        add(&mut objects, Kind::Challenge, &inventory.challenges);
+        add(&mut objects, Kind::Issuer, &inventory.issuers);
+        add(
+            &mut objects,
+            Kind::ClusterIssuer,
+            &inventory.cluster_issuers,
+        );
+
+        let mut challenge_diagnoses: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut counts = Counts::default();
+        let mut rows = Vec::with_capacity(diagnoses.len());
+        let mut namespaces: Vec<String> = Vec::new();
+        for (i, d) in diagnoses.iter().enumerate() {
+            let mut chs = Vec::new();
+            current_challenges(&d.chain, &mut chs);
+            for c in chs {
+                challenge_diagnoses
+                    .entry(c.to_string())
+                    .or_default()
+                    .push(i);
+            }
+            if d.subject.kind == Kind::Certificate {
+                match d.status.state {
+                    State::Failed => counts.failed += 1,
+                    State::InProgress => counts.in_progress += 1,
+                    State::Unknown => counts.unknown += 1,
+                    State::Ready => counts.ready += 1,
+                }
+            } else {
+                counts.orphans += 1;
+            }
+            let cert = objects
+                .get(&d.subject)
+                .filter(|_| d.subject.kind == Kind::Certificate)
+                .map(|&c| &inventory.certificates[c]);
+            rows.push(row(i, d, cert));
+            namespaces.push(d.subject.namespace.clone());
+        }
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        namespaces.retain(|n| !n.is_empty());
+        Estate {
+            inventory,
+            index,
+            diagnoses,
+            rows,
+            namespaces,
+            counts,
+            base_findings,
+            objects,
+            challenge_diagnoses,
+        }
+    }
+
+    /// The object a chain node names, if it was loaded.
+    pub fn object(&self, r: &ObjectRef) -> Option<Object<'_>> {
+        let &i = self.objects.get(r)?;
+        let inv = &self.inventory;
+        Some(match r.kind {
+            Kind::Certificate => Object::Certificate(&inv.certificates[i]),
+            Kind::CertificateRequest => Object::Request(&inv.requests[i]),
+            Kind::Order => Object::Order(&inv.orders[i]),
+            Kind::Challenge => Object::Challenge(&inv.challenges[i]),
+            Kind::Issuer => Object::Issuer(&inv.issuers[i]),
+            Kind::ClusterIssuer => Object::ClusterIssuer(&inv.cluster_issuers[i]),
+        })
+    }
+
+    /// The Challenge a reference names, if loaded.
+    pub fn challenge(&self, r: &ObjectRef) -> Option<&Challenge> {
+        match self.object(r)? {
+            Object::Challenge(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Merges finished check results into every diagnosis that shows one of `challenges`
+    /// (keys `Challenge ns/name`), re-sorts their findings and picks the root cause again.
+    /// `result_of` gives the latest finished result of a key; the base findings never change.
+    pub fn apply_checks<'r>(
+        &mut self,
+        challenges: &[String],
+        result_of: impl Fn(&str) -> Option<&'r PlaybookResult>,
+    ) {
+        let mut touched: Vec<usize> = challenges
+            .iter()
+            .filter_map(|c| self.challenge_diagnoses.get(c))
+            .flatten()
+            .copied()
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for i in touched {
+            let d = &mut self.diagnoses[i];
+            let mut findings = self.base_findings[i].clone();
+            let mut mine = Vec::new();
+            current_challenges(&d.chain, &mut mine);
+            for key in mine.iter().map(ToString::to_string) {
+                if let Some(r) = result_of(&key) {
+                    findings.extend(r.findings.iter().cloned().map(|mut f| {
+                        f.subject.get_or_insert_with(|| key.clone());
+                        f
+                    }));
+                }
+            }
+            findings.sort_by_key(|f| std::cmp::Reverse((f.severity, rank(f.code))));
+            d.root_cause = if d.status.state == State::Ready {
+                None
+            } else {
+                pick_root_cause(&findings)
+            };
+            d.findings = findings;
+            let root = d.root_cause.as_ref();
+            self.rows[i].root = root.map(|r| (r.code, r.severity));
+            self.rows[i].retry_after = root.and_then(|r| r.retry_after);
+        }
+    }
+}
+
+/// The Challenges of a chain's current revision (history skipped), in tree order.
+pub fn current_challenges(node: &ChainNode, out: &mut Vec<ObjectRef>) {
+    if node.history {
+        return;
+    }
+    if node.object.kind == Kind::Challenge {
+        out.push(node.object.clone());
+    }
+    for c in &node.children {
+        current_challenges(c, out);
+    }
+}
+
+fn row(i: usize, d: &Diagnosis, cert: Option<&Certificate>) -> Row {
+    let status = cert.and_then(|c| c.status.as_ref());
+    let issuing = status
+        .and_then(|s| condition(&s.conditions, "Issuing"))
+        .is_some_and(|c| c.is_true());
+    let mut search = format!("{}/{}", d.subject.namespace, d.subject.name);
+    for n in &d.dns_names {
+        search.push(' ');
+        search.push_str(n);
+    }
+    let root = d.root_cause.as_ref();
+    Row {
+        diagnosis: i,
+        kind: d.subject.kind,
+        namespace: d.subject.namespace.clone(),
+        name: d.subject.name.clone(),
+        state: d.status.state,
+        issuing,
+        not_after: status.and_then(|s| s.not_after),
+        renewal: status.and_then(|s| s.renewal_time),
+        issuer: d.issuer.clone().unwrap_or_default(),
+        root: root.map(|r| (r.code, r.severity)),
+        retry_after: root.and_then(|r| r.retry_after),
+        search: search.to_lowercase(),
+    }
+}

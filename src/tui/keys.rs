@@ -1,0 +1,198 @@
+//! Keys to intents. One table drives both the mapping and the help screen, so the help can
+//! never list a key that does nothing or miss one that does something.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::app::{App, Overlay};
+use super::msg::Msg;
+use crate::report::Format;
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// On both screens.
+    Global,
+    /// On the Certificate list.
+    Overview,
+    /// On the chain screen.
+    Chain,
+}
+
+impl Context {
+    /// The help section title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::Global => "Everywhere",
+            Context::Overview => "Certificate list",
+            Context::Chain => "Chain and detail",
+        }
+    }
+}
+
+/// One key binding.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// The keys, matched without regard to Shift (the character already says it).
+    pub keys: &'static [KeyCode],
+    /// How the keys are written in the help.
+    pub label: &'static str,
+    /// What it does.
+    pub help: &'static str,
+    /// Where it applies.
+    pub context: Context,
+    /// The intent it sends.
+    pub msg: Msg,
+}
+
+const fn ch(c: char) -> KeyCode {
+    KeyCode::Char(c)
+}
+
+macro_rules! bindings {
+    ($( $ctx:ident [$($key:expr),+] $label:literal => $msg:expr, $help:literal; )*) => {
+        /// Every binding outside dialogs and filter editing, in help order.
+        pub static BINDINGS: &[Binding] = &[
+            $( Binding { keys: &[$($key),+], label: $label, help: $help, context: Context::$ctx, msg: $msg }, )*
+        ];
+    };
+}
+
+bindings! {
+    Global [ch('?')] "?" => Msg::Help, "show or hide this help";
+    Global [ch('q')] "q / Ctrl-C" => Msg::Quit, "quit";
+    Global [KeyCode::Esc] "Esc" => Msg::Back, "back (quit from the list)";
+    Global [KeyCode::Up, ch('k')] "↑ / k" => Msg::Up, "previous line";
+    Global [KeyCode::Down, ch('j')] "↓ / j" => Msg::Down, "next line";
+    Global [KeyCode::Home, ch('g')] "Home / g" => Msg::Home, "first line";
+    Global [KeyCode::End, ch('G')] "End / G" => Msg::End, "last line";
+    Global [ch('f'), KeyCode::Tab] "f / Tab" => Msg::NextFailing, "next failing";
+    Global [ch('c')] "c" => Msg::RunChecks, "run live checks for the selection";
+    Global [ch('r')] "r" => Msg::RerunChecks, "re-run every check already run";
+    Global [ch('R')] "R" => Msg::Retry, "retry the Order (asks first)";
+    Global [ch('N')] "N" => Msg::Renew, "renew the Certificate (asks first)";
+    Global [ch('e')] "e" => Msg::Export, "export this diagnosis (Markdown/JSON/HTML)";
+    Global [ch('E')] "E" => Msg::ExportAll, "export every diagnosis";
+    Overview [KeyCode::Enter, KeyCode::Right, ch('l')] "Enter / →" => Msg::Open, "open the chain";
+    Overview [KeyCode::PageUp] "PgUp" => Msg::PageUp, "page up";
+    Overview [KeyCode::PageDown] "PgDn" => Msg::PageDown, "page down";
+    Overview [ch('/')] "/" => Msg::FilterStart, "filter by namespace/name or DNS name";
+    Overview [ch('n')] "n" => Msg::CycleNamespace, "next namespace";
+    Overview [ch('s')] "s" => Msg::CycleSort, "next sort order";
+    Overview [ch('o')] "o" => Msg::ToggleOrphans, "list orphan objects or hide them";
+    Chain [KeyCode::Left, KeyCode::Backspace] "← / Backspace" => Msg::Back, "back to the list";
+    Chain [KeyCode::Enter] "Enter" => Msg::Open, "unfold older revisions on a fold line";
+    Chain [ch('h')] "h" => Msg::ToggleHistory, "show or fold older revisions";
+    Chain [ch('y')] "y" => Msg::ToggleYaml, "YAML of the selected object, or its fields";
+    Chain [KeyCode::PageUp] "PgUp" => Msg::PageUp, "scroll the detail a page up";
+    Chain [KeyCode::PageDown] "PgDn" => Msg::PageDown, "scroll the detail a page down";
+    Chain [ch('K')] "K" => Msg::DetailUp, "scroll the detail a line up";
+    Chain [ch('J')] "J" => Msg::DetailDown, "scroll the detail a line down";
+}
+
+/// Keys in dialogs and while typing a filter, for the help screen (handled in [`map_key`]).
+pub const MODAL_HELP: &[(&str, &str)] = &[
+    ("filter", "Enter keeps it, Esc clears it, Backspace deletes"),
+    ("confirm", "y / Enter confirms, n / Esc cancels"),
+    ("export", "m / j / h write Markdown / JSON / HTML at once"),
+    (
+        "export",
+        "←/→ choose a format, Enter writes it, Esc cancels",
+    ),
+    ("help", "↑/↓ / PgUp / PgDn scroll, ? / Esc / q close"),
+];
+
+/// The intent of a key press in the current state, if it has one.
+pub fn map_key(app: &App, key: KeyEvent) -> Option<Msg> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl && matches!(key.code, KeyCode::Char('c' | 'C')) {
+        return Some(Msg::Quit);
+    }
+    match &app.overlay {
+        Some(Overlay::Help { .. }) => {
+            return match key.code {
+                KeyCode::Up | KeyCode::Char('k') => Some(Msg::Up),
+                KeyCode::Down | KeyCode::Char('j') => Some(Msg::Down),
+                KeyCode::PageUp => Some(Msg::PageUp),
+                KeyCode::PageDown => Some(Msg::PageDown),
+                KeyCode::Char('?' | 'q') | KeyCode::Esc | KeyCode::Enter => Some(Msg::Back),
+                _ => None,
+            };
+        }
+        Some(Overlay::Confirm(_)) => {
+            return match key.code {
+                KeyCode::Char('y' | 'Y') | KeyCode::Enter => Some(Msg::Confirm),
+                KeyCode::Char('n' | 'N' | 'q') | KeyCode::Esc => Some(Msg::Back),
+                _ => None,
+            };
+        }
+        Some(Overlay::Export(_)) => {
+            return match key.code {
+                KeyCode::Char('m' | 'M') => Some(Msg::ExportFormat(Format::Markdown)),
+                KeyCode::Char('j' | 'J') => Some(Msg::ExportFormat(Format::Json)),
+                KeyCode::Char('h' | 'H') => Some(Msg::ExportFormat(Format::Html)),
+                KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::Char('e') => {
+                    Some(Msg::ExportNextFormat)
+                }
+                KeyCode::Enter => Some(Msg::Confirm),
+                KeyCode::Esc | KeyCode::Char('q') => Some(Msg::Back),
+                _ => None,
+            };
+        }
+        None => {}
+    }
+    if app.overview.editing_filter && app.chain.is_none() {
+        return match key.code {
+            KeyCode::Enter => Some(Msg::FilterAccept),
+            KeyCode::Esc => Some(Msg::FilterCancel),
+            KeyCode::Backspace => Some(Msg::FilterBackspace),
+            KeyCode::Up => Some(Msg::Up),
+            KeyCode::Down => Some(Msg::Down),
+            KeyCode::Char(c) if !ctrl => Some(Msg::FilterInput(c)),
+            _ => None,
+        };
+    }
+    if ctrl {
+        return None;
+    }
+    let here = if app.chain.is_some() {
+        Context::Chain
+    } else {
+        Context::Overview
+    };
+    // Screen bindings first: they may reuse a global key with a screen meaning.
+    let find = |ctx: Context| {
+        BINDINGS
+            .iter()
+            .find(|b| b.context == ctx && b.keys.contains(&key.code))
+            .map(|b| b.msg.clone())
+    };
+    find(here).or_else(|| find(Context::Global))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_key_is_bound_twice_in_one_screen() {
+        for screen in [Context::Overview, Context::Chain] {
+            let mut seen: Vec<KeyCode> = Vec::new();
+            for b in BINDINGS
+                .iter()
+                .filter(|b| b.context == screen || b.context == Context::Global)
+            {
+                for k in b.keys {
+                    // A screen binding may shadow a global one on purpose only for Esc-like keys.
+                    assert!(
+                        !seen.contains(k) || b.context == Context::Global,
+                        "{k:?} bound twice on {screen:?}"
+                    );
+                    seen.push(*k);
+                }
+            }
+        }
+    }
+}

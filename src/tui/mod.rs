@@ -1,0 +1,75 @@
+//! The interactive view (`certdx`, `certdx demo`, `certdx --snapshot PATH`).
+//!
+//! Elm style: the whole state is an [`App`]; every key intent, tick and IO result is a
+//! [`Msg`]; [`update`] changes the state and returns [`Cmd`]s; [`render`] draws a frame as a
+//! pure function of the state. The runtime executes commands as tokio tasks whose results
+//! come back as messages over a channel, so nothing slow ever runs between two frames.
+//! Only this module imports ratatui and crossterm.
+//!
+//! Layout: `app` (state), `estate` (the precomputed rows and diagnoses), `msg`, `cmd`,
+//! `keys` (key table, also the help), `update/` (state changes), `view/` (one file per
+//! screen part), `runtime` (the loop), `terminal` (setup, restore, panic hook).
+
+pub mod app;
+pub mod cmd;
+mod error;
+pub mod estate;
+pub mod fmt;
+pub mod keys;
+pub mod msg;
+mod runtime;
+pub mod terminal;
+pub mod theme;
+pub mod update;
+pub mod view;
+
+use std::path::PathBuf;
+
+pub use app::{App, AppConfig};
+pub use cmd::Cmd;
+pub use error::TuiError;
+pub use estate::Estate;
+pub use msg::Msg;
+pub use runtime::Executor;
+pub use update::update;
+pub use view::render;
+
+use crate::checks::dns::Dns;
+use crate::diagnose::playbook::PlaybookOptions;
+use crate::model::Inventory;
+
+/// What the command line hands the interactive view.
+pub struct TuiInput {
+    /// Where the objects come from: `demo`, a path, a kube context.
+    pub source_label: String,
+    /// The objects.
+    pub inventory: Inventory,
+    /// The instant the objects are diagnosed against (the data's "now").
+    pub now: jiff::Timestamp,
+    /// Documents that could not be loaded, shown in the view.
+    pub load_problems: Vec<String>,
+    /// How live checks reach the network; `None` runs offline, with checks disabled and the
+    /// reason shown.
+    pub checks: Option<ChecksConfig>,
+    /// Cluster writes (retry, renew).
+    pub actions: Box<dyn crate::actions::Actions>,
+    /// Refuse every write whatever `actions` allows.
+    pub read_only: bool,
+    /// Where `e`/`E` write their reports.
+    pub export_dir: PathBuf,
+}
+
+/// How live checks reach the network.
+#[derive(Debug, Clone)]
+pub struct ChecksConfig {
+    /// The DNS handle (recursive resolver, authoritative port, timeouts).
+    pub dns: Dns,
+    /// Playbook settings (HTTP ports, timeouts, concurrency).
+    pub playbook: PlaybookOptions,
+}
+
+/// Takes over the terminal, runs the view until the user leaves, and restores the terminal
+/// in every case (normal exit, error, panic). Must be called inside a tokio runtime.
+pub async fn run(input: TuiInput) -> Result<(), TuiError> {
+    runtime::run(input).await
+}

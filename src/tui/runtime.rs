@@ -1,0 +1,251 @@
+//! The loop that runs the view: terminal events and command results come in as messages,
+//! `update` turns them into state and commands, commands run as tokio tasks, and a frame is
+//! drawn after each batch. Nothing here holds a lock while drawing, and the loop never awaits
+//! the network or the disk itself: only the channel and the terminal.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream};
+use futures::{FutureExt, StreamExt};
+use jiff::SignedDuration;
+use tokio::sync::{Semaphore, mpsc};
+
+use super::app::{App, AppConfig};
+use super::cmd::Cmd;
+use super::error::TuiError;
+use super::estate::Estate;
+use super::keys::map_key;
+use super::msg::Msg;
+use super::terminal::{self, Term};
+use super::theme::Theme;
+use super::update::update;
+use super::view::render;
+use super::{ChecksConfig, TuiInput};
+use crate::actions::Actions;
+use crate::diagnose::playbook::run_playbook;
+
+/// Spinners and countdowns move at this rate, and only while something needs it.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Runs the view on the real terminal until the user leaves.
+pub async fn run(input: TuiInput) -> Result<(), TuiError> {
+    let TuiInput {
+        source_label,
+        inventory,
+        now,
+        load_problems,
+        checks,
+        actions,
+        read_only,
+        export_dir,
+    } = input;
+    let session = terminal::enter()?;
+    let mut session = session;
+    let size = session.terminal.size()?;
+    let checks_disabled = checks
+        .is_none()
+        .then(|| "offline session: certdx was started without network checks".to_owned());
+    let actions: Arc<dyn Actions> = Arc::from(actions);
+    let cfg = AppConfig {
+        source_label,
+        load_problems,
+        now,
+        checks_disabled,
+        actions: Arc::clone(&actions),
+        read_only,
+        export_dir,
+        theme: Theme::from_env(),
+        size: (size.width, size.height),
+    };
+    let (app, cmds) = App::new(cfg, inventory);
+    let runner = Runner {
+        executor: Arc::new(Executor::new(checks, actions)),
+    };
+    let result = event_loop(&mut session.terminal, app, cmds, runner).await;
+    let restored = session.leave();
+    result?;
+    restored.map_err(TuiError::from)
+}
+
+async fn event_loop(
+    terminal: &mut Term,
+    mut app: App,
+    cmds: Vec<Cmd>,
+    runner: Runner,
+) -> Result<(), TuiError> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let started = Instant::now();
+    let data_now = app.data_now;
+    let clock = move || {
+        SignedDuration::try_from(started.elapsed())
+            .ok()
+            .and_then(|d| data_now.checked_add(d).ok())
+            .unwrap_or(data_now)
+    };
+    for c in cmds {
+        runner.spawn(c, tx.clone());
+    }
+    let mut events = EventStream::new();
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    terminal.draw(|f| render(&app, f))?;
+    loop {
+        let msg = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(key))) => map_key(&app, key),
+                Some(Ok(Event::Resize(w, h))) => Some(Msg::Resize(w, h)),
+                Some(Ok(_)) => None,
+                Some(Err(e)) => return Err(TuiError::Terminal(e)),
+                None => Some(Msg::Quit),
+            },
+            Some(m) = rx.recv() => Some(m),
+            _ = ticker.tick(), if app.wants_ticks() => None,
+        };
+        let mut batch: Vec<Msg> = msg.into_iter().collect();
+        // Everything already queued is applied before the next frame: a burst of results or
+        // repeated keys costs one redraw.
+        while let Ok(m) = rx.try_recv() {
+            batch.push(m);
+        }
+        for m in batch {
+            for c in update(&mut app, m) {
+                runner.spawn(c, tx.clone());
+            }
+        }
+        if terminal::panicked() {
+            return Err(TuiError::Panicked(
+                "see the report above; the terminal was restored".to_owned(),
+            ));
+        }
+        if app.quit {
+            return Ok(());
+        }
+        update(&mut app, Msg::Tick(clock()));
+        terminal.draw(|f| render(&app, f))?;
+    }
+}
+
+/// Executes commands as tasks; each answers with one message.
+struct Runner {
+    executor: Arc<Executor>,
+}
+
+impl Runner {
+    fn spawn(&self, cmd: Cmd, tx: mpsc::UnboundedSender<Msg>) {
+        let executor = Arc::clone(&self.executor);
+        tokio::spawn(async move {
+            let fallback = failure_msg(&cmd);
+            // A panic was already reported (and flagged) by the hook; answering keeps the
+            // loop turning so it notices and stops.
+            let msg = std::panic::AssertUnwindSafe(executor.execute(cmd))
+                .catch_unwind()
+                .await
+                .unwrap_or(fallback);
+            let _ = tx.send(msg);
+        });
+    }
+}
+
+/// The message a command answers with when its task dies.
+fn failure_msg(cmd: &Cmd) -> Msg {
+    let why = "the task panicked".to_owned();
+    match cmd {
+        Cmd::RunCheck {
+            key, generation, ..
+        } => Msg::CheckFailed {
+            key: key.clone(),
+            generation: *generation,
+            error: why,
+        },
+        Cmd::Perform { id, action } => Msg::ActionDone {
+            id: *id,
+            action: action.clone(),
+            result: Err(why),
+        },
+        Cmd::Export { id, .. } => Msg::Exported {
+            id: *id,
+            result: Err(why),
+        },
+        Cmd::Diagnose { .. } => Msg::LoadFailed(why),
+    }
+}
+
+/// Does the work of commands: diagnosing, checking, writing to the cluster, exporting.
+/// Public so tests can run a command for real and feed its answer to `update`.
+pub struct Executor {
+    checks: Option<Arc<ChecksConfig>>,
+    actions: Arc<dyn Actions>,
+    /// Bounds concurrent playbook runs to the playbook's own concurrency setting.
+    limit: Arc<Semaphore>,
+}
+
+impl Executor {
+    /// An executor with `checks` (`None`: checks answer that they are off) and `actions`.
+    pub fn new(checks: Option<ChecksConfig>, actions: Arc<dyn Actions>) -> Executor {
+        let permits = checks.as_ref().map_or(1, |c| c.playbook.concurrency.max(1));
+        Executor {
+            checks: checks.map(Arc::new),
+            actions,
+            limit: Arc::new(Semaphore::new(permits)),
+        }
+    }
+
+    /// Runs `cmd` to completion and returns the message it answers with. CPU-heavy and
+    /// blocking work (diagnosis, rendering and writing reports) runs on the blocking pool.
+    pub async fn execute(&self, cmd: Cmd) -> Msg {
+        match cmd {
+            Cmd::Diagnose { inventory, now } => {
+                match tokio::task::spawn_blocking(move || Estate::build(inventory, now)).await {
+                    Ok(estate) => Msg::Loaded(Box::new(estate)),
+                    Err(e) => Msg::LoadFailed(e.to_string()),
+                }
+            }
+            Cmd::RunCheck {
+                key,
+                generation,
+                target,
+            } => {
+                let Some(cfg) = self.checks.clone() else {
+                    return Msg::CheckFailed {
+                        key,
+                        generation,
+                        error: "live checks are off".to_owned(),
+                    };
+                };
+                let _permit = self.limit.clone().acquire_owned().await.ok();
+                let result = run_playbook(&cfg.dns, &target, &cfg.playbook).await;
+                Msg::CheckDone {
+                    key,
+                    generation,
+                    result: Box::new(result),
+                }
+            }
+            Cmd::Perform { id, action } => {
+                let result = self.actions.perform(action.clone()).await;
+                Msg::ActionDone { id, action, result }
+            }
+            Cmd::Export {
+                id,
+                path,
+                format,
+                report,
+            } => {
+                let write = move || {
+                    let text = crate::report::render(&report, format);
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir)
+                            .map_err(|e| format!("{}: {e}", dir.display()))?;
+                    }
+                    std::fs::write(&path, text)
+                        .map(|_| path.clone())
+                        .map_err(|e| format!("{}: {e}", path.display()))
+                };
+                let result = tokio::task::spawn_blocking(write)
+                    .await
+                    .unwrap_or_else(|e| Err(format!("export failed: {e}")));
+                Msg::Exported { id, result }
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Live checks: which Challenges the selection means, starting one command per Challenge,
+//! and merging results into the diagnoses as they arrive.
+
+use super::super::app::{App, CheckRun, StatusKind, TreeItem, node_at};
+use super::super::cmd::Cmd;
+use super::nav::refresh_visible;
+use crate::diagnose::ChainNode;
+use crate::diagnose::playbook::{PlaybookResult, Target};
+use crate::model::{Kind, ObjectRef, State};
+
+/// `c`: checks the selected Challenge, or every unfinished Challenge below the selection.
+pub fn run_selection(app: &mut App) -> Vec<Cmd> {
+    if let Some(why) = &app.checks.disabled {
+        let text = format!("live checks are off: {why}");
+        app.say(StatusKind::Error, text);
+        return Vec::new();
+    }
+    let Some(challenges) = selected_challenges(app) else {
+        app.say(
+            StatusKind::Info,
+            "select a Certificate, Order or Challenge to check",
+        );
+        return Vec::new();
+    };
+    if challenges.is_empty() {
+        app.say(StatusKind::Info, "no unfinished Challenge to check here");
+        return Vec::new();
+    }
+    let cmds = start(app, &challenges);
+    let skipped = challenges.len() - cmds.len();
+    // The status bar's spinner says what runs; a message only for what did not start.
+    app.status = None;
+    if skipped > 0 {
+        app.say(StatusKind::Info, format!("{skipped} already running"));
+    }
+    cmds
+}
+
+/// `r`: runs every check already run again (those not running now).
+pub fn rerun(app: &mut App) -> Vec<Cmd> {
+    if let Some(why) = &app.checks.disabled {
+        let text = format!("live checks are off: {why}");
+        app.say(StatusKind::Error, text);
+        return Vec::new();
+    }
+    let mut keys: Vec<String> = app
+        .checks
+        .runs
+        .iter()
+        .filter(|(_, r)| r.running_since.is_none())
+        .map(|(k, _)| k.clone())
+        .collect();
+    if keys.is_empty() {
+        let text = if app.checks.running() > 0 {
+            "every check is still running"
+        } else {
+            "no checks run yet: press c on a Certificate, Order or Challenge"
+        };
+        app.say(StatusKind::Info, text);
+        return Vec::new();
+    }
+    keys.sort();
+    let mut cmds = Vec::with_capacity(keys.len());
+    for key in keys {
+        let target = app.checks.runs[&key].target.clone();
+        cmds.push(launch(app, key, target));
+    }
+    app.status = None;
+    cmds
+}
+
+/// A check finished (or its task died).
+pub fn done(app: &mut App, key: String, generation: u64, result: Result<PlaybookResult, String>) {
+    let Some(run) = app.checks.runs.get_mut(&key) else {
+        return;
+    };
+    if run.generation != generation {
+        return; // superseded by a re-run
+    }
+    run.running_since = None;
+    match result {
+        Ok(r) => {
+            run.result = Some(r);
+            run.error = None;
+            let runs = &app.checks.runs;
+            if let Some(e) = &mut app.estate {
+                e.apply_checks(std::slice::from_ref(&key), |k| {
+                    runs.get(k).and_then(|r| r.result.as_ref())
+                });
+            }
+            refresh_visible(app);
+        }
+        Err(e) => {
+            run.error = Some(e.clone());
+            app.say(StatusKind::Error, format!("checks for {key} failed: {e}"));
+        }
+    }
+    if app.checks.running() == 0
+        && app
+            .status
+            .as_ref()
+            .is_none_or(|s| s.kind != StatusKind::Error)
+    {
+        app.say(
+            StatusKind::Ok,
+            "checks finished: findings merged, root cause updated",
+        );
+    }
+}
+
+fn start(app: &mut App, challenges: &[ObjectRef]) -> Vec<Cmd> {
+    let mut cmds = Vec::new();
+    for r in challenges {
+        let key = r.to_string();
+        if app
+            .checks
+            .runs
+            .get(&key)
+            .is_some_and(|run| run.running_since.is_some())
+        {
+            continue;
+        }
+        let Some(target) = app
+            .estate
+            .as_ref()
+            .and_then(|e| Some(Target::from_challenge(e.challenge(r)?, &e.inventory)))
+        else {
+            continue;
+        };
+        cmds.push(launch(app, key, target));
+    }
+    cmds
+}
+
+fn launch(app: &mut App, key: String, target: Target) -> Cmd {
+    app.checks.next_gen += 1;
+    let generation = app.checks.next_gen;
+    let run = app
+        .checks
+        .runs
+        .entry(key.clone())
+        .or_insert_with(|| CheckRun {
+            target: target.clone(),
+            generation,
+            running_since: None,
+            result: None,
+            error: None,
+        });
+    run.generation = generation;
+    run.running_since = Some(app.clock);
+    run.target = target.clone();
+    Cmd::RunCheck {
+        key,
+        generation,
+        target,
+    }
+}
+
+/// The Challenges the selection stands for; `None` when nothing checkable is selected.
+fn selected_challenges(app: &App) -> Option<Vec<ObjectRef>> {
+    let e = app.estate.as_ref()?;
+    let node: &ChainNode = match &app.chain {
+        Some(c) => {
+            let d = &e.diagnoses[c.diagnosis];
+            match &c.nodes.get(c.selected)?.item {
+                TreeItem::Node(path) => node_at(&d.chain, path)?,
+                TreeItem::Folded(_) => return None,
+            }
+        }
+        None => &e.diagnoses[app.selected_row()?.diagnosis].chain,
+    };
+    let mut out = Vec::new();
+    if node.object.kind == Kind::Challenge {
+        // Explicitly chosen: checked even when valid.
+        out.push(node.object.clone());
+    } else {
+        unfinished(node, node.history, &mut out);
+    }
+    Some(out)
+}
+
+/// Unfinished Challenges below `node`; history is skipped unless the walk starts in it.
+fn unfinished(node: &ChainNode, in_history: bool, out: &mut Vec<ObjectRef>) {
+    if node.history && !in_history {
+        return;
+    }
+    if node.object.kind == Kind::Challenge && node.status.state != State::Ready {
+        out.push(node.object.clone());
+    }
+    for c in &node.children {
+        unfinished(c, in_history, out);
+    }
+}

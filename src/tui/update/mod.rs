@@ -1,0 +1,108 @@
+//! `update`: the one place the state changes. It never waits on anything: work that needs
+//! the network, the disk or much CPU goes out as a [`Cmd`] and comes back as a [`Msg`].
+
+mod checks;
+mod nav;
+mod write;
+
+use super::app::{App, ChainView, Overlay, StatusKind};
+use super::cmd::Cmd;
+use super::msg::Msg;
+
+pub use nav::refresh_visible;
+
+/// Applies `msg` to `app` and returns the work to start.
+pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
+    match msg {
+        Msg::Quit => app.quit = true,
+        Msg::Resize(w, h) => {
+            app.size = (w, h);
+            nav::keep_visible(app);
+        }
+        Msg::Tick(now) => app.clock = now.max(app.clock),
+        Msg::Loaded(estate) => {
+            app.estate = Some(*estate);
+            app.chain = None;
+            nav::refresh_visible(app);
+        }
+        Msg::LoadFailed(why) => app.say(StatusKind::Error, format!("diagnosis failed: {why}")),
+        Msg::CheckDone {
+            key,
+            generation,
+            result,
+        } => checks::done(app, key, generation, Ok(*result)),
+        Msg::CheckFailed {
+            key,
+            generation,
+            error,
+        } => checks::done(app, key, generation, Err(error)),
+        Msg::ActionDone { id, action, result } => write::action_done(app, id, action, result),
+        Msg::Exported { id, result } => write::exported(app, id, result),
+        Msg::Help => {
+            app.overlay = match app.overlay {
+                Some(Overlay::Help { .. }) => None,
+                _ => Some(Overlay::Help { scroll: 0 }),
+            }
+        }
+        intent => {
+            // Until the estate is diagnosed, only leaving makes sense.
+            if app.estate.is_none() {
+                if matches!(intent, Msg::Back) {
+                    app.quit = true;
+                }
+                return Vec::new();
+            }
+            return match &app.overlay {
+                Some(Overlay::Help { .. }) => {
+                    help_key(app, intent);
+                    Vec::new()
+                }
+                Some(Overlay::Confirm(_)) | Some(Overlay::Export(_)) => {
+                    write::dialog_key(app, intent)
+                }
+                None => screen_key(app, intent),
+            };
+        }
+    }
+    Vec::new()
+}
+
+fn help_key(app: &mut App, msg: Msg) {
+    let Some(Overlay::Help { scroll }) = &mut app.overlay else {
+        return;
+    };
+    match msg {
+        Msg::Up => *scroll = scroll.saturating_sub(1),
+        Msg::Down => *scroll += 1,
+        Msg::PageUp => *scroll = scroll.saturating_sub(10),
+        Msg::PageDown => *scroll += 10,
+        Msg::Back => app.overlay = None,
+        _ => {}
+    }
+    if let Some(Overlay::Help { scroll }) = &mut app.overlay {
+        *scroll = (*scroll).min(super::view::help::max_scroll(app.size));
+    }
+}
+
+fn screen_key(app: &mut App, msg: Msg) -> Vec<Cmd> {
+    match msg {
+        Msg::RunChecks => return checks::run_selection(app),
+        Msg::RerunChecks => return checks::rerun(app),
+        Msg::Retry => write::ask_retry(app),
+        Msg::Renew => write::ask_renew(app),
+        Msg::Export => write::ask_export(app, false),
+        Msg::ExportAll => write::ask_export(app, true),
+        Msg::Back if app.chain.is_some() => app.chain = None,
+        // A filter is the last thing to undo before leaving.
+        Msg::Back if !app.overview.filter.is_empty() => nav::overview_key(app, Msg::FilterCancel),
+        Msg::Back => app.quit = true,
+        Msg::Open if app.chain.is_none() => {
+            if let (Some(e), Some(d)) = (&app.estate, app.focused_diagnosis()) {
+                app.chain = Some(ChainView::open(e, d));
+            }
+        }
+        other if app.chain.is_some() => nav::chain_key(app, other),
+        other => nav::overview_key(app, other),
+    }
+    Vec::new()
+}

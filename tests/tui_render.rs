@@ -1,0 +1,400 @@
+//! Every screen and state drawn on ratatui's `TestBackend` and compared with insta snapshots
+//! (`cargo insta review` after an intended change). Time is part of the state (`app.clock`),
+//! so spinners, elapsed times and countdowns are deterministic.
+
+#[path = "tui_support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+
+use certdx::checks::CheckStatus;
+use certdx::model::{Code, Finding, Inventory};
+use certdx::tui::theme::Theme;
+use certdx::tui::{App, Cmd, Msg};
+use jiff::SignedDuration;
+use ratatui::style::Color;
+use support::{config, demo_app, draw, feed};
+
+const NARROW: (u16, u16) = (80, 24);
+const WIDE: (u16, u16) = (200, 50);
+
+fn select(app: &mut App, name: &str) {
+    feed(app, [Msg::Home]);
+    for _ in 0..app.overview.visible.len() {
+        let r = app.selected_row().unwrap();
+        if format!("{}/{}", r.namespace, r.name) == name {
+            return;
+        }
+        feed(app, [Msg::Down]);
+    }
+    panic!("{name} not listed");
+}
+
+#[test]
+fn loading_screen() {
+    let (app, _) = App::new(config(NARROW), certdx::source::demo::load().inventory);
+    let screen = draw(&app);
+    assert!(
+        screen.contains("diagnosing 34 objects from demo"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("loading", screen);
+}
+
+#[test]
+fn empty_estate_screen_lists_load_problems() {
+    let mut cfg = config(NARROW);
+    cfg.load_problems = vec!["dump.yaml:3 (document 1): not YAML".to_owned()];
+    let app = support::app_with(cfg, Inventory::default());
+    let screen = draw(&app);
+    assert!(screen.contains("No Certificates in demo."));
+    assert!(screen.contains("dump.yaml:3"));
+    insta::assert_snapshot!("empty", screen);
+}
+
+#[test]
+fn overview_narrow() {
+    let app = demo_app(NARROW);
+    let screen = draw(&app);
+    assert!(screen.contains("2 failed"));
+    assert!(
+        screen.contains("retry in 1d21h"),
+        "rate-limit countdown on the footer"
+    );
+    insta::assert_snapshot!("overview_80x24", screen);
+}
+
+#[test]
+fn overview_wide_shows_every_column() {
+    let app = demo_app(WIDE);
+    let screen = draw(&app);
+    for col in ["ISSUING", "NOT AFTER", "RENEWAL", "ISSUER", "ROOT CAUSE"] {
+        assert!(screen.contains(col), "{col} missing");
+    }
+    insta::assert_snapshot!("overview_200x50", screen);
+}
+
+#[test]
+fn overview_countdown_moves_with_the_clock() {
+    let mut app = demo_app(NARROW);
+    feed(
+        &mut app,
+        [Msg::Tick("2026-01-17T08:12:00Z".parse().unwrap())],
+    );
+    assert!(draw(&app).contains("retry in 1h02m"));
+}
+
+#[test]
+fn overview_with_orphans_and_filter_being_typed() {
+    let mut app = demo_app(NARROW);
+    feed(
+        &mut app,
+        [
+            Msg::ToggleOrphans,
+            Msg::FilterStart,
+            Msg::FilterInput('m'),
+            Msg::FilterInput('a'),
+        ],
+    );
+    insta::assert_snapshot!("overview_filter_orphans", draw(&app));
+}
+
+#[test]
+fn overview_with_no_match() {
+    let mut app = demo_app(NARROW);
+    feed(
+        &mut app,
+        [
+            Msg::FilterStart,
+            Msg::FilterInput('z'),
+            Msg::FilterInput('z'),
+        ],
+    );
+    assert!(draw(&app).contains("no Certificate matches"));
+}
+
+#[test]
+fn many_rows_draw_only_the_window_around_the_selection() {
+    let mut app = support::synthetic_app(2000, NARROW);
+    insta::assert_snapshot!("many_rows_top", draw(&app));
+    feed(&mut app, [Msg::End]);
+    let screen = draw(&app);
+    assert!(screen.contains("showing 2000 of 2000"));
+    insta::assert_snapshot!("many_rows_end", screen);
+}
+
+#[test]
+fn chain_narrow_with_history_folded() {
+    let mut app = demo_app(NARROW);
+    feed(&mut app, [Msg::Open]);
+    let screen = draw(&app);
+    assert!(screen.contains("ROOT CAUSE ratelimit-duplicate-certificate"));
+    assert!(screen.contains("5 older revisions"));
+    insta::assert_snapshot!("chain_80x24", screen);
+}
+
+#[test]
+fn chain_wide_with_history_shown() {
+    let mut app = demo_app(WIDE);
+    feed(&mut app, [Msg::Open, Msg::ToggleHistory]);
+    let screen = draw(&app);
+    assert!(screen.contains("legacy-portal-1 (rev 1)"));
+    insta::assert_snapshot!("chain_history_200x50", screen);
+}
+
+#[test]
+fn detail_of_a_challenge_shows_its_fields_findings_and_events() {
+    let mut app = demo_app(WIDE);
+    select(&mut app, "marketing/promo");
+    feed(&mut app, [Msg::Open, Msg::End]);
+    let screen = draw(&app);
+    for what in [
+        "type: HTTP-01",
+        "dnsName: promo.example.com",
+        "token:",
+        "key:",
+        "presented / processing",
+        "solver:",
+        "ACME server:",
+        "acme-caa",
+        "Live checks",
+    ] {
+        assert!(screen.contains(what), "{what} missing:\n{screen}");
+    }
+    insta::assert_snapshot!("detail_challenge_200x50", screen);
+}
+
+#[test]
+fn detail_of_an_order() {
+    let mut app = demo_app(WIDE);
+    select(&mut app, "shop/www-shop");
+    feed(&mut app, [Msg::Open, Msg::Down, Msg::Down]);
+    insta::assert_snapshot!("detail_order_200x50", draw(&app));
+}
+
+#[test]
+fn yaml_view_of_the_selected_object() {
+    let mut app = demo_app(WIDE);
+    select(&mut app, "marketing/promo");
+    feed(&mut app, [Msg::Open, Msg::End, Msg::ToggleYaml]);
+    let screen = draw(&app);
+    assert!(screen.contains("kind: Challenge"));
+    assert!(screen.contains("typed fields only"));
+    insta::assert_snapshot!("detail_yaml_200x50", screen);
+}
+
+fn start_checks(app: &mut App) -> Vec<(String, u64, certdx::diagnose::playbook::Target)> {
+    feed(app, [Msg::RunChecks])
+        .into_iter()
+        .filter_map(|c| match c {
+            Cmd::RunCheck {
+                key,
+                generation,
+                target,
+            } => Some((key, generation, target)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn checks_running_show_a_spinner_and_elapsed_time() {
+    let mut app = demo_app(WIDE);
+    select(&mut app, "shop/www-shop");
+    feed(&mut app, [Msg::Open, Msg::End]);
+    assert_eq!(start_checks(&mut app).len(), 1);
+    let later = support::demo_now() + SignedDuration::from_millis(1_340);
+    feed(&mut app, [Msg::Tick(later)]);
+    let screen = draw(&app);
+    assert!(screen.contains("checking 1.3s"), "{screen}");
+    assert!(screen.contains("running for 1.3s"));
+    insta::assert_snapshot!("checks_running_200x50", screen);
+}
+
+#[test]
+fn checks_finished_merge_findings_and_change_the_root_cause() {
+    let mut app = demo_app(WIDE);
+    select(&mut app, "shop/www-shop");
+    feed(&mut app, [Msg::Open, Msg::End]);
+    let (key, generation, target) = start_checks(&mut app).remove(0);
+    let finding = Finding::new(
+        Code::Http01WrongStatus,
+        "GET http://www.shop.example.com/.well-known/acme-challenge/x answered 404 (nginx)",
+    )
+    .with_evidence(certdx::model::Evidence::Http(certdx::model::HttpEvidence {
+        url: "http://www.shop.example.com/.well-known/acme-challenge/x".into(),
+        address: Some("127.0.80.10".parse().unwrap()),
+        port: Some(80),
+        status: Some(404),
+        server: Some("nginx".into()),
+        elapsed_ms: 3,
+        ..Default::default()
+    }));
+    let mut result = tui_result(&target, vec![finding]);
+    result.checks[1].status = CheckStatus::Failed;
+    feed(
+        &mut app,
+        [
+            Msg::Tick(support::demo_now() + SignedDuration::from_secs(2)),
+            Msg::CheckDone {
+                key,
+                generation,
+                result: Box::new(result),
+            },
+        ],
+    );
+    let screen = draw(&app);
+    assert!(screen.contains("ROOT CAUSE http01-wrong-status"));
+    assert!(screen.contains("GET http://www.shop.example.com/.well-known/acme-challenge/x via 127.0.80.10:80: 404 (nginx)"));
+    insta::assert_snapshot!("checks_finished_200x50", screen);
+}
+
+fn tui_result(
+    target: &certdx::diagnose::playbook::Target,
+    findings: Vec<Finding>,
+) -> certdx::diagnose::playbook::PlaybookResult {
+    use certdx::checks::CheckReport;
+    let report = |name: &str, ms| CheckReport {
+        name: name.into(),
+        target: target.name.clone(),
+        status: CheckStatus::Passed,
+        duration_ms: ms,
+        findings: Vec::new(),
+    };
+    certdx::diagnose::playbook::PlaybookResult {
+        target: target.clone(),
+        checks: vec![report("name", 2), report("http01", 35), report("caa", 4)],
+        findings,
+        duration_ms: 41,
+    }
+}
+
+#[test]
+fn checks_off_are_explained() {
+    let mut cfg = config(WIDE);
+    cfg.checks_disabled = Some("offline session: certdx was started without network checks".into());
+    let mut app = support::app_with(cfg, certdx::source::demo::load().inventory);
+    select(&mut app, "shop/www-shop");
+    feed(&mut app, [Msg::Open, Msg::End, Msg::RunChecks]);
+    let screen = draw(&app);
+    assert!(screen.contains("off: offline session"));
+    assert!(screen.contains("live checks are off: offline session"));
+}
+
+#[test]
+fn confirm_dialog_disabled_with_the_reason() {
+    let mut app = demo_app(NARROW);
+    feed(&mut app, [Msg::Retry]);
+    let screen = draw(&app);
+    assert!(screen.contains("Not available: demo: read-only source"));
+    insta::assert_snapshot!("dialog_retry_disabled_80x24", screen);
+}
+
+#[test]
+fn confirm_dialog_states_what_will_change() {
+    let mut cfg = config(NARROW);
+    cfg.actions = Arc::new(certdx::actions::Unavailable("unused".into()));
+    cfg.actions = Arc::new(support::Allowed);
+    let mut app = support::app_with(cfg, certdx::source::demo::load().inventory);
+    feed(&mut app, [Msg::Renew]);
+    let screen = draw(&app);
+    assert!(screen.contains("exactly this: renew Certificate internal/legacy-portal"));
+    insta::assert_snapshot!("dialog_renew_80x24", screen);
+}
+
+#[test]
+fn busy_action_and_outcome_in_the_status_line() {
+    let mut cfg = config(NARROW);
+    cfg.actions = Arc::new(support::Allowed);
+    let mut app = support::app_with(cfg, certdx::source::demo::load().inventory);
+    let cmds = feed(&mut app, [Msg::Retry, Msg::Confirm]);
+    let screen = draw(&app);
+    assert!(
+        screen.contains("retry Order internal/legacy-portal-6-2206735431"),
+        "{screen}"
+    );
+    let Cmd::Perform { id, action } = cmds[0].clone() else {
+        panic!()
+    };
+    feed(
+        &mut app,
+        [Msg::ActionDone {
+            id,
+            action,
+            result: Err("forbidden: RBAC".into()),
+        }],
+    );
+    assert!(
+        draw(&app)
+            .contains("retry Order internal/legacy-portal-6-2206735431 failed: forbidden: RBAC")
+    );
+}
+
+#[test]
+fn export_dialog() {
+    let mut app = demo_app(NARROW);
+    feed(&mut app, [Msg::Export, Msg::ExportNextFormat]);
+    let screen = draw(&app);
+    assert!(screen.contains("[j JSON]"));
+    assert!(screen.contains("/tmp/certdx-exports"));
+    insta::assert_snapshot!("dialog_export_80x24", screen);
+}
+
+#[test]
+fn help_narrow_and_wide_lists_every_key() {
+    let mut app = demo_app(WIDE);
+    feed(&mut app, [Msg::Help]);
+    let screen = draw(&app);
+    for b in certdx::tui::keys::BINDINGS {
+        assert!(screen.contains(b.help), "help lacks {:?}", b.help);
+    }
+    insta::assert_snapshot!("help_200x50", screen);
+    let mut app = demo_app(NARROW);
+    feed(&mut app, [Msg::Help]);
+    insta::assert_snapshot!("help_80x24", draw(&app));
+    feed(&mut app, [Msg::End, Msg::PageDown, Msg::PageDown]);
+    insta::assert_snapshot!("help_80x24_scrolled", draw(&app));
+}
+
+#[test]
+fn tiny_terminal_says_so() {
+    let app = demo_app((50, 10));
+    let screen = draw(&app);
+    assert!(screen.contains("terminal too small"));
+    insta::assert_snapshot!("too_small", screen);
+    // Degenerate sizes draw nothing and do not panic.
+    for size in [(0, 0), (1, 1), (59, 40), (200, 11), (60, 12)] {
+        support::terminal(&demo_app(size));
+    }
+}
+
+#[test]
+fn no_color_emits_no_colour_and_keeps_markers() {
+    let mut app = demo_app(NARROW);
+    app.theme = Theme::MONO;
+    feed(&mut app, [Msg::Open]);
+    let t = support::terminal(&app);
+    let buf = t.backend().buffer();
+    for cell in buf.content() {
+        assert_eq!(
+            cell.fg,
+            Color::Reset,
+            "colour in NO_COLOR mode at {:?}",
+            cell.symbol()
+        );
+        assert_eq!(cell.bg, Color::Reset);
+    }
+    assert!(t.backend().to_string().contains("✗ Certificate"));
+}
+
+#[test]
+fn colours_mark_failed_rows_red() {
+    let mut app = demo_app(NARROW);
+    app.theme = Theme::COLOR;
+    let t = support::terminal(&app);
+    let buf = t.backend().buffer();
+    // Row 3 is the first data row: legacy-portal, failed.
+    let cell = &buf[(0, 3)];
+    assert_eq!(cell.symbol(), "✗");
+    assert_eq!(cell.fg, Color::Red);
+}

@@ -1,0 +1,664 @@
+//! `update` on its own: keys and results go in as messages; the state and the returned
+//! commands come out. No terminal, no sleeping.
+
+#[path = "tui_support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+
+use certdx::actions::Action;
+use certdx::checks::{CheckReport, CheckStatus};
+use certdx::diagnose::playbook::{PlaybookResult, Target};
+use certdx::model::{Code, Finding, Inventory, Kind, Severity, State};
+use certdx::report::Format;
+use certdx::tui::app::{ExportScope, Overlay, Sort, StatusKind, TreeItem};
+use certdx::tui::keys::map_key;
+use certdx::tui::{App, Cmd, Msg};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use support::{config, demo_app, feed};
+
+const SIZE: (u16, u16) = (120, 40);
+
+fn names(app: &App) -> Vec<String> {
+    let e = app.estate.as_ref().unwrap();
+    app.overview
+        .visible
+        .iter()
+        .map(|&i| format!("{}/{}", e.rows[i].namespace, e.rows[i].name))
+        .collect()
+}
+
+fn selected(app: &App) -> String {
+    let r = app.selected_row().expect("a row is selected");
+    format!("{}/{}", r.namespace, r.name)
+}
+
+fn select(app: &mut App, name: &str) {
+    feed(app, [Msg::Home]);
+    for _ in 0..app.overview.visible.len() {
+        if selected(app) == name {
+            return;
+        }
+        feed(app, [Msg::Down]);
+    }
+    panic!("{name} not in the list: {:?}", names(app));
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+#[test]
+fn overview_lists_failing_first_and_hides_orphans_until_asked() {
+    let mut app = demo_app(SIZE);
+    assert_eq!(
+        names(&app),
+        [
+            "internal/legacy-portal",
+            "marketing/promo",
+            "api/api-gateway",
+            "blog/blog-tls",
+            "shop/www-shop",
+            "blog/www-blog"
+        ]
+    );
+    let c = app.estate.as_ref().unwrap().counts;
+    assert_eq!(
+        (c.failed, c.in_progress, c.unknown, c.ready, c.orphans),
+        (2, 3, 0, 1, 1)
+    );
+    feed(&mut app, [Msg::ToggleOrphans]);
+    assert_eq!(names(&app).len(), 7);
+    assert_eq!(names(&app)[2], "marketing/old-landing-1-99120001-4021117");
+}
+
+#[test]
+fn filter_matches_names_and_dns_names_and_esc_clears_it() {
+    let mut app = demo_app(SIZE);
+    let cmds = feed(
+        &mut app,
+        [
+            Msg::FilterStart,
+            Msg::FilterInput('P'),
+            Msg::FilterInput('r'),
+            Msg::FilterInput('o'),
+        ],
+    );
+    assert!(cmds.is_empty());
+    assert!(app.overview.editing_filter);
+    assert_eq!(names(&app), ["marketing/promo"]);
+    // A DNS name that is not in the object's name.
+    feed(&mut app, [Msg::FilterCancel, Msg::FilterStart]);
+    for c in "portal.example".chars() {
+        feed(&mut app, [Msg::FilterInput(c)]);
+    }
+    feed(&mut app, [Msg::FilterAccept]);
+    assert!(!app.overview.editing_filter);
+    assert_eq!(names(&app), ["internal/legacy-portal"]);
+    // Esc first clears the filter, then leaves.
+    feed(&mut app, [Msg::Back]);
+    assert_eq!(names(&app).len(), 6);
+    assert!(!app.quit);
+    feed(&mut app, [Msg::Back]);
+    assert!(app.quit);
+}
+
+#[test]
+fn typing_a_filter_sends_letters_to_the_filter_not_to_the_key_table() {
+    let mut app = demo_app(SIZE);
+    assert!(matches!(
+        map_key(&app, key(KeyCode::Char('q'))),
+        Some(Msg::Quit)
+    ));
+    feed(&mut app, [Msg::FilterStart]);
+    assert!(matches!(
+        map_key(&app, key(KeyCode::Char('q'))),
+        Some(Msg::FilterInput('q'))
+    ));
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(matches!(map_key(&app, ctrl_c), Some(Msg::Quit)));
+    assert!(matches!(
+        map_key(&app, key(KeyCode::Esc)),
+        Some(Msg::FilterCancel)
+    ));
+}
+
+#[test]
+fn namespace_cycles_through_each_then_back_to_all() {
+    let mut app = demo_app(SIZE);
+    let namespaces = app.estate.as_ref().unwrap().namespaces.clone();
+    assert_eq!(namespaces, ["api", "blog", "internal", "marketing", "shop"]);
+    feed(&mut app, [Msg::CycleNamespace]);
+    assert_eq!(names(&app), ["api/api-gateway"]);
+    feed(&mut app, [Msg::CycleNamespace]);
+    assert_eq!(names(&app), ["blog/blog-tls", "blog/www-blog"]);
+    for _ in 0..4 {
+        feed(&mut app, [Msg::CycleNamespace]);
+    }
+    assert_eq!(app.overview.namespace, None);
+    assert_eq!(names(&app).len(), 6);
+}
+
+#[test]
+fn sort_cycles_and_keeps_the_selected_row() {
+    let mut app = demo_app(SIZE);
+    select(&mut app, "shop/www-shop");
+    feed(&mut app, [Msg::CycleSort]);
+    assert_eq!(app.overview.sort, Sort::Name);
+    assert_eq!(names(&app)[0], "api/api-gateway");
+    assert_eq!(selected(&app), "shop/www-shop");
+    feed(&mut app, [Msg::CycleSort]);
+    assert_eq!(app.overview.sort, Sort::Expiry);
+    // Only www-blog has a notAfter: it comes first.
+    assert_eq!(names(&app)[0], "blog/www-blog");
+    feed(&mut app, [Msg::CycleSort]);
+    assert_eq!(app.overview.sort, Sort::Urgency);
+}
+
+#[test]
+fn next_failing_skips_healthy_rows_and_wraps() {
+    let mut app = demo_app(SIZE);
+    assert_eq!(selected(&app), "internal/legacy-portal");
+    feed(&mut app, [Msg::NextFailing]);
+    assert_eq!(selected(&app), "marketing/promo");
+    feed(&mut app, [Msg::NextFailing]);
+    // api-gateway is in progress but its root cause (a stuck challenge) is an error.
+    assert_eq!(selected(&app), "api/api-gateway");
+    feed(&mut app, [Msg::End, Msg::NextFailing]);
+    assert_eq!(selected(&app), "internal/legacy-portal");
+}
+
+#[test]
+fn movement_is_bounded_and_pages_keep_the_selection_on_screen() {
+    let mut app = support::synthetic_app(2000, (80, 24));
+    let height = certdx::tui::view::overview::list_height(app.size);
+    feed(&mut app, [Msg::Up]);
+    assert_eq!(app.overview.selected, 0);
+    feed(&mut app, [Msg::PageDown]);
+    assert_eq!(app.overview.selected, height);
+    assert_eq!(app.overview.offset, 1);
+    feed(&mut app, [Msg::End]);
+    assert_eq!(app.overview.selected, 1999);
+    assert_eq!(app.overview.offset, 2000 - height);
+    feed(&mut app, [Msg::Down, Msg::Home]);
+    assert_eq!((app.overview.selected, app.overview.offset), (0, 0));
+    // A smaller terminal moves the window so the selection stays visible.
+    feed(&mut app, [Msg::End, Msg::Resize(80, 12)]);
+    let small = certdx::tui::view::overview::list_height(app.size);
+    assert_eq!(app.overview.offset, 2000 - small);
+}
+
+#[test]
+fn enter_opens_the_chain_with_history_folded_and_h_unfolds_it() {
+    let mut app = demo_app(SIZE);
+    feed(&mut app, [Msg::Open]);
+    let c = app.chain.as_ref().expect("chain open");
+    let d = &app.estate.as_ref().unwrap().diagnoses[c.diagnosis];
+    assert_eq!(d.subject.name, "legacy-portal");
+    // Certificate, current request, its order, then the fold line for 5 older revisions.
+    assert_eq!(c.nodes.len(), 4);
+    assert_eq!(c.nodes[3].item, TreeItem::Folded(5));
+    feed(&mut app, [Msg::ToggleHistory]);
+    assert_eq!(app.chain.as_ref().unwrap().nodes.len(), 8);
+    feed(&mut app, [Msg::ToggleHistory, Msg::End, Msg::Open]);
+    let c = app.chain.as_ref().unwrap();
+    assert!(c.show_history, "Enter on the fold line unfolds");
+    assert_eq!(c.nodes.len(), 8);
+    feed(&mut app, [Msg::Back]);
+    assert!(app.chain.is_none());
+    assert!(!app.quit);
+}
+
+#[test]
+fn chain_navigation_selects_nodes_and_resets_the_detail_scroll() {
+    // Small enough that the Certificate's detail needs scrolling.
+    let mut app = demo_app((80, 24));
+    select(&mut app, "shop/www-shop");
+    feed(&mut app, [Msg::Open]);
+    let kinds = |app: &App| {
+        let c = app.chain.as_ref().unwrap();
+        let d = &app.estate.as_ref().unwrap().diagnoses[c.diagnosis];
+        c.selected_node(d).map(|n| n.object.kind)
+    };
+    assert_eq!(kinds(&app), Some(Kind::Certificate));
+    feed(&mut app, [Msg::DetailDown, Msg::DetailDown]);
+    assert_eq!(app.chain.as_ref().unwrap().detail_scroll, 2);
+    feed(&mut app, [Msg::End]);
+    assert_eq!(kinds(&app), Some(Kind::Challenge));
+    assert_eq!(app.chain.as_ref().unwrap().detail_scroll, 0);
+    // Scrolling is bounded by the content.
+    feed(&mut app, std::iter::repeat_n(Msg::PageDown, 50));
+    let max = certdx::tui::view::detail::max_scroll(&app);
+    assert_eq!(app.chain.as_ref().unwrap().detail_scroll, max);
+    feed(&mut app, [Msg::ToggleYaml]);
+    let c = app.chain.as_ref().unwrap();
+    assert!(c.yaml);
+    assert_eq!(c.detail_scroll, 0);
+}
+
+fn finding(code: Code, summary: &str) -> Finding {
+    Finding::new(code, summary)
+}
+
+/// A result as `run_playbook` would return it for `target`.
+pub fn result_for(target: &Target, findings: Vec<Finding>) -> PlaybookResult {
+    let status = if findings.iter().any(|f| f.severity >= Severity::Error) {
+        CheckStatus::Failed
+    } else {
+        CheckStatus::Passed
+    };
+    PlaybookResult {
+        target: target.clone(),
+        checks: vec![
+            CheckReport {
+                name: "name".into(),
+                target: target.name.clone(),
+                status: CheckStatus::Passed,
+                duration_ms: 3,
+                findings: Vec::new(),
+            },
+            CheckReport {
+                name: "http01".into(),
+                target: target.name.clone(),
+                status,
+                duration_ms: 40,
+                findings: findings.clone(),
+            },
+        ],
+        findings,
+        duration_ms: 44,
+    }
+}
+
+fn run_checks(app: &mut App) -> Vec<(String, u64, Target)> {
+    feed(app, [Msg::RunChecks])
+        .into_iter()
+        .map(|c| match c {
+            Cmd::RunCheck {
+                key,
+                generation,
+                target,
+            } => (key, generation, target),
+            other => panic!("expected a check, got {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn checks_start_one_command_per_unfinished_challenge_and_merge_results() {
+    let mut app = demo_app(SIZE);
+    select(&mut app, "shop/www-shop");
+    let root_before = app.selected_row().unwrap().root.unwrap().0;
+    assert_eq!(root_before, Code::SelfcheckHttp01WrongStatus);
+    let started = run_checks(&mut app);
+    // www-shop's current Order has two Challenges, one already valid: only one is checked.
+    let keys: Vec<&str> = started.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let (key, generation, target) = started[0].clone();
+    assert!(key.starts_with("Challenge shop/www-shop-1-"));
+    assert_eq!(target.name, "www.shop.example.com");
+    assert_eq!(app.checks.running(), 1);
+    assert!(app.wants_ticks(), "a running check animates");
+    // Pressing c again does not start a second run of the same Challenge.
+    assert!(run_checks(&mut app).is_empty());
+
+    let result = result_for(
+        &target,
+        vec![finding(
+            Code::Http01WrongStatus,
+            "GET http://www.shop.example.com/... answered 404",
+        )],
+    );
+    feed(
+        &mut app,
+        [Msg::CheckDone {
+            key: key.clone(),
+            generation,
+            result: Box::new(result),
+        }],
+    );
+    assert_eq!(app.checks.running(), 0);
+    assert!(!app.wants_ticks());
+    let row = app.selected_row().unwrap();
+    assert_eq!(
+        row.root.unwrap().0,
+        Code::Http01WrongStatus,
+        "root cause recomputed"
+    );
+    let e = app.estate.as_ref().unwrap();
+    let d = &e.diagnoses[row.diagnosis];
+    assert!(
+        d.findings.iter().any(
+            |f| f.code == Code::Http01WrongStatus && f.subject.as_deref() == Some(key.as_str())
+        )
+    );
+    assert_eq!(app.status.as_ref().unwrap().kind, StatusKind::Ok);
+}
+
+#[test]
+fn rerun_replaces_findings_and_drops_stale_results() {
+    let mut app = demo_app(SIZE);
+    select(&mut app, "shop/www-shop");
+    let (key, g1, target) = run_checks(&mut app).remove(0);
+    let bad = result_for(&target, vec![finding(Code::Http01WrongStatus, "404")]);
+    feed(
+        &mut app,
+        [Msg::CheckDone {
+            key: key.clone(),
+            generation: g1,
+            result: Box::new(bad.clone()),
+        }],
+    );
+    let cmds = feed(&mut app, [Msg::RerunChecks]);
+    let g2 = match &cmds[..] {
+        [
+            Cmd::RunCheck {
+                key: k, generation, ..
+            },
+        ] if *k == key => *generation,
+        other => panic!("expected one re-run, got {other:?}"),
+    };
+    assert!(g2 > g1);
+    // A late answer from the first run changes nothing.
+    feed(
+        &mut app,
+        [Msg::CheckDone {
+            key: key.clone(),
+            generation: g1,
+            result: Box::new(bad),
+        }],
+    );
+    assert_eq!(app.checks.running(), 1);
+    // The re-run finds the route fixed: its finding is gone, not piled on.
+    feed(
+        &mut app,
+        [Msg::CheckDone {
+            key: key.clone(),
+            generation: g2,
+            result: Box::new(result_for(&target, Vec::new())),
+        }],
+    );
+    let row = app.selected_row().unwrap();
+    let d = &app.estate.as_ref().unwrap().diagnoses[row.diagnosis];
+    assert!(d.findings.iter().all(|f| f.code != Code::Http01WrongStatus));
+    assert_eq!(row.root.unwrap().0, Code::SelfcheckHttp01WrongStatus);
+}
+
+#[test]
+fn checks_on_a_selected_challenge_run_even_when_it_is_valid() {
+    let mut app = demo_app(SIZE);
+    select(&mut app, "shop/www-shop");
+    feed(&mut app, [Msg::Open, Msg::End, Msg::Up]);
+    let started = run_checks(&mut app);
+    assert_eq!(started.len(), 1);
+    let c = app.chain.as_ref().unwrap();
+    let d = &app.estate.as_ref().unwrap().diagnoses[c.diagnosis];
+    assert_eq!(started[0].0, c.selected_node(d).unwrap().object.to_string());
+}
+
+#[test]
+fn checks_off_say_why_and_start_nothing() {
+    let mut cfg = config(SIZE);
+    cfg.checks_disabled = Some("offline session".to_owned());
+    let mut app = support::app_with(cfg, certdx::source::demo::load().inventory);
+    assert!(feed(&mut app, [Msg::RunChecks]).is_empty());
+    let s = app.status.as_ref().unwrap();
+    assert_eq!(s.kind, StatusKind::Error);
+    assert!(s.text.contains("offline session"), "{}", s.text);
+    assert!(feed(&mut app, [Msg::RerunChecks]).is_empty());
+}
+
+#[test]
+fn retry_asks_first_and_is_disabled_with_the_reason_when_unavailable() {
+    let mut app = demo_app(SIZE);
+    assert!(feed(&mut app, [Msg::Retry]).is_empty());
+    let Some(Overlay::Confirm(c)) = &app.overlay else {
+        panic!("a confirmation opens")
+    };
+    assert_eq!(
+        c.action,
+        Action::RetryOrder {
+            namespace: "internal".into(),
+            name: "legacy-portal-6-2206735431".into()
+        }
+    );
+    assert!(
+        c.description
+            .contains("Delete Order internal/legacy-portal-6-2206735431")
+    );
+    assert_eq!(c.blocked.as_deref(), Some("demo: read-only source"));
+    // Confirming a disabled action does nothing but say why.
+    assert!(feed(&mut app, [Msg::Confirm]).is_empty());
+    assert!(app.overlay.is_none());
+    let s = app.status.as_ref().unwrap();
+    assert_eq!(s.kind, StatusKind::Error);
+    assert!(s.text.contains("read-only source"));
+}
+
+#[test]
+fn confirmed_actions_become_commands_and_report_their_outcome() {
+    let mut cfg = config(SIZE);
+    cfg.actions = Arc::new(support::Allowed);
+    let mut app = support::app_with(cfg, certdx::source::demo::load().inventory);
+    select(&mut app, "shop/www-shop");
+    feed(&mut app, [Msg::Renew]);
+    let Some(Overlay::Confirm(c)) = &app.overlay else {
+        panic!("a confirmation opens")
+    };
+    assert_eq!(c.blocked, None);
+    assert_eq!(
+        c.description,
+        "exactly this: renew Certificate shop/www-shop"
+    );
+    // n cancels.
+    assert!(feed(&mut app, [Msg::Back]).is_empty());
+    assert!(app.overlay.is_none());
+    let cmds = feed(&mut app, [Msg::Renew, Msg::Confirm]);
+    let (id, action) = match &cmds[..] {
+        [Cmd::Perform { id, action }] => (*id, action.clone()),
+        other => panic!("expected one write, got {other:?}"),
+    };
+    assert_eq!(
+        action,
+        Action::RenewCertificate {
+            namespace: "shop".into(),
+            name: "www-shop".into()
+        }
+    );
+    assert_eq!(app.busy.len(), 1);
+    assert!(app.wants_ticks());
+    feed(
+        &mut app,
+        [Msg::ActionDone {
+            id,
+            action,
+            result: Ok("Issuing=True set".into()),
+        }],
+    );
+    assert!(app.busy.is_empty());
+    let s = app.status.as_ref().unwrap();
+    assert_eq!(s.kind, StatusKind::Ok);
+    assert_eq!(s.text, "renew Certificate shop/www-shop: Issuing=True set");
+}
+
+#[test]
+fn retry_on_a_selected_challenge_targets_its_order_and_read_only_blocks_writes() {
+    let mut cfg = config(SIZE);
+    cfg.actions = Arc::new(support::Allowed);
+    cfg.read_only = true;
+    let mut app = support::app_with(cfg, certdx::source::demo::load().inventory);
+    select(&mut app, "marketing/promo");
+    feed(&mut app, [Msg::Open, Msg::End, Msg::Retry]);
+    let Some(Overlay::Confirm(c)) = &app.overlay else {
+        panic!("a confirmation opens")
+    };
+    assert_eq!(
+        c.action,
+        Action::RetryOrder {
+            namespace: "marketing".into(),
+            name: "promo-1-1176403291".into()
+        }
+    );
+    assert!(c.blocked.as_deref().unwrap().contains("read-only"));
+    assert!(feed(&mut app, [Msg::Confirm]).is_empty());
+}
+
+#[test]
+fn export_asks_the_format_and_writes_into_the_export_dir() {
+    let mut app = demo_app(SIZE);
+    feed(&mut app, [Msg::Export]);
+    assert!(matches!(
+        &app.overlay,
+        Some(Overlay::Export(x)) if x.format == Format::Markdown && matches!(x.scope, ExportScope::Diagnosis(_))
+    ));
+    feed(&mut app, [Msg::ExportNextFormat]);
+    assert!(matches!(&app.overlay, Some(Overlay::Export(x)) if x.format == Format::Json));
+    let cmds = feed(&mut app, [Msg::Confirm]);
+    let [
+        Cmd::Export {
+            path,
+            format,
+            report,
+            ..
+        },
+    ] = &cmds[..]
+    else {
+        panic!("expected one export, got {cmds:?}")
+    };
+    assert_eq!(*format, Format::Json);
+    assert_eq!(path.parent().unwrap(), support::export_dir());
+    assert_eq!(
+        path.file_name().unwrap().to_str().unwrap(),
+        "certdx-internal-legacy-portal-20260115T120000Z.json"
+    );
+    assert_eq!(report.diagnoses.len(), 1);
+    assert_eq!(report.source, "demo");
+
+    let cmds = feed(&mut app, [Msg::ExportAll, Msg::ExportFormat(Format::Html)]);
+    let [Cmd::Export { path, report, .. }] = &cmds[..] else {
+        panic!("expected one export, got {cmds:?}")
+    };
+    assert!(
+        path.to_str()
+            .unwrap()
+            .ends_with("certdx-estate-20260115T120000Z.html")
+    );
+    assert_eq!(report.summary.certificates, 6);
+    assert_eq!(report.summary.orphans, 1);
+}
+
+#[test]
+fn help_toggles_and_swallows_screen_keys() {
+    let mut app = demo_app(SIZE);
+    feed(&mut app, [Msg::Help]);
+    assert!(matches!(app.overlay, Some(Overlay::Help { .. })));
+    feed(&mut app, [Msg::Down, Msg::Open]);
+    assert!(
+        app.chain.is_none(),
+        "keys under the help do not reach the screen"
+    );
+    assert_eq!(app.overview.selected, 0);
+    feed(&mut app, [Msg::Back]);
+    assert!(app.overlay.is_none());
+    assert!(!app.quit);
+}
+
+#[test]
+fn countdowns_tick_only_while_visible() {
+    let mut app = demo_app(SIZE);
+    // legacy-portal's rate limit lifts at 2026-01-17T09:14:02Z: a countdown is on screen.
+    assert!(app.wants_ticks());
+    select(&mut app, "blog/www-blog");
+    assert!(!app.wants_ticks());
+    select(&mut app, "internal/legacy-portal");
+    feed(
+        &mut app,
+        [Msg::Tick("2026-01-18T00:00:00Z".parse().unwrap())],
+    );
+    assert!(!app.wants_ticks(), "the window has passed");
+    // Time never goes backwards.
+    feed(&mut app, [Msg::Tick(support::demo_now())]);
+    assert_eq!(app.clock, "2026-01-18T00:00:00Z".parse().unwrap());
+}
+
+#[test]
+fn the_chain_of_a_rate_limited_certificate_ticks_for_its_countdown() {
+    let mut app = demo_app(SIZE);
+    feed(&mut app, [Msg::Open]);
+    assert!(app.wants_ticks());
+    feed(&mut app, [Msg::Back]);
+    select(&mut app, "shop/www-shop");
+    feed(&mut app, [Msg::Open]);
+    assert!(
+        !app.wants_ticks(),
+        "no countdown, nothing running: no ticks"
+    );
+}
+
+#[test]
+fn loading_ignores_keys_but_lets_the_user_leave() {
+    let (mut app, cmds) = App::new(config(SIZE), certdx::source::demo::load().inventory);
+    assert!(matches!(&cmds[..], [Cmd::Diagnose { .. }]));
+    assert!(
+        feed(
+            &mut app,
+            [
+                Msg::Down,
+                Msg::Open,
+                Msg::RunChecks,
+                Msg::Retry,
+                Msg::Export
+            ]
+        )
+        .is_empty()
+    );
+    assert!(app.overlay.is_none());
+    feed(&mut app, [Msg::Back]);
+    assert!(app.quit);
+}
+
+#[test]
+fn an_empty_estate_never_panics() {
+    let mut app = support::app_with(config(SIZE), Inventory::default());
+    let all = [
+        Msg::Down,
+        Msg::Up,
+        Msg::PageDown,
+        Msg::End,
+        Msg::Home,
+        Msg::NextFailing,
+        Msg::Open,
+        Msg::CycleNamespace,
+        Msg::CycleSort,
+        Msg::ToggleOrphans,
+        Msg::RunChecks,
+        Msg::RerunChecks,
+        Msg::Retry,
+        Msg::Renew,
+        Msg::Export,
+        Msg::ToggleHistory,
+        Msg::ToggleYaml,
+        Msg::FilterStart,
+        Msg::FilterInput('x'),
+        Msg::FilterAccept,
+    ];
+    assert!(feed(&mut app, all).is_empty());
+    assert!(app.chain.is_none());
+    // Everything can still be exported (an empty report).
+    let cmds = feed(&mut app, [Msg::ExportAll, Msg::Confirm]);
+    assert!(matches!(&cmds[..], [Cmd::Export { .. }]));
+}
+
+#[test]
+fn ready_rows_are_not_failing_and_failed_rows_are() {
+    let app = demo_app(SIZE);
+    let e = app.estate.as_ref().unwrap();
+    for r in &e.rows {
+        if r.state == State::Failed {
+            assert!(r.is_failing());
+        }
+        if r.state == State::Ready {
+            assert!(!r.is_failing());
+        }
+    }
+}
