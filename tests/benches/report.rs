@@ -70,6 +70,7 @@ fn main() {
                 .arg(&path),
         );
         assert!(run.success, "certdx report failed on the synthetic estate");
+        println!("report benchmark smoke: 1 passed, 0 failed");
         return;
     }
     let objects = certificates * 4 + 1;

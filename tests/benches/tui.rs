@@ -46,7 +46,9 @@ fn main() {
         term.draw(|f| render(&app, f)).unwrap();
         worst = worst.max(t.elapsed());
     }
-    if bench {
+    if !bench {
+        println!("tui benchmark smoke: 1 passed, 0 failed");
+    } else {
         println!(
             "{} objects: first frame {:.0} ms after load, slowest key redrawn in {:.2} ms",
             snap_len(certificates),
