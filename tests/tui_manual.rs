@@ -72,6 +72,7 @@ async fn run_in_terminal() {
         actions: Box::new(Pretend),
         read_only: false,
         export_dir: std::env::temp_dir().join("certdx-tui-manual"),
+        live: None,
     };
     run(input)
         .await

@@ -43,6 +43,24 @@ pub struct GlobalArgs {
     /// Never offer or perform a write (retry, renew).
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// The kubeconfig file (default: `KUBECONFIG`, then `~/.kube/config`, as kubectl).
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "snapshot")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current context).
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "snapshot")]
+    pub context: Option<String>,
+}
+
+impl GlobalArgs {
+    /// The cluster and namespaces these flags name.
+    pub fn cluster_target(&self) -> crate::source::cluster::ClusterTarget {
+        crate::source::cluster::ClusterTarget {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespace: self.namespace.clone(),
+            all_namespaces: self.all_namespaces,
+        }
+    }
 }
 
 /// The commands.
@@ -56,6 +74,24 @@ pub enum Command {
     Check(CheckArgs),
     /// The built-in demo estate with its own servers (no cluster, no root, no network).
     Demo(DemoArgs),
+    /// Delete a failed Order so cert-manager creates a new one (needs -n NS).
+    Retry(WriteArgs),
+    /// Trigger re-issuance of a Certificate: Issuing=True, reason ManuallyTriggered (needs -n NS).
+    Renew(WriteArgs),
+}
+
+/// `certdx retry` and `certdx renew`.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// The object's name (the Order for retry, the Certificate for renew).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Do it without asking for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Ask the server to validate the change without keeping it (server-side dry run).
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `certdx explain`.

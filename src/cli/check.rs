@@ -55,15 +55,33 @@ pub fn run(a: &CheckArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
     }))
 }
 
-/// The targets named on the command line: domains, or `NS/NAME` Challenges from a snapshot.
+/// The targets named on the command line: domains, or `NS/NAME` Challenges from the snapshot
+/// or, without one, from the cluster.
 fn targets(a: &CheckArgs, g: &GlobalArgs) -> Result<Vec<Target>, CliError> {
     let inventory = match &g.snapshot {
         Some(path) => Some(snapshot::load(path)?.inventory),
         None => None,
     };
+    let named: Vec<(&str, &str)> = a.targets.iter().filter_map(|t| t.split_once('/')).collect();
+    let cluster = if inventory.is_none() && !named.is_empty() {
+        let rt = super::probe::runtime()?;
+        let fetched = rt.block_on(async {
+            let conn = crate::source::cluster::connect(&g.cluster_target()).await?;
+            let mut inv = crate::model::Inventory::default();
+            for (ns, name) in &named {
+                inv.extend(crate::source::cluster::list::fetch_challenge(&conn, ns, name).await?);
+            }
+            Ok::<_, CliError>(inv)
+        })?;
+        Some(fetched)
+    } else {
+        None
+    };
     let mut out = Vec::new();
     for arg in &a.targets {
-        if let (Some(inv), Some((ns, name))) = (&inventory, arg.split_once('/')) {
+        if let (Some(inv), Some((ns, name))) =
+            (inventory.as_ref().or(cluster.as_ref()), arg.split_once('/'))
+        {
             use kube::ResourceExt;
             let ch = inv
                 .challenges

@@ -60,7 +60,10 @@ pub fn run(a: &DemoArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
                 now,
                 load_problems: Vec::new(),
                 checks,
-                no_writes: "the demo is a snapshot: there is no cluster to write to".to_owned(),
+                actions: Box::new(crate::actions::Unavailable(
+                    "the demo is a snapshot: there is no cluster to write to".to_owned(),
+                )),
+                live: None,
                 read_only: g.read_only,
             },
         );
@@ -78,7 +81,7 @@ pub fn run(a: &DemoArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
         }),
         None => None,
     };
-    let report = build_report(load(), "demo", None, now, live.as_ref());
+    let report = build_report(load().inventory, Vec::new(), "demo", now, live.as_ref());
     let code = emit(&report, a.format, None);
     drop(lab);
     code

@@ -1,4 +1,4 @@
-//! Opens the interactive view: on the demo, or on a snapshot.
+//! Opens the interactive view: on the demo, a snapshot or a live cluster.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use jiff::Timestamp;
 
 use super::CliError;
-use crate::actions::Unavailable;
 use crate::model::Inventory;
 use crate::tui::{ChecksConfig, TuiInput};
 
@@ -31,8 +30,10 @@ pub struct ViewSource {
     pub load_problems: Vec<String>,
     /// Live checks, if the network can be reached.
     pub checks: Option<ChecksConfig>,
-    /// Why writes are not possible here.
-    pub no_writes: String,
+    /// Cluster writes (a source that cannot write passes `Unavailable` with the reason).
+    pub actions: Box<dyn crate::actions::Actions>,
+    /// A live cluster feed, which then replaces `inventory`.
+    pub live: Option<crate::source::cluster::watch::LiveWatch>,
     /// `--read-only`.
     pub read_only: bool,
 }
@@ -47,9 +48,10 @@ pub fn open(rt: &tokio::runtime::Runtime, src: ViewSource) -> Result<ExitCode, C
         now: src.now,
         load_problems: src.load_problems,
         checks: src.checks,
-        actions: Box::new(Unavailable(src.no_writes)),
+        actions: src.actions,
         read_only: src.read_only,
         export_dir,
+        live: src.live,
     };
     VIEW_ACTIVE.store(true, std::sync::atomic::Ordering::SeqCst);
     let outcome = rt.block_on(crate::tui::run(input));

@@ -9,9 +9,11 @@ pub use interactive::VIEW_ACTIVE;
 mod output;
 mod probe;
 mod report;
+mod source;
+mod write;
 
 pub use args::{
-    CheckArgs, Cli, Command, ExplainArgs, MethodArg, ProbeArgs, ReportArgs, TextOrJson,
+    CheckArgs, Cli, Command, ExplainArgs, MethodArg, ProbeArgs, ReportArgs, TextOrJson, WriteArgs,
 };
 pub use output::write_output;
 
@@ -32,6 +34,9 @@ pub enum CliError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The cluster could not be reached or read.
+    #[error(transparent)]
+    Cluster(#[from] crate::source::cluster::ClusterError),
     /// The arguments make no sense together, or a feature is not available yet.
     #[error("{0}")]
     Usage(String),
@@ -51,24 +56,19 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Report(a)) => report::run(&a, &cli.global),
         Some(Command::Check(a)) => check::run(&a, &cli.global),
         Some(Command::Demo(a)) => demo::run(&a, &cli.global),
-        None => interactive_snapshot(&cli.global),
+        Some(Command::Retry(a)) => write::retry(&a, &cli.global),
+        Some(Command::Renew(a)) => write::renew(&a, &cli.global),
+        None => interactive(&cli.global),
     }
 }
 
-/// `certdx --snapshot PATH`: the interactive view on saved objects.
-fn interactive_snapshot(g: &args::GlobalArgs) -> Result<ExitCode, CliError> {
-    let Some(path) = &g.snapshot else {
-        return Err(CliError::Usage(
-            "live clusters are not supported yet: use `certdx --snapshot PATH`, `certdx demo` or `certdx report --snapshot PATH`".to_owned(),
-        ));
-    };
+/// `certdx` (live cluster) or `certdx --snapshot PATH`: the interactive view.
+fn interactive(g: &args::GlobalArgs) -> Result<ExitCode, CliError> {
     if !interactive::is_interactive() {
         return Err(CliError::Usage(
-            "the interactive view needs a terminal: use `certdx report --snapshot PATH` to print"
-                .to_owned(),
+            "the interactive view needs a terminal: use `certdx report` to print".to_owned(),
         ));
     }
-    let snap = crate::source::snapshot::load(path)?;
     let rt = probe::runtime()?;
     // Checks run only when asked for (key `c`), against the system resolver.
     let probe = ProbeArgs {
@@ -84,17 +84,42 @@ fn interactive_snapshot(g: &args::GlobalArgs) -> Result<ExitCode, CliError> {
         dns,
         playbook: probe.playbook(),
     });
-    interactive::open(
-        &rt,
-        interactive::ViewSource {
-            label: path.display().to_string(),
-            inventory: snap.inventory,
-            now: g.now.unwrap_or_else(jiff::Timestamp::now),
-            load_problems: snap.problems.iter().map(ToString::to_string).collect(),
-            checks,
-            no_writes: "a snapshot is read-only: connect to the cluster to retry or renew"
-                .to_owned(),
-            read_only: g.read_only,
-        },
-    )
+    let view = match &g.snapshot {
+        Some(path) => {
+            let snap = crate::source::snapshot::load(path)?;
+            interactive::ViewSource {
+                label: path.display().to_string(),
+                inventory: snap.inventory,
+                now: g.now.unwrap_or_else(jiff::Timestamp::now),
+                load_problems: snap.problems.iter().map(ToString::to_string).collect(),
+                checks,
+                actions: Box::new(crate::actions::Unavailable(
+                    "a snapshot is read-only: connect to the cluster to retry or renew".to_owned(),
+                )),
+                live: None,
+                read_only: g.read_only,
+            }
+        }
+        None => {
+            let (conn, pre) = rt.block_on(source::connect(g))?;
+            // The watchers are tokio tasks: they need the runtime's context to start.
+            let live = {
+                let _ctx = rt.enter();
+                crate::source::cluster::watch::watch(&conn, &pre)
+            };
+            interactive::ViewSource {
+                label: conn.label(),
+                inventory: crate::model::Inventory::default(),
+                now: jiff::Timestamp::now(),
+                load_problems: pre.problems.clone(),
+                checks,
+                actions: Box::new(crate::actions::Unavailable(
+                    "writes are not wired yet".to_owned(),
+                )),
+                live: Some(live),
+                read_only: g.read_only,
+            }
+        }
+    };
+    interactive::open(&rt, view)
 }

@@ -1,4 +1,4 @@
-//! `certdx report`: diagnose a snapshot and export the result.
+//! `certdx report`: diagnose a snapshot or a live cluster and export the result.
 
 use std::process::ExitCode;
 
@@ -11,30 +11,28 @@ use crate::diagnose::{DiagnoseOptions, add_live_checks, diagnose_estate};
 use crate::model::{ChainIndex, Inventory};
 use crate::report::{Format, Report, render};
 
-use crate::source::snapshot::{self, Snapshot};
-
 /// Runs `certdx report`.
 pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let Some(path) = &g.snapshot else {
-        return Err(CliError::Usage(
-            "live clusters are not supported yet: pass --snapshot PATH (e.g. the output of `kubectl get certificates,certificaterequests,orders,challenges,issuers,clusterissuers,events -A -o yaml`)".to_owned(),
-        ));
-    };
     let started = std::time::Instant::now();
-    let snap = snapshot::load(path)?;
-    tracing::debug!(elapsed = ?started.elapsed(), objects = snap.inventory.len(), "snapshot loaded");
-    for p in &snap.problems {
-        tracing::warn!("skipped {p}");
-    }
     let live = if a.offline {
         None
     } else {
         Some(a.probe.live()?)
     };
+    let fallback;
+    let rt = match &live {
+        Some(l) => &l.runtime,
+        None => {
+            fallback = super::probe::runtime()?;
+            &fallback
+        }
+    };
+    let loaded = super::source::load(g, rt)?;
+    tracing::debug!(elapsed = ?started.elapsed(), objects = loaded.inventory.len(), "objects loaded");
     let report = build_report(
-        snap,
-        &path.display().to_string(),
-        g.namespace.as_deref(),
+        loaded.inventory,
+        loaded.problems,
+        &loaded.label,
         g.now.unwrap_or_else(Timestamp::now),
         live.as_ref(),
     );
@@ -65,18 +63,14 @@ pub(super) fn emit(
     }))
 }
 
-/// Diagnoses a loaded snapshot and builds the report.
+/// Diagnoses loaded objects and builds the report; `problems` are what limited the load.
 pub fn build_report(
-    snap: Snapshot,
+    inventory: Inventory,
+    problems: Vec<String>,
     source: &str,
-    namespace: Option<&str>,
     now: Timestamp,
     live: Option<&LiveChecks>,
 ) -> Report {
-    let inventory = match namespace {
-        Some(ns) => only_namespace(snap.inventory, ns),
-        None => snap.inventory,
-    };
     let t = std::time::Instant::now();
     let index = ChainIndex::build(&inventory);
     tracing::debug!(elapsed = ?t.elapsed(), "chain index built");
@@ -95,31 +89,8 @@ pub fn build_report(
         ));
         tracing::debug!(elapsed = ?t.elapsed(), checked, "live checks done");
     }
-    let mut problems: Vec<String> = snap.problems.iter().map(ToString::to_string).collect();
-    if !snap.ignored_kinds.is_empty() {
-        problems.push(format!(
-            "ignored objects of other kinds: {}",
-            snapshot::ignored_summary(&snap.ignored_kinds)
-        ));
-    }
     // Freeing tens of thousands of objects takes longer than writing the report: do it off
     // the critical path (the process may exit before it finishes, which is fine).
     std::thread::spawn(move || drop((inventory, index)));
     Report::new(source, now, diagnoses, problems)
-}
-
-/// Keeps the objects of one namespace (and the cluster-scoped ones).
-fn only_namespace(mut inv: Inventory, ns: &str) -> Inventory {
-    use kube::ResourceExt;
-    inv.certificates
-        .retain(|o| o.namespace().as_deref() == Some(ns));
-    inv.requests
-        .retain(|o| o.namespace().as_deref() == Some(ns));
-    inv.orders.retain(|o| o.namespace().as_deref() == Some(ns));
-    inv.challenges
-        .retain(|o| o.namespace().as_deref() == Some(ns));
-    inv.issuers.retain(|o| o.namespace().as_deref() == Some(ns));
-    inv.events
-        .retain(|o| o.involved_object.namespace.as_deref() == Some(ns));
-    inv
 }

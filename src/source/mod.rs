@@ -1,5 +1,6 @@
-//! Where cert-manager objects come from: saved snapshots and the built-in demo.
+//! Where cert-manager objects come from: a live cluster, saved snapshots and the built-in demo.
 
+pub mod cluster;
 pub mod demo;
 pub mod snapshot;
 pub mod synthetic;

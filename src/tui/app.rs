@@ -15,6 +15,7 @@ use crate::diagnose::playbook::{PlaybookResult, Target};
 use crate::diagnose::{ChainNode, Diagnosis};
 use crate::model::Inventory;
 use crate::report::Format;
+use crate::source::cluster::watch::LinkState;
 
 /// What the runtime knows at start-up, minus the objects themselves.
 pub struct AppConfig {
@@ -79,6 +80,23 @@ pub struct App {
     pub quit: bool,
     /// Next id for [`Busy`] entries.
     pub next_id: u64,
+    /// The live cluster feed's state; `None` for snapshots and the demo.
+    pub live: Option<Live>,
+}
+
+/// Where a live cluster feed stands.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    /// Connected, or reconnecting and why.
+    pub link: Option<LinkState>,
+    /// Objects received while listing (before the first picture).
+    pub listed: usize,
+    /// Whether a picture is being diagnosed now.
+    pub diagnosing: bool,
+    /// The newest picture not yet diagnosed: only the newest matters, older ones are dropped.
+    pub pending: Option<Arc<Inventory>>,
+    /// Pictures received so far.
+    pub pictures: u64,
 }
 
 /// How the overview is sorted.
@@ -387,9 +405,18 @@ impl App {
             theme: cfg.theme,
             quit: false,
             next_id: 1,
+            live: None,
         };
         let now = app.data_now;
         (app, vec![Cmd::Diagnose { inventory, now }])
+    }
+
+    /// The state for a live cluster: nothing to diagnose until the feed's first picture
+    /// arrives as [`super::Msg::SourceUpdated`].
+    pub fn new_live(cfg: AppConfig) -> App {
+        let (mut app, _) = App::new(cfg, Inventory::default());
+        app.live = Some(Live::default());
+        app
     }
 
     /// The selected overview row, if any.

@@ -57,6 +57,8 @@ pub struct TuiInput {
     pub read_only: bool,
     /// Where `e`/`E` write their reports.
     pub export_dir: PathBuf,
+    /// A live cluster feed; with one, `inventory` is ignored and the view follows the feed.
+    pub live: Option<crate::source::cluster::watch::LiveWatch>,
 }
 
 /// How live checks reach the network.

@@ -86,6 +86,14 @@ pub enum Msg {
     /// Time passed: the current time on the data's clock.
     Tick(Timestamp),
 
+    // A live cluster feed.
+    /// Still listing the cluster: objects received so far.
+    SourceListing(usize),
+    /// A new picture of the cluster.
+    SourceUpdated(std::sync::Arc<crate::model::Inventory>),
+    /// The feed connected or lost the API.
+    SourceLink(crate::source::cluster::watch::LinkState),
+
     // Results of commands.
     /// The estate was diagnosed.
     Loaded(Box<Estate>),

@@ -24,6 +24,7 @@ use super::view::render;
 use super::{ChecksConfig, TuiInput};
 use crate::actions::Actions;
 use crate::diagnose::playbook::run_playbook;
+use crate::source::cluster::watch::{LiveEvent, LiveWatch};
 
 /// Spinners and countdowns move at this rate, and only while something needs it.
 const TICK: Duration = Duration::from_millis(100);
@@ -39,6 +40,7 @@ pub async fn run(input: TuiInput) -> Result<(), TuiError> {
         actions,
         read_only,
         export_dir,
+        live,
     } = input;
     let session = terminal::enter()?;
     let mut session = session;
@@ -58,11 +60,14 @@ pub async fn run(input: TuiInput) -> Result<(), TuiError> {
         theme: Theme::from_env(),
         size: (size.width, size.height),
     };
-    let (app, cmds) = App::new(cfg, inventory);
+    let (app, cmds) = match &live {
+        Some(_) => (App::new_live(cfg), Vec::new()),
+        None => App::new(cfg, inventory),
+    };
     let runner = Runner {
         executor: Arc::new(Executor::new(checks, actions)),
     };
-    let result = event_loop(&mut session.terminal, app, cmds, runner).await;
+    let result = event_loop(&mut session.terminal, app, cmds, runner, live).await;
     let restored = session.leave();
     result?;
     restored.map_err(TuiError::from)
@@ -73,6 +78,7 @@ async fn event_loop(
     mut app: App,
     cmds: Vec<Cmd>,
     runner: Runner,
+    mut live: Option<LiveWatch>,
 ) -> Result<(), TuiError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let started = Instant::now();
@@ -100,6 +106,11 @@ async fn event_loop(
                 None => Some(Msg::Quit),
             },
             Some(m) = rx.recv() => Some(m),
+            Some(ev) = next_live(&mut live), if live.is_some() => Some(match ev {
+                LiveEvent::Listing { objects } => Msg::SourceListing(objects),
+                LiveEvent::Snapshot(inv) => Msg::SourceUpdated(Arc::new(*inv)),
+                LiveEvent::Link(state) => Msg::SourceLink(state),
+            }),
             _ = ticker.tick(), if app.wants_ticks() => None,
         };
         let mut batch: Vec<Msg> = msg.into_iter().collect();
@@ -124,6 +135,17 @@ async fn event_loop(
         update(&mut app, Msg::Tick(clock()));
         terminal.draw(|f| render(&app, f))?;
     }
+}
+
+/// The feed's next event; a closed feed (its watchers stopped) is dropped so the loop stops
+/// polling it.
+async fn next_live(live: &mut Option<LiveWatch>) -> Option<LiveEvent> {
+    let feed = live.as_mut()?;
+    let ev = feed.events.recv().await;
+    if ev.is_none() {
+        *live = None;
+    }
+    ev
 }
 
 /// Executes commands as tasks; each answers with one message.

@@ -2,6 +2,7 @@
 //! the network, the disk or much CPU goes out as a [`Cmd`] and comes back as a [`Msg`].
 
 mod checks;
+mod live;
 mod nav;
 mod write;
 
@@ -20,11 +21,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             nav::keep_visible(app);
         }
         Msg::Tick(now) => app.clock = now.max(app.clock),
-        Msg::Loaded(estate) => {
-            app.estate = Some(*estate);
-            app.chain = None;
-            nav::refresh_visible(app);
-        }
+        Msg::Loaded(estate) => return live::loaded(app, *estate),
+        Msg::SourceListing(n) => live::listing(app, n),
+        Msg::SourceUpdated(inventory) => return live::updated(app, inventory),
+        Msg::SourceLink(link) => live::link(app, link),
         Msg::LoadFailed(why) => app.say(StatusKind::Error, format!("diagnosis failed: {why}")),
         Msg::CheckDone {
             key,

@@ -57,12 +57,19 @@ fn too_small(frame: &mut Frame, area: Rect) {
 
 fn loading(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
-    let mut lines = vec![
-        Line::from(Span::styled("certdx", t.heading())),
-        Line::from(format!(
+    let doing = match &app.live {
+        Some(live) if !live.diagnosing => format!(
+            "listing cert-manager objects from {}: {} so far…",
+            app.source_label, live.listed
+        ),
+        _ => format!(
             "diagnosing {} objects from {}…",
             app.object_count, app.source_label
-        )),
+        ),
+    };
+    let mut lines = vec![
+        Line::from(Span::styled("certdx", t.heading())),
+        Line::from(doing),
     ];
     if let Some(s) = &app.status {
         // Only a failure can be said while loading: show it where the eye is.

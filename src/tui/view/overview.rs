@@ -1,6 +1,7 @@
 //! The Certificate list: counts, filter line, the table (visible rows only) and the selected
 //! row's root cause.
 
+use crate::source::cluster::watch::LinkState;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -73,6 +74,14 @@ fn header(app: &App, e: &Estate) -> Vec<Line<'static>> {
         count(State::Unknown, c.unknown, "unknown"),
         count(State::Ready, c.ready, "ready"),
     ];
+    if let Some(live) = &app.live {
+        first.push(match &live.link {
+            Some(LinkState::Reconnecting(why)) => {
+                Span::styled(format!("· reconnecting: {why} "), t.error())
+            }
+            _ => Span::styled("· live ", t.state(State::Ready)),
+        });
+    }
     if c.orphans > 0 {
         let shown = if app.overview.show_orphans {
             "listed"
