@@ -10,6 +10,7 @@ pub mod explain;
 pub mod http01;
 pub mod name;
 pub mod ratelimit;
+pub mod solver;
 
 use std::time::Duration;
 

@@ -53,7 +53,7 @@ pub enum ClusterError {
         name: String,
     },
     /// Any other API failure.
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", kube_words(.source))]
     Api {
         /// What certdx was doing.
         context: String,
@@ -61,6 +61,14 @@ pub enum ClusterError {
         #[source]
         source: kube::Error,
     },
+}
+
+/// A client error in one line: the server's message and code rather than the whole Status.
+fn kube_words(err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
+        other => super::preflight::root_cause(other),
+    }
 }
 
 fn scope_words(namespace: &Option<String>) -> String {

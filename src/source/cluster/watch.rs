@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Event;
+use kube::api::ListParams;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource as KubeResource};
@@ -79,6 +80,8 @@ enum Signal {
     Changed(usize),
     /// Watcher `.0` failed and is backing off.
     Failed(usize, String),
+    /// Watcher `.0`'s resource answers again after a failure.
+    Recovered(usize),
 }
 
 /// The stores the coordinator builds pictures from.
@@ -99,46 +102,45 @@ pub fn watch(conn: &Connection, preflight: &Preflight) -> LiveWatch {
     // Watcher ids index the coordinator's per-watcher state.
     let mut ids = 0usize..;
     let mut next_id = || ids.next().unwrap_or_default();
-    let cfg = || watcher::Config::default().page_size(PAGE_SIZE);
     let on = |r: Resource| preflight.can_read(r);
     let certificates = run_kind(
         on(Resource::Certificates).then(|| scoped_api(conn)),
-        cfg(),
+        None,
         next_id(),
         &signal_tx,
         &mut tasks,
     );
     let requests = run_kind(
         on(Resource::CertificateRequests).then(|| scoped_api(conn)),
-        cfg(),
+        None,
         next_id(),
         &signal_tx,
         &mut tasks,
     );
     let orders = run_kind(
         on(Resource::Orders).then(|| scoped_api(conn)),
-        cfg(),
+        None,
         next_id(),
         &signal_tx,
         &mut tasks,
     );
     let challenges = run_kind(
         on(Resource::Challenges).then(|| scoped_api(conn)),
-        cfg(),
+        None,
         next_id(),
         &signal_tx,
         &mut tasks,
     );
     let issuers = run_kind(
         on(Resource::Issuers).then(|| scoped_api(conn)),
-        cfg(),
+        None,
         next_id(),
         &signal_tx,
         &mut tasks,
     );
     let cluster_issuers = run_kind(
         on(Resource::ClusterIssuers).then(|| Api::all(conn.client.clone())),
-        cfg(),
+        None,
         next_id(),
         &signal_tx,
         &mut tasks,
@@ -148,7 +150,7 @@ pub fn watch(conn: &Connection, preflight: &Preflight) -> LiveWatch {
         .map(|kind| {
             run_kind(
                 on(Resource::Events).then(|| scoped_api(conn)),
-                cfg().fields(&event_selector(kind)),
+                Some(event_selector(kind)),
                 next_id(),
                 &signal_tx,
                 &mut tasks,
@@ -170,11 +172,14 @@ pub fn watch(conn: &Connection, preflight: &Preflight) -> LiveWatch {
     LiveWatch { events: rx, tasks }
 }
 
+/// How often a failed watcher's resource is asked whether it answers again.
+const RECOVERY_PROBE: Duration = Duration::from_secs(1);
+
 /// Starts one watcher feeding a store; without an `api` (kind not readable) the store stays
-/// empty and the watcher counts as synced at once.
+/// empty and the watcher counts as synced at once. `fields` is a field selector.
 fn run_kind<K>(
     api: Option<Api<K>>,
-    cfg: watcher::Config,
+    fields: Option<String>,
     id: usize,
     signals: &mpsc::UnboundedSender<Signal>,
     tasks: &mut Vec<JoinHandle<()>>,
@@ -196,20 +201,46 @@ where
         let _ = signals.send(Signal::Changed(id));
         return reader;
     };
+    let mut cfg = watcher::Config::default().page_size(PAGE_SIZE);
+    let mut probe = ListParams::default().limit(1);
+    if let Some(f) = &fields {
+        cfg = cfg.fields(f);
+        probe = probe.fields(f);
+    }
     let stream = reflector::reflector(
         writer,
-        watcher(api, cfg)
+        watcher(api.clone(), cfg)
             .default_backoff()
             .map_ok(|ev| ev.modify(redact_object)),
     );
     tasks.push(tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
-        while let Some(item) = stream.next().await {
-            let signal = match item {
-                Ok(watcher::Event::Init) => continue,
-                Ok(watcher::Event::InitApply(_)) => Signal::Listed(1),
-                Ok(_) => Signal::Changed(id),
-                Err(e) => Signal::Failed(id, root_cause(&e)),
+        let mut failing = false;
+        let mut ticker = tokio::time::interval(RECOVERY_PROBE);
+        loop {
+            // A watch that resumes after an outage says nothing until something changes, so
+            // while failing, a small list tells when the resource answers again.
+            let signal = tokio::select! {
+                item = stream.next() => match item {
+                    None => break,
+                    Some(Ok(watcher::Event::Init)) => continue,
+                    Some(Ok(watcher::Event::InitApply(_))) => Signal::Listed(1),
+                    Some(Ok(_)) => {
+                        failing = false;
+                        Signal::Changed(id)
+                    }
+                    Some(Err(e)) => {
+                        failing = true;
+                        Signal::Failed(id, root_cause(&e))
+                    }
+                },
+                _ = ticker.tick(), if failing => match api.list_metadata(&probe).await {
+                    Ok(_) => {
+                        failing = false;
+                        Signal::Recovered(id)
+                    }
+                    Err(_) => continue,
+                },
             };
             if signals.send(signal).is_err() {
                 break;
@@ -272,6 +303,7 @@ async fn coordinate(
                 dirty_since.get_or_insert(last_change);
             }
             Signal::Failed(id, why) => failing[id] = Some(why),
+            Signal::Recovered(id) => failing[id] = None,
         }
         let now_link = match failing.iter().flatten().next() {
             Some(why) => LinkState::Reconnecting(why.clone()),
