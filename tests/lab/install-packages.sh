@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs (listed in packages.txt beside this file).
+# Also builds the kube-apiserver the live-cluster tests run (once per machine, cached).
 # Idempotent and non-interactive: does nothing when everything is already installed; uses
 # sudo when not root. Services the packages ship are not started: the tests start their own
 # instances on loopback addresses.
@@ -12,8 +13,11 @@ for p in "${wanted[@]}"; do
     missing+=("$p")
   fi
 done
+# kube-apiserver is built from source once per machine (kube-apiserver.sh caches it).
+build_apiserver() { bash "$here/kube-apiserver.sh" >/dev/null; }
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-packages: all ${#wanted[@]} test packages present"
+  build_apiserver
   exit 0
 fi
 sudo=""
@@ -35,3 +39,4 @@ echo "install-packages: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+build_apiserver
