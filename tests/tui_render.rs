@@ -266,6 +266,7 @@ fn tui_result(
         checks: vec![report("name", 2), report("http01", 35), report("caa", 4)],
         findings,
         duration_ms: 41,
+        cluster: None,
     }
 }
 

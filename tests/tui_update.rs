@@ -267,6 +267,7 @@ pub fn result_for(target: &Target, findings: Vec<Finding>) -> PlaybookResult {
         ],
         findings,
         duration_ms: 44,
+        cluster: None,
     }
 }
 

@@ -32,8 +32,8 @@ pub struct ViewSource {
     pub checks: Option<ChecksConfig>,
     /// Cluster writes (a source that cannot write passes `Unavailable` with the reason).
     pub actions: Box<dyn crate::actions::Actions>,
-    /// A live cluster feed, which then replaces `inventory`.
-    pub live: Option<crate::source::cluster::watch::LiveWatch>,
+    /// A live cluster, whose feed then replaces `inventory`.
+    pub live: Option<crate::tui::LiveSource>,
     /// `--read-only`.
     pub read_only: bool,
 }

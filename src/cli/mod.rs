@@ -116,7 +116,10 @@ fn interactive(g: &args::GlobalArgs) -> Result<ExitCode, CliError> {
                 actions: Box::new(crate::actions::Unavailable(
                     "writes are not wired yet".to_owned(),
                 )),
-                live: Some(live),
+                live: Some(crate::tui::LiveSource {
+                    feed: live,
+                    client: conn.client.clone(),
+                }),
                 read_only: g.read_only,
             }
         }

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use super::args::GlobalArgs;
 use super::probe::LiveChecks;
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS, ReportArgs, write_output};
-use crate::diagnose::{DiagnoseOptions, add_live_checks, diagnose_estate};
+use crate::diagnose::{DiagnoseOptions, add_cluster_checks, add_live_checks, diagnose_estate};
 use crate::model::{ChainIndex, Inventory};
 use crate::report::{Format, Report, render};
 
@@ -35,6 +35,7 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
         &loaded.label,
         g.now.unwrap_or_else(Timestamp::now),
         live.as_ref(),
+        loaded.cluster.as_ref().map(|(c, _)| &c.client),
     );
     tracing::debug!(elapsed = ?started.elapsed(), diagnoses = report.diagnoses.len(), "diagnosed");
     let code = emit(&report, a.format, a.output.as_deref());
@@ -64,12 +65,15 @@ pub(super) fn emit(
 }
 
 /// Diagnoses loaded objects and builds the report; `problems` are what limited the load.
+/// With `live`, the playbook runs on the failing Challenges, and with `cluster` too, their
+/// cluster side (solver objects, controller logs).
 pub fn build_report(
     inventory: Inventory,
     problems: Vec<String>,
     source: &str,
     now: Timestamp,
     live: Option<&LiveChecks>,
+    cluster: Option<&kube::Client>,
 ) -> Report {
     let t = std::time::Instant::now();
     let index = ChainIndex::build(&inventory);
@@ -88,6 +92,15 @@ pub fn build_report(
             &live.playbook,
         ));
         tracing::debug!(elapsed = ?t.elapsed(), checked, "live checks done");
+        if let Some(client) = cluster {
+            let looked = live.runtime.block_on(add_cluster_checks(
+                &mut diagnoses,
+                &inventory,
+                client,
+                &live.dns,
+            ));
+            tracing::debug!(elapsed = ?t.elapsed(), looked, "cluster checks done");
+        }
     }
     // Freeing tens of thousands of objects takes longer than writing the report: do it off
     // the critical path (the process may exit before it finishes, which is fine).

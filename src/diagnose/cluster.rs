@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use kube::ResourceExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::solver::{SolverInput, check_solver, expects_solver_objects};
 use crate::model::{Challenge, Finding};
@@ -14,7 +14,7 @@ use crate::source::cluster::logs::{LogLine, LogOptions, LogSubject, controller_l
 use crate::source::cluster::solver::fetch_solver_objects;
 
 /// What the cluster says about one Challenge beyond the object itself.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClusterSide {
     /// `http01-solver-blocked` and `http01-not-pointing-to-ingress` findings.
     pub findings: Vec<Finding>,
@@ -62,6 +62,60 @@ pub async fn cluster_checks(
         log_lines: logs.lines,
         notes,
     }
+}
+
+/// Adds the cluster side to a playbook result for a Challenge (`result.target.challenge`):
+/// reads the Challenge fresh, resolves its name's addresses for the Ingress comparison
+/// (HTTP-01), runs [`cluster_checks`] and merges the findings, worst first.
+pub async fn add_cluster_side(
+    client: &kube::Client,
+    dns: &crate::checks::dns::Dns,
+    result: &mut crate::diagnose::playbook::PlaybookResult,
+) {
+    let Some((namespace, name)) = result
+        .target
+        .challenge
+        .as_deref()
+        .and_then(|c| c.strip_prefix("Challenge "))
+        .and_then(|c| c.split_once('/'))
+        .map(|(n, m)| (n.to_owned(), m.to_owned()))
+    else {
+        return;
+    };
+    let api: kube::Api<Challenge> = kube::Api::namespaced(client.clone(), &namespace);
+    let challenge = match api.get_opt(&name).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            result.cluster = Some(ClusterSide {
+                notes: vec![format!(
+                    "Challenge {namespace}/{name} no longer exists in the cluster"
+                )],
+                ..ClusterSide::default()
+            });
+            return;
+        }
+        Err(e) => {
+            result.cluster = Some(ClusterSide {
+                notes: vec![format!("Challenge {namespace}/{name} not read: {e}")],
+                ..ClusterSide::default()
+            });
+            return;
+        }
+    };
+    let addresses = if expects_solver_objects(&challenge) {
+        match hickory_proto::rr::Name::from_ascii(&challenge.spec.dns_name) {
+            Ok(n) => dns.resolve_addresses(&n).await.addresses(),
+            Err(_) => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
+    let side = cluster_checks(client, &challenge, &addresses).await;
+    result.findings.extend(side.findings.iter().cloned());
+    result
+        .findings
+        .sort_by_key(|f| std::cmp::Reverse((f.severity, super::rank(f.code))));
+    result.cluster = Some(side);
 }
 
 /// The Challenge and the Order that owns it: the controller logs about both explain it.

@@ -96,3 +96,65 @@ fn unfinished_challenges(node: &ChainNode, out: &mut Vec<(String, String)>) {
         unfinished_challenges(c, out);
     }
 }
+
+/// How many Challenges have their cluster side read at once (each reads several kinds and
+/// the controller's logs).
+const CLUSTER_CONCURRENCY: usize = 8;
+
+/// Adds the cluster side (HTTP-01 solver objects, controller logs) for the unfinished
+/// Challenges of every diagnosis that is not Ready, and picks the root cause again. Returns
+/// how many Challenges were looked at.
+pub async fn add_cluster_checks(
+    diagnoses: &mut [Diagnosis],
+    inv: &Inventory,
+    client: &kube::Client,
+    dns: &Dns,
+) -> usize {
+    use futures::StreamExt;
+    let by_name: HashMap<(String, String), usize> = inv
+        .challenges
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ((c.namespace().unwrap_or_default(), c.name_any()), i))
+        .collect();
+    let mut wanted: Vec<(usize, usize)> = Vec::new();
+    for (d, diag) in diagnoses.iter().enumerate() {
+        if diag.status.state == State::Ready {
+            continue;
+        }
+        let mut found = Vec::new();
+        unfinished_challenges(&diag.chain, &mut found);
+        wanted.extend(found.iter().filter_map(|k| by_name.get(k)).map(|&c| (d, c)));
+    }
+    let looked = wanted.len();
+    let sides: Vec<(usize, super::cluster::ClusterSide)> = futures::stream::iter(wanted)
+        .map(|(d, c)| async move {
+            let ch = &inv.challenges[c];
+            let addresses = if crate::checks::solver::expects_solver_objects(ch) {
+                match hickory_proto::rr::Name::from_ascii(&ch.spec.dns_name) {
+                    Ok(n) => dns.resolve_addresses(&n).await.addresses(),
+                    Err(_) => Vec::new(),
+                }
+            } else {
+                Vec::new()
+            };
+            (d, super::cluster::cluster_checks(client, ch, &addresses).await)
+        })
+        .buffer_unordered(CLUSTER_CONCURRENCY)
+        .collect()
+        .await;
+    let mut touched = vec![false; diagnoses.len()];
+    for (d, side) in sides {
+        for note in &side.notes {
+            tracing::info!("{note}");
+        }
+        diagnoses[d].findings.extend(side.findings);
+        touched[d] = true;
+    }
+    for (d, t) in diagnoses.iter_mut().zip(touched) {
+        if t {
+            settle(d);
+        }
+    }
+    looked
+}

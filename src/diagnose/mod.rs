@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Code, Finding, ObjectRef, Severity, Status};
 
 pub use estate::{DiagnoseOptions, diagnose_estate};
-pub use live::add_live_checks;
+pub use live::{add_cluster_checks, add_live_checks};
 pub use root_cause::{pick_root_cause, rank};
 
 /// Everything certdx concluded about one Certificate (or one orphan object).

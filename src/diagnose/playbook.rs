@@ -122,6 +122,10 @@ pub struct PlaybookResult {
     pub findings: Vec<Finding>,
     /// How long the whole playbook took for this target, in milliseconds.
     pub duration_ms: u64,
+    /// The cluster side (solver objects, controller logs), when the Challenge came from a
+    /// live cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<super::cluster::ClusterSide>,
 }
 
 impl PlaybookResult {
@@ -205,6 +209,7 @@ pub async fn run_playbook(dns: &Dns, target: &Target, opts: &PlaybookOptions) ->
         checks,
         findings,
         duration_ms: started.elapsed().as_millis() as u64,
+        cluster: None,
     }
 }
 

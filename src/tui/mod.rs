@@ -57,8 +57,17 @@ pub struct TuiInput {
     pub read_only: bool,
     /// Where `e`/`E` write their reports.
     pub export_dir: PathBuf,
-    /// A live cluster feed; with one, `inventory` is ignored and the view follows the feed.
-    pub live: Option<crate::source::cluster::watch::LiveWatch>,
+    /// A live cluster; with one, `inventory` is ignored and the view follows its feed.
+    pub live: Option<LiveSource>,
+}
+
+/// A live cluster for the view: the watch feed, and the client the checks use to read the
+/// cluster side of a Challenge (solver objects, controller logs).
+pub struct LiveSource {
+    /// The objects, as they change.
+    pub feed: crate::source::cluster::watch::LiveWatch,
+    /// The API client.
+    pub client: kube::Client,
 }
 
 /// How live checks reach the network.

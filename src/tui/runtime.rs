@@ -64,10 +64,18 @@ pub async fn run(input: TuiInput) -> Result<(), TuiError> {
         Some(_) => (App::new_live(cfg), Vec::new()),
         None => App::new(cfg, inventory),
     };
-    let runner = Runner {
-        executor: Arc::new(Executor::new(checks, actions)),
+    let (feed, client) = match live {
+        Some(l) => (Some(l.feed), Some(l.client)),
+        None => (None, None),
     };
-    let result = event_loop(&mut session.terminal, app, cmds, runner, live).await;
+    let mut executor = Executor::new(checks, actions);
+    if let Some(client) = client {
+        executor = executor.with_cluster(client);
+    }
+    let runner = Runner {
+        executor: Arc::new(executor),
+    };
+    let result = event_loop(&mut session.terminal, app, cmds, runner, feed).await;
     let restored = session.leave();
     result?;
     restored.map_err(TuiError::from)
@@ -200,6 +208,8 @@ pub struct Executor {
     actions: Arc<dyn Actions>,
     /// Bounds concurrent playbook runs to the playbook's own concurrency setting.
     limit: Arc<Semaphore>,
+    /// A live cluster: checks then also read the Challenge's cluster side.
+    cluster: Option<kube::Client>,
 }
 
 impl Executor {
@@ -210,7 +220,14 @@ impl Executor {
             checks: checks.map(Arc::new),
             actions,
             limit: Arc::new(Semaphore::new(permits)),
+            cluster: None,
         }
+    }
+
+    /// The same executor, also reading the cluster side of checked Challenges.
+    pub fn with_cluster(mut self, client: kube::Client) -> Executor {
+        self.cluster = Some(client);
+        self
     }
 
     /// Runs `cmd` to completion and returns the message it answers with. CPU-heavy and
@@ -236,7 +253,11 @@ impl Executor {
                     };
                 };
                 let _permit = self.limit.clone().acquire_owned().await.ok();
-                let result = run_playbook(&cfg.dns, &target, &cfg.playbook).await;
+                let mut result = run_playbook(&cfg.dns, &target, &cfg.playbook).await;
+                if let Some(client) = &self.cluster {
+                    crate::diagnose::cluster::add_cluster_side(client, &cfg.dns, &mut result)
+                        .await;
+                }
                 Msg::CheckDone {
                     key,
                     generation,

@@ -101,8 +101,40 @@ pub fn lines(app: &App, key: &str) -> Vec<Line<'static>> {
         if r.findings.is_empty() {
             out.push(Line::from(Span::styled("    nothing wrong found", t.ok())));
         }
+        if let Some(side) = &r.cluster {
+            cluster_lines(app, side, &mut out);
+        }
     }
     out
+}
+
+/// What the cluster side added: notes on what could not be read, and the controller's log
+/// lines about the Challenge and its Order, newest first.
+fn cluster_lines(
+    app: &App,
+    side: &crate::diagnose::cluster::ClusterSide,
+    out: &mut Vec<Line<'static>>,
+) {
+    let t = app.theme;
+    for note in &side.notes {
+        out.push(Line::from(Span::styled(format!("    note: {note}"), t.dim())));
+    }
+    if side.log_lines.is_empty() {
+        return;
+    }
+    out.push(Line::from(Span::styled(
+        format!(
+            "  cert-manager controller log ({} lines, newest first)",
+            side.log_lines.len()
+        ),
+        t.heading(),
+    )));
+    for l in &side.log_lines {
+        out.push(Line::from(vec![
+            Span::styled(format!("    {} ", l.pod), t.dim()),
+            Span::raw(l.text.clone()),
+        ]));
+    }
 }
 
 /// The status-bar summary of running checks, if any run.
