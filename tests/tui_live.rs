@@ -29,6 +29,7 @@ fn settle(app: &mut App, mut cmds: Vec<Cmd>) {
                 let estate = Estate::build(inventory, now);
                 cmds.extend(feed(app, [Msg::Loaded(Box::new(estate))]));
             }
+            Cmd::Prefetch { .. } => {}
             other => panic!("unexpected command {other:?}"),
         }
     }
@@ -80,7 +81,9 @@ fn pictures_arriving_during_a_diagnosis_are_coalesced_to_the_newest() {
         [Msg::Loaded(Box::new(Estate::build(inventory, now)))],
     );
     assert_eq!(diagnose_count(&next), 1);
-    let Cmd::Diagnose { inventory, .. } = &next[0] else {
+    let Some(Cmd::Diagnose { inventory, .. }) =
+        next.iter().find(|c| matches!(c, Cmd::Diagnose { .. }))
+    else {
         unreachable!()
     };
     assert_eq!(inventory.certificates.len(), newest_len);
@@ -163,4 +166,40 @@ fn the_header_shows_live_and_reconnecting() {
     feed(&mut app, [Msg::SourceLink(LinkState::Live)]);
     assert!(app.status.as_ref().unwrap().text.contains("reconnected"));
     assert!(draw(&app).contains("· live"));
+}
+
+#[test]
+fn write_permissions_are_asked_once_per_namespace_as_namespaces_appear() {
+    let mut app = App::new_live(config(SIZE));
+    let cmds = feed(&mut app, [Msg::SourceUpdated(Arc::new(demo()))]);
+    let Cmd::Diagnose { inventory, now } = cmds.into_iter().next().unwrap() else {
+        unreachable!()
+    };
+    let after = feed(
+        &mut app,
+        [Msg::Loaded(Box::new(Estate::build(inventory, now)))],
+    );
+    let asked: Vec<&Vec<String>> = after
+        .iter()
+        .filter_map(|c| match c {
+            Cmd::Prefetch { namespaces } => Some(namespaces),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(*asked[0], app.estate.as_ref().unwrap().namespaces);
+    assert!(asked[0].len() > 1, "the demo spans several namespaces");
+    // The same namespaces again: nothing more to ask.
+    let cmds = feed(&mut app, [Msg::SourceUpdated(Arc::new(demo()))]);
+    let Cmd::Diagnose { inventory, now } = cmds.into_iter().next().unwrap() else {
+        unreachable!()
+    };
+    let again = feed(
+        &mut app,
+        [Msg::Loaded(Box::new(Estate::build(inventory, now)))],
+    );
+    assert!(
+        !again.iter().any(|c| matches!(c, Cmd::Prefetch { .. })),
+        "{again:?}"
+    );
 }

@@ -113,8 +113,9 @@ fn interactive(g: &args::GlobalArgs) -> Result<ExitCode, CliError> {
                 now: jiff::Timestamp::now(),
                 load_problems: pre.problems.clone(),
                 checks,
-                actions: Box::new(crate::actions::Unavailable(
-                    "writes are not wired yet".to_owned(),
+                actions: Box::new(crate::actions::kube::KubeActions::new(
+                    conn.client.clone(),
+                    g.read_only,
                 )),
                 live: Some(crate::tui::LiveSource {
                     feed: live,

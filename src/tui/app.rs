@@ -97,6 +97,8 @@ pub struct Live {
     pub pending: Option<Arc<Inventory>>,
     /// Pictures received so far.
     pub pictures: u64,
+    /// Namespaces whose write permissions were asked for.
+    pub prefetched: std::collections::BTreeSet<String>,
 }
 
 /// How the overview is sorted.

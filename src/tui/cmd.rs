@@ -38,6 +38,12 @@ pub enum Cmd {
         /// The write.
         action: Action,
     },
+    /// Learn what the actions need to answer `availability` for these namespaces, e.g. the
+    /// user's permissions (answers `Msg::Prefetched`).
+    Prefetch {
+        /// Namespaces not asked about yet.
+        namespaces: Vec<String>,
+    },
     /// Render a report and write it (answers `Msg::Exported`).
     Export {
         /// The busy id.

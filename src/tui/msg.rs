@@ -126,6 +126,8 @@ pub enum Msg {
         /// One-line outcome or reason it failed.
         result: Result<String, String>,
     },
+    /// The actions learned what they needed for some namespaces.
+    Prefetched,
     /// An export was written (or not).
     Exported {
         /// The busy id.

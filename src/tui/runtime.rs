@@ -198,6 +198,7 @@ fn failure_msg(cmd: &Cmd) -> Msg {
             result: Err(why),
         },
         Cmd::Diagnose { .. } => Msg::LoadFailed(why),
+        Cmd::Prefetch { .. } => Msg::Prefetched,
     }
 }
 
@@ -263,6 +264,10 @@ impl Executor {
                     generation,
                     result: Box::new(result),
                 }
+            }
+            Cmd::Prefetch { namespaces } => {
+                self.actions.prefetch(namespaces).await;
+                Msg::Prefetched
             }
             Cmd::Perform { id, action } => {
                 let result = self.actions.perform(action.clone()).await;

@@ -87,17 +87,31 @@ pub fn loaded(app: &mut App, estate: Estate) -> Vec<Cmd> {
         return Vec::new();
     };
     live.diagnosing = false;
-    match live.pending.take() {
-        Some(inventory) => {
-            live.diagnosing = true;
-            app.object_count = inventory.len();
-            vec![Cmd::Diagnose {
-                inventory,
-                now: app.clock,
-            }]
-        }
-        None => Vec::new(),
+    let mut cmds = Vec::new();
+    // Writes are offered only where the API says they are allowed: ask once per namespace,
+    // as namespaces appear.
+    let fresh: Vec<String> = app
+        .estate
+        .as_ref()
+        .map(|e| e.namespaces.iter())
+        .into_iter()
+        .flatten()
+        .filter(|ns| !live.prefetched.contains(*ns))
+        .cloned()
+        .collect();
+    if !fresh.is_empty() && !app.read_only {
+        live.prefetched.extend(fresh.iter().cloned());
+        cmds.push(Cmd::Prefetch { namespaces: fresh });
     }
+    if let Some(inventory) = live.pending.take() {
+        live.diagnosing = true;
+        app.object_count = inventory.len();
+        cmds.push(Cmd::Diagnose {
+            inventory,
+            now: app.clock,
+        });
+    }
+    cmds
 }
 
 fn row_identity(r: &super::super::estate::Row) -> (crate::model::Kind, String, String) {

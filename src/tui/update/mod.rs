@@ -25,6 +25,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::SourceListing(n) => live::listing(app, n),
         Msg::SourceUpdated(inventory) => return live::updated(app, inventory),
         Msg::SourceLink(link) => live::link(app, link),
+        Msg::Prefetched => {}
         Msg::LoadFailed(why) => app.say(StatusKind::Error, format!("diagnosis failed: {why}")),
         Msg::CheckDone {
             key,
