@@ -150,7 +150,7 @@ fn the_header_shows_live_and_reconnecting() {
         ],
     );
     settle(&mut app, cmds);
-    assert!(draw(&app).contains("· live"));
+    assert!(draw(&app).contains("live · "));
     feed(
         &mut app,
         [Msg::SourceLink(LinkState::Reconnecting(
@@ -165,7 +165,7 @@ fn the_header_shows_live_and_reconnecting() {
     assert_eq!(app.status.as_ref().unwrap().kind, StatusKind::Error);
     feed(&mut app, [Msg::SourceLink(LinkState::Live)]);
     assert!(app.status.as_ref().unwrap().text.contains("reconnected"));
-    assert!(draw(&app).contains("· live"));
+    assert!(draw(&app).contains("live · "));
 }
 
 #[test]

@@ -2,81 +2,12 @@
 //! engineer would: find the failing Challenge, run the checks, read the planted root cause,
 //! export, quit, and find the terminal restored.
 
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+#[path = "common/tmux.rs"]
+mod tmux;
 
-/// A tmux session on its own server socket, killed on drop (also when the test fails).
-struct Tmux {
-    socket: String,
-}
+use std::time::Duration;
 
-impl Tmux {
-    fn start(cmd: &str, dir: &Path) -> Tmux {
-        let socket = format!("certdx-e2e-{}", std::process::id());
-        let t = Tmux { socket };
-        let status = Command::new("tmux")
-            .args([
-                "-L",
-                &t.socket,
-                "new-session",
-                "-d",
-                "-x",
-                "120",
-                "-y",
-                "40",
-                "-c",
-            ])
-            .arg(dir)
-            .arg(cmd)
-            .env_remove("NO_COLOR")
-            .status()
-            .expect("tmux runs (apt-get install tmux)");
-        assert!(status.success());
-        t
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let status = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-t", "0"])
-            .args(keys)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "0"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits (at most `limit`) until the screen contains `text`.
-    fn wait_for(&self, text: &str, limit: Duration) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "waited {limit:?} for {text:?}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
-}
+use tmux::Tmux;
 
 #[test]
 fn demo_finds_the_planted_404_exports_and_restores_the_terminal() {

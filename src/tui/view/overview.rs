@@ -74,13 +74,17 @@ fn header(app: &App, e: &Estate) -> Vec<Line<'static>> {
         count(State::Unknown, c.unknown, "unknown"),
         count(State::Ready, c.ready, "ready"),
     ];
+    // Where the link stands goes first: a long source label must not push it off screen.
     if let Some(live) = &app.live {
-        first.push(match &live.link {
-            Some(LinkState::Reconnecting(why)) => {
-                Span::styled(format!("· reconnecting: {why} "), t.error())
-            }
-            _ => Span::styled("· live ", t.state(State::Ready)),
-        });
+        first.insert(
+            1,
+            match &live.link {
+                Some(LinkState::Reconnecting(why)) => {
+                    Span::styled(format!("reconnecting: {why} · "), t.error())
+                }
+                _ => Span::styled("live · ", t.state(State::Ready)),
+            },
+        );
     }
     if c.orphans > 0 {
         let shown = if app.overview.show_orphans {
