@@ -165,7 +165,7 @@ async fn report_err(kubeconfig: &str, extra: &[&str]) -> (Option<i32>, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preflight_says_exactly_what_is_wrong() {
     tokio::time::timeout(DEADLINE, async {
-        let mut lab = KubeLab::start().await;
+        let lab = KubeLab::start().await;
         let kubeconfig = lab.kubeconfig_path().display().to_string();
 
         let (code, err) = report_err(&kubeconfig, &["--context", "nobody", "-A"]).await;
@@ -246,7 +246,7 @@ fn names<K: ResourceExt>(items: &[K]) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_follows_the_cluster_and_survives_an_api_restart() {
     tokio::time::timeout(DEADLINE, async {
-        let mut lab = KubeLab::start().await;
+        let lab = KubeLab::start().await;
         let ns = lab.namespace("watch").await;
         let elsewhere = lab.namespace("other").await;
         let text =

@@ -1,7 +1,7 @@
 //! End to end on a live cluster: the real binary in a real terminal (tmux) against a real
-//! kube-apiserver. The view shows the cluster's Certificates, follows a creation live,
-//! retries a failed Order after confirmation (the Order is gone from the API), says when the
-//! API server goes away and when it is back, and leaves cleanly.
+//! kube-apiserver. The view shows the cluster's Certificates, follows a creation live, refuses
+//! a retry that would change nothing and renews instead (the condition is set in the API),
+//! says when the API server goes away and when it is back, and leaves cleanly.
 
 #[path = "common/kube_lab.rs"]
 mod kube_lab;
@@ -28,13 +28,13 @@ fn fixture(name: &str) -> String {
 }
 
 #[test]
-fn the_view_follows_the_cluster_retries_an_order_and_survives_an_api_restart() {
+fn the_view_follows_the_cluster_renews_and_survives_an_api_restart() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let mut lab = rt.block_on(KubeLab::start());
+    let lab = rt.block_on(KubeLab::start());
     let ns = rt.block_on(lab.namespace("view"));
     rt.block_on(lab.load_fixture(&ns, &fixture("order-failed-no-reason.yaml")));
     let dir = tempfile::tempdir().unwrap();
@@ -64,7 +64,9 @@ fn the_view_follows_the_cluster_retries_an_order_and_survives_an_api_restart() {
         .expect("create");
     t.wait_for("appeared-live", LIMIT);
 
-    // Retry the failed Order of `ops`: the dialog says what will change, `y` does it.
+    // Retry the failed Order of `ops`: the dialog says what will change; on `y` certdx reads
+    // the chain fresh and refuses, because the request is failed too and cert-manager would
+    // not make a new Order. It points at renew, which then works.
     t.keys(&["/"]);
     t.keys(&["-l", "ops"]);
     t.keys(&["Enter"]);
@@ -72,15 +74,31 @@ fn the_view_follows_the_cluster_retries_an_order_and_survives_an_api_restart() {
     let dialog = t.wait_for("Delete Order", LIMIT);
     assert!(dialog.contains("ops-1-543219344"), "{dialog}");
     t.keys(&["y"]);
-    t.wait_for("retry Order", LIMIT);
+    t.wait_for("renew Certificate", LIMIT);
     let orders: Api<Order> = Api::namespaced(lab.admin(), &ns);
+    assert!(
+        rt.block_on(orders.get_opt("ops-1-543219344"))
+            .expect("get")
+            .is_some(),
+        "nothing was deleted"
+    );
+    t.keys(&["N"]);
+    let dialog = t.wait_for("Issuing=True", LIMIT);
+    assert!(dialog.contains("ops"), "{dialog}");
+    t.keys(&["y"]);
+    t.wait_for("Set Issuing=True (ManuallyTriggered)", LIMIT);
     let start = Instant::now();
-    while rt
-        .block_on(orders.get_opt("ops-1-543219344"))
-        .expect("get")
-        .is_some()
-    {
-        assert!(start.elapsed() < LIMIT, "the Order was not deleted");
+    loop {
+        let cert = rt.block_on(certs.get("ops")).expect("get");
+        let issuing = cert
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Issuing"))
+            .map(|c| (c.status.clone(), c.reason.clone()));
+        if issuing == Some(("True".to_owned(), Some("ManuallyTriggered".to_owned()))) {
+            break;
+        }
+        assert!(start.elapsed() < LIMIT, "Issuing not set: {issuing:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
 

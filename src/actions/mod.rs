@@ -1,9 +1,12 @@
 //! Guarded cluster writes: retry a failed Order, renew a Certificate.
 //!
-//! This module holds only the interface the interactive view (and later the CLI) uses; the
-//! implementation that talks to a cluster lives elsewhere. Every write is described before it
-//! is made, so the engineer confirms exactly what will change, and every source that cannot
-//! write (a snapshot, the demo) says why instead of failing late.
+//! This module holds the interface the interactive view and the CLI use. Every write is
+//! described before it is made, so the engineer confirms exactly what will change, and every
+//! source that cannot write (a snapshot, the demo) says why instead of failing late.
+//!
+//! [`kube`] is the implementation on a live cluster ([`kube::KubeActions`]).
+
+pub mod kube;
 
 use futures::future::BoxFuture;
 
@@ -56,6 +59,13 @@ pub trait Actions: Send + Sync {
 
     /// Performs `action`; `Ok` is a one-line outcome, `Err` a one-line reason it failed.
     fn perform(&self, action: Action) -> BoxFuture<'static, Result<String, String>>;
+
+    /// Learns in the background what `availability` needs for `namespaces` (e.g. the user's
+    /// permissions), so it can answer without blocking. The view spawns it at start; sources
+    /// with nothing to learn keep this default, which does nothing.
+    fn prefetch(&self, _namespaces: Vec<String>) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Actions for a source that cannot write: every action is disabled with the same reason

@@ -30,7 +30,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{OnceLock, mpsc};
+use std::sync::{Mutex, MutexGuard, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use certdx::model::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Issuer, Order};
@@ -75,7 +75,9 @@ pub struct KubeLab {
     dir: tempfile::TempDir,
     binary: PathBuf,
     etcd: Option<Child>,
-    apiserver: Option<Child>,
+    // Behind a lock so a lab shared between tasks (e.g. through an Arc) can be stopped and
+    // restarted through `&self`.
+    apiserver: Mutex<Option<Child>>,
     port: u16,
     etcd_url: String,
     tokens: BTreeMap<String, String>,
@@ -85,7 +87,7 @@ pub struct KubeLab {
 
 impl Drop for KubeLab {
     fn drop(&mut self) {
-        if let Some(child) = self.apiserver.take() {
+        if let Some(child) = lock(&self.apiserver).take() {
             kill(child);
         }
         if let Some(child) = self.etcd.take() {
@@ -157,7 +159,7 @@ impl KubeLab {
             dir,
             binary,
             etcd: Some(etcd),
-            apiserver: None,
+            apiserver: Mutex::new(None),
             port,
             etcd_url,
             tokens,
@@ -363,23 +365,24 @@ impl KubeLab {
     }
 
     /// Stops the API server (SIGKILL, reaped); etcd keeps running and keeps the data.
-    pub fn stop_apiserver(&mut self) {
-        if let Some(child) = self.apiserver.take() {
+    pub fn stop_apiserver(&self) {
+        let child = lock(&self.apiserver).take();
+        if let Some(child) = child {
             kill(child);
         }
     }
 
     /// Starts the API server again on the same port with the same etcd, and waits until it
     /// is ready.
-    pub async fn restart_apiserver(&mut self) {
+    pub async fn restart_apiserver(&self) {
         self.stop_apiserver();
         self.spawn_apiserver();
         self.wait_ready().await;
     }
 
     /// Whether the API server process is running.
-    pub fn apiserver_running(&mut self) -> bool {
-        match &mut self.apiserver {
+    pub fn apiserver_running(&self) -> bool {
+        match &mut *lock(&self.apiserver) {
             Some(child) => matches!(child.try_wait(), Ok(None)),
             None => false,
         }
@@ -390,7 +393,7 @@ impl KubeLab {
         tail(&self.dir.path().join("apiserver.log"), lines)
     }
 
-    fn spawn_apiserver(&mut self) {
+    fn spawn_apiserver(&self) {
         let d = self.dir.path();
         let args: Vec<String> = vec![
             format!("--etcd-servers={}", self.etcd_url),
@@ -418,7 +421,12 @@ impl KubeLab {
             "--logtostderr=true".to_owned(),
             "--v=1".to_owned(),
         ];
-        let log = fs::File::create(d.join("apiserver.log")).expect("apiserver log file");
+        // Appended: a restarted server's log follows the first one's.
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(d.join("apiserver.log"))
+            .expect("apiserver log file");
         let mut cmd = Command::new(&self.binary);
         cmd.args(&args)
             .stdin(Stdio::null())
@@ -427,7 +435,7 @@ impl KubeLab {
         die_with_parent(&mut cmd);
         let child =
             spawn(cmd).unwrap_or_else(|e| panic!("starting {}: {e}", self.binary.display()));
-        self.apiserver = Some(child);
+        *lock(&self.apiserver) = Some(child);
     }
 
     async fn wait_etcd(&mut self) {
@@ -457,7 +465,7 @@ impl KubeLab {
         }
     }
 
-    async fn wait_ready(&mut self) {
+    async fn wait_ready(&self) {
         let http = http_client();
         let deadline = Instant::now() + START_DEADLINE;
         let url = format!("{}/readyz", self.url());
@@ -478,7 +486,8 @@ impl KubeLab {
                 }
                 Err(e) => e.to_string(),
             };
-            if let Some(Ok(Some(status))) = self.apiserver.as_mut().map(Child::try_wait) {
+            let exited = lock(&self.apiserver).as_mut().map(Child::try_wait);
+            if let Some(Ok(Some(status))) = exited {
                 panic!(
                     "kube-apiserver exited ({status}) before it was ready:\n{}",
                     self.apiserver_log_tail(40)
@@ -937,6 +946,11 @@ fn http_client() -> reqwest::Client {
         .timeout(Duration::from_secs(5))
         .build()
         .expect("HTTP client")
+}
+
+/// Locks `m`; a panic elsewhere while holding it leaves the Option usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Removes lab directories in `parent` whose test process is gone (killed before it could
