@@ -51,6 +51,9 @@ const CRD_DEADLINE: Duration = Duration::from_secs(30);
 /// How long a killed process may take to be reaped.
 const STOP_DEADLINE: Duration = Duration::from_secs(10);
 
+/// The ClusterRoles certdx documents for its users (reader and writer).
+const RBAC_ASSET: &str = include_str!("../../assets/rbac/certdx.yaml");
+
 /// The users of the token file, each with a kubeconfig context of the same name.
 pub const USERS: [&str; 4] = ["admin", "reader", "writer", "nobody"];
 
@@ -504,60 +507,15 @@ impl KubeLab {
     }
 
     async fn install_rbac(&self) {
-        let reader_rules = vec![
-            rule(
-                &["cert-manager.io"],
-                &[
-                    "certificates",
-                    "certificaterequests",
-                    "issuers",
-                    "clusterissuers",
-                ],
-                &["get", "list", "watch"],
-            ),
-            rule(
-                &["acme.cert-manager.io"],
-                &["orders", "challenges"],
-                &["get", "list", "watch"],
-            ),
-            rule(
-                &[""],
-                &["events", "pods", "pods/log", "services", "endpoints"],
-                &["get", "list", "watch"],
-            ),
-            rule(&["events.k8s.io"], &["events"], &["get", "list", "watch"]),
-            rule(
-                &["networking.k8s.io"],
-                &["ingresses", "networkpolicies"],
-                &["get", "list", "watch"],
-            ),
-            rule(&["extensions"], &["ingresses"], &["get", "list", "watch"]),
-        ];
-        let writer_rules = vec![
-            rule(&["acme.cert-manager.io"], &["orders"], &["delete"]),
-            rule(
-                &["cert-manager.io"],
-                &["certificates/status"],
-                &["update", "patch"],
-            ),
-        ];
+        // The roles the README tells users to apply: the tests prove they are enough.
         let roles: Api<ClusterRole> = Api::all(self.admin());
-        for (name, rules) in [
-            ("certdx-reader", reader_rules),
-            ("certdx-writer", writer_rules),
-        ] {
-            let role = ClusterRole {
-                metadata: kube::core::ObjectMeta {
-                    name: Some(name.to_owned()),
-                    ..Default::default()
-                },
-                rules: Some(rules),
-                ..Default::default()
-            };
+        for doc in RBAC_ASSET.split("\n---\n") {
+            let role: ClusterRole = serde_norway::from_str(doc)
+                .unwrap_or_else(|e| panic!("assets/rbac/certdx.yaml: {e}"));
             roles
                 .create(&PostParams::default(), &role)
                 .await
-                .unwrap_or_else(|e| panic!("creating ClusterRole {name}: {e}"));
+                .unwrap_or_else(|e| panic!("creating ClusterRole {:?}: {e}", role.metadata.name));
         }
         let bindings: Api<ClusterRoleBinding> = Api::all(self.admin());
         for (name, role, user) in [
