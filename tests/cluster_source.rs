@@ -383,3 +383,138 @@ async fn check_reads_a_named_challenge_from_the_cluster() {
     .await
     .expect("test finished in time");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubeconfig_comes_from_the_environment_like_kubectl() {
+    tokio::time::timeout(DEADLINE, async {
+        let lab = KubeLab::start().await;
+        let ns = lab.namespace("env").await;
+        lab.load_fixture(
+            &ns,
+            &std::fs::read_to_string(fixture_path("rate-limited.yaml")).unwrap(),
+        )
+        .await;
+        // Two files, as KUBECONFIG allows: the lab's comes second and still provides contexts.
+        let empty = lab.dir().join("empty.kubeconfig");
+        std::fs::write(&empty, "apiVersion: v1\nkind: Config\n").unwrap();
+        let list = format!("{}:{}", empty.display(), lab.kubeconfig_path().display());
+        let ns2 = ns.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_certdx"))
+                .args([
+                    "report",
+                    "--offline",
+                    "--format",
+                    "json",
+                    "--context",
+                    "reader",
+                    "-n",
+                    &ns2,
+                ])
+                .env("KUBECONFIG", list)
+                .output()
+                .expect("certdx runs")
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!outcomes(&json(&out)).is_empty());
+    })
+    .await
+    .expect("test finished in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_events_are_read_in_pages() {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::{Event, ObjectReference};
+    tokio::time::timeout(DEADLINE, async {
+        let lab = KubeLab::start().await;
+        let ns = lab.namespace("events").await;
+        lab.load_fixture(
+            &ns,
+            &std::fs::read_to_string(fixture_path("rate-limited.yaml")).unwrap(),
+        )
+        .await;
+        let certs: Api<Certificate> = Api::namespaced(lab.admin(), &ns);
+        let cert = certs
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .remove(0);
+        let events: Api<Event> = Api::namespaced(lab.admin(), &ns);
+        let total = 10_000;
+        let created = futures::stream::iter(0..total)
+            .map(|i| {
+                let events = events.clone();
+                let ev = Event {
+                    metadata: kube::api::ObjectMeta {
+                        name: Some(format!("flood-{i}")),
+                        namespace: Some(ns.clone()),
+                        ..Default::default()
+                    },
+                    involved_object: ObjectReference {
+                        api_version: Some("cert-manager.io/v1".to_owned()),
+                        kind: Some("Certificate".to_owned()),
+                        name: Some(cert.name_any()),
+                        namespace: Some(ns.clone()),
+                        uid: cert.uid(),
+                        ..Default::default()
+                    },
+                    reason: Some("Issuing".to_owned()),
+                    message: Some(format!("attempt {i}")),
+                    type_: Some("Warning".to_owned()),
+                    ..Default::default()
+                };
+                async move { events.create(&PostParams::default(), &ev).await.is_ok() }
+            })
+            .buffer_unordered(64)
+            .filter(|ok| futures::future::ready(*ok))
+            .count()
+            .await;
+        assert_eq!(created, total);
+        let target = ClusterTarget {
+            kubeconfig: Some(lab.kubeconfig_path().to_owned()),
+            context: Some("reader".to_owned()),
+            namespace: Some(ns.clone()),
+            all_namespaces: false,
+        };
+        let conn = connect(&target).await.expect("connect");
+        let pre = preflight(&conn).await.expect("preflight");
+        let inv = certdx::source::cluster::list::list_inventory(&conn, &pre)
+            .await
+            .expect("list");
+        assert!(
+            inv.events.len() >= total,
+            "{} events read",
+            inv.events.len()
+        );
+        let out = certdx(args(&[
+            "report",
+            "--offline",
+            "--format",
+            "json",
+            "--kubeconfig",
+            &lab.kubeconfig_path().display().to_string(),
+            "--context",
+            "reader",
+            "-n",
+            &ns,
+        ]))
+        .await;
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    })
+    .await
+    .expect("test finished in time");
+}
