@@ -98,7 +98,24 @@ impl std::fmt::Display for ObjectRef {
     }
 }
 
+/// Drops what no diagnosis or view reads but the API sends with every object: the
+/// managedFields of server-side apply, often larger than the rest of the object.
+pub fn slim_object<K: kube::Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+}
+
 impl Inventory {
+    /// [`slim_object`] on every object.
+    pub fn slim(&mut self) {
+        self.certificates.iter_mut().for_each(slim_object);
+        self.requests.iter_mut().for_each(slim_object);
+        self.orders.iter_mut().for_each(slim_object);
+        self.challenges.iter_mut().for_each(slim_object);
+        self.issuers.iter_mut().for_each(slim_object);
+        self.cluster_issuers.iter_mut().for_each(slim_object);
+        self.events.iter_mut().for_each(slim_object);
+    }
+
     /// Total number of objects of all kinds.
     pub fn len(&self) -> usize {
         self.certificates.len()

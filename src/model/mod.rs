@@ -26,7 +26,7 @@ pub use request::{
     CertificateRequestStatus, REVISION_ANNOTATION,
 };
 mod chain;
-mod inventory;
+pub mod inventory;
 pub mod scheduler;
 pub mod state;
 

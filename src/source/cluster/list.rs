@@ -170,7 +170,7 @@ pub async fn list_inventory(
 }
 
 /// Lists every object of `api` matching `params`, page by page, restarting when the
-/// continue token expires.
+/// continue token expires. Objects are slimmed page by page, so memory stays flat.
 pub async fn list_all<K>(
     api: Api<K>,
     params: ListParams,
@@ -178,7 +178,7 @@ pub async fn list_all<K>(
     namespace: Option<&str>,
 ) -> Result<Vec<K>, ClusterError>
 where
-    K: Clone + DeserializeOwned + std::fmt::Debug,
+    K: KubeResource + Clone + DeserializeOwned + std::fmt::Debug,
 {
     let mut restarts = 0;
     'restart: loop {
@@ -205,7 +205,10 @@ where
                 }
             };
             token = page.metadata.continue_.filter(|t| !t.is_empty());
-            out.extend(page.items);
+            out.extend(page.items.into_iter().map(|mut o| {
+                crate::model::inventory::slim_object(&mut o);
+                o
+            }));
             if token.is_none() {
                 return Ok(out);
             }
@@ -253,6 +256,7 @@ pub async fn fetch_challenge(
         }
     }
     inventory.challenges.push(challenge);
+    inventory.slim();
     crate::model::redact::redact_inventory(&mut inventory);
     Ok(inventory)
 }

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use super::list::{EVENT_KINDS, PAGE_SIZE, event_selector, scoped_api};
 use super::preflight::{Preflight, root_cause};
 use super::{Connection, Resource};
+use crate::model::inventory::slim_object;
 use crate::model::redact::redact_object;
 use crate::model::{
     Certificate, CertificateRequest, Challenge, ClusterIssuer, Inventory, Issuer, Order,
@@ -211,7 +212,12 @@ where
         writer,
         watcher(api.clone(), cfg)
             .default_backoff()
-            .map_ok(|ev| ev.modify(redact_object)),
+            .map_ok(|ev| {
+                ev.modify(|o| {
+                    slim_object(o);
+                    redact_object(o);
+                })
+            }),
     );
     tasks.push(tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
