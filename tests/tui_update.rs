@@ -663,3 +663,22 @@ fn ready_rows_are_not_failing_and_failed_rows_are() {
         }
     }
 }
+
+#[test]
+fn a_certificates_detail_lists_the_events_of_its_whole_chain() {
+    let mut app = demo_app(SIZE);
+    select(&mut app, "shop/www-shop");
+    feed(&mut app, [Msg::Open]);
+    let text: String = certdx::tui::view::detail::lines(&app, 200)
+        .iter()
+        .map(|l| l.to_string() + "\n")
+        .collect();
+    assert!(
+        text.contains("Events of the chain (1, newest first)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[Challenge www-shop-1-2841905717-1198735113]"),
+        "the Challenge's Event is labelled with its object: {text}"
+    );
+}

@@ -450,7 +450,12 @@ impl App {
                 .findings
                 .iter()
                 .any(|f| future(f.rate_limit.as_ref().and_then(|r| r.retry_after))),
-            None => future(self.selected_row().and_then(|r| r.retry_after)),
+            // Every listed rate-limited row shows its countdown.
+            None => self
+                .overview
+                .visible
+                .iter()
+                .any(|&i| future(e.rows[i].retry_after)),
         }
     }
 

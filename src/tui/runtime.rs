@@ -256,8 +256,7 @@ impl Executor {
                 let _permit = self.limit.clone().acquire_owned().await.ok();
                 let mut result = run_playbook(&cfg.dns, &target, &cfg.playbook).await;
                 if let Some(client) = &self.cluster {
-                    crate::diagnose::cluster::add_cluster_side(client, &cfg.dns, &mut result)
-                        .await;
+                    crate::diagnose::cluster::add_cluster_side(client, &cfg.dns, &mut result).await;
                 }
                 Msg::CheckDone {
                     key,

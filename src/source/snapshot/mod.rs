@@ -310,16 +310,22 @@ fn load_list(
         .map_or(1, |n| n.get())
         .min(list.items.len().max(1));
     let chunk = list.items.len().div_ceil(workers).max(1);
+    // Each worker owns its items and frees each one's text once parsed, so the text shrinks
+    // while the objects grow instead of both peaking together.
+    let mut chunks: Vec<Vec<(usize, String)>> = Vec::with_capacity(workers);
+    let mut items = list.items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(chunk).collect());
+    }
     let parts: Vec<(Snapshot, Vec<LoadProblem>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = list
-            .items
-            .chunks(chunk)
+        let handles: Vec<_> = chunks
+            .into_iter()
             .enumerate()
             .map(|(c, items)| {
                 scope.spawn(move || {
                     let mut part = Snapshot::default();
                     let mut problems = Vec::new();
-                    for (i, (line, text)) in items.iter().enumerate() {
+                    for (i, (line, text)) in items.into_iter().enumerate() {
                         let item = c * chunk + i + 1;
                         let problem = |line: Option<usize>, message: String| LoadProblem {
                             file: file.to_owned(),
@@ -328,7 +334,7 @@ fn load_list(
                             message: format!("item {item}: {message}"),
                         };
                         if let Err((line, message)) =
-                            objects::add_yaml_object(text, first_line + line, &mut part)
+                            objects::add_yaml_object(&text, first_line + line, &mut part)
                         {
                             problems.push(problem(Some(line), message));
                         }

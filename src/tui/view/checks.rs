@@ -117,7 +117,10 @@ fn cluster_lines(
 ) {
     let t = app.theme;
     for note in &side.notes {
-        out.push(Line::from(Span::styled(format!("    note: {note}"), t.dim())));
+        out.push(Line::from(Span::styled(
+            format!("    note: {note}"),
+            t.dim(),
+        )));
     }
     if side.log_lines.is_empty() {
         return;

@@ -121,7 +121,7 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     }
     if let Some(o) = object {
         fields(&mut out, app, e, d, o);
-        events(&mut out, e, node.object.kind, o);
+        events(&mut out, e, node);
     }
     out.lines
 }
@@ -432,13 +432,50 @@ fn finding(out: &mut Out, app: &App, f: &Finding, show_subject: bool) {
     }
 }
 
-fn events(out: &mut Out, e: &Estate, kind: Kind, o: Object<'_>) {
-    let found = e.index.events_for(kind, o.meta());
+/// The Events of `node`; for a Certificate, those of its whole current chain (requests,
+/// Orders, Challenges), each labelled with its object, since that is where cert-manager says
+/// what went wrong.
+fn events(out: &mut Out, e: &Estate, node: &ChainNode) {
+    let mut found: Vec<(Option<String>, usize)> = Vec::new();
+    let mut visit = |n: &ChainNode, label: bool| {
+        if let Some(o) = e.object(&n.object) {
+            let tag = label.then(|| format!("{} {}", n.object.kind, n.object.name));
+            found.extend(
+                e.index
+                    .events_for(n.object.kind, o.meta())
+                    .into_iter()
+                    .map(|i| (tag.clone(), i)),
+            );
+        }
+    };
+    if node.object.kind == Kind::Certificate {
+        fn walk(n: &ChainNode, visit: &mut dyn FnMut(&ChainNode, bool)) {
+            if n.history {
+                return;
+            }
+            visit(n, n.object.kind != Kind::Certificate);
+            for c in &n.children {
+                walk(c, visit);
+            }
+        }
+        walk(node, &mut visit);
+    } else {
+        visit(node, false);
+    }
     if found.is_empty() {
         return;
     }
-    out.heading(&format!("Events ({}, newest first)", found.len()));
-    for i in found {
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|(_, i)| seen.insert(*i));
+    found
+        .sort_by_key(|(_, i)| std::cmp::Reverse(crate::model::event_time(&e.inventory.events[*i])));
+    let heading = if node.object.kind == Kind::Certificate {
+        format!("Events of the chain ({}, newest first)", found.len())
+    } else {
+        format!("Events ({}, newest first)", found.len())
+    };
+    out.heading(&heading);
+    for (tag, i) in found {
         let ev = &e.inventory.events[i];
         let at = crate::model::event_time(ev)
             .map(fmt::stamp)
@@ -448,8 +485,9 @@ fn events(out: &mut Out, e: &Estate, kind: Kind, o: Object<'_>) {
             .filter(|&c| c > 1)
             .map(|c| format!(" x{c}"))
             .unwrap_or_default();
+        let tag = tag.map(|t| format!("[{t}] ")).unwrap_or_default();
         let text = format!(
-            "{at} {} {}{count}: {}",
+            "{at} {tag}{} {}{count}: {}",
             ev.type_.as_deref().unwrap_or("Normal"),
             ev.reason.as_deref().unwrap_or(""),
             ev.message.as_deref().unwrap_or("")

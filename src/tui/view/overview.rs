@@ -264,7 +264,18 @@ fn cells(app: &App, r: &Row, ncols: usize) -> Vec<Cell<'static>> {
         format!("{} {}", r.kind, r.name)
     };
     let cause = match r.root {
-        Some((code, sev)) => Cell::from(Span::styled(code.as_str(), t.severity(sev))),
+        // Every rate-limited row counts down, not only the selected one.
+        Some((code, sev)) => Cell::from(Line::from(match r.retry_after.filter(|at| *at > now) {
+            // The countdown first: on a narrow terminal the code is cut, not the time.
+            Some(at) => vec![
+                Span::styled(
+                    format!("{} ", fmt::countdown(at.duration_since(now))),
+                    t.running(),
+                ),
+                Span::styled(code.as_str(), t.severity(sev)),
+            ],
+            None => vec![Span::styled(code.as_str(), t.severity(sev))],
+        })),
         None => Cell::from(""),
     };
     let time =
