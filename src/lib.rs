@@ -9,6 +9,7 @@ pub mod actions;
 pub mod checks;
 pub mod cli;
 pub mod diagnose;
+pub mod engine;
 pub mod model;
 pub mod report;
 pub mod source;

@@ -81,7 +81,14 @@ pub fn run(a: &DemoArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
         }),
         None => None,
     };
-    let report = build_report(load().inventory, Vec::new(), "demo", now, live.as_ref(), None);
+    let report = build_report(
+        load().inventory,
+        Vec::new(),
+        "demo",
+        now,
+        live.as_ref(),
+        None,
+    );
     let code = emit(&report, a.format, None);
     drop(lab);
     code

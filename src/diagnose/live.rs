@@ -138,7 +138,10 @@ pub async fn add_cluster_checks(
             } else {
                 Vec::new()
             };
-            (d, super::cluster::cluster_checks(client, ch, &addresses).await)
+            (
+                d,
+                super::cluster::cluster_checks(client, ch, &addresses).await,
+            )
         })
         .buffer_unordered(CLUSTER_CONCURRENCY)
         .collect()

@@ -210,14 +210,12 @@ where
     }
     let stream = reflector::reflector(
         writer,
-        watcher(api.clone(), cfg)
-            .default_backoff()
-            .map_ok(|ev| {
-                ev.modify(|o| {
-                    slim_object(o);
-                    redact_object(o);
-                })
-            }),
+        watcher(api.clone(), cfg).default_backoff().map_ok(|ev| {
+            ev.modify(|o| {
+                slim_object(o);
+                redact_object(o);
+            })
+        }),
     );
     tasks.push(tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);

@@ -1,0 +1,680 @@
+//! Orders: create or resume, read authorizations and challenges, answer, poll, deactivate,
+//! finalize (asynchronously, as RFC 8555 allows) and download the chain.
+
+use std::time::Duration;
+
+use instant_acme::{
+    AuthorizationHandle, AuthorizationStatus, ChallengeType, Identifier, NewOrder, Order,
+    OrderState,
+};
+use jiff::Timestamp;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use super::account::AcmeClient;
+use super::csr::{self, KeyKind, PrivateKeyPem};
+use super::error::{AcmeError, AcmeProblem, Operation, excerpt};
+use super::http::Exchange;
+use super::retry::{next_poll, retrying};
+use super::types::{
+    AuthzInfo, AuthzStatus, ChallengeInfo, ChallengeKind, ChallengeStatus, OrderInfo, OrderStatus,
+};
+
+/// An order in progress. Not shared between tasks: one task drives one order (a clone of the
+/// [`AcmeClient`] can start or resume others).
+pub struct AcmeOrder {
+    client: AcmeClient,
+    inner: Order,
+    info: OrderInfo,
+}
+
+/// A certificate issued through [`AcmeOrder::finalize_and_download`].
+#[derive(Debug, Clone)]
+pub struct IssuedCertificate {
+    /// The chain in PEM, leaf first.
+    pub chain_pem: String,
+    /// The certificate's private key (write it with mode 0600).
+    pub key: PrivateKeyPem,
+    /// The order as it ended.
+    pub order: OrderInfo,
+}
+
+impl AcmeClient {
+    /// Creates an order for `names` (DNS names, `*.` wildcards, or IP addresses).
+    pub async fn new_order(
+        &self,
+        names: &[String],
+        deadline: Instant,
+    ) -> Result<AcmeOrder, AcmeError> {
+        if names.is_empty() {
+            return Err(AcmeError::Config(
+                "an order needs at least one name".to_owned(),
+            ));
+        }
+        let identifiers: Vec<Identifier> = names.iter().map(|n| identifier(n)).collect();
+        let account = &self.inner.account;
+        let new_order = NewOrder::new(&identifiers);
+        let done = retrying!(&self.inner.policy, deadline, Operation::NewOrder, {
+            account.new_order(&new_order).await
+        })?;
+        Ok(AcmeOrder::assemble(self.clone(), done.value, done.last))
+    }
+
+    /// Resumes the order at `url` (created earlier by this account).
+    pub async fn order(&self, url: &str, deadline: Instant) -> Result<AcmeOrder, AcmeError> {
+        let account = &self.inner.account;
+        let done = retrying!(&self.inner.policy, deadline, Operation::FetchOrder, {
+            account.order(url.to_owned()).await
+        })?;
+        Ok(AcmeOrder::assemble(self.clone(), done.value, done.last))
+    }
+}
+
+impl AcmeOrder {
+    fn assemble(client: AcmeClient, mut inner: Order, last: Option<Exchange>) -> AcmeOrder {
+        let info = describe_order(&mut inner, last.as_ref(), None);
+        AcmeOrder {
+            client,
+            inner,
+            info,
+        }
+    }
+
+    /// The order URL.
+    pub fn url(&self) -> &str {
+        &self.info.url
+    }
+
+    /// The order as the server last described it.
+    pub fn info(&self) -> &OrderInfo {
+        &self.info
+    }
+
+    /// The client (account) the order belongs to.
+    pub fn client(&self) -> &AcmeClient {
+        &self.client
+    }
+
+    /// Fetches the order again.
+    pub async fn refresh(&mut self, deadline: Instant) -> Result<&OrderInfo, AcmeError> {
+        let inner = &mut self.inner;
+        let done = retrying!(
+            &self.client.inner.policy,
+            deadline,
+            Operation::FetchOrder,
+            { inner.refresh().await.map(|_| ()) }
+        )?;
+        self.info = describe_order(&mut self.inner, done.last.as_ref(), Some(&self.info));
+        Ok(&self.info)
+    }
+
+    /// The order's authorizations with their challenges and key authorizations. Fetches each
+    /// authorization the first time; later calls answer from what was fetched (use
+    /// [`AcmeOrder::refresh_authorization`] for news).
+    pub async fn authorizations(&mut self, deadline: Instant) -> Result<Vec<AuthzInfo>, AcmeError> {
+        let thumbprint = self.client.key_thumbprint().to_owned();
+        let inner = &mut self.inner;
+        let done = retrying!(
+            &self.client.inner.policy,
+            deadline,
+            Operation::FetchAuthorizations,
+            {
+                let mut out = Vec::new();
+                let mut authorizations = inner.authorizations();
+                while let Some(handle) = authorizations.next().await {
+                    out.push(describe_authz(handle?, &thumbprint));
+                }
+                Ok(out)
+            }
+        )?;
+        Ok(done.value)
+    }
+
+    /// Fetches one authorization again; also returns the response's `Retry-After`.
+    pub async fn refresh_authorization(
+        &mut self,
+        authz_url: &str,
+        deadline: Instant,
+    ) -> Result<(AuthzInfo, Option<Timestamp>), AcmeError> {
+        self.ensure_authorizations(deadline).await?;
+        let thumbprint = self.client.key_thumbprint().to_owned();
+        let inner = &mut self.inner;
+        let done = retrying!(
+            &self.client.inner.policy,
+            deadline,
+            Operation::FetchAuthorizations,
+            {
+                let mut authorizations = inner.authorizations();
+                while let Some(handle) = authorizations.next().await {
+                    let mut handle = handle?;
+                    if handle.url() == authz_url {
+                        handle.refresh().await?;
+                        return Ok(describe_authz(handle, &thumbprint));
+                    }
+                }
+                Err(instant_acme::Error::Str("authorization not in this order"))
+            }
+        )
+        .map_err(|e| self.not_in_order(e, authz_url))?;
+        let retry_after = done.last.and_then(|x| x.retry_after);
+        Ok((done.value, retry_after))
+    }
+
+    /// Tells the CA the challenge at `challenge_url` can be validated (its response is
+    /// published).
+    pub async fn set_challenge_ready(
+        &mut self,
+        challenge_url: &str,
+        deadline: Instant,
+    ) -> Result<(), AcmeError> {
+        self.ensure_authorizations(deadline).await?;
+        let inner = &mut self.inner;
+        retrying!(
+            &self.client.inner.policy,
+            deadline,
+            Operation::ChallengeReady,
+            {
+                let mut authorizations = inner.authorizations();
+                while let Some(handle) = authorizations.next().await {
+                    let mut handle = handle?;
+                    let Some(kind) = handle
+                        .challenges
+                        .iter()
+                        .find(|c| c.url == challenge_url)
+                        .map(|c| c.r#type.clone())
+                    else {
+                        continue;
+                    };
+                    let mut challenge = handle
+                        .challenge(kind)
+                        .ok_or(instant_acme::Error::Str("challenge not in this order"))?;
+                    return challenge.set_ready().await;
+                }
+                Err(instant_acme::Error::Str("challenge not in this order"))
+            }
+        )
+        .map_err(|e| self.not_in_order(e, challenge_url))?;
+        Ok(())
+    }
+
+    /// Polls the authorization at `authz_url` until it leaves `pending` (honouring the server's
+    /// `Retry-After`, else backing off). Valid is `Ok`; anything else is
+    /// [`AcmeError::AuthorizationFailed`] with the challenge's problem. Answer a challenge
+    /// first: an unanswered authorization stays pending until the deadline.
+    pub async fn poll_authorization(
+        &mut self,
+        authz_url: &str,
+        deadline: Instant,
+    ) -> Result<AuthzInfo, AcmeError> {
+        let policy = self.client.inner.policy.clone();
+        let mut backoff = policy.poll_initial;
+        loop {
+            let (authz, retry_after) = self.refresh_authorization(authz_url, deadline).await?;
+            match authz.status {
+                AuthzStatus::Valid => return Ok(authz),
+                AuthzStatus::Pending => {}
+                _ => {
+                    return Err(AcmeError::AuthorizationFailed {
+                        url: authz.url.clone(),
+                        identifier: authz.ordered_name(),
+                        status: authz.status.clone(),
+                        problem: authz.problem().cloned().map(Box::new),
+                    });
+                }
+            }
+            let wait = next_poll(retry_after, &mut backoff, &policy);
+            wait_or_give_up(
+                wait,
+                deadline,
+                Operation::FetchAuthorizations,
+                format!("waiting for authorization {authz_url} to be validated"),
+                retry_after,
+            )
+            .await?;
+        }
+    }
+
+    /// Deactivates the authorization at `authz_url` (RFC 8555 section 7.5.2), so it is not
+    /// left pending and untracked. An authorization that is already final (invalid,
+    /// deactivated, expired, revoked) is returned as it is. Note that Let's Encrypt counts a
+    /// deactivated *pending* authorization as a failed validation.
+    pub async fn deactivate_authorization(
+        &mut self,
+        authz_url: &str,
+        deadline: Instant,
+    ) -> Result<AuthzInfo, AcmeError> {
+        // The cached status may be stale, and instant-acme refuses to deactivate what it
+        // believes is final: ask the server first.
+        let (current, _) = self.refresh_authorization(authz_url, deadline).await?;
+        if !matches!(current.status, AuthzStatus::Pending | AuthzStatus::Valid) {
+            return Ok(current);
+        }
+        let thumbprint = self.client.key_thumbprint().to_owned();
+        let inner = &mut self.inner;
+        let done = retrying!(
+            &self.client.inner.policy,
+            deadline,
+            Operation::DeactivateAuthorization,
+            {
+                let mut authorizations = inner.authorizations();
+                while let Some(handle) = authorizations.next().await {
+                    let mut handle = handle?;
+                    if handle.url() == authz_url {
+                        if handle.status != AuthorizationStatus::Deactivated {
+                            handle.deactivate().await?;
+                        }
+                        return Ok(describe_authz(handle, &thumbprint));
+                    }
+                }
+                Err(instant_acme::Error::Str("authorization not in this order"))
+            }
+        )?;
+        Ok(done.value)
+    }
+
+    /// Polls the order until it leaves `pending`: ready (or already further) is `Ok`, invalid
+    /// or deactivated is [`AcmeError::OrderFailed`].
+    pub async fn poll_ready(&mut self, deadline: Instant) -> Result<&OrderInfo, AcmeError> {
+        let policy = self.client.inner.policy.clone();
+        let mut backoff = policy.poll_initial;
+        loop {
+            self.refresh(deadline).await?;
+            match &self.info.status {
+                OrderStatus::Pending => {}
+                OrderStatus::Ready | OrderStatus::Processing | OrderStatus::Valid => {
+                    return Ok(&self.info);
+                }
+                _ => return Err(self.failed()),
+            }
+            let retry_after = self.info.retry_after;
+            let wait = next_poll(retry_after, &mut backoff, &policy);
+            wait_or_give_up(
+                wait,
+                deadline,
+                Operation::FetchOrder,
+                format!("waiting for order {} to become ready", self.info.url),
+                retry_after,
+            )
+            .await?;
+        }
+    }
+
+    /// Finalizes with a new key of `kind` and a CSR for the order's identifiers; returns the
+    /// key. The order is usually `processing` afterwards: [`AcmeOrder::poll_certificate`].
+    pub async fn finalize(
+        &mut self,
+        kind: KeyKind,
+        deadline: Instant,
+    ) -> Result<PrivateKeyPem, AcmeError> {
+        let names = if self.info.identifiers.is_empty() {
+            self.authorizations(deadline)
+                .await?
+                .iter()
+                .map(AuthzInfo::ordered_name)
+                .collect()
+        } else {
+            self.info.identifiers.clone()
+        };
+        let (csr, key) = csr::generate(&names, kind)?;
+        self.finalize_csr(&csr, deadline).await?;
+        Ok(key)
+    }
+
+    /// Finalizes with a DER CSR the caller made.
+    pub async fn finalize_csr(
+        &mut self,
+        csr_der: &[u8],
+        deadline: Instant,
+    ) -> Result<(), AcmeError> {
+        if self.info.status != OrderStatus::Ready {
+            self.refresh(deadline).await?;
+        }
+        match &self.info.status {
+            OrderStatus::Ready => {}
+            OrderStatus::Pending => {
+                return Err(AcmeError::Protocol {
+                    operation: Operation::Finalize,
+                    url: self.info.url.clone(),
+                    detail: "the order is still pending: validate its authorizations first"
+                        .to_owned(),
+                });
+            }
+            // Already finalized (a retry after a lost response, or a resumed run).
+            OrderStatus::Processing | OrderStatus::Valid => return Ok(()),
+            _ => return Err(self.failed()),
+        }
+        let inner = &mut self.inner;
+        let done = retrying!(&self.client.inner.policy, deadline, Operation::Finalize, {
+            inner.finalize_csr(csr_der).await
+        })?;
+        self.info = describe_order(&mut self.inner, done.last.as_ref(), Some(&self.info));
+        if matches!(
+            self.info.status,
+            OrderStatus::Processing | OrderStatus::Valid
+        ) {
+            Ok(())
+        } else {
+            Err(self.failed())
+        }
+    }
+
+    /// Waits (honouring `Retry-After`, else backing off; never a fixed short timeout) while the
+    /// order is `processing`, then downloads the chain (PEM, leaf first). Gives up at the
+    /// deadline with [`AcmeError::Deadline`] carrying the server's next instant.
+    pub async fn poll_certificate(&mut self, deadline: Instant) -> Result<String, AcmeError> {
+        let policy = self.client.inner.policy.clone();
+        let mut backoff = policy.poll_initial;
+        loop {
+            match &self.info.status {
+                OrderStatus::Valid => break,
+                OrderStatus::Processing => {}
+                OrderStatus::Pending | OrderStatus::Ready => {
+                    return Err(AcmeError::Protocol {
+                        operation: Operation::DownloadCertificate,
+                        url: self.info.url.clone(),
+                        detail: format!("the order is {}: finalize it first", self.info.status),
+                    });
+                }
+                _ => return Err(self.failed()),
+            }
+            let retry_after = self.info.retry_after;
+            let wait = next_poll(retry_after, &mut backoff, &policy);
+            wait_or_give_up(
+                wait,
+                deadline,
+                Operation::FetchOrder,
+                format!("waiting for order {} to leave processing", self.info.url),
+                retry_after,
+            )
+            .await?;
+            self.refresh(deadline).await?;
+        }
+        let inner = &mut self.inner;
+        let done = retrying!(&policy, deadline, Operation::DownloadCertificate, {
+            inner.certificate().await
+        })?;
+        let url = self.info.certificate.clone().unwrap_or_default();
+        let chain = done.value.ok_or_else(|| AcmeError::Protocol {
+            operation: Operation::DownloadCertificate,
+            url: url.clone(),
+            detail: "the order is valid but no certificate came".to_owned(),
+        })?;
+        let certificates = CertificateDer::pem_slice_iter(chain.as_bytes())
+            .take_while(Result::is_ok)
+            .count();
+        if certificates == 0 {
+            return Err(AcmeError::Protocol {
+                operation: Operation::DownloadCertificate,
+                url,
+                detail: format!("not a PEM certificate chain: {}", excerpt(chain.as_bytes())),
+            });
+        }
+        Ok(chain)
+    }
+
+    /// Finalizes with a new key of `kind`, waits for issuance and downloads the chain.
+    pub async fn finalize_and_download(
+        &mut self,
+        kind: KeyKind,
+        deadline: Instant,
+    ) -> Result<IssuedCertificate, AcmeError> {
+        let key = self.finalize(kind, deadline).await?;
+        let chain_pem = self.poll_certificate(deadline).await?;
+        Ok(IssuedCertificate {
+            chain_pem,
+            key,
+            order: self.info.clone(),
+        })
+    }
+
+    async fn ensure_authorizations(&mut self, deadline: Instant) -> Result<(), AcmeError> {
+        // Fetches only the authorizations not fetched yet.
+        self.authorizations(deadline).await.map(|_| ())
+    }
+
+    fn failed(&self) -> AcmeError {
+        AcmeError::OrderFailed {
+            url: self.info.url.clone(),
+            status: self.info.status.clone(),
+            problem: self.info.error.clone().map(Box::new),
+        }
+    }
+
+    /// instant-acme's "not in this order" becomes a configuration error naming the URL.
+    fn not_in_order(&self, err: AcmeError, url: &str) -> AcmeError {
+        match err {
+            AcmeError::Protocol { detail, .. } if detail.contains("not in this order") => {
+                AcmeError::Config(format!("{url} is not part of order {}", self.info.url))
+            }
+            other => other,
+        }
+    }
+}
+
+/// Sleeps `wait`, or returns the deadline error when the wait would end after `deadline`.
+async fn wait_or_give_up(
+    wait: Duration,
+    deadline: Instant,
+    operation: Operation,
+    waiting_for: String,
+    retry_after: Option<Timestamp>,
+) -> Result<(), AcmeError> {
+    if Instant::now() + wait > deadline {
+        return Err(AcmeError::Deadline {
+            operation,
+            waiting_for,
+            retry_after,
+        });
+    }
+    tokio::time::sleep(wait).await;
+    Ok(())
+}
+
+/// The ACME identifier for a name: an IP address, or a DNS name (lowercase, no root dot).
+fn identifier(name: &str) -> Identifier {
+    let name = name.trim().trim_end_matches('.');
+    match name
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        Ok(ip) => Identifier::Ip(ip),
+        Err(_) => Identifier::Dns(name.to_ascii_lowercase()),
+    }
+}
+
+/// The order members certdx reads from the body as the server sent it (instant-acme parses
+/// fewer, and not a status it does not know).
+#[derive(Deserialize)]
+struct RawOrder {
+    status: String,
+    #[serde(default)]
+    identifiers: Vec<RawIdentifier>,
+    #[serde(default)]
+    authorizations: Vec<String>,
+    #[serde(default)]
+    finalize: String,
+    certificate: Option<String>,
+    expires: Option<String>,
+    error: Option<instant_acme::Problem>,
+}
+
+#[derive(Deserialize)]
+struct RawIdentifier {
+    value: String,
+}
+
+/// The order as described by the response that carried it (`last`), else by instant-acme's
+/// parsed state; identifiers missing from both are kept from `previous`.
+fn describe_order(
+    order: &mut Order,
+    last: Option<&Exchange>,
+    previous: Option<&OrderInfo>,
+) -> OrderInfo {
+    let url = order.url().to_owned();
+    let retry_after = last.and_then(|x| x.retry_after);
+    let raw = last
+        .filter(|x| (200..300).contains(&x.status))
+        .and_then(|x| serde_json::from_slice::<RawOrder>(&x.body).ok());
+    let mut info = match raw {
+        Some(raw) => OrderInfo {
+            url,
+            status: OrderStatus::from(raw.status),
+            identifiers: raw.identifiers.into_iter().map(|i| i.value).collect(),
+            authorizations: raw.authorizations,
+            finalize: raw.finalize,
+            certificate: raw.certificate,
+            expires: raw.expires.and_then(|e| e.parse().ok()),
+            error: raw.error.map(|p| AcmeProblem::from_instant(&p, None)),
+            retry_after,
+        },
+        None => from_state(url, order.state(), retry_after),
+    };
+    if info.identifiers.is_empty()
+        && let Some(previous) = previous
+    {
+        info.identifiers = previous.identifiers.clone();
+    }
+    info
+}
+
+fn from_state(url: String, state: &OrderState, retry_after: Option<Timestamp>) -> OrderInfo {
+    let status = match state.status {
+        instant_acme::OrderStatus::Pending => OrderStatus::Pending,
+        instant_acme::OrderStatus::Ready => OrderStatus::Ready,
+        instant_acme::OrderStatus::Processing => OrderStatus::Processing,
+        instant_acme::OrderStatus::Valid => OrderStatus::Valid,
+        instant_acme::OrderStatus::Invalid => OrderStatus::Invalid,
+    };
+    OrderInfo {
+        url,
+        status,
+        identifiers: Vec::new(),
+        authorizations: state.authorizations.iter().map(|a| a.url.clone()).collect(),
+        finalize: state.finalize.clone(),
+        certificate: state.certificate.clone(),
+        expires: None,
+        error: state
+            .error
+            .as_ref()
+            .map(|p| AcmeProblem::from_instant(p, None)),
+        retry_after,
+    }
+}
+
+/// An authorization handle as [`AuthzInfo`]. Key authorizations are `token.thumbprint` (RFC
+/// 8555 section 8.1); the DNS-01 digest comes from instant-acme.
+fn describe_authz(handle: AuthorizationHandle<'_>, thumbprint: &str) -> AuthzInfo {
+    let identifier = match handle.identifier().identifier {
+        Identifier::Dns(name) => name.clone(),
+        Identifier::Ip(ip) => ip.to_string(),
+        other => other.authorized(false).to_string(),
+    };
+    let status = match handle.status {
+        AuthorizationStatus::Pending => AuthzStatus::Pending,
+        AuthorizationStatus::Valid => AuthzStatus::Valid,
+        AuthorizationStatus::Invalid => AuthzStatus::Invalid,
+        AuthorizationStatus::Revoked => AuthzStatus::Revoked,
+        AuthorizationStatus::Expired => AuthzStatus::Expired,
+        AuthorizationStatus::Deactivated => AuthzStatus::Deactivated,
+    };
+    let challenges = handle
+        .challenges
+        .iter()
+        .map(|c| ChallengeInfo {
+            kind: challenge_kind(&c.r#type),
+            url: c.url.clone(),
+            token: c.token.clone(),
+            status: match c.status {
+                instant_acme::ChallengeStatus::Pending => ChallengeStatus::Pending,
+                instant_acme::ChallengeStatus::Processing => ChallengeStatus::Processing,
+                instant_acme::ChallengeStatus::Valid => ChallengeStatus::Valid,
+                instant_acme::ChallengeStatus::Invalid => ChallengeStatus::Invalid,
+            },
+            error: c.error.as_ref().map(|p| AcmeProblem::from_instant(p, None)),
+            key_authorization: format!("{}.{thumbprint}", c.token),
+            dns_txt_value: None,
+        })
+        .collect();
+    let mut info = AuthzInfo {
+        url: handle.url().to_owned(),
+        identifier,
+        wildcard: handle.wildcard,
+        status,
+        challenges,
+    };
+    // `challenge` borrows the handle for its whole lifetime, so it comes last; re-binding lets
+    // that lifetime shrink to this function.
+    let mut handle = handle;
+    if let Some(challenge) = handle.challenge(ChallengeType::Dns01) {
+        let value = challenge.key_authorization().dns_value();
+        let url = challenge.url.clone();
+        if let Some(c) = info.challenges.iter_mut().find(|c| c.url == url) {
+            c.dns_txt_value = Some(value);
+        }
+    }
+    info
+}
+
+fn challenge_kind(kind: &ChallengeType) -> ChallengeKind {
+    match kind {
+        ChallengeType::Http01 => ChallengeKind::Http01,
+        ChallengeType::Dns01 => ChallengeKind::Dns01,
+        ChallengeType::TlsAlpn01 => ChallengeKind::TlsAlpn01,
+        ChallengeType::DeviceAttest01 => ChallengeKind::Other("device-attest-01".to_owned()),
+        ChallengeType::Unknown(s) => ChallengeKind::Other(s.clone()),
+        other => ChallengeKind::Other(format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The engine drives orders from spawned tasks: every operation's future must be Send.
+    #[allow(dead_code, clippy::let_underscore_future)]
+    fn operations_are_send(client: AcmeClient, mut order: AcmeOrder, d: Instant) {
+        fn send<T: Send>(_: T) {}
+        send(client.new_order(&[], d));
+        send(client.order("", d));
+        send(order.refresh(d));
+        send(order.authorizations(d));
+        send(order.refresh_authorization("", d));
+        send(order.set_challenge_ready("", d));
+        send(order.poll_authorization("", d));
+        send(order.deactivate_authorization("", d));
+        send(order.poll_ready(d));
+        send(order.finalize(KeyKind::EcdsaP256, d));
+        send(order.poll_certificate(d));
+        send(order.finalize_and_download(KeyKind::EcdsaP256, d));
+        let config = super::super::account::AcmeConfig::new("");
+        send(AcmeClient::create_account(&config, &Default::default(), d));
+        send(AcmeClient::from_credentials(
+            &config,
+            &serde_json::Value::Null,
+            d,
+        ));
+    }
+
+    #[test]
+    fn identifiers_for_names_and_addresses() {
+        assert_eq!(
+            identifier("WWW.Example.COM."),
+            Identifier::Dns("www.example.com".into())
+        );
+        assert_eq!(
+            identifier("*.example.com"),
+            Identifier::Dns("*.example.com".into())
+        );
+        assert_eq!(
+            identifier("192.0.2.1"),
+            Identifier::Ip("192.0.2.1".parse().unwrap())
+        );
+        assert_eq!(
+            identifier("[2001:db8::1]"),
+            Identifier::Ip("2001:db8::1".parse().unwrap())
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The embedded ACME issuance engine: the ACME client, the HTTP-01 and DNS-01 solvers, the
+//! challenge scheduler and the persistent state store (see DESIGN.md, issue 6).
+//!
+//! Like `checks` and `diagnose`, this layer knows nothing of the TUI: the CLI, the TUI and the
+//! tests drive it the same way.
+
+pub mod acme;
+pub mod scheduler;
+pub mod solver;
+pub mod store;

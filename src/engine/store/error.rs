@@ -1,0 +1,82 @@
+//! The state store's typed error.
+
+use std::path::PathBuf;
+
+use super::types::OrderId;
+
+/// Why a state-store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database file could not be created, inspected or have its permissions tightened.
+    #[error("state store {path}: {source}")]
+    Io {
+        /// The database file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The path exists but is not a regular file (a directory, a socket, ...).
+    #[error("state store {0} is not a regular file")]
+    NotAFile(PathBuf),
+    /// SQLite refused (locked beyond the busy timeout, disk full, corrupt file, ...).
+    #[error("state store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The file was written by a newer certdx whose schema this one does not know.
+    #[error(
+        "state store schema version {found} is newer than this certdx understands ({supported}); \
+         upgrade certdx or use another --state file"
+    )]
+    SchemaTooNew {
+        /// The version recorded in the file.
+        found: i64,
+        /// The newest version this build can migrate to.
+        supported: i64,
+    },
+    /// An identifier that is empty or not a DNS name once normalised.
+    #[error("invalid identifier {0:?}")]
+    InvalidIdentifier(String),
+    /// A file path that is not valid UTF-8 cannot be kept in the store's text columns.
+    #[error("path {0:?} is not valid UTF-8")]
+    NonUtf8Path(PathBuf),
+    /// An order id the store has never issued.
+    #[error("unknown order {0}")]
+    UnknownOrder(OrderId),
+    /// An authorization URL the store has never recorded.
+    #[error("unknown authorization {0}")]
+    UnknownAuthorization(String),
+    /// A challenge URL the store has never recorded.
+    #[error("unknown challenge {0}")]
+    UnknownChallenge(String),
+    /// A stored value that does not parse (edited by hand, or written by a buggy build).
+    #[error("state store holds a corrupt {what}: {value:?}")]
+    Corrupt {
+        /// Which kind of value.
+        what: &'static str,
+        /// The text found.
+        value: String,
+    },
+}
+
+impl StoreError {
+    /// True when the error names an order, authorization or challenge the store does not know:
+    /// a caller bug or a store from another run, not an I/O failure.
+    pub fn is_unknown_record(&self) -> bool {
+        matches!(
+            self,
+            StoreError::UnknownOrder(_)
+                | StoreError::UnknownAuthorization(_)
+                | StoreError::UnknownChallenge(_)
+        )
+    }
+
+    /// True when SQLite gave up waiting for another process holding the database lock.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
