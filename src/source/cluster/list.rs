@@ -51,88 +51,21 @@ pub async fn list_inventory(
     conn: &Connection,
     preflight: &Preflight,
 ) -> Result<Inventory, ClusterError> {
-    let can = |r| preflight.can_read(r);
     let ns = conn.scope.namespace();
-    let certificates = async {
-        if can(Resource::Certificates) {
-            list_all(
-                scoped_api(conn),
-                ListParams::default(),
-                Resource::Certificates,
-                ns,
-            )
-            .await
-        } else {
-            Ok(Vec::new())
-        }
-    };
-    let requests = async {
-        if can(Resource::CertificateRequests) {
-            list_all(
-                scoped_api(conn),
-                ListParams::default(),
-                Resource::CertificateRequests,
-                ns,
-            )
-            .await
-        } else {
-            Ok(Vec::new())
-        }
-    };
-    let orders = async {
-        if can(Resource::Orders) {
-            list_all(
-                scoped_api(conn),
-                ListParams::default(),
-                Resource::Orders,
-                ns,
-            )
-            .await
-        } else {
-            Ok(Vec::new())
-        }
-    };
-    let challenges = async {
-        if can(Resource::Challenges) {
-            list_all(
-                scoped_api(conn),
-                ListParams::default(),
-                Resource::Challenges,
-                ns,
-            )
-            .await
-        } else {
-            Ok(Vec::new())
-        }
-    };
-    let issuers = async {
-        if can(Resource::Issuers) {
-            list_all(
-                scoped_api(conn),
-                ListParams::default(),
-                Resource::Issuers,
-                ns,
-            )
-            .await
-        } else {
-            Ok(Vec::new())
-        }
-    };
-    let cluster_issuers = async {
-        if can(Resource::ClusterIssuers) {
-            list_all(
-                Api::all(conn.client.clone()),
-                ListParams::default(),
-                Resource::ClusterIssuers,
-                None,
-            )
-            .await
-        } else {
-            Ok(Vec::new())
-        }
-    };
+    let certificates = list_readable(preflight, scoped_api(conn), Resource::Certificates, ns);
+    let requests = list_readable(
+        preflight,
+        scoped_api(conn),
+        Resource::CertificateRequests,
+        ns,
+    );
+    let orders = list_readable(preflight, scoped_api(conn), Resource::Orders, ns);
+    let challenges = list_readable(preflight, scoped_api(conn), Resource::Challenges, ns);
+    let issuers = list_readable(preflight, scoped_api(conn), Resource::Issuers, ns);
+    let all = Api::all(conn.client.clone());
+    let cluster_issuers = list_readable(preflight, all, Resource::ClusterIssuers, None);
     let events = async {
-        if !can(Resource::Events) {
+        if !preflight.can_read(Resource::Events) {
             return Ok(Vec::new());
         }
         let per_kind = EVENT_KINDS.map(|kind| {
@@ -167,6 +100,23 @@ pub async fn list_inventory(
     };
     crate::model::redact::redact_inventory(&mut inventory);
     Ok(inventory)
+}
+
+/// Lists `resource` if the preflight found it readable; a kind the user may not read lists as
+/// empty (the preflight already said so).
+async fn list_readable<K>(
+    preflight: &Preflight,
+    api: Api<K>,
+    resource: Resource,
+    namespace: Option<&str>,
+) -> Result<Vec<K>, ClusterError>
+where
+    K: KubeResource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    if !preflight.can_read(resource) {
+        return Ok(Vec::new());
+    }
+    list_all(api, ListParams::default(), resource, namespace).await
 }
 
 /// Lists every object of `api` matching `params`, page by page, restarting when the
