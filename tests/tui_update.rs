@@ -319,7 +319,8 @@ fn checks_start_one_command_per_unfinished_challenge_and_merge_results() {
         }],
     );
     assert_eq!(app.checks.running(), 0);
-    assert!(!app.wants_ticks());
+    // Only the rate-limited row's countdown still needs ticks, not the finished check.
+    assert!(!app.checks.runs.values().any(|r| r.running_since.is_some()));
     let row = app.selected_row().unwrap();
     assert_eq!(
         row.root.unwrap().0,
@@ -567,11 +568,19 @@ fn help_toggles_and_swallows_screen_keys() {
 #[test]
 fn countdowns_tick_only_while_visible() {
     let mut app = demo_app(SIZE);
-    // legacy-portal's rate limit lifts at 2026-01-17T09:14:02Z: a countdown is on screen.
+    // legacy-portal's rate limit lifts at 2026-01-17T09:14:02Z: its row counts down, whichever
+    // row is selected.
     assert!(app.wants_ticks());
     select(&mut app, "blog/www-blog");
+    assert!(app.wants_ticks(), "every listed row counts down");
+    // Filtered out of the list, nothing counts down.
+    feed(&mut app, [Msg::FilterStart]);
+    feed(&mut app, "www-blog".chars().map(Msg::FilterInput));
+    feed(&mut app, [Msg::FilterAccept]);
+    assert_eq!(names(&app), ["blog/www-blog"]);
     assert!(!app.wants_ticks());
-    select(&mut app, "internal/legacy-portal");
+    feed(&mut app, [Msg::FilterStart, Msg::FilterCancel]);
+    assert!(app.wants_ticks());
     feed(
         &mut app,
         [Msg::Tick("2026-01-18T00:00:00Z".parse().unwrap())],

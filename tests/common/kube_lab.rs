@@ -21,16 +21,17 @@
 
 #![allow(dead_code)]
 
+#[path = "child.rs"]
+mod child;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::fs;
-use std::io::Read as _;
 use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, mpsc};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use certdx::model::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Issuer, Order};
@@ -91,10 +92,10 @@ pub struct KubeLab {
 impl Drop for KubeLab {
     fn drop(&mut self) {
         if let Some(child) = lock(&self.apiserver).take() {
-            kill(child);
+            child::kill(child, STOP_DEADLINE);
         }
         if let Some(child) = self.etcd.take() {
-            kill(child);
+            child::kill(child, STOP_DEADLINE);
         }
     }
 }
@@ -371,7 +372,7 @@ impl KubeLab {
     pub fn stop_apiserver(&self) {
         let child = lock(&self.apiserver).take();
         if let Some(child) = child {
-            kill(child);
+            child::kill(child, STOP_DEADLINE);
         }
     }
 
@@ -393,7 +394,7 @@ impl KubeLab {
 
     /// The last `lines` lines the API server wrote to stderr (for failure messages).
     pub fn apiserver_log_tail(&self, lines: usize) -> String {
-        tail(&self.dir.path().join("apiserver.log"), lines)
+        child::tail(&self.dir.path().join("apiserver.log"), lines)
     }
 
     fn spawn_apiserver(&self) {
@@ -435,9 +436,8 @@ impl KubeLab {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log);
-        die_with_parent(&mut cmd);
         let child =
-            spawn(cmd).unwrap_or_else(|e| panic!("starting {}: {e}", self.binary.display()));
+            child::spawn(cmd).unwrap_or_else(|e| panic!("starting {}: {e}", self.binary.display()));
         *lock(&self.apiserver) = Some(child);
     }
 
@@ -454,14 +454,14 @@ impl KubeLab {
             if let Some(Ok(Some(status))) = self.etcd.as_mut().map(Child::try_wait) {
                 panic!(
                     "etcd exited ({status}) before it was ready:\n{}",
-                    tail(&self.dir.path().join("etcd.log"), 30)
+                    child::tail(&self.dir.path().join("etcd.log"), 30)
                 );
             }
             if Instant::now() > deadline {
                 panic!(
                     "etcd not healthy after {:?}:\n{}",
                     START_DEADLINE,
-                    tail(&self.dir.path().join("etcd.log"), 30)
+                    child::tail(&self.dir.path().join("etcd.log"), 30)
                 );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -840,8 +840,7 @@ fn start_etcd(dir: &Path, client: u16, peer: u16) -> Child {
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log handle"))
         .stderr(log);
-    die_with_parent(&mut cmd);
-    spawn(cmd).unwrap_or_else(|e| panic!("starting etcd (apt-get install etcd-server): {e}"))
+    child::spawn(cmd).unwrap_or_else(|e| panic!("starting etcd (apt-get install etcd-server): {e}"))
 }
 
 /// Token file, service-account keys.
@@ -934,65 +933,4 @@ fn remove_stale_labs(parent: &Path) {
             let _ = fs::remove_dir_all(&path);
         }
     }
-}
-
-/// Spawns `cmd` from one thread that lives as long as the test binary. `PR_SET_PDEATHSIG`
-/// fires when the *thread* that forked the child exits, and a test runtime's threads (or a
-/// blocking pool's) come and go: a child forked from one of them would be killed mid-test.
-fn spawn(cmd: Command) -> std::io::Result<Child> {
-    type Request = (Command, mpsc::Sender<std::io::Result<Child>>);
-    static SPAWNER: OnceLock<mpsc::Sender<Request>> = OnceLock::new();
-    let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Request>();
-        std::thread::Builder::new()
-            .name("kube-lab-spawner".to_owned())
-            .spawn(move || {
-                for (mut cmd, reply) in rx {
-                    let _ = reply.send(cmd.spawn());
-                }
-            })
-            .expect("starting the lab's spawner thread");
-        tx
-    });
-    let (reply, answer) = mpsc::channel();
-    spawner
-        .send((cmd, reply))
-        .expect("the lab's spawner thread is alive");
-    answer
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the lab's spawner thread answered")
-}
-
-/// Sets `PR_SET_PDEATHSIG` so the child is SIGKILLed when the test process dies.
-fn die_with_parent(cmd: &mut Command) {
-    // SAFETY: prctl is async-signal-safe and touches only the child's own state.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
-/// SIGKILL and reap, bounded.
-fn kill(mut child: Child) {
-    let _ = child.kill();
-    let deadline = Instant::now() + STOP_DEADLINE;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let mut text = String::new();
-    if let Ok(mut f) = fs::File::open(path) {
-        let _ = f.read_to_string(&mut text);
-    }
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }

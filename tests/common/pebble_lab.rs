@@ -38,14 +38,15 @@
 
 #![allow(dead_code)]
 
+#[path = "child.rs"]
+mod child;
+
 use std::collections::HashMap;
 use std::fs;
-use std::io::Read as _;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rcgen::{
@@ -104,10 +105,10 @@ pub struct PebbleLab {
 impl Drop for PebbleLab {
     fn drop(&mut self) {
         if let Some(child) = self.pebble.take() {
-            kill(child);
+            child::kill(child, STOP_DEADLINE);
         }
         if let Some(child) = self.challtestsrv.take() {
-            kill(child);
+            child::kill(child, STOP_DEADLINE);
         }
     }
 }
@@ -220,7 +221,7 @@ impl PebbleLab {
 
     /// The tail of Pebble's log, for failure messages.
     pub fn pebble_log(&self, lines: usize) -> String {
-        tail(&self.dir.path().join("pebble.log"), lines)
+        child::tail(&self.dir.path().join("pebble.log"), lines)
     }
 
     async fn chall(&self, endpoint: &str, body: Value) {
@@ -259,7 +260,7 @@ impl PebbleLab {
             assert!(
                 Instant::now() < deadline,
                 "pebble-challtestsrv did not answer within {START_DEADLINE:?}:\n{}",
-                tail(&self.dir.path().join("challtestsrv.log"), 20)
+                child::tail(&self.dir.path().join("challtestsrv.log"), 20)
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -360,8 +361,7 @@ fn start_challtestsrv(dir: &Path, dns_port: u16, management_port: u16) -> Child 
         .stdout(log.try_clone().expect("log handle"))
         .stderr(log);
     clean_env(&mut cmd);
-    die_with_parent(&mut cmd);
-    spawn(cmd).unwrap_or_else(|e| {
+    child::spawn(cmd).unwrap_or_else(|e| {
         panic!("starting pebble-challtestsrv (bash tests/lab/install-packages.sh): {e}")
     })
 }
@@ -387,8 +387,7 @@ fn start_pebble(dir: &Path, dns_port: u16, options: &PebbleOptions) -> Child {
         cmd.env("PEBBLE_VA_ALWAYS_VALID", "1");
     }
     clean_env(&mut cmd);
-    die_with_parent(&mut cmd);
-    spawn(cmd)
+    child::spawn(cmd)
         .unwrap_or_else(|e| panic!("starting pebble (bash tests/lab/install-packages.sh): {e}"))
 }
 
@@ -416,67 +415,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("binding 127.0.0.1:0")
         .port()
-}
-
-/// Spawns `cmd` from one thread that lives as long as the test binary. `PR_SET_PDEATHSIG`
-/// fires when the *thread* that forked the child exits, and a test runtime's threads come and
-/// go: a child forked from one of them would be killed mid-test.
-fn spawn(cmd: Command) -> std::io::Result<Child> {
-    type Request = (Command, mpsc::Sender<std::io::Result<Child>>);
-    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Request>>> = OnceLock::new();
-    let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Request>();
-        std::thread::Builder::new()
-            .name("pebble-lab-spawner".to_owned())
-            .spawn(move || {
-                for (mut cmd, reply) in rx {
-                    let _ = reply.send(cmd.spawn());
-                }
-            })
-            .expect("starting the lab's spawner thread");
-        Mutex::new(tx)
-    });
-    let (reply, answer) = mpsc::channel();
-    lock(spawner)
-        .send((cmd, reply))
-        .expect("the lab's spawner thread is alive");
-    answer
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the lab's spawner thread answered")
-}
-
-/// Sets `PR_SET_PDEATHSIG` so the child is SIGKILLed when the test process dies.
-fn die_with_parent(cmd: &mut Command) {
-    // SAFETY: prctl is async-signal-safe and touches only the child's own state.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
-/// SIGKILL and reap, bounded.
-fn kill(mut child: Child) {
-    let _ = child.kill();
-    let deadline = Instant::now() + STOP_DEADLINE;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let mut text = String::new();
-    if let Ok(mut f) = fs::File::open(path) {
-        let _ = f.read_to_string(&mut text);
-    }
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
