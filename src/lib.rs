@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! certdx: find out why cert-manager will not issue a certificate.
 //!
 //! The layers, each depending only on the ones above it (see DESIGN.md):
