@@ -1,0 +1,20 @@
+//! The engine's DNS-01 solvers against real servers:
+//!
+//! - `embedded`: certdx's own authoritative server for a delegated zone, over real UDP and
+//!   TCP on 127.0.0.1 (ephemeral ports);
+//! - `lab`: the same server delegated to from a knotd zone and resolved by unbound, checked
+//!   by certdx's DNS-01 playbook check (127.0.9.0/24);
+//! - `rfc2136`: TSIG-signed dynamic updates to a real knotd primary (127.0.13.0/24, see
+//!   `knot_primary`).
+
+#[path = "common/dns_lab.rs"]
+mod dns_lab;
+
+#[path = "engine_dns01/embedded.rs"]
+mod embedded;
+#[path = "engine_dns01/knot_primary.rs"]
+mod knot_primary;
+#[path = "engine_dns01/lab.rs"]
+mod lab;
+#[path = "engine_dns01/rfc2136.rs"]
+mod rfc2136;
