@@ -7,12 +7,14 @@
 //! solver configuration on the Challenge), `pod`, `service`, `ingress` (routing and class),
 //! `annotations` (redirects, auth, allow-lists), `netpol`, `address`.
 //!
-//! Gateway API solvers (`gatewayHTTPRoute`) are checked for their Pod, Service and
-//! NetworkPolicies only: k8s-openapi has no HTTPRoute type and certdx does not read them.
+//! Gateway API solvers (`gatewayHTTPRoute`): the HTTPRoute (read as JSON: k8s-openapi has no
+//! type for it) is checked for host, path, backend, parentRefs and what the Gateways said
+//! (`httproute`); the address comparison is left out (a Gateway's addresses are not read).
 
 mod address;
 pub mod annotations;
 pub mod config;
+mod httproute;
 mod ingress;
 pub mod labels;
 mod netpol;
@@ -53,6 +55,8 @@ pub struct SolverObjects {
     pub network_policies: Option<Vec<NetworkPolicy>>,
     /// Every IngressClass of the cluster.
     pub ingress_classes: Option<Vec<IngressClass>>,
+    /// HTTPRoutes labelled for this Challenge (Gateway API solvers only), as JSON.
+    pub http_routes: Option<Vec<kube::api::DynamicObject>>,
     /// One line per kind that could not be read, e.g. `not readable: RBAC does not allow list
     /// networkpolicies.networking.k8s.io in namespace shop`.
     pub not_readable: Vec<String>,
@@ -114,6 +118,11 @@ pub fn check_solver(input: &SolverInput<'_>) -> Vec<Finding> {
             services.as_deref(),
             objects.ingress_classes.as_deref(),
         ));
+    }
+    if ctx.config.kind == SolverKind::GatewayHttpRoute
+        && let Some(routes) = &objects.http_routes
+    {
+        findings.extend(httproute::check_routes(&ctx, routes));
     }
     if let Some(policies) = &objects.network_policies {
         findings.extend(netpol::check_policies(&ctx, policies, pods.as_deref()));
@@ -272,6 +281,7 @@ mod tests {
             ingresses: Some(vec![]),
             network_policies: Some(vec![]),
             ingress_classes: None,
+            http_routes: None,
             not_readable: vec![],
         };
         let f = run(&challenge(), &objects, &lb());

@@ -138,6 +138,7 @@ pub fn healthy() -> SolverObjects {
         ingresses: Some(vec![ingress()]),
         network_policies: Some(vec![]),
         ingress_classes: Some(vec![ingress_class("nginx", true)]),
+        http_routes: None,
         not_readable: vec![],
     }
 }

@@ -1,6 +1,7 @@
 //! Reads the objects around one Challenge's HTTP-01 solver: the Pods, Services and Ingresses
-//! cert-manager labelled for it (plus the Ingress the solver config names), the Endpoints of
-//! those Services, the namespace's NetworkPolicies and the cluster's IngressClasses.
+//! (or, for Gateway API solvers, HTTPRoutes) cert-manager labelled for it (plus the Ingress
+//! the solver config names), the Endpoints of those Services, the namespace's
+//! NetworkPolicies and the cluster's IngressClasses.
 //!
 //! Each kind is read on its own: a 403 (or a kind the API does not serve) leaves that kind out
 //! with a "not readable" note and the checks that need it are skipped, so a user who may read
@@ -11,17 +12,18 @@ use std::fmt::Debug;
 
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
-use kube::api::ListParams;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::{Api, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::{ClusterError, Resource};
-use crate::checks::solver::{SolverConfig, SolverObjects, solver_selector};
+use crate::checks::solver::{SolverConfig, SolverKind, SolverObjects, solver_selector};
 use crate::model::Challenge;
 
 /// Qualified resource names for the kinds `Resource` does not list.
 const ENDPOINTS: &str = "endpoints";
 const INGRESS_CLASSES: &str = "ingressclasses.networking.k8s.io";
+const HTTP_ROUTES: &str = "httproutes.gateway.networking.k8s.io";
 
 /// A read that is either done, or not allowed / not served (with the note to show).
 type Read<T> = Result<Result<T, String>, ClusterError>;
@@ -96,6 +98,13 @@ pub async fn fetch_solver_objects(
         }
     };
 
+    let http_routes = match SolverConfig::from_challenge(challenge).kind {
+        SolverKind::GatewayHttpRoute => {
+            keep(http_routes(client, &ns, &labelled).await, &mut notes)?
+        }
+        _ => None,
+    };
+
     Ok(SolverObjects {
         pods,
         services,
@@ -103,8 +112,29 @@ pub async fn fetch_solver_objects(
         ingresses,
         network_policies,
         ingress_classes,
+        http_routes,
         not_readable: notes,
     })
+}
+
+/// The solver's HTTPRoutes, from Gateway API v1, else v1beta1 (older Gateway API installs).
+async fn http_routes(
+    client: &kube::Client,
+    ns: &str,
+    labelled: &ListParams,
+) -> Read<Vec<DynamicObject>> {
+    let mut last = Ok(Err(String::new()));
+    for version in ["v1", "v1beta1"] {
+        let gvk = GroupVersionKind::gvk("gateway.networking.k8s.io", version, "HTTPRoute");
+        let resource = ApiResource::from_gvk_with_plural(&gvk, "httproutes");
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
+        last = list(&api, labelled, HTTP_ROUTES, Some(ns)).await;
+        match &last {
+            Ok(Err(note)) if note.contains("does not serve") => continue,
+            _ => return last,
+        }
+    }
+    last
 }
 
 /// The items of a read, or `None` with its note recorded.
