@@ -78,6 +78,8 @@ pub enum Command {
     Retry(WriteArgs),
     /// Trigger re-issuance of a Certificate: Issuing=True, reason ManuallyTriggered (needs -n NS).
     Renew(WriteArgs),
+    /// Issue certificates through certdx's own ACME engine (batch, resumable, rate-limit aware).
+    Issue(Box<IssueArgs>),
 }
 
 /// `certdx retry` and `certdx renew`.
@@ -214,4 +216,123 @@ pub struct DemoArgs {
     /// Output format when printing.
     #[arg(long, value_enum, default_value_t = Format::Markdown)]
     pub format: Format,
+}
+
+/// `certdx issue`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("names").required(true).args(["domain", "domains_file"])))]
+#[command(group(
+    clap::ArgGroup::new("solver")
+        .required(true)
+        .args(["http01_listen", "dns01_embedded", "dns01_rfc2136"])
+))]
+pub struct IssueArgs {
+    /// The ACME directory URL (https).
+    #[arg(long, value_name = "URL")]
+    pub directory: String,
+    /// A PEM root (or bundle) trusted for the CA's HTTPS instead of the system's.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
+    /// Contact address for a new account.
+    #[arg(long, value_name = "E")]
+    pub email: Option<String>,
+    /// External Account Binding key id, for a new account at a CA that requires it.
+    #[arg(long, value_name = "K", requires = "eab_hmac_key")]
+    pub eab_kid: Option<String>,
+    /// External Account Binding HMAC key (base64url); better from the environment, so it stays
+    /// out of the shell history.
+    #[arg(
+        long,
+        value_name = "H",
+        env = "CERTDX_EAB_HMAC_KEY",
+        hide_env_values = true,
+        requires = "eab_kid"
+    )]
+    pub eab_hmac_key: Option<SecretArg>,
+    /// A certificate to issue; names separated by commas form one certificate (SANs).
+    #[arg(long, value_name = "NAME", num_args = 1..)]
+    pub domain: Vec<String>,
+    /// One certificate per line, names separated by spaces or commas, `#` comments.
+    #[arg(long, value_name = "FILE")]
+    pub domains_file: Option<PathBuf>,
+    /// Answer HTTP-01 with a standalone listener on this address (the names' port 80 must reach
+    /// it).
+    #[arg(long, value_name = "ADDR")]
+    pub http01_listen: Option<std::net::SocketAddr>,
+    /// Answer DNS-01 with an embedded authoritative server on this address for --dns01-zone.
+    #[arg(long, value_name = "ADDR", requires = "dns01_zone")]
+    pub dns01_embedded: Option<std::net::SocketAddr>,
+    /// The zone the embedded DNS server is authoritative for (delegated to it; names CNAME
+    /// `_acme-challenge` into it).
+    #[arg(long, value_name = "ZONE")]
+    pub dns01_zone: Option<String>,
+    /// Answer DNS-01 through RFC 2136 dynamic updates to this server (HOST:PORT).
+    #[arg(long, value_name = "SERVER", requires = "tsig_key")]
+    pub dns01_rfc2136: Option<String>,
+    /// The TSIG key file for --dns01-rfc2136.
+    #[arg(long, value_name = "FILE")]
+    pub tsig_key: Option<PathBuf>,
+    /// Recursive resolver for the preflight and self-checks (default: the system's).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub resolver: Option<std::net::SocketAddr>,
+    /// Seconds allowed for each check's HTTP request (DNS questions get a third of it).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// The CA's CAA issuer domain (default: known from the directory URL).
+    #[arg(long, value_name = "D")]
+    pub ca_domain: Option<String>,
+    /// Treat loopback addresses as reachable (test labs).
+    #[arg(long)]
+    pub allow_loopback: bool,
+    /// Port the checks send HTTP-01 requests to (labs; the CA always uses 80).
+    #[arg(long, default_value_t = 80, value_name = "PORT", hide = true)]
+    pub http_port: u16,
+    /// The state store (SQLite, created 0600): account, orders, authorizations.
+    #[arg(long, value_name = "DB", default_value = "certdx-state.sqlite")]
+    pub state: PathBuf,
+    /// Most challenges in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    pub concurrency: usize,
+    /// Most newOrder requests in flight at once (labs: Pebble 2.4.0 can deadlock on concurrent
+    /// newOrder requests).
+    #[arg(long, value_name = "N", hide = true)]
+    pub new_order_concurrency: Option<usize>,
+    /// Where certificates (`NAME.crt`) and keys (`NAME.key`, 0600) are written.
+    #[arg(long, value_name = "DIR", default_value = "certs")]
+    pub out: PathBuf,
+    /// Seconds the whole run may take; what is left is reported with why it waited.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub batch_timeout: u64,
+    /// Seconds certdx's own HTTP-01 check of a challenge may keep retrying before the challenge
+    /// is given up without being answered.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub self_check_timeout: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+}
+
+/// A secret given on the command line or in the environment: never shown by `Debug`.
+#[derive(Clone)]
+pub struct SecretArg(String);
+
+impl SecretArg {
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for SecretArg {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<SecretArg, Self::Err> {
+        Ok(SecretArg(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }

@@ -5,6 +5,7 @@ mod check;
 mod demo;
 mod explain;
 mod interactive;
+mod issue;
 pub use interactive::VIEW_ACTIVE;
 mod output;
 mod probe;
@@ -13,7 +14,8 @@ mod source;
 mod write;
 
 pub use args::{
-    CheckArgs, Cli, Command, ExplainArgs, MethodArg, ProbeArgs, ReportArgs, TextOrJson, WriteArgs,
+    CheckArgs, Cli, Command, ExplainArgs, IssueArgs, MethodArg, ProbeArgs, ReportArgs, SecretArg,
+    TextOrJson, WriteArgs,
 };
 pub use output::write_output;
 
@@ -58,6 +60,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Demo(a)) => demo::run(&a, &cli.global),
         Some(Command::Retry(a)) => write::retry(&a, &cli.global),
         Some(Command::Renew(a)) => write::renew(&a, &cli.global),
+        Some(Command::Issue(a)) => issue::run(&a),
         None => interactive(&cli.global),
     }
 }

@@ -5,6 +5,7 @@
 //! tests drive it the same way.
 
 pub mod acme;
+pub mod batch;
 pub mod scheduler;
 pub mod solver;
 pub mod store;

@@ -1,0 +1,285 @@
+//! `certdx issue`: issue certificates through the embedded engine, print a line per certificate
+//! (or one JSON document), show progress on stderr when it is a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::args::{IssueArgs, ProbeArgs};
+use super::{CliError, EXIT_OK, EXIT_PROBLEMS, TextOrJson, write_output};
+use crate::engine::acme::{AccountOptions, AcmeConfig, Eab};
+use crate::engine::batch::{
+    BatchConfig, BatchProgress, BatchReport, CertRequest, CertResult, CertStatus, Phase,
+    SolverConfig, Stage, collect_requests, parse_domains_file, parse_group, run_batch,
+};
+
+/// How often the progress line is redrawn.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+#[derive(Serialize)]
+struct IssueOutput<'a> {
+    schema_version: u32,
+    #[serde(flatten)]
+    report: &'a BatchReport,
+}
+
+/// Runs `certdx issue`.
+pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
+    let solver = solver(a)?;
+    let requests = requests(a)?;
+    let probe = ProbeArgs {
+        resolver: a.resolver,
+        timeout: a.timeout,
+        concurrency: 64,
+        allow_loopback: a.allow_loopback,
+        http_port: a.http_port,
+        https_port: 443,
+        dns_port: 53,
+    };
+    let dns = probe.dns()?;
+    let playbook = probe.playbook();
+    let mut acme = AcmeConfig::new(a.directory.clone());
+    if let Some(path) = &a.ca_cert {
+        let pem = std::fs::read_to_string(path).map_err(|e| {
+            CliError::Usage(format!("cannot read --ca-cert {}: {e}", path.display()))
+        })?;
+        acme = acme.with_ca_cert_pem(pem);
+    }
+    let eab = match (&a.eab_kid, &a.eab_hmac_key) {
+        (Some(kid), Some(key)) => {
+            Some(Eab::new(kid.clone(), key.expose()).map_err(|e| CliError::Usage(e.to_string()))?)
+        }
+        (None, None) => None,
+        _ => {
+            return Err(CliError::Usage(
+                "--eab-kid and --eab-hmac-key (or CERTDX_EAB_HMAC_KEY) go together".to_owned(),
+            ));
+        }
+    };
+    if a.concurrency == 0 {
+        return Err(CliError::Usage(
+            "--concurrency must be at least 1".to_owned(),
+        ));
+    }
+    let mut config = BatchConfig::new(acme, requests, solver, dns.clone());
+    config.account = AccountOptions {
+        contact_email: a.email.clone(),
+        eab,
+    };
+    config.state_path = a.state.clone();
+    config.out_dir = a.out.clone();
+    config.scheduler.max_in_flight = a.concurrency;
+    config.new_order_concurrency = a.new_order_concurrency;
+    config.checks.http = playbook.http;
+    config.checks.concurrency = playbook.concurrency;
+    config.checks.ca_domain = a.ca_domain.clone();
+    config.checks.self_check_timeout = Duration::from_secs(a.self_check_timeout);
+    config.batch_timeout = Duration::from_secs(a.batch_timeout.max(1));
+
+    let runtime = super::probe::runtime()?;
+    runtime.block_on(super::probe::resolver_answers(&dns))?;
+    let (sender, receiver) = watch::channel(BatchProgress::default());
+    let report = runtime.block_on(async {
+        let printer = tokio::spawn(show_progress(receiver));
+        let report = run_batch(config, Some(sender)).await;
+        let _ = printer.await;
+        report
+    });
+    let report = report.map_err(|e| CliError::Usage(e.to_string()))?;
+    let out = match a.format {
+        TextOrJson::Json => {
+            let doc = IssueOutput {
+                schema_version: crate::report::SCHEMA_VERSION,
+                report: &report,
+            };
+            serde_json::to_string_pretty(&doc).expect("serialisable") + "\n"
+        }
+        TextOrJson::Text => render_text(&report),
+    };
+    write_output(None, &out)?;
+    Ok(ExitCode::from(if report.any_failed() {
+        EXIT_PROBLEMS
+    } else {
+        EXIT_OK
+    }))
+}
+
+/// The solver the flags ask for. The DNS-01 solvers exist in the library
+/// (`engine::solver::dns01`, `engine::solver::rfc2136`) but the batch engine does not drive
+/// them yet: asking for one is a usage error, never a silent fallback to HTTP-01.
+fn solver(a: &IssueArgs) -> Result<SolverConfig, CliError> {
+    if let Some(listen) = a.http01_listen {
+        return Ok(SolverConfig::Http01 { listen });
+    }
+    let which = if a.dns01_embedded.is_some() {
+        "--dns01-embedded"
+    } else {
+        "--dns01-rfc2136"
+    };
+    Err(CliError::Usage(format!(
+        "{which}: `certdx issue` answers HTTP-01 only so far (its DNS-01 solvers are not wired \
+         into the batch engine yet); use --http01-listen ADDR"
+    )))
+}
+
+/// The certificates the flags ask for.
+fn requests(a: &IssueArgs) -> Result<Vec<CertRequest>, CliError> {
+    let mut groups: Vec<(Vec<String>, String)> = a
+        .domain
+        .iter()
+        .map(|d| (parse_group(d), "--domain".to_owned()))
+        .collect();
+    if let Some(path) = &a.domains_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::Usage(format!(
+                "cannot read --domains-file {}: {e}",
+                path.display()
+            ))
+        })?;
+        groups.extend(parse_domains_file(&text, &path.display().to_string()));
+    }
+    collect_requests(groups).map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// Draws one progress line on stderr while the batch runs, when stderr is a terminal; says once
+/// (terminal or not) when the run waits for another run holding the state file.
+async fn show_progress(mut receiver: watch::Receiver<BatchProgress>) {
+    let terminal = std::io::stderr().is_terminal();
+    let mut told_lock = false;
+    let mut drawn: Option<Instant> = None;
+    loop {
+        let progress = receiver.borrow_and_update().clone();
+        if progress.phase == Phase::Done {
+            break;
+        }
+        if progress.phase == Phase::WaitingForLock && !told_lock {
+            told_lock = true;
+            let clear = if drawn.is_some() { "\r\x1b[2K" } else { "" };
+            eprintln!(
+                "{clear}certdx issue: another run is using the state file; waiting for it to finish"
+            );
+        }
+        // Redrawn at most once per period, however many changes come in between.
+        if terminal && drawn.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K{}", progress_line(&progress));
+            let _ = err.flush();
+            drawn = Some(Instant::now());
+        }
+        let changed = tokio::time::timeout(PROGRESS_EVERY, receiver.changed()).await;
+        if matches!(changed, Ok(Err(_))) {
+            break;
+        }
+    }
+    if drawn.is_some() {
+        let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+    }
+}
+
+fn progress_line(p: &BatchProgress) -> String {
+    let done = p.issued + p.already_issued + p.failed;
+    match p.phase {
+        Phase::Starting | Phase::Done => "starting".to_owned(),
+        Phase::WaitingForLock => "waiting for another run on the same state file".to_owned(),
+        Phase::Account => "ACME account".to_owned(),
+        Phase::Preflight => format!("checking names {}/{}", p.preflight_done, p.preflight_total),
+        Phase::Issuing | Phase::Settling => {
+            let mut line = format!(
+                "{done}/{} done: {} issued, {} already, {} failed; {} running, {} queued",
+                p.certificates, p.issued, p.already_issued, p.failed, p.in_flight, p.queued
+            );
+            if let Some(until) = p.paused_until {
+                line.push_str(&format!("; the CA asked to wait until {until}"));
+            }
+            line
+        }
+    }
+}
+
+fn render_text(report: &BatchReport) -> String {
+    let width = report
+        .certificates
+        .iter()
+        .map(|c| label(c).len())
+        .max()
+        .unwrap_or(0);
+    let mut s = String::new();
+    for c in &report.certificates {
+        s.push_str(&format!(
+            "{:<14} {:<width$}  {}\n",
+            c.status.as_str(),
+            label(c),
+            detail(c)
+        ));
+    }
+    let m = &report.summary;
+    let z = &m.authorizations;
+    s.push_str(&format!(
+        "\n{} certificates: {} issued, {} already issued, {} failed ({} never ordered) in {:.1} s \
+         ({:.1}/s)\nauthorizations: {} valid, {} invalid, {} answered, {} left to expire, {} \
+         deactivated, {} pending without a decision\n",
+        m.certificates,
+        m.issued,
+        m.already_issued,
+        m.failed,
+        m.not_ordered,
+        m.duration_ms as f64 / 1000.0,
+        m.certificates_per_second,
+        z.valid,
+        z.invalid,
+        z.answered,
+        z.left_to_expire,
+        z.deactivated,
+        z.pending_unknown
+    ));
+    if m.resumed_orders + m.settled_orders > 0 {
+        s.push_str(&format!(
+            "orders of an earlier run: {} continued, {} closed\n",
+            m.resumed_orders, m.settled_orders
+        ));
+    }
+    s
+}
+
+fn label(c: &CertResult) -> String {
+    match c.names.len() {
+        0 | 1 => c.name.clone(),
+        n => format!("{} (+{})", c.name, n - 1),
+    }
+}
+
+fn detail(c: &CertResult) -> String {
+    match c.status {
+        CertStatus::Issued => {
+            let took = c
+                .duration_ms
+                .map(|ms| format!(" in {:.1} s", ms as f64 / 1000.0))
+                .unwrap_or_default();
+            let path = c.certificate.as_ref().map(|p| p.display().to_string());
+            format!("{}{took}", path.unwrap_or_default())
+        }
+        CertStatus::AlreadyIssued => c
+            .certificate
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        CertStatus::Failed => {
+            let Some(f) = &c.finding else {
+                return String::new();
+            };
+            let mut line = format!("{}: {}", f.code, f.summary);
+            if let Some(at) = f.rate_limit.as_ref().and_then(|r| r.retry_after) {
+                line.push_str(&format!(" (retry after {at})"));
+            }
+            match c.stage {
+                Some(Stage::Preflight) => line.push_str(" [preflight: never ordered]"),
+                Some(stage) => line.push_str(&format!(" [{}]", stage.as_str())),
+                None => {}
+            }
+            line
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The batch engine behind `certdx issue`: many certificates through one ACME account, driven
+//! by the [`crate::engine::scheduler`], recorded in the [`crate::engine::store`] before every
+//! step, answered by one [`crate::engine::solver::http01`] listener.
+//!
+//! A run, in order:
+//! 1. takes the state file's lock (a second run on the same state waits for the first);
+//! 2. restores the account kept for the directory, or registers one and stores it first;
+//! 3. skips what an earlier run already issued for exactly the same names;
+//! 4. checks every other name with certdx's playbook (name, HTTP-01 reachability, CAA) before
+//!    any order, so a name that cannot validate costs no failed authorization;
+//! 5. continues the orders an interrupted run left open, then orders the rest, at most
+//!    `--concurrency` challenges in flight, one (name, type) at a time, failing names backed
+//!    off, `Retry-After` honoured through the scheduler;
+//! 6. per order: records every authorization and challenge, publishes the tokens, runs its own
+//!    HTTP-01 check of each token, answers, polls, finalizes with a key already on disk, waits
+//!    out `processing`, installs `<out>/<name>.crt` and `<name>.key` (0600);
+//! 7. leaves no authorization pending without a recorded decision (see `settle`), and reports.
+
+mod account;
+mod config;
+mod error;
+mod finalize;
+mod input;
+mod key;
+mod lock;
+mod output;
+mod preflight;
+mod progress;
+mod record;
+mod report;
+mod run;
+mod settle;
+mod validate;
+mod work;
+
+use std::sync::{Mutex, MutexGuard};
+
+use crate::engine::store::Store;
+
+pub use config::{BatchConfig, CheckConfig, SolverConfig};
+pub use error::BatchError;
+pub use input::{CertRequest, InputError, collect_requests, parse_domains_file, parse_group};
+pub use lock::{LockError, StateLock};
+pub use progress::{BatchProgress, Phase};
+pub use report::{AuthorizationTally, BatchReport, BatchSummary, CertResult, CertStatus, Stage};
+pub use run::run_batch;
+
+/// The store behind its mutex, for one short call; a panic elsewhere does not make the record
+/// unreadable (every write is its own SQLite transaction, so the data is consistent).
+fn lock_store(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
+    store
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

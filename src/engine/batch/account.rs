@@ -1,0 +1,68 @@
+//! The batch's ACME account: the one the state store keeps for the directory, else a new one
+//! whose credentials are stored before anything is ordered with it.
+
+use std::sync::Mutex;
+
+use tokio::time::Instant;
+
+use crate::engine::acme::{AccountOptions, AcmeClient, AcmeConfig, AcmeError};
+use crate::engine::store::{AccountId, Store};
+
+use super::error::BatchError;
+use super::lock_store;
+
+/// The account in use and whether this run registered it.
+pub(super) struct Account {
+    pub client: AcmeClient,
+    pub id: AccountId,
+    pub created: bool,
+}
+
+/// Restores the stored account for `acme.directory_url`, or registers one (with `options`'
+/// contact and EAB) and stores its credentials at once: new accounts are rate limited per IP
+/// address, so losing one to a crash would be a waste, and every order row refers to it.
+pub(super) async fn open_account(
+    store: &Mutex<Store>,
+    acme: &AcmeConfig,
+    options: &AccountOptions,
+    deadline: Instant,
+) -> Result<Account, BatchError> {
+    let stored = lock_store(store).account(&acme.directory_url)?;
+    if let Some(record) = stored {
+        let credentials: serde_json::Value = serde_json::from_str(&record.credentials_json)
+            .map_err(|_| {
+                // The serde message could quote the blob, and the blob holds the key.
+                BatchError::Account(AcmeError::Config(
+                    "the state store's account credentials are not JSON".to_owned(),
+                ))
+            })?;
+        let client = AcmeClient::from_credentials(acme, &credentials, deadline)
+            .await
+            .map_err(BatchError::Account)?;
+        return Ok(Account {
+            client,
+            id: record.id,
+            created: false,
+        });
+    }
+    let client = AcmeClient::create_account(acme, options, deadline)
+        .await
+        .map_err(BatchError::Account)?;
+    let credentials = client.credentials().to_string();
+    let contact: Vec<String> = options
+        .contact_email
+        .iter()
+        .map(|e| format!("mailto:{}", e.trim().trim_start_matches("mailto:")))
+        .collect();
+    let id = lock_store(store).upsert_account(
+        &acme.directory_url,
+        client.account_url(),
+        &credentials,
+        &contact,
+    )?;
+    Ok(Account {
+        client,
+        id,
+        created: true,
+    })
+}

@@ -1,0 +1,112 @@
+//! How a batch is set up: the CA and account, the names, the solver, the checks, the limits.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::checks::dns::Dns;
+use crate::checks::http01::Http01Options;
+use crate::engine::acme::{AccountOptions, AcmeConfig, KeyKind};
+use crate::engine::scheduler::SchedulerConfig;
+
+use super::input::CertRequest;
+
+/// How challenges are answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SolverConfig {
+    /// HTTP-01 on one standalone listener serving every token (`--http01-listen`).
+    Http01 {
+        /// The address to bind (the CA connects to the names' addresses on port 80: this is
+        /// where that traffic arrives, directly or through a port forward).
+        listen: SocketAddr,
+    },
+}
+
+/// The checks certdx runs itself: the preflight of every name before any order, and the
+/// self-check of each challenge before telling the CA it is ready. The same DNS and HTTP
+/// settings as `certdx check`.
+#[derive(Debug, Clone)]
+pub struct CheckConfig {
+    /// How DNS is asked (`--resolver`, timeouts).
+    pub dns: Dns,
+    /// How HTTP-01 URLs are fetched (ports, timeouts, loopback for labs).
+    pub http: Http01Options,
+    /// How many names the preflight checks at once.
+    pub concurrency: usize,
+    /// The CA's CAA issuer domain; `None` derives it from the directory URL (Let's Encrypt,
+    /// ZeroSSL, Google, ...). When neither knows it, a CAA set that does not name the guessed
+    /// domain only warns: the CA's own CAA check decides.
+    pub ca_domain: Option<String>,
+    /// How long the self-check of one challenge may keep retrying before the challenge is given
+    /// up locally (never answered, so it costs no failed validation at the CA).
+    pub self_check_timeout: Duration,
+}
+
+/// Everything a batch needs.
+#[derive(Debug, Clone)]
+pub struct BatchConfig {
+    /// The CA: directory URL, trusted roots, retry policy. The batch sets the policy's
+    /// `max_retry_after` to zero so that every `Retry-After` of a 429 or 503 comes back to the
+    /// scheduler instead of being slept through inside one request.
+    pub acme: AcmeConfig,
+    /// Contact and EAB, used only when the state store has no account for the directory.
+    pub account: AccountOptions,
+    /// The certificates to issue.
+    pub requests: Vec<CertRequest>,
+    /// How challenges are answered.
+    pub solver: SolverConfig,
+    /// The state store (created 0600 if missing).
+    pub state_path: PathBuf,
+    /// Where certificates and keys are written.
+    pub out_dir: PathBuf,
+    /// The scheduler's limits (its directory URL is replaced by the CA's).
+    pub scheduler: SchedulerConfig,
+    /// Preflight and self-check settings.
+    pub checks: CheckConfig,
+    /// The whole run's time: no work starts after it, and what is left is reported with why
+    /// it waited (a rate limit's retry time, a backoff).
+    pub batch_timeout: Duration,
+    /// The most one attempt at one certificate may take (order, validation, finalization).
+    pub attempt_timeout: Duration,
+    /// The certificate keys' algorithm.
+    pub key_kind: KeyKind,
+    /// Most newOrder requests in flight at once; `None` leaves only the scheduler's in-flight
+    /// cap. Public CAs need no such limit; Pebble 2.4.0 does: concurrent newOrder requests can
+    /// deadlock its in-memory store (every handler then waits on the store's lock forever), so
+    /// the test labs send them one at a time.
+    pub new_order_concurrency: Option<usize>,
+}
+
+impl BatchConfig {
+    /// A configuration with the defaults: cert-manager's scheduler limits, an hour for the run,
+    /// five minutes per attempt, 30 seconds of self-check, ECDSA P-256 keys.
+    pub fn new(
+        acme: AcmeConfig,
+        requests: Vec<CertRequest>,
+        solver: SolverConfig,
+        dns: Dns,
+    ) -> BatchConfig {
+        let scheduler = SchedulerConfig::new(acme.directory_url.clone());
+        BatchConfig {
+            acme,
+            account: AccountOptions::default(),
+            requests,
+            solver,
+            state_path: PathBuf::from("certdx-state.sqlite"),
+            out_dir: PathBuf::from("certs"),
+            scheduler,
+            checks: CheckConfig {
+                dns,
+                http: Http01Options::default(),
+                concurrency: 64,
+                ca_domain: None,
+                self_check_timeout: Duration::from_secs(30),
+            },
+            batch_timeout: Duration::from_secs(3600),
+            attempt_timeout: Duration::from_secs(300),
+            key_kind: KeyKind::EcdsaP256,
+            new_order_concurrency: None,
+        }
+    }
+}

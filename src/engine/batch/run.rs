@@ -1,0 +1,541 @@
+//! The batch's loop: set up (lock, store, solver, account, preflight, resume), then admit work
+//! from the scheduler, run each admitted item as a task, feed its end back to the scheduler,
+//! and finally settle every authorization and build the report.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::engine::scheduler::{Disposition, Outcome, Scheduler, Waiting, WorkId, WorkItem};
+use crate::engine::solver::http01::{Http01Limits, Http01Solver};
+use crate::engine::store::{ChallengeType, OrderId, OrderRecord, Store, StoreError};
+use crate::model::{Code, Finding};
+
+use super::account::open_account;
+use super::config::{BatchConfig, SolverConfig};
+use super::error::BatchError;
+use super::input::CertRequest;
+use super::lock::StateLock;
+use super::lock_store;
+use super::output;
+use super::preflight::{CaDomain, preflight};
+use super::progress::{BatchProgress, Phase, Reporter};
+use super::report::{AuthorizationTally, BatchReport, BatchSummary, CertResult, CertStatus, Stage};
+use super::settle::{close_orders, decide_the_rest, tally};
+use super::work::{Ctx, Ended, Failure, ItemEnd, run_item};
+
+/// How long work still running at the run's deadline may take to wind down (every request and
+/// poll has its own deadline already; this only guards against a bug) before it is aborted.
+const WIND_DOWN: Duration = Duration::from_secs(60);
+/// How long closing stale orders may take at the end of a run.
+const SETTLE_TIME: Duration = Duration::from_secs(30);
+
+/// What the loop keeps per certificate request.
+#[derive(Debug, Default)]
+struct Tracked {
+    attempts: u32,
+    started: Option<(Timestamp, Instant)>,
+    last: Option<(Stage, Finding)>,
+    order: Option<OrderId>,
+    order_url: Option<String>,
+    resumed: bool,
+    result: Option<CertResult>,
+}
+
+/// Runs a batch to its end. `progress`, if given, receives snapshots as the batch goes.
+///
+/// Interrupting the run (Ctrl-C, `kill -9`) is safe by design: everything is in the state
+/// store before the CA hears of it, and the next run with the same `--state` resumes.
+pub async fn run_batch(
+    config: BatchConfig,
+    progress: Option<watch::Sender<BatchProgress>>,
+) -> Result<BatchReport, BatchError> {
+    let started = Instant::now();
+    let deadline = started + config.batch_timeout;
+    let reporter = Reporter::new(progress);
+    let requests = config.requests.clone();
+    reporter.update(|p| p.certificates = requests.len());
+    let directory = config.acme.directory_url.clone();
+
+    let _lock = StateLock::acquire(&config.state_path, deadline, || {
+        reporter.update(|p| p.phase = Phase::WaitingForLock);
+    })
+    .await?;
+    reporter.update(|p| p.phase = Phase::Starting);
+    output::ensure_dir(&config.out_dir).map_err(|source| BatchError::Output {
+        path: config.out_dir.clone(),
+        source,
+    })?;
+    let store = Mutex::new(Store::open(&config.state_path)?);
+    let solver = match &config.solver {
+        SolverConfig::Http01 { listen } => {
+            Http01Solver::bind(*listen, Http01Limits::default()).await?
+        }
+    };
+
+    reporter.update(|p| p.phase = Phase::Account);
+    let mut acme = config.acme.clone();
+    // Every Retry-After of a 429 or 503 goes back to the scheduler, which holds the item (and,
+    // for an account-wide limit, all new work) until then, instead of each request sleeping it
+    // out on its own and sixty of them coming back at the same instant.
+    acme.policy.max_retry_after = Duration::ZERO;
+    let account = open_account(&store, &acme, &config.account, deadline).await?;
+
+    let mut tracked: Vec<Tracked> = requests.iter().map(|_| Tracked::default()).collect();
+    for (request, t) in requests.iter().zip(&mut tracked) {
+        match lock_store(&store).issued_for(&directory, &request.key()) {
+            Ok(Some((_, cert))) => t.result = Some(already_issued(request, cert)),
+            Ok(None) => {}
+            // Not a name the store can hold, so never issued: the preflight says what is wrong.
+            Err(StoreError::InvalidIdentifier(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+
+    let preflight_started = Instant::now();
+    let names: Vec<String> = requests
+        .iter()
+        .zip(&tracked)
+        .filter(|(_, t)| t.result.is_none())
+        .flat_map(|(r, _)| r.names.iter().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    reporter.update(|p| {
+        p.phase = Phase::Preflight;
+        p.preflight_total = names.len();
+    });
+    let ca = CaDomain::resolve(config.checks.ca_domain.as_deref(), &directory);
+    let blocked = preflight(&names, &config.checks, &ca, || {
+        reporter.update(|p| p.preflight_done += 1);
+    })
+    .await;
+    for (request, t) in requests.iter().zip(&mut tracked) {
+        if t.result.is_some() {
+            continue;
+        }
+        if let Some(finding) = request.names.iter().find_map(|n| blocked.get(n)) {
+            let result = failed(request, t, Stage::Preflight, finding.clone());
+            t.result = Some(result);
+        }
+    }
+    let preflight_ms = millis(preflight_started.elapsed());
+
+    // Orders an interrupted run left open: continued when this run asks for the same names,
+    // closed at the end otherwise.
+    let mut open: BTreeMap<Vec<String>, Vec<OrderRecord>> = BTreeMap::new();
+    for order in lock_store(&store).orders_to_resume(&directory)? {
+        open.entry(order.identifiers.clone())
+            .or_default()
+            .push(order);
+    }
+    let mut scheduler_config = config.scheduler.clone();
+    scheduler_config.directory_url = directory.clone();
+    let mut scheduler = Scheduler::new(scheduler_config, &lock_store(&store))?;
+    let mut work_of: HashMap<WorkId, usize> = HashMap::new();
+    let mut fresh = Vec::new();
+    let mut touched: BTreeSet<OrderId> = BTreeSet::new();
+    let now = Timestamp::now();
+    for (i, request) in requests.iter().enumerate() {
+        if tracked[i].result.is_some() {
+            continue;
+        }
+        let resume = open.get_mut(&request.key()).and_then(|orders| {
+            // The newest order the CA answered is continued; the others are closed at the end.
+            let pick = orders.iter().rposition(|o| o.order_url.is_some())?;
+            Some(orders.remove(pick).id)
+        });
+        match resume {
+            Some(order) => {
+                let item = WorkItem::resume(order, request.key(), ChallengeType::Http01);
+                let id = scheduler.enqueue(item, now)?;
+                work_of.insert(id, i);
+                tracked[i].order = Some(order);
+                tracked[i].resumed = true;
+                touched.insert(order);
+            }
+            None => fresh.push(i),
+        }
+    }
+    for i in fresh {
+        let item = WorkItem::new(requests[i].key(), ChallengeType::Http01);
+        let id = scheduler.enqueue(item, now)?;
+        work_of.insert(id, i);
+    }
+    let leftovers: Vec<OrderRecord> = open.into_values().flatten().collect();
+
+    let (recorded, mut recorded_rx) = mpsc::unbounded_channel();
+    let ctx = Arc::new(Ctx {
+        store,
+        client: account.client.clone(),
+        account: account.id,
+        tokens: solver.tokens(),
+        checks: config.checks.clone(),
+        batch_deadline: deadline,
+        attempt_timeout: config.attempt_timeout,
+        out_dir: config.out_dir.clone(),
+        key_kind: config.key_kind,
+        new_orders: config
+            .new_order_concurrency
+            .map(|n| tokio::sync::Semaphore::new(n.max(1))),
+        recorded,
+    });
+    reporter.update(|p| p.phase = Phase::Issuing);
+
+    let mut tasks: JoinSet<Result<ItemEnd, BatchError>> = JoinSet::new();
+    let mut task_work: HashMap<tokio::task::Id, WorkId> = HashMap::new();
+    let mut paused_until: Option<Timestamp> = None;
+    let mut pause_finding: Option<Finding> = None;
+    let fatal = loop {
+        let now = Timestamp::now();
+        let past_deadline = Instant::now() >= deadline;
+        let paused = paused_until.is_some_and(|p| p > now);
+        if !past_deadline && !paused {
+            let admitted = scheduler.next_ready(now, &ctx.store())?;
+            for a in admitted {
+                let Some(&i) = work_of.get(&a.id) else {
+                    continue;
+                };
+                let t = &mut tracked[i];
+                t.attempts = a.attempt;
+                t.started.get_or_insert((now, Instant::now()));
+                let handle = tasks.spawn(run_item(
+                    Arc::clone(&ctx),
+                    a.id,
+                    requests[i].clone(),
+                    t.order,
+                ));
+                task_work.insert(handle.id(), a.id);
+            }
+        }
+        reporter.update(|p| {
+            p.in_flight = tasks.len();
+            p.queued = scheduler.queued_len();
+            p.paused_until = paused_until.filter(|t| *t > now);
+            count(p, &tracked);
+        });
+        let wake = if paused {
+            paused_until
+        } else {
+            scheduler.next_wakeup(now)
+        };
+        if tasks.is_empty() {
+            let nothing_before_deadline =
+                wake.is_none_or(|at| instant_of(at) >= deadline) || past_deadline;
+            if scheduler.is_idle() || nothing_before_deadline {
+                break None;
+            }
+        }
+        let mut sleep_until = wake.map_or(deadline, instant_of).min(deadline);
+        if past_deadline {
+            sleep_until = deadline + WIND_DOWN;
+            if Instant::now() >= sleep_until {
+                tasks.abort_all();
+            }
+        }
+        tokio::select! {
+            Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let now = Timestamp::now();
+                let (task, end) = match joined {
+                    Ok((task, Ok(end))) => (task, end),
+                    Ok((_, Err(fatal))) => break Some(fatal),
+                    Err(join) => {
+                        let finding = Finding::new(
+                            Code::AcmeOther,
+                            format!("the attempt stopped unexpectedly: {join}"),
+                        );
+                        let end = ItemEnd {
+                            ended: Ended::Failed(Box::new(Failure::abandoned(Stage::Order, finding))),
+                            order: None,
+                            order_url: None,
+                        };
+                        (join.id(), end)
+                    }
+                };
+                let Some(work) = task_work.remove(&task) else { continue };
+                let Some(&i) = work_of.get(&work) else { continue };
+                let t = &mut tracked[i];
+                if let Some(order) = end.order {
+                    touched.insert(order);
+                    t.order = Some(order);
+                }
+                if end.order_url.is_some() {
+                    t.order_url = end.order_url;
+                }
+                match end.ended {
+                    Ended::Issued { cert, key } => {
+                        scheduler.finished(work, Outcome::Succeeded, now, &ctx.store())?;
+                        let result = issued(&requests[i], t, cert, key);
+                        t.result = Some(result);
+                    }
+                    Ended::Failed(failure) => {
+                        let failure = *failure;
+                        if let Some(until) = failure.pause_until {
+                            paused_until = Some(paused_until.map_or(until, |p| p.max(until)));
+                            pause_finding = Some(failure.finding.clone());
+                        }
+                        let disposition =
+                            scheduler.finished(work, failure.outcome, now, &ctx.store())?;
+                        let (stage, mut finding) = (failure.stage, failure.finding);
+                        t.last = Some((stage, finding.clone()));
+                        match disposition {
+                            Disposition::Retry { .. } => {}
+                            Disposition::Done => {
+                                let result = failed(&requests[i], t, stage, finding);
+                                t.result = Some(result);
+                            }
+                            Disposition::GaveUp { why } => {
+                                finding.detail = join_detail(&finding.detail, &why);
+                                let result = failed(&requests[i], t, stage, finding);
+                                t.result = Some(result);
+                            }
+                        }
+                    }
+                }
+            }
+            Some(work) = recorded_rx.recv() => {
+                // The item may have ended already: nothing is reserved for it then.
+                let _ = scheduler.authorizations_recorded(work);
+            }
+            () = tokio::time::sleep_until(sleep_until) => {}
+        }
+    };
+    if let Some(fatal) = fatal {
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        // Best effort: the store may be what failed.
+        let _ = decide_the_rest(&ctx.store());
+        solver.shutdown().await;
+        return Err(fatal);
+    }
+
+    // What never finished: reported with the last reason it failed, else why it waited.
+    let waiting: HashMap<WorkId, Waiting> = scheduler
+        .progress(Timestamp::now())
+        .queued
+        .into_iter()
+        .map(|q| (q.id, q.waiting))
+        .collect();
+    for (&work, &i) in &work_of {
+        let t = &mut tracked[i];
+        if t.result.is_some() {
+            continue;
+        }
+        let (stage, finding) = match (t.last.clone(), &pause_finding) {
+            (Some(last), _) => last,
+            (None, Some(pause)) => (Stage::Waiting, pause.clone()),
+            (None, None) => (Stage::Waiting, waited(&requests[i], waiting.get(&work))),
+        };
+        let result = failed(&requests[i], t, stage, finding);
+        t.result = Some(result);
+    }
+
+    reporter.update(|p| {
+        p.phase = Phase::Settling;
+        p.in_flight = 0;
+        p.queued = 0;
+        count(p, &tracked);
+    });
+    let settle_deadline = Instant::now() + SETTLE_TIME;
+    let settled = close_orders(&ctx.store, &ctx.client, &leftovers, settle_deadline).await?;
+    let authorizations = settle_store(&ctx, &directory, &config.out_dir, &touched)?;
+    solver.shutdown().await;
+
+    let certificates: Vec<CertResult> = tracked
+        .into_iter()
+        .zip(&requests)
+        .map(|(t, r)| {
+            t.result.unwrap_or_else(|| {
+                let finding = Finding::new(Code::AcmeOther, "never scheduled (internal error)");
+                failed(r, &Tracked::default(), Stage::Waiting, finding)
+            })
+        })
+        .collect();
+    let duration = started.elapsed();
+    let issued_count = certificates
+        .iter()
+        .filter(|c| c.status == CertStatus::Issued)
+        .count();
+    let summary = BatchSummary {
+        certificates: certificates.len(),
+        issued: issued_count,
+        already_issued: certificates
+            .iter()
+            .filter(|c| c.status == CertStatus::AlreadyIssued)
+            .count(),
+        failed: certificates.iter().filter(|c| c.failed()).count(),
+        not_ordered: certificates
+            .iter()
+            .filter(|c| c.stage == Some(Stage::Preflight))
+            .count(),
+        resumed_orders: certificates.iter().filter(|c| c.resumed).count(),
+        settled_orders: settled,
+        duration_ms: millis(duration),
+        preflight_ms,
+        certificates_per_second: issued_count as f64 / duration.as_secs_f64().max(1e-3),
+        authorizations,
+    };
+    reporter.update(|p| {
+        p.phase = Phase::Done;
+        p.issued = summary.issued;
+        p.already_issued = summary.already_issued;
+        p.failed = summary.failed;
+    });
+    Ok(BatchReport {
+        directory_url: directory,
+        account_url: account.client.account_url().to_owned(),
+        account_created: account.created,
+        state: config.state_path.clone(),
+        out_dir: config.out_dir.clone(),
+        certificates,
+        summary,
+    })
+}
+
+/// The end of a run in the store: every undecided authorization decided, files of finished
+/// orders swept from the output directory, and the tally of this run's authorizations.
+fn settle_store(
+    ctx: &Ctx,
+    directory: &str,
+    out_dir: &std::path::Path,
+    touched: &BTreeSet<OrderId>,
+) -> Result<AuthorizationTally, BatchError> {
+    let store = ctx.store();
+    decide_the_rest(&store)?;
+    let open_orders: BTreeSet<OrderId> = store
+        .orders_to_resume(directory)?
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    for path in output::sweep(out_dir, |id| open_orders.contains(&id)) {
+        tracing::warn!(path = %path.display(), "could not remove a file left by an interrupted run");
+    }
+    let mut authorizations = tally(&store, touched)?;
+    authorizations.pending_unknown = store.pending_unknown_authorizations()?.len();
+    Ok(authorizations)
+}
+
+fn count(p: &mut BatchProgress, tracked: &[Tracked]) {
+    let status = |s: CertStatus| {
+        tracked
+            .iter()
+            .filter(|t| t.result.as_ref().is_some_and(|r| r.status == s))
+            .count()
+    };
+    p.issued = status(CertStatus::Issued);
+    p.already_issued = status(CertStatus::AlreadyIssued);
+    p.failed = status(CertStatus::Failed);
+}
+
+/// Why an item that never ran waited.
+fn waited(request: &CertRequest, waiting: Option<&Waiting>) -> Finding {
+    match waiting {
+        Some(Waiting::Backoff { identifier, until }) => {
+            let until = until.map_or("its other attempts end".to_owned(), |t| t.to_string());
+            Finding::new(
+                Code::IssuanceBackoff,
+                format!(
+                    "{identifier} failed validation recently and is backed off until {until} \
+                     (the CA allows 5 failed validations per name per hour)"
+                ),
+            )
+        }
+        _ => Finding::new(
+            Code::ChallengeNotScheduled,
+            format!(
+                "{} never got its turn before the run's time ran out (--batch-timeout)",
+                request.first_name()
+            ),
+        ),
+    }
+}
+
+fn base(request: &CertRequest, t: &Tracked, status: CertStatus) -> CertResult {
+    CertResult {
+        name: request.first_name().to_owned(),
+        names: request.names.clone(),
+        status,
+        stage: None,
+        code: None,
+        finding: None,
+        certificate: None,
+        key: None,
+        order_url: t.order_url.clone(),
+        resumed: t.resumed,
+        attempts: t.attempts,
+        requested: request.requested,
+        started_at: t.started.map(|(at, _)| at),
+        duration_ms: t.started.map(|(_, at)| millis(at.elapsed())),
+        origin: request.origin.clone(),
+    }
+}
+
+fn issued(request: &CertRequest, t: &Tracked, cert: PathBuf, key: PathBuf) -> CertResult {
+    CertResult {
+        certificate: Some(cert),
+        key: Some(key),
+        ..base(request, t, CertStatus::Issued)
+    }
+}
+
+fn already_issued(request: &CertRequest, cert: PathBuf) -> CertResult {
+    let key = cert.with_extension("key");
+    CertResult {
+        certificate: Some(cert),
+        key: Some(key),
+        ..base(request, &Tracked::default(), CertStatus::AlreadyIssued)
+    }
+}
+
+fn failed(request: &CertRequest, t: &Tracked, stage: Stage, finding: Finding) -> CertResult {
+    CertResult {
+        stage: Some(stage),
+        code: Some(finding.code),
+        finding: Some(finding),
+        ..base(request, t, CertStatus::Failed)
+    }
+}
+
+fn join_detail(detail: &str, more: &str) -> String {
+    if detail.is_empty() {
+        more.to_owned()
+    } else {
+        format!("{detail}; {more}")
+    }
+}
+
+/// The monotonic instant matching wall-clock `at` (now if it has passed).
+fn instant_of(at: Timestamp) -> Instant {
+    let left = at.duration_since(Timestamp::now());
+    Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_that_never_ran_says_why_it_waited() {
+        let request = CertRequest {
+            names: vec!["a.test".into()],
+            origin: "--domain".into(),
+            requested: 1,
+        };
+        let backoff = Waiting::Backoff {
+            identifier: "a.test".into(),
+            until: None,
+        };
+        assert_eq!(waited(&request, Some(&backoff)).code, Code::IssuanceBackoff);
+        assert_eq!(waited(&request, None).code, Code::ChallengeNotScheduled);
+    }
+}

@@ -1,0 +1,338 @@
+//! One attempt at one certificate: find or create its order, validate, finalize, install. Runs
+//! as its own task; everything it learns goes to the state store before it acts on it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::engine::acme::{AcmeClient, AcmeError, AcmeOrder, KeyKind, OrderStatus};
+use crate::engine::scheduler::{Outcome, WorkId};
+use crate::engine::solver::http01::Http01Tokens;
+use crate::engine::store::{self, AccountId, OrderId, Store};
+use crate::model::{Code, Finding};
+
+use super::config::CheckConfig;
+use super::error::BatchError;
+use super::finalize::{Finalized, finalize};
+use super::input::CertRequest;
+use super::lock_store;
+use super::record::{order_status, record_authorizations};
+use super::report::Stage;
+use super::settle::leave_undecided;
+use super::validate::{settle_failed_order, validate};
+
+/// What every attempt shares: the store, the account, the solver's tokens, the checks.
+pub(super) struct Ctx {
+    pub store: Mutex<Store>,
+    pub client: AcmeClient,
+    pub account: AccountId,
+    pub tokens: Http01Tokens,
+    pub checks: CheckConfig,
+    pub batch_deadline: Instant,
+    pub attempt_timeout: Duration,
+    pub out_dir: PathBuf,
+    pub key_kind: KeyKind,
+    /// Bounds the newOrder requests in flight (`BatchConfig::new_order_concurrency`).
+    pub new_orders: Option<tokio::sync::Semaphore>,
+    /// Tells the loop that an item's authorizations are in the store (the scheduler's pending
+    /// cap then counts them there).
+    pub recorded: mpsc::UnboundedSender<WorkId>,
+}
+
+impl Ctx {
+    /// The store, for one short synchronous call (never held across an `.await`).
+    pub(super) fn store(&self) -> MutexGuard<'_, Store> {
+        lock_store(&self.store)
+    }
+}
+
+/// Why an attempt did not issue, and what the scheduler should make of it.
+#[derive(Debug, Clone)]
+pub(super) struct Failure {
+    pub outcome: Outcome,
+    pub stage: Stage,
+    pub finding: Finding,
+    /// When the CA asked the whole account to wait (a 503, or an account-wide rate limit):
+    /// no new work starts before it.
+    pub pause_until: Option<Timestamp>,
+}
+
+impl Failure {
+    /// A failure that cost nothing at the CA and will not get better by retrying.
+    pub(super) fn abandoned(stage: Stage, finding: Finding) -> Failure {
+        Failure {
+            outcome: Outcome::Abandoned {
+                why: finding.summary.clone(),
+            },
+            stage,
+            finding,
+            pause_until: None,
+        }
+    }
+
+    /// The failure an ACME error means: retried through the scheduler when the CA did not
+    /// judge anything (transport, deadline, badNonce, 429, 5xx), with its `Retry-After`.
+    pub(super) fn from_acme(err: &AcmeError, stage: Stage) -> Failure {
+        let finding = err.finding();
+        let why = err.to_string();
+        let status = err.status();
+        let transient = matches!(
+            err,
+            AcmeError::Transport { .. } | AcmeError::Deadline { .. }
+        ) || err.is_bad_nonce()
+            || err.is_rate_limited()
+            || status.is_some_and(|s| s >= 500);
+        let retry_after = err.retry_after();
+        // A rate limit on the account (new orders, registrations, an unnamed one) or a busy CA
+        // holds every request back; a limit on one name's certificates holds only that name.
+        let account_wide = status == Some(503)
+            || (err.is_rate_limited()
+                && matches!(
+                    finding.code,
+                    Code::RatelimitNewOrders
+                        | Code::RatelimitNewRegistrations
+                        | Code::RatelimitPendingAuthorizations
+                        | Code::RatelimitOther
+                ));
+        Failure {
+            outcome: if transient {
+                Outcome::Transient { retry_after, why }
+            } else {
+                Outcome::Abandoned { why }
+            },
+            stage,
+            finding,
+            pause_until: retry_after.filter(|_| account_wide),
+        }
+    }
+}
+
+/// How an attempt ended.
+#[derive(Debug)]
+pub(super) enum Ended {
+    /// Issued and installed.
+    Issued { cert: PathBuf, key: PathBuf },
+    /// Not issued.
+    Failed(Box<Failure>),
+}
+
+/// An attempt's end, with the order it worked on (the next attempt continues that order while
+/// it is open).
+#[derive(Debug)]
+pub(super) struct ItemEnd {
+    pub ended: Ended,
+    pub order: Option<OrderId>,
+    pub order_url: Option<String>,
+}
+
+impl ItemEnd {
+    fn failed(failure: Failure, order: Option<OrderId>, order_url: Option<String>) -> ItemEnd {
+        ItemEnd {
+            ended: Ended::Failed(Box::new(failure)),
+            order,
+            order_url,
+        }
+    }
+}
+
+/// Runs one attempt at `request`, continuing the stored order `resume` while it is open.
+pub(super) async fn run_item(
+    ctx: Arc<Ctx>,
+    work: WorkId,
+    request: CertRequest,
+    resume: Option<OrderId>,
+) -> Result<ItemEnd, BatchError> {
+    let deadline = (Instant::now() + ctx.attempt_timeout).min(ctx.batch_deadline);
+    let identifiers = request.key();
+    let (mut order_id, mut order) = match open_stored(&ctx, resume, deadline).await? {
+        Opened::Order(id, mut order) => {
+            note_validated(&ctx, work, &mut order, id, deadline).await?;
+            (id, *order)
+        }
+        Opened::Failed(failure) => return Ok(ItemEnd::failed(*failure, resume, None)),
+        Opened::Nothing => match new_order(&ctx, &identifiers, deadline).await? {
+            Ok(pair) => pair,
+            Err(failure) => return Ok(ItemEnd::failed(failure, None, None)),
+        },
+    };
+    // At most one fresh start: when an order was finalized but its key is gone.
+    for _ in 0..2 {
+        let url = order.url().to_owned();
+        ctx.store()
+            .set_order_status(order_id, order_status(&order.info().status), None)?;
+        if order.info().status.is_final() && order.info().status != OrderStatus::Valid {
+            let failure = settle_failed_order(&ctx, work, &mut order, order_id, deadline).await?;
+            return Ok(ItemEnd::failed(failure, Some(order_id), Some(url)));
+        }
+        if order.info().status == OrderStatus::Pending {
+            if let Err(failure) = validate(&ctx, work, &mut order, order_id, deadline).await? {
+                return Ok(ItemEnd::failed(failure, Some(order_id), Some(url)));
+            }
+            if let Err(err) = order.poll_ready(deadline).await {
+                note_order_end(&ctx, order_id, &err)?;
+                let failure = Failure::from_acme(&err, Stage::Validation);
+                return Ok(ItemEnd::failed(failure, Some(order_id), Some(url)));
+            }
+            ctx.store()
+                .set_order_status(order_id, order_status(&order.info().status), None)?;
+        }
+        match finalize(&ctx, &mut order, order_id, &request, deadline).await? {
+            Finalized::Installed { cert, key } => {
+                return Ok(ItemEnd {
+                    ended: Ended::Issued { cert, key },
+                    order: Some(order_id),
+                    order_url: Some(url),
+                });
+            }
+            Finalized::Failed(failure) => {
+                return Ok(ItemEnd::failed(*failure, Some(order_id), Some(url)));
+            }
+            Finalized::KeyLost => {
+                ctx.store().set_order_status(
+                    order_id,
+                    store::OrderStatus::Abandoned,
+                    Some("finalized, but the staged certificate key is gone: ordered again"),
+                )?;
+                match new_order(&ctx, &identifiers, deadline).await? {
+                    Ok((id, fresh)) => (order_id, order) = (id, fresh),
+                    Err(failure) => return Ok(ItemEnd::failed(failure, None, None)),
+                }
+            }
+        }
+    }
+    let finding = Finding::new(
+        Code::AcmeOther,
+        format!(
+            "{}: the certificate key was lost twice",
+            request.first_name()
+        ),
+    );
+    Ok(ItemEnd::failed(
+        Failure::abandoned(Stage::Finalize, finding),
+        Some(order_id),
+        None,
+    ))
+}
+
+/// A reopened order the CA already validated (ready, processing, valid) skips validation; its
+/// authorizations are recorded as the CA has them now, so the store does not keep calling
+/// "answered" what an interrupted run never saw validated.
+async fn note_validated(
+    ctx: &Ctx,
+    work: WorkId,
+    order: &mut AcmeOrder,
+    order_id: OrderId,
+    deadline: Instant,
+) -> Result<(), BatchError> {
+    if !matches!(
+        order.info().status,
+        OrderStatus::Ready | OrderStatus::Processing | OrderStatus::Valid
+    ) {
+        return Ok(());
+    }
+    // A failed fetch changes nothing: the order goes on, the record stays as it was.
+    if let Ok(authorizations) = order.authorizations(deadline).await {
+        let expires = order.info().expires;
+        record_authorizations(&ctx.store(), order_id, &authorizations, expires)?;
+        let _ = ctx.recorded.send(work);
+    }
+    Ok(())
+}
+
+/// Records how an order ended at the CA after a failed poll, when it did end.
+fn note_order_end(ctx: &Ctx, order_id: OrderId, err: &AcmeError) -> Result<(), BatchError> {
+    if let AcmeError::OrderFailed { status, .. } = err {
+        let store = ctx.store();
+        store.set_order_status(order_id, order_status(status), Some(&err.to_string()))?;
+        leave_undecided(
+            &store,
+            order_id,
+            "the order failed: never answered, left to expire",
+        )?;
+    }
+    Ok(())
+}
+
+enum Opened {
+    Order(OrderId, Box<AcmeOrder>),
+    Failed(Box<Failure>),
+    Nothing,
+}
+
+/// Reopens the stored order `resume` at the CA while it is open there and here.
+async fn open_stored(
+    ctx: &Ctx,
+    resume: Option<OrderId>,
+    deadline: Instant,
+) -> Result<Opened, BatchError> {
+    let Some(id) = resume else {
+        return Ok(Opened::Nothing);
+    };
+    let Some(record) = ctx.store().order(id)? else {
+        return Ok(Opened::Nothing);
+    };
+    if record.status.is_final() {
+        return Ok(Opened::Nothing);
+    }
+    let Some(url) = record.order_url else {
+        // Recorded before newOrder, never answered: the CA may or may not have made it. Let's
+        // Encrypt would hand back the same pending authorizations to a new order anyway.
+        ctx.store().set_order_status(
+            id,
+            store::OrderStatus::Abandoned,
+            Some("interrupted before the CA answered newOrder: replaced by a new order"),
+        )?;
+        return Ok(Opened::Nothing);
+    };
+    match ctx.client.order(&url, deadline).await {
+        Ok(order) => Ok(Opened::Order(id, Box::new(order))),
+        Err(err) => {
+            let failure = Failure::from_acme(&err, Stage::Order);
+            if matches!(failure.outcome, Outcome::Transient { .. }) {
+                return Ok(Opened::Failed(Box::new(failure)));
+            }
+            // The CA no longer knows it (expired, another account): close it and start over.
+            let store = ctx.store();
+            store.set_order_status(id, store::OrderStatus::Abandoned, Some(&err.to_string()))?;
+            leave_undecided(&store, id, "the order is gone at the CA: left to expire")?;
+            Ok(Opened::Nothing)
+        }
+    }
+}
+
+/// Records an order, then asks the CA for it.
+async fn new_order(
+    ctx: &Ctx,
+    identifiers: &[String],
+    deadline: Instant,
+) -> Result<Result<(OrderId, AcmeOrder), Failure>, BatchError> {
+    let id = ctx.store().begin_order(ctx.account, identifiers)?;
+    // The semaphore is never closed, so acquiring only fails if it were.
+    let _permit = match &ctx.new_orders {
+        Some(limit) => limit.acquire().await.ok(),
+        None => None,
+    };
+    match ctx.client.new_order(identifiers, deadline).await {
+        Ok(order) => {
+            let finalize = order.info().finalize.clone();
+            let survivor = ctx.store().set_order_url(
+                id,
+                order.url(),
+                Some(finalize.as_str()).filter(|f| !f.is_empty()),
+            )?;
+            Ok(Ok((survivor, order)))
+        }
+        Err(err) => {
+            ctx.store().set_order_status(
+                id,
+                store::OrderStatus::Abandoned,
+                Some(&format!("newOrder failed: {err}")),
+            )?;
+            Ok(Err(Failure::from_acme(&err, Stage::Order)))
+        }
+    }
+}

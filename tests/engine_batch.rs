@@ -1,0 +1,1005 @@
+//! The batch engine (`certdx issue`) against a real Pebble 2.4.0, through the fault proxy where a
+//! scenario needs faults or a count of what reached the CA. Scenarios: 200 names, unresolvable
+//! names stopped by the preflight, half the nonces rejected, a rate-limited newOrder, slow
+//! finalization, `kill -9` mid-batch and resume, the same names asked for twice.
+//!
+//! Every wait is bounded, every process is killed when its test ends (panics included), and the
+//! scenarios run one at a time (each starts its own Pebble; two at once would only fight for
+//! the two cores and make the timings meaningless).
+
+#[path = "common/pebble_lab.rs"]
+mod pebble_lab;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use certdx::checks::dns::{Dns, DnsOptions};
+use certdx::engine::acme::{AcmeClient, AcmeConfig, AcmeOrder, AuthzStatus};
+use certdx::engine::batch::{
+    BatchConfig, BatchReport, CertRequest, CertStatus, SolverConfig, Stage, collect_requests,
+    parse_group, run_batch,
+};
+use certdx::engine::store::{AuthorizationOutcome, Store};
+use certdx::model::Code;
+use pebble_lab::{Endpoint, Fault, FaultProxy, Logged, PebbleLab, PebbleOptions};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::Value;
+
+/// One scenario at a time (see the module documentation).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Runs `body` within `limit`, one scenario at a time.
+async fn scenario<F: Future<Output = ()>>(limit: Duration, body: F) {
+    let _turn = SERIAL.lock().await;
+    tokio::time::timeout(limit, body)
+        .await
+        .unwrap_or_else(|_| panic!("the scenario did not finish within {limit:?}"));
+}
+
+/// Where the lab's pebble-challtestsrv answers DNS: what `--resolver` points at, so the
+/// preflight sees the names exactly as Pebble does. The lab does not expose the port, but
+/// challtestsrv logs it when it starts.
+fn lab_resolver(lab: &PebbleLab) -> SocketAddr {
+    let log =
+        std::fs::read_to_string(lab.dir().join("challtestsrv.log")).expect("challtestsrv log");
+    let marker = "DNS-01 challenge server on ";
+    let at = log
+        .find(marker)
+        .expect("challtestsrv logged its DNS address")
+        + marker.len();
+    log[at..]
+        .split_whitespace()
+        .next()
+        .and_then(|a| a.parse().ok())
+        .expect("a socket address")
+}
+
+fn names(prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("n{i:03}.{prefix}.certdx.example"))
+        .collect()
+}
+
+/// A batch against `directory` (Pebble or the proxy in front of it) for single-name
+/// certificates `names`, with its state and output under `dir`.
+fn batch_config(lab: &PebbleLab, directory: &str, dir: &Path, names: &[String]) -> BatchConfig {
+    let requests = collect_requests(
+        names
+            .iter()
+            .map(|n| (parse_group(n), "--domain".to_owned())),
+    )
+    .expect("requests");
+    batch_config_for(lab, directory, dir, requests)
+}
+
+/// A batch for `requests` (see [`batch_config`]).
+fn batch_config_for(
+    lab: &PebbleLab,
+    directory: &str,
+    dir: &Path,
+    requests: Vec<CertRequest>,
+) -> BatchConfig {
+    let acme = AcmeConfig::new(directory).with_ca_cert_pem(lab.root_pem());
+    let dns = Dns::new(DnsOptions {
+        resolver: Some(lab_resolver(lab)),
+        timeout: Duration::from_secs(2),
+        authoritative_port: 53,
+    })
+    .expect("DNS");
+    let solver = SolverConfig::Http01 {
+        listen: lab.http01_addr(),
+    };
+    let mut config = BatchConfig::new(acme, requests, solver, dns);
+    config.state_path = dir.join("state.sqlite");
+    config.out_dir = dir.join("certs");
+    config.checks.http.allow_loopback = true;
+    config.checks.http.http_port = lab.http01_port();
+    config.checks.http.timeout = Duration::from_secs(5);
+    config.checks.self_check_timeout = Duration::from_secs(10);
+    config.batch_timeout = Duration::from_secs(240);
+    // Pebble 2.4.0's store can deadlock on concurrent newOrder requests (seen here: every
+    // handler waiting on its lock, found with a goroutine dump); one at a time avoids it.
+    config.new_order_concurrency = Some(1);
+    config
+}
+
+fn by_name(report: &BatchReport) -> BTreeMap<String, &certdx::engine::batch::CertResult> {
+    report
+        .certificates
+        .iter()
+        .map(|c| (c.name.clone(), c))
+        .collect()
+}
+
+/// The certificate at `cert` is a PEM chain whose leaf belongs to the key at `key`, and the key
+/// file has mode 0600.
+fn assert_pair(cert: &Path, key: &Path) {
+    let mode = std::fs::metadata(key).expect("key file").mode() & 0o777;
+    assert_eq!(mode, 0o600, "{} has mode {mode:o}", key.display());
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .expect("chain file")
+        .collect::<Result<_, _>>()
+        .expect("PEM chain");
+    assert!(
+        chain.len() >= 2,
+        "leaf and intermediate in {}",
+        cert.display()
+    );
+    let key = PrivateKeyDer::from_pem_file(key).expect("PEM key");
+    let signing = rustls::crypto::ring::sign::any_supported_type(&key).expect("a usable key");
+    rustls::sign::CertifiedKey::new(chain, signing)
+        .keys_match()
+        .unwrap_or_else(|e| panic!("{} does not match its key: {e}", cert.display()));
+}
+
+/// No staging key is left behind in `out`.
+fn assert_no_staged_keys(out: &Path) {
+    let staged: Vec<_> = std::fs::read_dir(out)
+        .expect("out dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".certdx-"))
+        .collect();
+    assert!(staged.is_empty(), "left behind: {staged:?}");
+}
+
+fn new_orders(log: &[Logged]) -> Vec<&Logged> {
+    log.iter()
+        .filter(|l| l.endpoint == Endpoint::NewOrder)
+        .collect()
+}
+
+/// What the CA says about everything the state store knows.
+struct Audit {
+    /// Authorizations pending at the CA whose store outcome is still "pending" (undecided).
+    pending_unknown: Vec<String>,
+    /// Authorizations fetched from the CA.
+    fetched: usize,
+    /// CA status -> count.
+    statuses: BTreeMap<String, usize>,
+}
+
+/// Fetches every authorization URL and every order URL the store at `state` knows from the CA
+/// (with the stored account), and compares.
+async fn audit(lab: &PebbleLab, directory: &str, state: &Path) -> Audit {
+    let client = stored_client(lab, directory, state).await;
+    let store = Store::open(state).expect("state store");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut orders: BTreeMap<String, AcmeOrder> = BTreeMap::new();
+    let mut audit = Audit {
+        pending_unknown: Vec::new(),
+        fetched: 0,
+        statuses: BTreeMap::new(),
+    };
+    for authz in store.all_authorizations().unwrap() {
+        let order_id = *authz.orders.first().expect("linked to an order");
+        let order_record = store.order(order_id).unwrap().expect("order");
+        let url = order_record
+            .order_url
+            .expect("an order with authorizations has a URL");
+        if !orders.contains_key(&url) {
+            let order = client.order(&url, deadline).await.expect("order fetched");
+            orders.insert(url.clone(), order);
+        }
+        let order = orders.get_mut(&url).unwrap();
+        let (info, _) = order
+            .refresh_authorization(&authz.url, deadline)
+            .await
+            .expect("authorization fetched");
+        audit.fetched += 1;
+        *audit.statuses.entry(info.status.to_string()).or_default() += 1;
+        if info.status == AuthzStatus::Pending && authz.outcome == AuthorizationOutcome::Pending {
+            audit.pending_unknown.push(authz.url.clone());
+        }
+    }
+    audit
+}
+
+/// One row of the store's `orders` table, read straight from the file: the store's API has no
+/// "every order" query, and the test wants all of them, whatever their status.
+#[derive(Debug, Clone)]
+struct OrderRow {
+    id: i64,
+    url: Option<String>,
+    identifiers: Vec<String>,
+    status: String,
+}
+
+fn order_rows(state: &Path) -> Vec<OrderRow> {
+    let conn =
+        rusqlite::Connection::open_with_flags(state, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("state store");
+    let mut stmt = conn
+        .prepare("SELECT id, order_url, identifiers_json, status FROM orders ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| {
+        let json: String = r.get(2)?;
+        Ok(OrderRow {
+            id: r.get(0)?,
+            url: r.get(1)?,
+            identifiers: serde_json::from_str(&json).unwrap_or_default(),
+            status: r.get(3)?,
+        })
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+/// The identifiers of each order in `rows` that has a URL, as the CA lists them, by order id.
+async fn orders_at_ca(
+    lab: &PebbleLab,
+    directory: &str,
+    state: &Path,
+    rows: &[OrderRow],
+) -> BTreeMap<i64, Vec<String>> {
+    let client = stored_client(lab, directory, state).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut out = BTreeMap::new();
+    for row in rows {
+        if let Some(url) = &row.url {
+            let order = client.order(url, deadline).await.expect("order fetched");
+            let mut names = order.info().identifiers.clone();
+            names.sort();
+            out.insert(row.id, names);
+        }
+    }
+    out
+}
+
+/// The account the store at `state` keeps for `directory`.
+async fn stored_client(lab: &PebbleLab, directory: &str, state: &Path) -> AcmeClient {
+    let store = Store::open(state).expect("state store");
+    let config = AcmeConfig::new(directory).with_ca_cert_pem(lab.root_pem());
+    let record = store
+        .account(directory)
+        .unwrap()
+        .expect("the stored account");
+    let credentials: Value = serde_json::from_str(&record.credentials_json).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    AcmeClient::from_credentials(&config, &credentials, deadline)
+        .await
+        .expect("account restored")
+}
+
+/// The `certdx` binary with the common `issue` flags for `lab`, its state and output in `dir`.
+fn issue_command(
+    lab: &PebbleLab,
+    directory: &str,
+    dir: &Path,
+    domains: &Path,
+) -> tokio::process::Command {
+    let root = dir.join("lab-root.pem");
+    if !root.exists() {
+        std::fs::write(&root, lab.root_pem()).expect("root PEM");
+    }
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_certdx"));
+    cmd.arg("issue")
+        .args(["--directory", directory])
+        .arg("--ca-cert")
+        .arg(&root)
+        .args(["--resolver", &lab_resolver(lab).to_string()])
+        .arg("--allow-loopback")
+        .args(["--http-port", &lab.http01_port().to_string()])
+        .args(["--http01-listen", &lab.http01_addr().to_string()])
+        .arg("--state")
+        .arg(dir.join("state.sqlite"))
+        .arg("--out")
+        .arg(dir.join("certs"))
+        .arg("--domains-file")
+        .arg(domains)
+        .args(["--format", "json"])
+        // See `batch_config_for`: Pebble 2.4.0 and concurrent newOrder requests.
+        .args(["--new-order-concurrency", "1"])
+        .env_remove("CERTDX_LOG")
+        .env_remove("CERTDX_EAB_HMAC_KEY")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs `cmd` to its end within `limit`: exit code and the JSON document it printed.
+async fn run_json(mut cmd: tokio::process::Command, limit: Duration) -> (i32, Value, String) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("certdx started");
+    let out = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .expect("certdx finished in time")
+        .expect("certdx output");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}); stderr:\n{stderr}"));
+    (out.status.code().unwrap_or(-1), doc, stderr)
+}
+
+fn json_certificates(doc: &Value) -> BTreeMap<String, Value> {
+    doc["certificates"]
+        .as_array()
+        .expect("certificates")
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_owned(), c.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_names_are_issued_with_private_keys() {
+    scenario(Duration::from_secs(600), async {
+        let lab = PebbleLab::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let names = names("two-hundred", 200);
+        let config = batch_config(&lab, &lab.directory_url(), dir.path(), &names);
+        let started = Instant::now();
+        let report = run_batch(config, None).await.expect("the batch ran");
+        eprintln!(
+            "200 names: {:?} (preflight {} ms), {:.1} certificates/s",
+            started.elapsed(),
+            report.summary.preflight_ms,
+            report.summary.certificates_per_second
+        );
+        let failures: Vec<_> = report
+            .certificates
+            .iter()
+            .filter(|c| c.failed())
+            .take(3)
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{failures:#?}\npebble:\n{}",
+            lab.pebble_log(60)
+        );
+        assert_eq!(report.summary.issued, 200);
+        assert!(report.account_created);
+        let out = dir.path().join("certs");
+        for c in &report.certificates {
+            let cert = out.join(format!("{}.crt", c.name));
+            let key = out.join(format!("{}.key", c.name));
+            assert_eq!(c.certificate.as_deref(), Some(cert.as_path()));
+            assert_eq!(c.key.as_deref(), Some(key.as_path()));
+            assert_pair(&cert, &key);
+        }
+        assert_no_staged_keys(&out);
+        let z = &report.summary.authorizations;
+        assert_eq!((z.valid, z.pending_unknown, z.left_to_expire), (200, 0, 0));
+        let store = Store::open(dir.path().join("state.sqlite")).unwrap();
+        for name in &names {
+            let (_, path) = store
+                .issued_for(&lab.directory_url(), &[name])
+                .unwrap()
+                .unwrap_or_else(|| panic!("the store records {name} as issued"));
+            assert_eq!(path, out.join(format!("{name}.crt")));
+        }
+        assert!(store.pending_unknown_authorizations().unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unresolvable_names_are_stopped_before_any_order_and_nothing_is_left_pending() {
+    scenario(Duration::from_secs(400), async {
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let dir = tempfile::tempdir().unwrap();
+        let names = names("partly", 100);
+        let bad: BTreeSet<String> = names.iter().step_by(5).cloned().collect();
+        assert_eq!(bad.len(), 20);
+        for name in &bad {
+            lab.set_servfail(name).await;
+        }
+        let directory = proxy.directory_url();
+        let config = batch_config(&lab, &directory, dir.path(), &names);
+        let started = Instant::now();
+        let report = run_batch(config, None).await.expect("the batch ran");
+        eprintln!("100 names, 20 unresolvable: {:?}", started.elapsed());
+
+        for c in &report.certificates {
+            if bad.contains(&c.name) {
+                assert_eq!(c.status, CertStatus::Failed, "{c:?}");
+                assert_eq!(c.stage, Some(Stage::Preflight), "{c:?}");
+                assert_eq!(c.code, Some(Code::DnsLookupFailed), "{c:?}");
+                assert_eq!(c.order_url, None);
+                assert_eq!(c.attempts, 0);
+            } else {
+                assert_eq!(c.status, CertStatus::Issued, "{c:?}");
+            }
+        }
+        assert_eq!(report.summary.not_ordered, 20);
+        assert_eq!(report.summary.issued, 80);
+
+        // What reached the CA: one newOrder per resolvable name, and none of Pebble's orders
+        // names an unresolvable one.
+        let log = proxy.log();
+        let orders = new_orders(&log);
+        assert_eq!(orders.len(), 80, "newOrder requests seen by the proxy");
+        assert!(orders.iter().all(|l| l.status == 201));
+        let rows = order_rows(&dir.path().join("state.sqlite"));
+        assert_eq!(rows.len(), 80);
+        let at_ca = orders_at_ca(&lab, &directory, &dir.path().join("state.sqlite"), &rows).await;
+        assert_eq!(at_ca.len(), 80);
+        for names in at_ca.values() {
+            assert!(names.iter().all(|n| !bad.contains(n)), "ordered: {names:?}");
+        }
+
+        // Every authorization the store knows, as the CA sees it now: none pending and unknown.
+        let audit = audit(&lab, &directory, &dir.path().join("state.sqlite")).await;
+        assert_eq!(audit.fetched, 80);
+        assert!(
+            audit.pending_unknown.is_empty(),
+            "{:?}",
+            audit.pending_unknown
+        );
+        assert_eq!(
+            audit.statuses.get("valid"),
+            Some(&80),
+            "{:?}",
+            audit.statuses
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_the_nonces_rejected_the_batch_still_issues_everything() {
+    scenario(Duration::from_secs(400), async {
+        let lab = PebbleLab::start_with(PebbleOptions {
+            nonce_reject_percent: 50,
+            ..PebbleOptions::default()
+        })
+        .await;
+        let proxy = FaultProxy::start(&lab).await;
+        let dir = tempfile::tempdir().unwrap();
+        let names = names("nonces", 30);
+        let config = batch_config(&lab, &proxy.directory_url(), dir.path(), &names);
+        let started = Instant::now();
+        let report = run_batch(config, None).await.expect("the batch ran");
+        eprintln!("30 names, 50% nonces rejected: {:?}", started.elapsed());
+        let failures: Vec<_> = report.certificates.iter().filter(|c| c.failed()).collect();
+        assert!(
+            failures.is_empty(),
+            "{failures:#?}\npebble:\n{}",
+            lab.pebble_log(60)
+        );
+        assert_eq!(report.summary.issued, 30);
+        let rejected = proxy
+            .log()
+            .iter()
+            .filter(|l| l.method == "POST" && l.status == 400)
+            .count();
+        assert!(rejected >= 20, "badNonce answers seen: {rejected}");
+        assert_eq!(report.summary.authorizations.pending_unknown, 0);
+    })
+    .await;
+}
+
+/// Boulder's wording, so the classifier names the limit.
+const NEW_ORDERS_LIMIT: &str = "Error creating new order :: too many new orders (300) from this \
+    account in the last 3h0m0s: see https://letsencrypt.org/docs/rate-limits/#new-orders-per-account";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_new_order_waits_for_retry_after_then_succeeds() {
+    scenario(Duration::from_secs(300), async {
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let dir = tempfile::tempdir().unwrap();
+        let names = names("limited", 12);
+        let mut config = batch_config(&lab, &proxy.directory_url(), dir.path(), &names);
+        config.scheduler.max_in_flight = 4;
+        proxy.inject(
+            Endpoint::NewOrder,
+            Fault::RateLimited {
+                retry_after: "3".into(),
+                detail: NEW_ORDERS_LIMIT.into(),
+            },
+            1,
+        );
+        let report = run_batch(config, None).await.expect("the batch ran");
+        let failures: Vec<_> = report.certificates.iter().filter(|c| c.failed()).collect();
+        assert!(
+            failures.is_empty(),
+            "{failures:#?}\npebble:\n{}",
+            lab.pebble_log(60)
+        );
+        let retried: Vec<_> = report
+            .certificates
+            .iter()
+            .filter(|c| c.attempts == 2)
+            .collect();
+        assert_eq!(
+            retried.len(),
+            1,
+            "exactly the rate-limited certificate needed two attempts"
+        );
+
+        let log = proxy.log();
+        let orders = new_orders(&log);
+        let limited = orders
+            .iter()
+            .find(|l| l.injected)
+            .expect("the 429 was answered");
+        assert_eq!(limited.status, 429);
+        assert_eq!(orders.len(), 13, "12 orders and the one refused");
+        // Nothing new was ordered while the CA asked the account to wait (a request already on
+        // its way when the 429 came back may land just after it).
+        let quiet_from = limited.answered + Duration::from_millis(300);
+        let quiet_to = limited.answered + Duration::from_secs(3);
+        let during: Vec<_> = orders
+            .iter()
+            .filter(|l| l.at > quiet_from && l.at < quiet_to)
+            .collect();
+        assert!(
+            during.is_empty(),
+            "newOrder during the Retry-After: {during:?}"
+        );
+        let retry = orders
+            .iter()
+            .filter(|l| l.at > limited.answered)
+            .map(|l| l.at.duration_since(limited.answered))
+            .max()
+            .expect("the refused order was retried");
+        assert!(retry >= Duration::from_secs(3), "retried after {retry:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_past_the_deadline_is_reported_with_its_retry_time_by_the_cli() {
+    scenario(Duration::from_secs(200), async {
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let dir = tempfile::tempdir().unwrap();
+        proxy.inject(
+            Endpoint::NewOrder,
+            Fault::RateLimited {
+                retry_after: "3600".into(),
+                detail: NEW_ORDERS_LIMIT.into(),
+            },
+            100,
+        );
+        let domains = dir.path().join("domains.txt");
+        std::fs::write(
+            &domains,
+            "a.later.certdx.example\nb.later.certdx.example\nc.later.certdx.example\n",
+        )
+        .unwrap();
+        let mut cmd = issue_command(&lab, &proxy.directory_url(), dir.path(), &domains);
+        cmd.args(["--batch-timeout", "60"]);
+        let started = Instant::now();
+        let (code, doc, stderr) = run_json(cmd, Duration::from_secs(120)).await;
+        let took = started.elapsed();
+        assert_eq!(
+            code, 1,
+            "a failed certificate is exit code 1; stderr:\n{stderr}"
+        );
+        assert!(
+            took < Duration::from_secs(30),
+            "gave up at once, not at the deadline: {took:?}"
+        );
+        let in_an_hour = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600);
+        let certs = json_certificates(&doc);
+        assert_eq!(certs.len(), 3);
+        for c in certs.values() {
+            assert_eq!(c["status"], "failed", "{c}");
+            assert_eq!(c["code"], "ratelimit-new-orders", "{c}");
+            assert_eq!(c["stage"], "order", "{c}");
+            let at: jiff::Timestamp = c["finding"]["retry_after"]
+                .as_str()
+                .expect("the finding carries retry_after")
+                .parse()
+                .unwrap();
+            let off = in_an_hour.duration_since(at).abs();
+            assert!(
+                off < jiff::SignedDuration::from_secs(120),
+                "retry_after {at}"
+            );
+        }
+        assert_eq!(doc["summary"]["failed"], 3);
+        assert_eq!(doc["schema_version"], 1);
+        let orders = new_orders(&proxy.log()).len();
+        assert_eq!(orders, 3, "each order asked once, then the account waits");
+        let rows = order_rows(&dir.path().join("state.sqlite"));
+        assert!(
+            rows.iter()
+                .all(|r| r.url.is_none() && r.status == "abandoned"),
+            "{rows:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_finalization_is_followed_at_the_cas_pace() {
+    scenario(Duration::from_secs(300), async {
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let dir = tempfile::tempdir().unwrap();
+        let names = names("slow", 4);
+        let config = batch_config(&lab, &proxy.directory_url(), dir.path(), &names);
+        proxy.hold_processing(8, 1);
+        let report = run_batch(config, None).await.expect("the batch ran");
+        let failures: Vec<_> = report.certificates.iter().filter(|c| c.failed()).collect();
+        assert!(
+            failures.is_empty(),
+            "{failures:#?}\npebble:\n{}",
+            lab.pebble_log(60)
+        );
+        let out = dir.path().join("certs");
+        for name in &names {
+            assert_pair(
+                &out.join(format!("{name}.crt")),
+                &out.join(format!("{name}.key")),
+            );
+        }
+        let log = proxy.log();
+        let held: Vec<&Logged> = log.iter().filter(|l| l.held).collect();
+        assert_eq!(held.len(), 8, "every hold was used");
+        let id = |path: &str| path.rsplit('/').next().unwrap_or_default().to_owned();
+        for h in &held {
+            let next = log
+                .iter()
+                .filter(|l| l.endpoint == Endpoint::Order && id(&l.path) == id(&h.path))
+                .find(|l| l.at > h.answered)
+                .expect("the order was polled again");
+            let gap = next.at.duration_since(h.answered);
+            assert!(
+                gap >= Duration::from_millis(900),
+                "polled after {gap:?}, Retry-After is 1 s"
+            );
+        }
+    })
+    .await;
+}
+
+fn crt_count(out: &Path) -> usize {
+    std::fs::read_dir(out)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".crt"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn is_open(row: &OrderRow) -> bool {
+    row.url.is_some() && ["pending", "ready", "processing"].contains(&row.status.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_killed_mid_way_resumes_and_never_orders_an_issued_name_twice() {
+    scenario(Duration::from_secs(500), async {
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let dir = tempfile::tempdir().unwrap();
+        let directory = proxy.directory_url();
+        let state = dir.path().join("state.sqlite");
+        let out = dir.path().join("certs");
+        let names = names("killed", 60);
+        let domains = dir.path().join("domains.txt");
+        std::fs::write(&domains, names.join("\n")).unwrap();
+
+        // First run: killed with SIGKILL once some certificates are out and some orders are
+        // half-way (open at the CA, recorded in the store).
+        let mut first = issue_command(&lab, &directory, dir.path(), &domains);
+        first
+            .args(["--concurrency", "8"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = first.spawn().expect("certdx started");
+        let until = Instant::now() + Duration::from_secs(120);
+        loop {
+            let half_way = state.exists() && order_rows(&state).iter().any(is_open);
+            if crt_count(&out) >= 10 && half_way {
+                break;
+            }
+            assert!(Instant::now() < until, "the first run never got half-way");
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the first run ended before the kill"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        child.start_kill().expect("SIGKILL");
+        child.wait().await.expect("reaped");
+        let rows_before = order_rows(&state);
+        let issued_before: BTreeSet<String> = rows_before
+            .iter()
+            .filter(|r| r.status == "valid")
+            .flat_map(|r| r.identifiers.clone())
+            .collect();
+        let open_before = rows_before.iter().filter(|r| is_open(r)).count();
+        let last_before = rows_before.last().map_or(0, |r| r.id);
+        eprintln!(
+            "killed after {} issued, {} orders open, {} orders recorded",
+            issued_before.len(),
+            open_before,
+            rows_before.len()
+        );
+        assert!(issued_before.len() >= 10 && issued_before.len() < 60);
+
+        // Second run, same state: finishes everything. Requests the first run sent just before
+        // the kill may reach the proxy a moment after it: the second run's count starts later.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let started = Instant::now();
+        let (code, doc, stderr) = run_json(
+            issue_command(&lab, &directory, dir.path(), &domains),
+            Duration::from_secs(300),
+        )
+        .await;
+        eprintln!("the resumed run took {:?}", started.elapsed());
+        // A challenge the first run answered just before the kill fails at the CA (its solver
+        // died with it): that name is then backed off a minute, as the CA counted a failure.
+        eprintln!(
+            "resumed {} open orders; authorizations: {}",
+            doc["summary"]["resumed_orders"], doc["summary"]["authorizations"]
+        );
+        assert_eq!(code, 0, "stderr:\n{stderr}\n{doc:#}");
+        let certs = json_certificates(&doc);
+        assert_eq!(certs.len(), 60);
+        for (name, c) in &certs {
+            let expected = if issued_before.contains(name) {
+                "already-issued"
+            } else {
+                "issued"
+            };
+            assert_eq!(c["status"], expected, "{c}");
+            assert_pair(
+                &out.join(format!("{name}.crt")),
+                &out.join(format!("{name}.key")),
+            );
+        }
+        assert_no_staged_keys(&out);
+        assert!(
+            doc["summary"]["resumed_orders"].as_u64().unwrap() >= 1,
+            "an open order was continued: {}",
+            doc["summary"]
+        );
+        assert_eq!(doc["summary"]["authorizations"]["pending_unknown"], 0);
+
+        // What the CA saw after the kill: exactly the orders the second run recorded, and none
+        // of them for a name the first run had issued.
+        let log = proxy.log();
+        let after_kill = new_orders(&log)
+            .into_iter()
+            .filter(|l| l.at > started)
+            .count();
+        let rows = order_rows(&state);
+        let second: Vec<OrderRow> = rows
+            .iter()
+            .filter(|r| r.id > last_before)
+            .cloned()
+            .collect();
+        assert_eq!(
+            after_kill,
+            second.iter().filter(|r| r.url.is_some()).count(),
+            "every newOrder of the second run is recorded"
+        );
+        let at_ca = orders_at_ca(&lab, &directory, &state, &rows).await;
+        let mut orders_per_name: BTreeMap<String, usize> = BTreeMap::new();
+        for names in at_ca.values() {
+            for name in names {
+                *orders_per_name.entry(name.clone()).or_default() += 1;
+            }
+        }
+        for row in &second {
+            if let Some(names) = at_ca.get(&row.id) {
+                assert!(
+                    names.iter().all(|n| !issued_before.contains(n)),
+                    "{names:?} ordered again after being issued"
+                );
+            }
+        }
+        for name in &issued_before {
+            assert_eq!(orders_per_name.get(name), Some(&1), "{name} ordered once");
+        }
+
+        let audit = audit(&lab, &directory, &state).await;
+        assert!(
+            audit.pending_unknown.is_empty(),
+            "{:?}",
+            audit.pending_unknown
+        );
+        assert!(audit.fetched >= 60);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_listed_twice_are_ordered_once() {
+    scenario(Duration::from_secs(300), async {
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let dir = tempfile::tempdir().unwrap();
+        let names = names("twice", 6);
+        let mut text = String::new();
+        for name in names.iter().chain(&names) {
+            text.push_str(&format!("{name}\n"));
+        }
+        text.push_str("a.san.certdx.example b.san.certdx.example\n");
+        text.push_str("# the same certificate again, in another order\n");
+        text.push_str("B.san.certdx.example., a.san.certdx.example\n");
+        let groups = certdx::engine::batch::parse_domains_file(&text, "domains.txt");
+        let requests = collect_requests(groups).unwrap();
+        assert_eq!(requests.len(), 7);
+        let config = batch_config_for(&lab, &proxy.directory_url(), dir.path(), requests);
+        let report = run_batch(config, None).await.expect("the batch ran");
+        assert!(!report.any_failed(), "{:#?}", report.certificates);
+        assert!(report.certificates.iter().all(|c| c.requested == 2));
+        assert_eq!(
+            new_orders(&proxy.log()).len(),
+            7,
+            "one newOrder per distinct set"
+        );
+        let by = by_name(&report);
+        let san = by["a.san.certdx.example"];
+        assert_eq!(san.names, ["a.san.certdx.example", "b.san.certdx.example"]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_on_the_same_state_at_once_issue_each_name_once() {
+    scenario(Duration::from_secs(300), async {
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let dir = tempfile::tempdir().unwrap();
+        let directory = proxy.directory_url();
+        let names = names("racing", 8);
+        let domains = dir.path().join("domains.txt");
+        std::fs::write(&domains, names.join("\n")).unwrap();
+        let a = run_json(
+            issue_command(&lab, &directory, dir.path(), &domains),
+            Duration::from_secs(200),
+        );
+        let b = run_json(
+            issue_command(&lab, &directory, dir.path(), &domains),
+            Duration::from_secs(200),
+        );
+        let ((code_a, doc_a, err_a), (code_b, doc_b, err_b)) = tokio::join!(a, b);
+        assert_eq!((code_a, code_b), (0, 0), "stderr:\n{err_a}\n---\n{err_b}");
+        let (a, b) = (json_certificates(&doc_a), json_certificates(&doc_b));
+        for name in &names {
+            let mut statuses = [
+                a[name]["status"].as_str().unwrap(),
+                b[name]["status"].as_str().unwrap(),
+            ];
+            statuses.sort();
+            assert_eq!(statuses, ["already-issued", "issued"], "{name}");
+        }
+        assert!(
+            err_a.contains("waiting") || err_b.contains("waiting"),
+            "the second run said it waits:\n{err_a}\n---\n{err_b}"
+        );
+        assert_eq!(
+            new_orders(&proxy.log()).len(),
+            8,
+            "one newOrder per name in total"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dns01_flags_are_refused_with_a_usage_error_until_the_engine_drives_them() {
+    for solver in [
+        &[
+            "--dns01-embedded",
+            "127.0.0.1:5353",
+            "--dns01-zone",
+            "acme.example.net",
+        ][..],
+        &[
+            "--dns01-rfc2136",
+            "127.0.0.1:53",
+            "--tsig-key",
+            "/nonexistent",
+        ][..],
+    ] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_certdx"))
+            .args(["issue", "--directory", "https://127.0.0.1:1/dir"])
+            .args(["--domain", "a.certdx.example"])
+            .args(solver)
+            .output()
+            .await
+            .expect("certdx ran");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("HTTP-01 only"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+/// A plain HTTP server on `addr` that answers 404 to everything: a name pointing at the wrong
+/// web server. Stops when the returned task is aborted (or the test's runtime ends).
+async fn wrong_server(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("binding the wrong server");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    )
+                    .await;
+            });
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_local_setup_fails_locally_and_its_authorization_is_left_to_expire() {
+    scenario(Duration::from_secs(300), async {
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let dir = tempfile::tempdir().unwrap();
+        let good = "good.local.certdx.example".to_owned();
+        let elsewhere = "elsewhere.local.certdx.example".to_owned();
+        // The name points at another web server (on the port the CA uses), which answers 404
+        // for every path: reachable, so the preflight lets it through, but not our solver.
+        let other = SocketAddr::from(([127, 0, 0, 2], lab.http01_port()));
+        let server = wrong_server(other).await;
+        lab.add_a(&elsewhere, &["127.0.0.2"]).await;
+        let directory = proxy.directory_url();
+        let mut config = batch_config(
+            &lab,
+            &directory,
+            dir.path(),
+            &[good.clone(), elsewhere.clone()],
+        );
+        config.checks.self_check_timeout = Duration::from_secs(2);
+        let report = run_batch(config, None).await.expect("the batch ran");
+        server.abort();
+        let by = by_name(&report);
+        assert_eq!(by[&good].status, CertStatus::Issued);
+        let failed = by[&elsewhere];
+        assert_eq!(failed.status, CertStatus::Failed, "{failed:?}");
+        assert_eq!(failed.stage, Some(Stage::Validation));
+        assert_eq!(failed.code, Some(Code::Http01WrongStatus), "{failed:?}");
+        assert_eq!(
+            failed.attempts, 1,
+            "a local failure is not retried into the CA"
+        );
+        assert!(failed.order_url.is_some(), "ordered, but never answered");
+        assert_eq!(report.summary.authorizations.left_to_expire, 1);
+        assert_eq!(report.summary.authorizations.pending_unknown, 0);
+
+        // The CA never heard "ready" for it: its challenge was never posted to, and its
+        // authorization is still pending there, with the store saying why.
+        let log = proxy.log();
+        let challenges = log
+            .iter()
+            .filter(|l| l.endpoint == Endpoint::Challenge)
+            .count();
+        assert_eq!(challenges, 1, "only the good name's challenge was answered");
+        let audit = audit(&lab, &directory, &dir.path().join("state.sqlite")).await;
+        assert_eq!(
+            audit.statuses.get("pending"),
+            Some(&1),
+            "{:?}",
+            audit.statuses
+        );
+        assert!(audit.pending_unknown.is_empty());
+        let store = Store::open(dir.path().join("state.sqlite")).unwrap();
+        let left: Vec<_> = store
+            .all_authorizations()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.outcome == AuthorizationOutcome::LeftToExpire)
+            .collect();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].identifier, elsewhere);
+        let why = left[0].why.as_deref().unwrap_or_default();
+        assert!(why.contains("http01-wrong-status"), "{why}");
+        // Nothing was counted against the name: no backoff recorded.
+        assert_eq!(store.name_backoff(&directory, &elsewhere).unwrap(), None);
+    })
+    .await;
+}
