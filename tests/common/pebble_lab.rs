@@ -114,6 +114,11 @@ impl Drop for PebbleLab {
 }
 
 impl PebbleLab {
+    /// challtestsrv's DNS server: the resolver names in the lab resolve through.
+    pub fn dns_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.dns_port))
+    }
+
     /// A lab with the default options.
     pub async fn start() -> PebbleLab {
         PebbleLab::start_with(PebbleOptions::default()).await
