@@ -10,45 +10,16 @@
 #[path = "../common/pebble_lab.rs"]
 mod pebble_lab;
 
+#[path = "measure.rs"]
+mod measure;
+
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use measure::{Run, measure};
 
 use pebble_lab::{PebbleLab, PebbleOptions};
-
-/// A command's wall time and peak memory.
-struct Run {
-    wall: Duration,
-    max_rss_kib: i64,
-    code: i32,
-}
-
-/// Runs `cmd` and measures it through wait4. The bench process is small (no data of its
-/// own), so the peak it passes on to a child at fork hardly counts.
-fn measure(cmd: &mut Command) -> Run {
-    let start = Instant::now();
-    let child = cmd
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data, zero is a valid initial value; pid is our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(rc, pid, "wait4 failed");
-    std::mem::forget(child); // reaped by wait4
-    Run {
-        wall: start.elapsed(),
-        max_rss_kib: usage.ru_maxrss,
-        code: if libc::WIFEXITED(status) {
-            libc::WEXITSTATUS(status)
-        } else {
-            -1
-        },
-    }
-}
 
 fn names(n: usize) -> Vec<String> {
     (0..n)
@@ -64,6 +35,7 @@ fn certdx(lab: &PebbleLab, dir: &Path, names: &[String]) -> Run {
     std::fs::write(&domains, names.join("\n")).unwrap();
     let run = measure(
         Command::new(env!("CARGO_BIN_EXE_certdx"))
+            .stderr(std::process::Stdio::null())
             .arg("issue")
             .args(["--directory", &lab.directory_url()])
             .arg("--ca-cert")
