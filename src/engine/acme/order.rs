@@ -17,7 +17,7 @@ use super::account::AcmeClient;
 use super::csr::{self, KeyKind, PrivateKeyPem};
 use super::error::{AcmeError, AcmeProblem, Operation, excerpt};
 use super::http::Exchange;
-use super::retry::{next_poll, retrying};
+use super::retry::{RetryPolicy, next_poll, retrying};
 use super::types::{
     AuthzInfo, AuthzStatus, ChallengeInfo, ChallengeKind, ChallengeStatus, OrderInfo, OrderStatus,
 };
@@ -224,13 +224,13 @@ impl AcmeOrder {
                     });
                 }
             }
-            let wait = next_poll(retry_after, &mut backoff, &policy);
-            wait_or_give_up(
-                wait,
+            wait_for_next_poll(
+                retry_after,
+                &mut backoff,
+                &policy,
                 deadline,
                 Operation::FetchAuthorizations,
                 format!("waiting for authorization {authz_url} to be validated"),
-                retry_after,
             )
             .await?;
         }
@@ -289,13 +289,13 @@ impl AcmeOrder {
                 _ => return Err(self.failed()),
             }
             let retry_after = self.info.retry_after;
-            let wait = next_poll(retry_after, &mut backoff, &policy);
-            wait_or_give_up(
-                wait,
+            wait_for_next_poll(
+                retry_after,
+                &mut backoff,
+                &policy,
                 deadline,
                 Operation::FetchOrder,
                 format!("waiting for order {} to become ready", self.info.url),
-                retry_after,
             )
             .await?;
         }
@@ -380,13 +380,13 @@ impl AcmeOrder {
                 _ => return Err(self.failed()),
             }
             let retry_after = self.info.retry_after;
-            let wait = next_poll(retry_after, &mut backoff, &policy);
-            wait_or_give_up(
-                wait,
+            wait_for_next_poll(
+                retry_after,
+                &mut backoff,
+                &policy,
                 deadline,
                 Operation::FetchOrder,
                 format!("waiting for order {} to leave processing", self.info.url),
-                retry_after,
             )
             .await?;
             self.refresh(deadline).await?;
@@ -453,14 +453,17 @@ impl AcmeOrder {
     }
 }
 
-/// Sleeps `wait`, or returns the deadline error when the wait would end after `deadline`.
-async fn wait_or_give_up(
-    wait: Duration,
+/// Sleeps until the next poll (the server's Retry-After, else `backoff`, which grows), or
+/// returns the deadline error when that would end after `deadline`.
+async fn wait_for_next_poll(
+    retry_after: Option<Timestamp>,
+    backoff: &mut Duration,
+    policy: &RetryPolicy,
     deadline: Instant,
     operation: Operation,
     waiting_for: String,
-    retry_after: Option<Timestamp>,
 ) -> Result<(), AcmeError> {
+    let wait = next_poll(retry_after, backoff, policy);
     if Instant::now() + wait > deadline {
         return Err(AcmeError::Deadline {
             operation,
