@@ -196,27 +196,27 @@ impl Store {
 
     /// One order by id.
     pub fn order(&self, order: OrderId) -> Result<Option<OrderRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM orders o JOIN accounts a ON a.id = o.account_id
-             WHERE o.id = ?1"
-        );
-        self.conn
-            .prepare_cached(&sql)?
-            .query_row([order.0], RawOrder::from_row)
-            .optional()?
-            .map(RawOrder::into_record)
-            .transpose()
+        self.one_order("o.id = ?1", [order.0])
     }
 
     /// One order by its URL at the CA.
     pub fn order_by_url(&self, order_url: &str) -> Result<Option<OrderRecord>, StoreError> {
+        self.one_order("o.order_url = ?1", [order_url])
+    }
+
+    /// The order matching `condition` (on `orders o` joined with `accounts a`), if any.
+    fn one_order<P: rusqlite::Params>(
+        &self,
+        condition: &str,
+        params: P,
+    ) -> Result<Option<OrderRecord>, StoreError> {
         let sql = format!(
             "SELECT {ORDER_COLUMNS} FROM orders o JOIN accounts a ON a.id = o.account_id
-             WHERE o.order_url = ?1"
+             WHERE {condition}"
         );
         self.conn
             .prepare_cached(&sql)?
-            .query_row([order_url], RawOrder::from_row)
+            .query_row(params, RawOrder::from_row)
             .optional()?
             .map(RawOrder::into_record)
             .transpose()
