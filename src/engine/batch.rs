@@ -41,7 +41,7 @@ pub use config::{BatchConfig, CheckConfig, SolverConfig};
 pub use error::BatchError;
 pub use input::{CertRequest, InputError, collect_requests, parse_domains_file, parse_group};
 pub use lock::{LockError, StateLock};
-pub use progress::{BatchProgress, Phase};
+pub use progress::{BatchProgress, ItemProgress, ItemState, Phase};
 pub use report::{AuthorizationTally, BatchReport, BatchSummary, CertResult, CertStatus, Stage};
 pub use run::run_batch;
 

@@ -1,7 +1,10 @@
-//! What a running batch shows while it works (the CLI draws it on stderr).
+//! What a running batch shows while it works: counts for the CLI's progress line on stderr,
+//! and one row per certificate for the TUI's batch view.
 
 use jiff::Timestamp;
 use tokio::sync::watch;
+
+use crate::model::Finding;
 
 /// Where the batch is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,9 +49,80 @@ pub struct BatchProgress {
     pub queued: usize,
     /// When the CA asked the whole account to wait until, if it did.
     pub paused_until: Option<Timestamp>,
+    /// One row per certificate request, in the order requested.
+    pub items: Vec<ItemProgress>,
 }
 
-/// The batch's side of the progress channel (a no-op without a receiver).
+/// Where one certificate is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ItemState {
+    /// Waiting for the preflight (or for an earlier run's record to be read).
+    #[default]
+    Checking,
+    /// Passed the preflight; waiting for the scheduler to admit it.
+    Queued,
+    /// Creating or reopening its order.
+    Ordering,
+    /// Publishing, self-checking and answering challenges; waiting for the CA's verdicts.
+    Validating,
+    /// Finalizing, waiting out `processing`, downloading.
+    Finalizing,
+    /// An attempt failed and the scheduler will try again (after `retry_at`, when known).
+    Retrying,
+    /// Issued in this run.
+    Issued,
+    /// Issued by an earlier run.
+    AlreadyIssued,
+    /// Given up; `last` says why.
+    Failed,
+}
+
+impl ItemState {
+    /// A short lower-case word for the state, as shown in lists.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemState::Checking => "checking",
+            ItemState::Queued => "queued",
+            ItemState::Ordering => "ordering",
+            ItemState::Validating => "validating",
+            ItemState::Finalizing => "finalizing",
+            ItemState::Retrying => "retrying",
+            ItemState::Issued => "issued",
+            ItemState::AlreadyIssued => "already-issued",
+            ItemState::Failed => "failed",
+        }
+    }
+
+    /// Whether the certificate has reached its end in this run.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            ItemState::Issued | ItemState::AlreadyIssued | ItemState::Failed
+        )
+    }
+}
+
+/// One certificate's row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemProgress {
+    /// Its names, first one first.
+    pub names: Vec<String>,
+    /// Where it is.
+    pub state: ItemState,
+    /// When it entered `state`.
+    pub since: Option<Timestamp>,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// The last failure (of an attempt that will be retried, or the final one).
+    pub last: Option<Finding>,
+    /// When the next attempt may start, when it waits for a rate limit or a backoff.
+    pub retry_at: Option<Timestamp>,
+    /// The certificate file, once issued.
+    pub certificate: Option<std::path::PathBuf>,
+}
+
+/// The batch's side of the progress channel (a no-op without a receiver). Shared by the loop
+/// and the attempts, which say when they move from one stage to the next.
 pub(super) struct Reporter(Option<watch::Sender<BatchProgress>>);
 
 impl Reporter {
@@ -61,5 +135,17 @@ impl Reporter {
         if let Some(sender) = &self.0 {
             sender.send_modify(change);
         }
+    }
+
+    /// Moves certificate `index` to `state` (a no-op for an index out of range).
+    pub(super) fn item(&self, index: usize, state: ItemState) {
+        self.update(|p| {
+            if let Some(item) = p.items.get_mut(index) {
+                if item.state != state {
+                    item.state = state;
+                    item.since = Some(Timestamp::now());
+                }
+            }
+        });
     }
 }

@@ -25,7 +25,7 @@ use super::lock::StateLock;
 use super::lock_store;
 use super::output;
 use super::preflight::{CaDomain, preflight};
-use super::progress::{BatchProgress, Phase, Reporter};
+use super::progress::{BatchProgress, ItemProgress, ItemState, Phase, Reporter};
 use super::report::{AuthorizationTally, BatchReport, BatchSummary, CertResult, CertStatus, Stage};
 use super::settle::{close_orders, decide_the_rest, tally};
 use super::work::{Ctx, Ended, Failure, ItemEnd, run_item};
@@ -58,9 +58,18 @@ pub async fn run_batch(
 ) -> Result<BatchReport, BatchError> {
     let started = Instant::now();
     let deadline = started + config.batch_timeout;
-    let reporter = Reporter::new(progress);
+    let reporter = Arc::new(Reporter::new(progress));
     let requests = config.requests.clone();
-    reporter.update(|p| p.certificates = requests.len());
+    reporter.update(|p| {
+        p.certificates = requests.len();
+        p.items = requests
+            .iter()
+            .map(|r| ItemProgress {
+                names: r.names.clone(),
+                ..ItemProgress::default()
+            })
+            .collect();
+    });
     let directory = config.acme.directory_url.clone();
 
     let _lock = StateLock::acquire(&config.state_path, deadline, || {
@@ -125,6 +134,16 @@ pub async fn run_batch(
             t.result = Some(result);
         }
     }
+    reporter.update(|p| {
+        let now = Timestamp::now();
+        for (item, t) in p.items.iter_mut().zip(&tracked) {
+            item.since = Some(now);
+            match &t.result {
+                Some(r) => show_result(item, r),
+                None => item.state = ItemState::Queued,
+            }
+        }
+    });
     let preflight_ms = millis(preflight_started.elapsed());
 
     // Orders an interrupted run left open: continued when this run asks for the same names,
@@ -185,6 +204,7 @@ pub async fn run_batch(
             .new_order_concurrency
             .map(|n| tokio::sync::Semaphore::new(n.max(1))),
         recorded,
+        reporter: Arc::clone(&reporter),
     });
     reporter.update(|p| p.phase = Phase::Issuing);
 
@@ -205,9 +225,17 @@ pub async fn run_batch(
                 let t = &mut tracked[i];
                 t.attempts = a.attempt;
                 t.started.get_or_insert((now, Instant::now()));
+                reporter.update(|p| {
+                    if let Some(item) = p.items.get_mut(i) {
+                        item.attempts = a.attempt;
+                        item.retry_at = None;
+                    }
+                });
+                reporter.item(i, ItemState::Ordering);
                 let handle = tasks.spawn(run_item(
                     Arc::clone(&ctx),
                     a.id,
+                    i,
                     requests[i].clone(),
                     t.order,
                 ));
@@ -272,6 +300,11 @@ pub async fn run_batch(
                     Ended::Issued { cert, key } => {
                         scheduler.finished(work, Outcome::Succeeded, now, &ctx.store())?;
                         let result = issued(&requests[i], t, cert, key);
+                        reporter.update(|p| {
+                            if let Some(item) = p.items.get_mut(i) {
+                                show_result(item, &result);
+                            }
+                        });
                         t.result = Some(result);
                     }
                     Ended::Failed(failure) => {
@@ -284,17 +317,30 @@ pub async fn run_batch(
                             scheduler.finished(work, failure.outcome, now, &ctx.store())?;
                         let (stage, mut finding) = (failure.stage, failure.finding);
                         t.last = Some((stage, finding.clone()));
-                        match disposition {
-                            Disposition::Retry { .. } => {}
-                            Disposition::Done => {
-                                let result = failed(&requests[i], t, stage, finding);
-                                t.result = Some(result);
+                        let result = match disposition {
+                            Disposition::Retry { not_before } => {
+                                reporter.update(|p| {
+                                    if let Some(item) = p.items.get_mut(i) {
+                                        item.last = Some(finding.clone());
+                                        item.retry_at = Some(not_before).filter(|t| *t > now);
+                                    }
+                                });
+                                reporter.item(i, ItemState::Retrying);
+                                None
                             }
+                            Disposition::Done => Some(failed(&requests[i], t, stage, finding)),
                             Disposition::GaveUp { why } => {
                                 finding.detail = join_detail(&finding.detail, &why);
-                                let result = failed(&requests[i], t, stage, finding);
-                                t.result = Some(result);
+                                Some(failed(&requests[i], t, stage, finding))
                             }
+                        };
+                        if let Some(result) = result {
+                            reporter.update(|p| {
+                                if let Some(item) = p.items.get_mut(i) {
+                                    show_result(item, &result);
+                                }
+                            });
+                            t.result = Some(result);
                         }
                     }
                 }
@@ -341,6 +387,11 @@ pub async fn run_batch(
         p.in_flight = 0;
         p.queued = 0;
         count(p, &tracked);
+        for (item, t) in p.items.iter_mut().zip(&tracked) {
+            if let Some(r) = &t.result {
+                show_result(item, r);
+            }
+        }
     });
     let settle_deadline = Instant::now() + SETTLE_TIME;
     let settled = close_orders(&ctx.store, &ctx.client, &leftovers, settle_deadline).await?;
@@ -419,6 +470,24 @@ fn settle_store(
     let mut authorizations = tally(&store, touched)?;
     authorizations.pending_unknown = store.pending_unknown_authorizations()?.len();
     Ok(authorizations)
+}
+
+/// A finished certificate's row.
+fn show_result(item: &mut ItemProgress, result: &CertResult) {
+    let state = match result.status {
+        CertStatus::Issued => ItemState::Issued,
+        CertStatus::AlreadyIssued => ItemState::AlreadyIssued,
+        CertStatus::Failed => ItemState::Failed,
+    };
+    if item.state != state {
+        item.state = state;
+        item.since = Some(Timestamp::now());
+    }
+    item.retry_at = None;
+    item.certificate = result.certificate.clone();
+    if result.finding.is_some() {
+        item.last = result.finding.clone();
+    }
 }
 
 fn count(p: &mut BatchProgress, tracked: &[Tracked]) {

@@ -20,6 +20,7 @@ use super::error::BatchError;
 use super::finalize::{Finalized, finalize};
 use super::input::CertRequest;
 use super::lock_store;
+use super::progress::{ItemState, Reporter};
 use super::record::{order_status, record_authorizations};
 use super::report::Stage;
 use super::settle::leave_undecided;
@@ -41,6 +42,8 @@ pub(super) struct Ctx {
     /// Tells the loop that an item's authorizations are in the store (the scheduler's pending
     /// cap then counts them there).
     pub recorded: mpsc::UnboundedSender<WorkId>,
+    /// Where each attempt says which stage it is in.
+    pub reporter: Arc<Reporter>,
 }
 
 impl Ctx {
@@ -143,6 +146,7 @@ impl ItemEnd {
 pub(super) async fn run_item(
     ctx: Arc<Ctx>,
     work: WorkId,
+    index: usize,
     request: CertRequest,
     resume: Option<OrderId>,
 ) -> Result<ItemEnd, BatchError> {
@@ -169,6 +173,7 @@ pub(super) async fn run_item(
             return Ok(ItemEnd::failed(failure, Some(order_id), Some(url)));
         }
         if order.info().status == OrderStatus::Pending {
+            ctx.reporter.item(index, ItemState::Validating);
             if let Err(failure) = validate(&ctx, work, &mut order, order_id, deadline).await? {
                 return Ok(ItemEnd::failed(failure, Some(order_id), Some(url)));
             }
@@ -180,6 +185,7 @@ pub(super) async fn run_item(
             ctx.store()
                 .set_order_status(order_id, order_status(&order.info().status), None)?;
         }
+        ctx.reporter.item(index, ItemState::Finalizing);
         match finalize(&ctx, &mut order, order_id, &request, deadline).await? {
             Finalized::Installed { cert, key } => {
                 return Ok(ItemEnd {
