@@ -140,11 +140,11 @@ impl Reporter {
     /// Moves certificate `index` to `state` (a no-op for an index out of range).
     pub(super) fn item(&self, index: usize, state: ItemState) {
         self.update(|p| {
-            if let Some(item) = p.items.get_mut(index) {
-                if item.state != state {
-                    item.state = state;
-                    item.since = Some(Timestamp::now());
-                }
+            if let Some(item) = p.items.get_mut(index)
+                && item.state != state
+            {
+                item.state = state;
+                item.since = Some(Timestamp::now());
             }
         });
     }
