@@ -11,6 +11,7 @@
 //! screen part), `runtime` (the loop), `terminal` (setup, restore, panic hook).
 
 pub mod app;
+pub mod batch;
 pub mod cmd;
 mod error;
 pub mod estate;

@@ -1,0 +1,111 @@
+//! `render`: a pure function of the [`BatchView`]. It draws only the rows on screen, so a
+//! frame costs the same for five certificates or five thousand.
+
+mod detail;
+mod footer;
+mod header;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Clear, Paragraph};
+
+use super::layout::{self, MIN_SIZE};
+use super::state::BatchView;
+use crate::engine::batch::ItemState;
+use crate::model::{Severity, State};
+use crate::tui::theme::Theme;
+
+/// Draws the whole batch view for `view`.
+pub fn render(view: &BatchView, frame: &mut Frame) {
+    let area = frame.area();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        too_small(frame, area);
+        return;
+    }
+    let a = layout::areas(area, view.help);
+    header::render(view, frame, a.header);
+    table::render(view, frame, a.table);
+    detail::render(view, frame, a.detail);
+    footer::render(view, frame, a.footer);
+    if view.confirm {
+        confirm(view, frame, area);
+    }
+}
+
+fn too_small(frame: &mut Frame, area: Rect) {
+    let text = vec![
+        Line::from("terminal too small"),
+        Line::from(format!(
+            "{}x{}: the batch view needs {}x{}",
+            area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
+        )),
+        Line::from("q leaves"),
+    ];
+    let y = area.height.saturating_sub(3) / 2;
+    let rect = Rect::new(area.x, area.y + y, area.width, area.height.min(3));
+    frame.render_widget(Paragraph::new(text).centered(), rect);
+}
+
+fn confirm(view: &BatchView, frame: &mut Frame, area: Rect) {
+    let t = view.theme;
+    let r = crate::tui::view::centered(area, 64, 6);
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .title(" stop the batch? ")
+        .border_style(t.error());
+    let text = vec![
+        Line::from("stop the batch? it resumes from the state file next run"),
+        Line::from(""),
+        Line::from(vec![
+            ratatui::text::Span::styled("y", t.key()),
+            ratatui::text::Span::raw(" stop and leave   "),
+            ratatui::text::Span::styled("n / Esc", t.key()),
+            ratatui::text::Span::raw(" keep it running"),
+        ]),
+    ];
+    frame.render_widget(
+        Paragraph::new(text)
+            .block(block)
+            .wrap(ratatui::widgets::Wrap { trim: true }),
+        r,
+    );
+}
+
+/// The marker before a state, so the state reads without colour too.
+fn marker(state: ItemState) -> &'static str {
+    match state {
+        ItemState::Failed => "✗",
+        ItemState::Issued | ItemState::AlreadyIssued => "✓",
+        ItemState::Retrying => "↻",
+        ItemState::Ordering | ItemState::Validating | ItemState::Finalizing => "●",
+        ItemState::Checking | ItemState::Queued => "·",
+    }
+}
+
+/// The colour of a state: the main view's colours for failed, done and working; retrying is
+/// bold so it stands out among the many that merely work.
+fn state_style(theme: Theme, state: ItemState) -> Style {
+    match state {
+        ItemState::Failed => theme.state(State::Failed),
+        ItemState::Issued | ItemState::AlreadyIssued => theme.state(State::Ready),
+        ItemState::Retrying => theme
+            .severity(Severity::Warning)
+            .add_modifier(Modifier::BOLD),
+        ItemState::Ordering | ItemState::Validating | ItemState::Finalizing => theme.running(),
+        ItemState::Checking | ItemState::Queued => theme.dim(),
+    }
+}
+
+/// The first name, and how many more the certificate has.
+fn label(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} (+{} more)", rest.len()),
+    }
+}
