@@ -310,6 +310,11 @@ pub struct IssueArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
+    /// Watch the batch full-screen (a row per certificate, the selected one's last finding)
+    /// instead of the progress line; needs a terminal and text output. The report is printed
+    /// when you leave.
+    #[arg(long)]
+    pub tui: bool,
 }
 
 /// A secret given on the command line or in the environment: never shown by `Debug`.

@@ -15,6 +15,7 @@ use crate::engine::batch::{
     BatchConfig, BatchProgress, BatchReport, CertRequest, CertResult, CertStatus, Phase,
     SolverConfig, Stage, collect_requests, parse_domains_file, parse_group, run_batch,
 };
+use crate::tui::batch::{ViewExit, run_batch_view};
 
 /// How often the progress line is redrawn.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
@@ -28,6 +29,12 @@ struct IssueOutput<'a> {
 
 /// Runs `certdx issue`.
 pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
+    if a.tui && (a.format == TextOrJson::Json || !super::interactive::is_interactive()) {
+        return Err(CliError::Usage(
+            "--tui needs a terminal on stdin and stdout and text output (not --format json)"
+                .to_owned(),
+        ));
+    }
     let solver = solver(a)?;
     let requests = requests(a)?;
     let probe = ProbeArgs {
@@ -82,12 +89,30 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
     let runtime = super::probe::runtime()?;
     runtime.block_on(super::probe::resolver_answers(&dns))?;
     let (sender, receiver) = watch::channel(BatchProgress::default());
-    let report = runtime.block_on(async {
-        let printer = tokio::spawn(show_progress(receiver));
-        let report = run_batch(config, Some(sender)).await;
-        let _ = printer.await;
-        report
-    });
+    let report = if a.tui {
+        // Log lines on stderr would draw over the view.
+        super::VIEW_ACTIVE.store(true, std::sync::atomic::Ordering::SeqCst);
+        let exit = runtime.block_on(run_batch_view(
+            a.directory.clone(),
+            receiver,
+            run_batch(config, Some(sender)),
+        ));
+        super::VIEW_ACTIVE.store(false, std::sync::atomic::Ordering::SeqCst);
+        match exit.map_err(|e| CliError::Usage(format!("the batch view failed: {e}")))? {
+            ViewExit::Finished(report) => *report,
+            ViewExit::Stopped => {
+                eprintln!("stopped: the next run with the same --state resumes");
+                return Ok(ExitCode::from(EXIT_PROBLEMS));
+            }
+        }
+    } else {
+        runtime.block_on(async {
+            let printer = tokio::spawn(show_progress(receiver));
+            let report = run_batch(config, Some(sender)).await;
+            let _ = printer.await;
+            report
+        })
+    };
     let report = report.map_err(|e| CliError::Usage(e.to_string()))?;
     let out = match a.format {
         TextOrJson::Json => {

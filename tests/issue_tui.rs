@@ -1,0 +1,147 @@
+//! End to end: the real `certdx issue --tui` in a real terminal (tmux) against a real Pebble:
+//! the view comes up, shows every certificate issued, `q` leaves, the terminal is restored and
+//! the text report is printed, and the certificate files are on disk.
+//!
+//! Everything started here (Pebble, challtestsrv, the tmux server and certdx in it) is killed
+//! when the test ends, panics included; every wait is bounded. Only 127.0.0.1 is contacted.
+
+#[path = "common/pebble_lab.rs"]
+mod pebble_lab;
+#[path = "common/tmux.rs"]
+mod tmux;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use pebble_lab::PebbleLab;
+use tmux::Tmux;
+
+/// Where the lab's pebble-challtestsrv answers DNS (it logs the address when it starts): the
+/// preflight must see the names as Pebble does.
+fn lab_resolver(lab: &PebbleLab) -> SocketAddr {
+    let log =
+        std::fs::read_to_string(lab.dir().join("challtestsrv.log")).expect("challtestsrv log");
+    let marker = "DNS-01 challenge server on ";
+    let at = log
+        .find(marker)
+        .expect("challtestsrv logged its DNS address")
+        + marker.len();
+    log[at..]
+        .split_whitespace()
+        .next()
+        .and_then(|a| a.parse().ok())
+        .expect("a socket address")
+}
+
+fn quote(p: &Path) -> String {
+    format!("'{}'", p.display())
+}
+
+/// A script running `certdx issue --tui` for `names` with the lab's flags, then saying how it
+/// exited. A script keeps the long command line off the screen the test reads; stdout stays
+/// the terminal (the view needs it), stderr goes to a file.
+fn script(lab: &PebbleLab, dir: &Path, names: &[String]) -> String {
+    let root = dir.join("lab-root.pem");
+    std::fs::write(&root, lab.root_pem()).unwrap();
+    let domains = dir.join("domains.txt");
+    std::fs::write(&domains, names.join("\n")).unwrap();
+    let command = [
+        quote(Path::new(env!("CARGO_BIN_EXE_certdx"))),
+        "issue --tui".to_owned(),
+        format!("--directory {}", lab.directory_url()),
+        format!("--ca-cert {}", quote(&root)),
+        format!("--resolver {}", lab_resolver(lab)),
+        "--allow-loopback".to_owned(),
+        format!("--http-port {}", lab.http01_port()),
+        format!("--http01-listen {}", lab.http01_addr()),
+        // Pebble 2.4.0 can deadlock on concurrent newOrder requests.
+        "--new-order-concurrency 1".to_owned(),
+        format!("--state {}", quote(&dir.join("state.sqlite"))),
+        format!("--out {}", quote(&dir.join("certs"))),
+        format!("--domains-file {}", quote(&domains)),
+        format!("2>{}", quote(&dir.join("stderr.txt"))),
+    ]
+    .join(" ");
+    let path = dir.join("run.sh");
+    std::fs::write(
+        &path,
+        format!(
+            "unset CERTDX_LOG CERTDX_EAB_HMAC_KEY\nclear\n{command}\necho certdx-exited-$?\nsleep 120\n"
+        ),
+    )
+    .unwrap();
+    format!("sh {}", quote(&path))
+}
+
+#[test]
+fn the_view_follows_a_real_batch_to_its_end_and_the_report_is_printed_on_leaving() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let lab = runtime.block_on(PebbleLab::start());
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..5).map(|i| format!("n{i}.tui.certdx.example")).collect();
+    let t = Tmux::start(&script(&lab, dir.path(), &names), dir.path());
+    let stderr = || std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap_or_default();
+
+    let up = t.wait_for("Certificates: 5", Duration::from_secs(30));
+    assert!(up.contains("certdx issue"), "{up}");
+    let done = t.wait_for("finished: 5 issued", Duration::from_secs(60));
+    assert!(done.contains("5/5 done"), "{done}\nstderr: {}", stderr());
+    assert!(done.contains("issued 5"), "{done}");
+    assert!(done.contains("failed 0"), "{done}");
+    assert_eq!(
+        done.matches("│✓ issued ").count(),
+        5,
+        "a row per certificate: {done}"
+    );
+    // The first row is selected: the detail pane names its certificate file.
+    assert!(
+        done.contains("certificate: ") && done.contains("n0.tui.certdx.example.crt"),
+        "{done}"
+    );
+
+    t.keys(&["q"]);
+    let after = t.wait_for("certdx-exited-", Duration::from_secs(20));
+    assert!(
+        after.contains("certdx-exited-0"),
+        "{after}\nstderr: {}",
+        stderr()
+    );
+    assert!(
+        !after.contains("Certificates: 5"),
+        "the alternate screen was left: {after}"
+    );
+    assert!(
+        after.contains("5 certificates: 5 issued, 0 already issued, 0 failed"),
+        "the text report: {after}"
+    );
+    for name in &names {
+        let crt = dir.path().join("certs").join(format!("{name}.crt"));
+        let pem = std::fs::read_to_string(&crt).unwrap_or_else(|e| panic!("{crt:?}: {e}"));
+        assert!(pem.contains("BEGIN CERTIFICATE"), "{crt:?}");
+        assert!(
+            after
+                .lines()
+                .any(|l| l.starts_with("issued") && l.contains(name.as_str())),
+            "report line for {name}: {after}"
+        );
+    }
+}
+
+#[test]
+fn tui_is_refused_without_a_terminal_or_with_json() {
+    for extra in [&[][..], &["--format", "json"][..]] {
+        // Run from a test, stdin and stdout are not a terminal: refused before any work.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_certdx"))
+            .args(["issue", "--tui", "--directory", "https://127.0.0.1:9/dir"])
+            .args(["--http01-listen", "127.0.0.1:9", "--domain", "a.example"])
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
+        assert!(stderr.contains("--tui needs a terminal"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
