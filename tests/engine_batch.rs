@@ -7,6 +7,8 @@
 //! scenarios run one at a time (each starts its own Pebble; two at once would only fight for
 //! the two cores and make the timings meaningless).
 
+#[path = "common/acme_audit.rs"]
+mod acme_audit;
 #[path = "common/pebble_lab.rs"]
 mod pebble_lab;
 
@@ -18,8 +20,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use acme_audit::{audit, stored_client};
 use certdx::checks::dns::{Dns, DnsOptions};
-use certdx::engine::acme::{AcmeClient, AcmeConfig, AcmeOrder, AuthzStatus};
+use certdx::engine::acme::AcmeConfig;
 use certdx::engine::batch::{
     BatchConfig, BatchReport, CertRequest, CertStatus, SolverConfig, Stage, collect_requests,
     parse_group, run_batch,
@@ -155,52 +158,6 @@ fn new_orders(log: &[Logged]) -> Vec<&Logged> {
         .collect()
 }
 
-/// What the CA says about everything the state store knows.
-struct Audit {
-    /// Authorizations pending at the CA whose store outcome is still "pending" (undecided).
-    pending_unknown: Vec<String>,
-    /// Authorizations fetched from the CA.
-    fetched: usize,
-    /// CA status -> count.
-    statuses: BTreeMap<String, usize>,
-}
-
-/// Fetches every authorization URL and every order URL the store at `state` knows from the CA
-/// (with the stored account), and compares.
-async fn audit(lab: &PebbleLab, directory: &str, state: &Path) -> Audit {
-    let client = stored_client(lab, directory, state).await;
-    let store = Store::open(state).expect("state store");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let mut orders: BTreeMap<String, AcmeOrder> = BTreeMap::new();
-    let mut audit = Audit {
-        pending_unknown: Vec::new(),
-        fetched: 0,
-        statuses: BTreeMap::new(),
-    };
-    for authz in store.all_authorizations().unwrap() {
-        let order_id = *authz.orders.first().expect("linked to an order");
-        let order_record = store.order(order_id).unwrap().expect("order");
-        let url = order_record
-            .order_url
-            .expect("an order with authorizations has a URL");
-        if !orders.contains_key(&url) {
-            let order = client.order(&url, deadline).await.expect("order fetched");
-            orders.insert(url.clone(), order);
-        }
-        let order = orders.get_mut(&url).unwrap();
-        let (info, _) = order
-            .refresh_authorization(&authz.url, deadline)
-            .await
-            .expect("authorization fetched");
-        audit.fetched += 1;
-        *audit.statuses.entry(info.status.to_string()).or_default() += 1;
-        if info.status == AuthzStatus::Pending && authz.outcome == AuthorizationOutcome::Pending {
-            audit.pending_unknown.push(authz.url.clone());
-        }
-    }
-    audit
-}
-
 /// One row of the store's `orders` table, read straight from the file: the store's API has no
 /// "every order" query, and the test wants all of them, whatever their status.
 #[derive(Debug, Clone)]
@@ -251,21 +208,6 @@ async fn orders_at_ca(
         }
     }
     out
-}
-
-/// The account the store at `state` keeps for `directory`.
-async fn stored_client(lab: &PebbleLab, directory: &str, state: &Path) -> AcmeClient {
-    let store = Store::open(state).expect("state store");
-    let config = AcmeConfig::new(directory).with_ca_cert_pem(lab.root_pem());
-    let record = store
-        .account(directory)
-        .unwrap()
-        .expect("the stored account");
-    let credentials: Value = serde_json::from_str(&record.credentials_json).unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    AcmeClient::from_credentials(&config, &credentials, deadline)
-        .await
-        .expect("account restored")
 }
 
 /// The `certdx` binary with the common `issue` flags for `lab`, its state and output in `dir`.
@@ -883,33 +825,82 @@ async fn two_runs_on_the_same_state_at_once_issue_each_name_once() {
 }
 
 #[tokio::test]
-async fn dns01_flags_are_refused_with_a_usage_error_until_the_engine_drives_them() {
-    for solver in [
-        &[
-            "--dns01-embedded",
-            "127.0.0.1:5353",
+async fn bad_dns01_flags_are_usage_errors_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let loose_key = dir.path().join("loose.key");
+    std::fs::write(
+        &loose_key,
+        "key \"k\" { algorithm hmac-sha256; secret \"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\"; };\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &loose_key,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "--dns01-embedded",
+                "127.0.0.1:0",
+                "--dns01-zone",
+                "bad..zone",
+            ],
             "--dns01-zone",
-            "acme.example.net",
-        ][..],
-        &[
-            "--dns01-rfc2136",
-            "127.0.0.1:53",
+        ),
+        (
+            &[
+                "--dns01-embedded",
+                "127.0.0.1:0",
+                "--dns01-zone",
+                "acme.example.net",
+                "--dns01-nameserver",
+                "ns1.acme.example.net",
+            ],
+            "--dns01-nameserver",
+        ),
+        (
+            &[
+                "--dns01-rfc2136",
+                "127.0.0.1",
+                "--tsig-key",
+                "/nonexistent/key",
+            ],
+            "--tsig-key /nonexistent/key",
+        ),
+        (
+            &[
+                "--dns01-rfc2136",
+                "127.0.0.1",
+                "--tsig-key",
+                loose_key.to_str().unwrap(),
+            ],
             "--tsig-key",
-            "/nonexistent",
-        ][..],
-    ] {
+        ),
+    ];
+    for (solver, named) in cases {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_certdx"))
             .args(["issue", "--directory", "https://127.0.0.1:1/dir"])
             .args(["--domain", "a.certdx.example"])
+            .arg("--state")
+            .arg(dir.path().join("state.sqlite"))
             .args(solver)
             .output()
             .await
             .expect("certdx ran");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains("HTTP-01 only"), "{stderr}");
+        assert_eq!(out.status.code(), Some(2), "{solver:?}: {stderr}");
+        assert!(stderr.contains(named), "{solver:?}: {stderr}");
+        assert!(
+            !stderr.contains("c2VjcmV0"),
+            "the secret is never printed: {stderr}"
+        );
         assert!(out.stdout.is_empty());
     }
+    assert!(
+        !dir.path().join("state.sqlite").exists(),
+        "nothing was started: no state file"
+    );
 }
 
 /// A plain HTTP server on `addr` that answers 404 to everything: a name pointing at the wrong

@@ -5,13 +5,21 @@
 //! - `lab`: the same server delegated to from a knotd zone and resolved by unbound, checked
 //!   by certdx's DNS-01 playbook check (127.0.9.0/24);
 //! - `rfc2136`: TSIG-signed dynamic updates to a real knotd primary (127.0.13.0/24, see
-//!   `knot_primary`).
+//!   `knot_primary`);
+//! - `issue`: `certdx issue` over DNS-01 (embedded zone, RFC 2136) against a real Pebble that
+//!   validates through the lab's unbound.
 
+#[path = "common/acme_audit.rs"]
+mod acme_audit;
 #[path = "common/dns_lab.rs"]
 mod dns_lab;
+#[path = "common/pebble_lab.rs"]
+mod pebble_lab;
 
 #[path = "engine_dns01/embedded.rs"]
 mod embedded;
+#[path = "engine_dns01/issue.rs"]
+mod issue;
 #[path = "engine_dns01/knot_primary.rs"]
 mod knot_primary;
 #[path = "engine_dns01/lab.rs"]

@@ -15,7 +15,7 @@ use futures::future::join_all;
 use hickory_proto::rr::{Name, RecordType};
 
 pub use analyse::ServerAnswer;
-pub use zone::{Hop, MAX_HOPS, Server, Zone};
+pub use zone::{Followed, Hop, MAX_HOPS, Server, Zone, follow_cnames};
 
 use super::CheckReport;
 use super::dns::{Dns, fqdn};

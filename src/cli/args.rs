@@ -266,7 +266,12 @@ pub struct IssueArgs {
     /// `_acme-challenge` into it).
     #[arg(long, value_name = "ZONE")]
     pub dns01_zone: Option<String>,
-    /// Answer DNS-01 through RFC 2136 dynamic updates to this server (HOST:PORT).
+    /// A nameserver of --dns01-zone as the parent zone's NS and glue name it (NAME=IP[,IP]);
+    /// repeatable. Default: ns.ZONE at the --dns01-embedded address.
+    #[arg(long, value_name = "NAME=IP", requires = "dns01_embedded")]
+    pub dns01_nameserver: Vec<String>,
+    /// Answer DNS-01 through RFC 2136 dynamic updates to this server (HOST[:PORT], port 53 by
+    /// default): the primary of the names' zones.
     #[arg(long, value_name = "SERVER", requires = "tsig_key")]
     pub dns01_rfc2136: Option<String>,
     /// The TSIG key file for --dns01-rfc2136.

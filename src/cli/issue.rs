@@ -2,6 +2,7 @@
 //! (or one JSON document), show progress on stderr when it is a terminal.
 
 use std::io::{IsTerminal, Write};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,8 @@ use crate::engine::batch::{
     BatchConfig, BatchProgress, BatchReport, CertRequest, CertResult, CertStatus, Phase,
     SolverConfig, Stage, collect_requests, parse_domains_file, parse_group, run_batch,
 };
+use crate::engine::solver::dns01::Dns01Zone;
+use crate::engine::solver::rfc2136::TsigKey;
 use crate::tui::batch::{ViewExit, run_batch_view};
 
 /// How often the progress line is redrawn.
@@ -132,22 +135,70 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
     }))
 }
 
-/// The solver the flags ask for. The DNS-01 solvers exist in the library
-/// (`engine::solver::dns01`, `engine::solver::rfc2136`) but the batch engine does not drive
-/// them yet: asking for one is a usage error, never a silent fallback to HTTP-01.
+/// The solver the flags ask for (clap makes sure exactly one is given).
 fn solver(a: &IssueArgs) -> Result<SolverConfig, CliError> {
     if let Some(listen) = a.http01_listen {
         return Ok(SolverConfig::Http01 { listen });
     }
-    let which = if a.dns01_embedded.is_some() {
-        "--dns01-embedded"
-    } else {
-        "--dns01-rfc2136"
+    if let Some(listen) = a.dns01_embedded {
+        let origin = a.dns01_zone.as_deref().unwrap_or_default();
+        let mut zone =
+            Dns01Zone::new(origin).map_err(|e| CliError::Usage(format!("--dns01-zone: {e}")))?;
+        for spec in &a.dns01_nameserver {
+            let (name, addresses) = nameserver(spec)?;
+            zone = zone
+                .with_nameserver(name, &addresses)
+                .map_err(|e| CliError::Usage(format!("--dns01-nameserver {spec}: {e}")))?;
+        }
+        return Ok(SolverConfig::Dns01Embedded { listen, zone });
+    }
+    let server = a.dns01_rfc2136.as_deref().unwrap_or_default();
+    let key_path = a.tsig_key.as_deref().unwrap_or(std::path::Path::new(""));
+    let key = TsigKey::from_file(key_path)
+        .map_err(|e| CliError::Usage(format!("--tsig-key {}: {e}", key_path.display())))?;
+    Ok(SolverConfig::Dns01Rfc2136 {
+        server: server_addr(server)?,
+        key,
+    })
+}
+
+/// `NAME=IP[,IP...]` of `--dns01-nameserver`.
+fn nameserver(spec: &str) -> Result<(&str, Vec<IpAddr>), CliError> {
+    let bad = |why: &str| {
+        CliError::Usage(format!(
+            "--dns01-nameserver {spec:?}: {why} (expected NAME=IP[,IP], e.g. \
+             ns1.acme.example.net=192.0.2.53)"
+        ))
     };
-    Err(CliError::Usage(format!(
-        "{which}: `certdx issue` answers HTTP-01 only so far (its DNS-01 solvers are not wired \
-         into the batch engine yet); use --http01-listen ADDR"
-    )))
+    let (name, ips) = spec.split_once('=').ok_or_else(|| bad("no '='"))?;
+    let addresses = ips
+        .split(',')
+        .map(|ip| ip.trim().parse::<IpAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(&e.to_string()))?;
+    Ok((name.trim(), addresses))
+}
+
+/// `HOST[:PORT]` (port 53 by default; `[v6]:port` for IPv6) of `--dns01-rfc2136`, resolved
+/// once here: the updates all go to the one primary.
+fn server_addr(text: &str) -> Result<SocketAddr, CliError> {
+    let with_port = if text.parse::<SocketAddr>().is_ok() {
+        text.to_owned()
+    } else if text.parse::<IpAddr>().is_ok_and(|ip| ip.is_ipv6()) {
+        format!("[{text}]:53")
+    } else if text
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        text.to_owned()
+    } else {
+        format!("{text}:53")
+    };
+    with_port
+        .to_socket_addrs()
+        .map_err(|e| CliError::Usage(format!("--dns01-rfc2136 {text}: {e}")))?
+        .next()
+        .ok_or_else(|| CliError::Usage(format!("--dns01-rfc2136 {text}: no address")))
 }
 
 /// The certificates the flags ask for.

@@ -1,18 +1,20 @@
 //! The batch engine behind `certdx issue`: many certificates through one ACME account, driven
 //! by the [`crate::engine::scheduler`], recorded in the [`crate::engine::store`] before every
-//! step, answered by one [`crate::engine::solver::http01`] listener.
+//! step, answered by one solver: the [`crate::engine::solver::http01`] listener, the embedded
+//! [`crate::engine::solver::dns01`] server, or [`crate::engine::solver::rfc2136`] updates.
 //!
 //! A run, in order:
 //! 1. takes the state file's lock (a second run on the same state waits for the first);
 //! 2. restores the account kept for the directory, or registers one and stores it first;
 //! 3. skips what an earlier run already issued for exactly the same names;
-//! 4. checks every other name with certdx's playbook (name, HTTP-01 reachability, CAA) before
+//! 4. checks every other name with certdx's playbook (name, the challenge method, CAA) before
 //!    any order, so a name that cannot validate costs no failed authorization;
 //! 5. continues the orders an interrupted run left open, then orders the rest, at most
 //!    `--concurrency` challenges in flight, one (name, type) at a time, failing names backed
 //!    off, `Retry-After` honoured through the scheduler;
-//! 6. per order: records every authorization and challenge, publishes the tokens, runs its own
-//!    HTTP-01 check of each token, answers, polls, finalizes with a key already on disk, waits
+//! 6. per order: records every authorization and challenge, publishes the responses, runs its
+//!    own check of each (token fetched, TXT on every authoritative server), answers, polls,
+//!    withdraws the responses, finalizes with a key already on disk, waits
 //!    out `processing`, installs `<out>/<name>.crt` and `<name>.key` (0600);
 //! 7. leaves no authorization pending without a recorded decision (see `settle`), and reports.
 
@@ -28,6 +30,7 @@ mod preflight;
 mod progress;
 mod record;
 mod report;
+mod responder;
 mod run;
 mod settle;
 mod validate;

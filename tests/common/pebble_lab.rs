@@ -79,6 +79,9 @@ pub struct PebbleOptions {
     pub always_valid: bool,
     /// `PEBBLE_AUTHZREUSE`: how often a valid authorization is reused in a new order.
     pub authz_reuse_percent: u8,
+    /// The resolver Pebble validates through instead of challtestsrv (a DNS lab's unbound, so
+    /// DNS-01 is checked against real authoritative servers).
+    pub dns_server: Option<SocketAddr>,
 }
 
 /// The lab's TLS material: a root and a serving certificate for 127.0.0.1 and localhost.
@@ -149,7 +152,10 @@ impl PebbleLab {
             http01_port,
             options.eab,
         );
-        let pebble = start_pebble(dir.path(), dns_port, &options);
+        let resolver = options
+            .dns_server
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], dns_port)));
+        let pebble = start_pebble(dir.path(), resolver, &options);
 
         let lab = PebbleLab {
             dir,
@@ -371,13 +377,13 @@ fn start_challtestsrv(dir: &Path, dns_port: u16, management_port: u16) -> Child 
     })
 }
 
-fn start_pebble(dir: &Path, dns_port: u16, options: &PebbleOptions) -> Child {
+fn start_pebble(dir: &Path, resolver: SocketAddr, options: &PebbleOptions) -> Child {
     let log = fs::File::create(dir.join("pebble.log")).expect("pebble log");
     let mut cmd = Command::new("pebble");
     cmd.arg("-config")
         .arg(dir.join("pebble-config.json"))
         .arg("-dnsserver")
-        .arg(format!("127.0.0.1:{dns_port}"))
+        .arg(resolver.to_string())
         .env("PEBBLE_VA_NOSLEEP", "1")
         .env(
             "PEBBLE_WFE_NONCEREJECT",

@@ -13,9 +13,9 @@ use certdx::model::{Code, Finding};
 
 use super::dns_lab::{LabBuilder, Slots};
 
-/// This binary's lab addresses: 127.0.9.0/24 (no other test binary uses it). The lab takes
-/// the first 16; the embedded server takes `.17` of the second block of 16.
-static SLOTS: Slots = Slots::new(&[9]);
+/// This binary's lab addresses: 127.0.9.0/24 (no other test binary uses it), shared with
+/// `issue`. Each test takes a block of 16 for its DNS lab and one more for certdx's server.
+pub(crate) static SLOTS: Slots = Slots::new(&[9]);
 
 const V1: &str = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0";
 const V2: &str = "c0nVjJhJ1wSkp1dNH0bDwzXDV9LkN6UUbA3WmAuqsGQ";

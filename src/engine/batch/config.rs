@@ -8,11 +8,13 @@ use crate::checks::dns::Dns;
 use crate::checks::http01::Http01Options;
 use crate::engine::acme::{AccountOptions, AcmeConfig, KeyKind};
 use crate::engine::scheduler::SchedulerConfig;
+use crate::engine::solver::dns01::Dns01Zone;
+use crate::engine::solver::rfc2136::TsigKey;
 
 use super::input::CertRequest;
 
 /// How challenges are answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum SolverConfig {
     /// HTTP-01 on one standalone listener serving every token (`--http01-listen`).
@@ -20,6 +22,23 @@ pub enum SolverConfig {
         /// The address to bind (the CA connects to the names' addresses on port 80: this is
         /// where that traffic arrives, directly or through a port forward).
         listen: SocketAddr,
+    },
+    /// DNS-01 answered by certdx's own authoritative server for a delegated zone
+    /// (`--dns01-embedded ADDR --dns01-zone ZONE`): each name's `_acme-challenge` CNAMEs into
+    /// it, so certdx needs no write access to the names' own zones.
+    Dns01Embedded {
+        /// The address to serve DNS on (UDP and TCP; port 53 where the parent's NS points).
+        listen: SocketAddr,
+        /// The delegated zone.
+        zone: Dns01Zone,
+    },
+    /// DNS-01 through RFC 2136 dynamic updates signed with TSIG (`--dns01-rfc2136 SERVER
+    /// --tsig-key FILE`).
+    Dns01Rfc2136 {
+        /// The zone's primary server.
+        server: SocketAddr,
+        /// The key the server accepts updates from.
+        key: TsigKey,
     },
 }
 

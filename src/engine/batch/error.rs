@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::engine::acme::AcmeError;
 use crate::engine::scheduler::SchedulerError;
+use crate::engine::solver::dns01::Dns01Error;
 use crate::engine::solver::http01::Http01Error;
 use crate::engine::store::StoreError;
 
@@ -22,9 +23,12 @@ pub enum BatchError {
     /// The scheduler refused its configuration or lost track of work.
     #[error(transparent)]
     Scheduler(#[from] SchedulerError),
-    /// The solver could not start (port in use, no permission for port 80).
+    /// The HTTP-01 solver could not start (port in use, no permission for port 80).
     #[error(transparent)]
     Solver(#[from] Http01Error),
+    /// The embedded DNS server could not start (port in use, no permission for port 53).
+    #[error(transparent)]
+    DnsSolver(#[from] Dns01Error),
     /// The account could not be registered or restored.
     #[error("ACME account: {0}")]
     Account(#[source] AcmeError),

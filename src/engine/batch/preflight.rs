@@ -1,17 +1,18 @@
 //! Every name is checked before any order is created, so a name that cannot validate costs no
-//! failed authorization: the same playbook as `certdx check` (name sanity, HTTP-01 reachability,
-//! CAA for the CA in use), through the same resolver settings.
+//! failed authorization: the same playbook as `certdx check` (name sanity, HTTP-01 reachability
+//! or the DNS-01 zone and its nameservers, CAA for the CA in use), through the same resolver
+//! settings, plus the solver's own condition (the embedded zone's CNAME).
 
 use std::collections::BTreeMap;
 
 use futures::StreamExt;
 
 use crate::checks::caa::ca_domain_for_server;
-use crate::checks::name::Method;
 use crate::diagnose::playbook::{DEFAULT_CA_DOMAIN, PlaybookOptions, Target, run_playbook};
 use crate::model::{Code, Finding, Severity};
 
 use super::config::CheckConfig;
+use super::responder::Publisher;
 
 /// The CAA issuer domain the preflight checks against, and whether it is known or a guess.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +49,7 @@ impl CaDomain {
 pub(super) async fn preflight(
     names: &[String],
     checks: &CheckConfig,
+    publisher: &Publisher,
     ca: &CaDomain,
     mut on_done: impl FnMut(),
 ) -> BTreeMap<String, Finding> {
@@ -59,9 +61,10 @@ pub(super) async fn preflight(
         .iter()
         .map(|name| Target {
             name: name.clone(),
-            method: Method::Http01,
-            // No token yet: the check asks for a made-up one, so reachability and redirects are
-            // judged and a 404 from the (already listening) solver is what is expected.
+            method: publisher.method(),
+            // No token yet: HTTP-01 asks for a made-up one, so reachability and redirects are
+            // judged and a 404 from the (already listening) solver is what is expected; DNS-01
+            // judges the zone and its nameservers without a value.
             token: None,
             key: None,
             ca_domain: ca.domain.clone(),
@@ -70,13 +73,23 @@ pub(super) async fn preflight(
         })
         .collect();
     let mut results = futures::stream::iter(&targets)
-        .map(|t| run_playbook(&checks.dns, t, &opts))
+        .map(|t| {
+            let opts = &opts;
+            async move {
+                let result = run_playbook(&checks.dns, t, opts).await;
+                let own = match blocking(result.findings, ca.known) {
+                    Some(finding) => Some(finding),
+                    None => publisher.preflight(&checks.dns, &t.name).await,
+                };
+                (t, own)
+            }
+        })
         .buffer_unordered(opts.concurrency);
     let mut blocked = BTreeMap::new();
-    while let Some(result) = results.next().await {
+    while let Some((target, finding)) = results.next().await {
         on_done();
-        if let Some(finding) = blocking(result.findings, ca.known) {
-            blocked.insert(result.target.name, finding);
+        if let Some(finding) = finding {
+            blocked.insert(target.name.clone(), finding);
         }
     }
     blocked

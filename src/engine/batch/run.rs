@@ -13,12 +13,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::engine::scheduler::{Disposition, Outcome, Scheduler, Waiting, WorkId, WorkItem};
-use crate::engine::solver::http01::{Http01Limits, Http01Solver};
-use crate::engine::store::{ChallengeType, OrderId, OrderRecord, Store, StoreError};
+use crate::engine::store::{OrderId, OrderRecord, Store, StoreError};
 use crate::model::{Code, Finding};
 
 use super::account::open_account;
-use super::config::{BatchConfig, SolverConfig};
+use super::config::BatchConfig;
 use super::error::BatchError;
 use super::input::CertRequest;
 use super::lock::StateLock;
@@ -27,6 +26,7 @@ use super::output;
 use super::preflight::{CaDomain, preflight};
 use super::progress::{BatchProgress, ItemProgress, ItemState, Phase, Reporter};
 use super::report::{AuthorizationTally, BatchReport, BatchSummary, CertResult, CertStatus, Stage};
+use super::responder::Responder;
 use super::settle::{close_orders, decide_the_rest, tally};
 use super::work::{Ctx, Ended, Failure, ItemEnd, run_item};
 
@@ -82,11 +82,9 @@ pub async fn run_batch(
         source,
     })?;
     let store = Mutex::new(Store::open(&config.state_path)?);
-    let solver = match &config.solver {
-        SolverConfig::Http01 { listen } => {
-            Http01Solver::bind(*listen, Http01Limits::default()).await?
-        }
-    };
+    let solver = Responder::start(&config.solver).await?;
+    let publisher = solver.publisher();
+    let challenge_type = publisher.challenge_type();
 
     reporter.update(|p| p.phase = Phase::Account);
     let mut acme = config.acme.clone();
@@ -121,7 +119,7 @@ pub async fn run_batch(
         p.preflight_total = names.len();
     });
     let ca = CaDomain::resolve(config.checks.ca_domain.as_deref(), &directory);
-    let blocked = preflight(&names, &config.checks, &ca, || {
+    let blocked = preflight(&names, &config.checks, &publisher, &ca, || {
         reporter.update(|p| p.preflight_done += 1);
     })
     .await;
@@ -172,7 +170,7 @@ pub async fn run_batch(
         });
         match resume {
             Some(order) => {
-                let item = WorkItem::resume(order, request.key(), ChallengeType::Http01);
+                let item = WorkItem::resume(order, request.key(), challenge_type);
                 let id = scheduler.enqueue(item, now)?;
                 work_of.insert(id, i);
                 tracked[i].order = Some(order);
@@ -183,7 +181,7 @@ pub async fn run_batch(
         }
     }
     for i in fresh {
-        let item = WorkItem::new(requests[i].key(), ChallengeType::Http01);
+        let item = WorkItem::new(requests[i].key(), challenge_type);
         let id = scheduler.enqueue(item, now)?;
         work_of.insert(id, i);
     }
@@ -194,7 +192,7 @@ pub async fn run_batch(
         store,
         client: account.client.clone(),
         account: account.id,
-        tokens: solver.tokens(),
+        publisher,
         checks: config.checks.clone(),
         batch_deadline: deadline,
         attempt_timeout: config.attempt_timeout,

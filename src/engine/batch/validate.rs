@@ -1,32 +1,25 @@
-//! Validating an order's authorizations over HTTP-01: record them all, publish the tokens, run
-//! certdx's own HTTP-01 check of each token (so a broken local setup fails here, before the CA
-//! is asked and before it can count a failed validation), answer, and wait for the verdicts.
-
-use std::time::Duration;
+//! Validating an order's authorizations: record them all, publish the responses (token or
+//! TXT), run certdx's own check of each (so a broken local setup fails here, before the CA is
+//! asked and before it can count a failed validation), answer, wait for the verdicts, and
+//! withdraw the responses.
 
 use futures::future::join_all;
 use tokio::time::Instant;
 
-use crate::checks::http01::check_http01;
-use crate::checks::name::{Method, check_name};
 use crate::engine::acme::{
-    AcmeError, AcmeOrder, AuthzInfo, AuthzStatus, ChallengeInfo, ChallengeKind, ChallengeStatus,
+    AcmeError, AcmeOrder, AuthzInfo, AuthzStatus, ChallengeInfo, ChallengeStatus,
 };
 use crate::engine::scheduler::{Outcome, WorkId};
 use crate::engine::store::{
     AuthorizationOutcome, AuthorizationStatus, ChallengeStatus as StoredChallenge, OrderId,
 };
-use crate::model::{Code, Finding, Severity};
+use crate::model::{Code, Finding};
 
-use super::config::CheckConfig;
 use super::error::BatchError;
 use super::record::{authz_status, record_authorizations};
 use super::report::Stage;
 use super::settle::leave_undecided;
 use super::work::{Ctx, Failure};
-
-/// The longest pause between two tries of the self-check.
-const SELF_CHECK_MAX_PAUSE: Duration = Duration::from_secs(2);
 
 /// Validates every authorization of `order` (recorded under `order_id`); `Ok(Ok(()))` when
 /// all are valid. On every failure path each pending authorization ends answered or left to
@@ -54,17 +47,19 @@ pub(super) async fn validate(
     if let Some(failure) = already_failed(ctx, order_id, &authorizations)? {
         return Ok(Err(failure));
     }
+    let publisher = &ctx.publisher;
+    let kind = publisher.kind();
     let mut to_answer: Vec<(&AuthzInfo, &ChallengeInfo)> = Vec::new();
     let mut answered: Vec<(&AuthzInfo, &ChallengeInfo)> = Vec::new();
     for authz in authorizations
         .iter()
         .filter(|a| a.status == AuthzStatus::Pending)
     {
-        let Some(challenge) = authz.challenge(&ChallengeKind::Http01) else {
+        let Some(challenge) = authz.challenge(&kind) else {
             let finding = Finding::new(
                 Code::SolverNoMatch,
                 format!(
-                    "the CA offers no http-01 challenge for {}",
+                    "the CA offers no {kind} challenge for {}",
                     authz.ordered_name()
                 ),
             );
@@ -81,23 +76,32 @@ pub(super) async fn validate(
         }
     }
     // Served from now on, including challenges answered by an interrupted run: the CA may be
-    // fetching them right now.
-    for (_, challenge) in to_answer.iter().chain(&answered) {
-        ctx.tokens
-            .add(challenge.token.clone(), challenge.key_authorization.clone());
-    }
-
-    let checks =
-        join_all(to_answer.iter().map(|(authz, challenge)| {
-            self_check(&ctx.checks, &authz.identifier, challenge, deadline)
-        }))
-        .await;
-    if let Some(finding) = checks.into_iter().find_map(Result::err) {
-        for (_, challenge) in &to_answer {
-            ctx.tokens.remove(&challenge.token);
+    // looking at them right now.
+    let published = join_all(
+        to_answer
+            .iter()
+            .chain(&answered)
+            .map(|(authz, challenge)| publisher.publish(&authz.identifier, challenge)),
+    )
+    .await;
+    let checks = match published.into_iter().find_map(Result::err) {
+        Some(finding) => vec![Err(finding)],
+        None => {
+            join_all(to_answer.iter().map(|(authz, challenge)| {
+                publisher.self_check(&ctx.checks, &authz.identifier, challenge, deadline)
+            }))
+            .await
         }
+    };
+    if let Some(finding) = checks.into_iter().find_map(Result::err) {
+        join_all(
+            to_answer
+                .iter()
+                .map(|(authz, challenge)| publisher.withdraw(&authz.identifier, challenge)),
+        )
+        .await;
         let why = format!(
-            "not answered: certdx's own HTTP-01 check failed first ({}: {})",
+            "not answered: certdx's own {kind} check failed first ({}: {})",
             finding.code, finding.summary
         );
         leave_undecided(&ctx.store(), order_id, &why)?;
@@ -113,7 +117,7 @@ pub(super) async fn validate(
             store.set_authorization_outcome(
                 &authz.url,
                 AuthorizationOutcome::Answered,
-                "answered over http-01",
+                &format!("answered over {kind}"),
             )?;
         }
         if let Err(err) = order.set_challenge_ready(&challenge.url, deadline).await {
@@ -131,10 +135,12 @@ pub(super) async fn validate(
     for (authz, challenge) in &answered {
         match order.poll_authorization(&authz.url, deadline).await {
             Ok(done) => {
-                let store = ctx.store();
-                store.set_authorization_status(&authz.url, authz_status(&done.status), None)?;
-                store.set_challenge_status(&challenge.url, StoredChallenge::Valid)?;
-                ctx.tokens.remove(&challenge.token);
+                {
+                    let store = ctx.store();
+                    store.set_authorization_status(&authz.url, authz_status(&done.status), None)?;
+                    store.set_challenge_status(&challenge.url, StoredChallenge::Valid)?;
+                }
+                publisher.withdraw(&authz.identifier, challenge).await;
             }
             Err(err @ AcmeError::AuthorizationFailed { .. }) => {
                 if let AcmeError::AuthorizationFailed { status, .. } = &err {
@@ -142,7 +148,7 @@ pub(super) async fn validate(
                     store.set_authorization_status(&authz.url, authz_status(status), None)?;
                     store.set_challenge_status(&challenge.url, StoredChallenge::Invalid)?;
                 }
-                ctx.tokens.remove(&challenge.token);
+                publisher.withdraw(&authz.identifier, challenge).await;
                 failed.push((authz.ordered_name(), err.finding()));
             }
             // No verdict yet: the authorization stays "answered" and its token stays served
@@ -255,50 +261,4 @@ fn already_failed(
         finding,
         pause_until: None,
     }))
-}
-
-/// certdx's own HTTP-01 check of `challenge` for `name`, the way the CA will do it (every
-/// address, port 80 unless a lab says otherwise, redirects by the CA's rules), retried with a
-/// short growing pause until it passes or `checks.self_check_timeout` (bounded by `deadline`)
-/// runs out; then the first error it found.
-async fn self_check(
-    checks: &CheckConfig,
-    name: &str,
-    challenge: &ChallengeInfo,
-    deadline: Instant,
-) -> Result<(), Finding> {
-    let give_up = (Instant::now() + checks.self_check_timeout).min(deadline);
-    let mut pause = Duration::from_millis(100);
-    loop {
-        let (name_report, addresses) = check_name(&checks.dns, name, Method::Http01).await;
-        let mut findings = name_report.findings;
-        if !addresses.is_empty() {
-            let report = check_http01(
-                name,
-                &addresses,
-                Some(&challenge.token),
-                Some(&challenge.key_authorization),
-                &checks.dns,
-                &checks.http,
-            )
-            .await;
-            findings.extend(report.findings);
-        }
-        let problem = findings
-            .into_iter()
-            .find(|f| f.severity >= Severity::Error)
-            .or_else(|| {
-                addresses
-                    .is_empty()
-                    .then(|| Finding::new(Code::Http01NoAddress, format!("{name} has no address")))
-            });
-        let Some(problem) = problem else {
-            return Ok(());
-        };
-        if Instant::now() + pause >= give_up {
-            return Err(problem);
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(SELF_CHECK_MAX_PAUSE);
-    }
 }

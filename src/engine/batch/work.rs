@@ -11,7 +11,6 @@ use tokio::time::Instant;
 
 use crate::engine::acme::{AcmeClient, AcmeError, AcmeOrder, KeyKind, OrderStatus};
 use crate::engine::scheduler::{Outcome, WorkId};
-use crate::engine::solver::http01::Http01Tokens;
 use crate::engine::store::{self, AccountId, OrderId, Store};
 use crate::model::{Code, Finding};
 
@@ -23,15 +22,16 @@ use super::lock_store;
 use super::progress::{ItemState, Reporter};
 use super::record::{order_status, record_authorizations};
 use super::report::Stage;
+use super::responder::Publisher;
 use super::settle::leave_undecided;
 use super::validate::{settle_failed_order, validate};
 
-/// What every attempt shares: the store, the account, the solver's tokens, the checks.
+/// What every attempt shares: the store, the account, the solver, the checks.
 pub(super) struct Ctx {
     pub store: Mutex<Store>,
     pub client: AcmeClient,
     pub account: AccountId,
-    pub tokens: Http01Tokens,
+    pub publisher: Publisher,
     pub checks: CheckConfig,
     pub batch_deadline: Instant,
     pub attempt_timeout: Duration,

@@ -1,0 +1,78 @@
+//! What the CA says about what a state store knows: every authorization the store recorded,
+//! fetched from the CA with the stored account, so a test can prove that nothing was left
+//! pending without a decision.
+//!
+//! Include it next to `pebble_lab` (`#[path = "common/acme_audit.rs"] mod acme_audit;`).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use certdx::engine::acme::{AcmeClient, AcmeConfig, AcmeOrder, AuthzStatus};
+use certdx::engine::store::{AuthorizationOutcome, Store};
+use serde_json::Value;
+
+use crate::pebble_lab::PebbleLab;
+
+/// What the CA says about everything the state store knows.
+pub struct Audit {
+    /// Authorizations pending at the CA whose store outcome is still "pending" (undecided).
+    pub pending_unknown: Vec<String>,
+    /// Authorizations fetched from the CA.
+    pub fetched: usize,
+    /// CA status -> count.
+    pub statuses: BTreeMap<String, usize>,
+}
+
+/// Fetches every authorization URL and every order URL the store at `state` knows from the CA
+/// (with the stored account), and compares.
+pub async fn audit(lab: &PebbleLab, directory: &str, state: &Path) -> Audit {
+    let client = stored_client(lab, directory, state).await;
+    let store = Store::open(state).expect("state store");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut orders: BTreeMap<String, AcmeOrder> = BTreeMap::new();
+    let mut audit = Audit {
+        pending_unknown: Vec::new(),
+        fetched: 0,
+        statuses: BTreeMap::new(),
+    };
+    for authz in store.all_authorizations().unwrap() {
+        let order_id = *authz.orders.first().expect("linked to an order");
+        let order_record = store.order(order_id).unwrap().expect("order");
+        let url = order_record
+            .order_url
+            .expect("an order with authorizations has a URL");
+        if !orders.contains_key(&url) {
+            let order = client.order(&url, deadline).await.expect("order fetched");
+            orders.insert(url.clone(), order);
+        }
+        let order = orders.get_mut(&url).unwrap();
+        let (info, _) = order
+            .refresh_authorization(&authz.url, deadline)
+            .await
+            .expect("authorization fetched");
+        audit.fetched += 1;
+        *audit.statuses.entry(info.status.to_string()).or_default() += 1;
+        if info.status == AuthzStatus::Pending && authz.outcome == AuthorizationOutcome::Pending {
+            audit.pending_unknown.push(authz.url.clone());
+        }
+    }
+    audit
+}
+
+/// The account the store at `state` keeps for `directory`.
+pub async fn stored_client(lab: &PebbleLab, directory: &str, state: &Path) -> AcmeClient {
+    let store = Store::open(state).expect("state store");
+    let config = AcmeConfig::new(directory).with_ca_cert_pem(lab.root_pem());
+    let record = store
+        .account(directory)
+        .unwrap()
+        .expect("the stored account");
+    let credentials: Value = serde_json::from_str(&record.credentials_json).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    AcmeClient::from_credentials(&config, &credentials, deadline)
+        .await
+        .expect("account restored")
+}
