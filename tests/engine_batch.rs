@@ -994,3 +994,81 @@ async fn a_broken_local_setup_fails_locally_and_its_authorization_is_left_to_exp
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issued_certificates_are_kept_until_the_renewal_window_a_lost_file_or_force() {
+    scenario(Duration::from_secs(300), async {
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let directory = proxy.directory_url();
+        let dir = tempfile::tempdir().unwrap();
+        let domains = dir.path().join("domains.txt");
+        std::fs::write(
+            &domains,
+            "keep.renew.certdx.example\nlost.renew.certdx.example\n",
+        )
+        .unwrap();
+        let run = |extra: &'static [&'static str]| {
+            let mut cmd = issue_command(&lab, &directory, dir.path(), &domains);
+            cmd.args(extra);
+            run_json(cmd, Duration::from_secs(120))
+        };
+        let status = |doc: &Value, name: &str| -> (String, Value) {
+            let c = &json_certificates(doc)[name];
+            (
+                c["status"].as_str().unwrap().to_owned(),
+                c["renewed"].clone(),
+            )
+        };
+
+        let (code, first, _) = run(&[]).await;
+        assert_eq!(code, 0, "{first:#}");
+        assert_eq!(new_orders(&proxy.log()).len(), 2);
+
+        // Pebble's certificates last years: nothing is due with the default window.
+        let (code, second, _) = run(&[]).await;
+        assert_eq!(code, 0);
+        assert_eq!(
+            status(&second, "keep.renew.certdx.example").0,
+            "already-issued"
+        );
+        assert!(
+            json_certificates(&second)["keep.renew.certdx.example"]["not_after"].is_string(),
+            "{second:#}"
+        );
+        assert_eq!(new_orders(&proxy.log()).len(), 2, "nothing ordered again");
+
+        // A lost certificate file is ordered again, the other one is kept.
+        let lost = dir.path().join("certs/lost.renew.certdx.example.crt");
+        std::fs::remove_file(&lost).unwrap();
+        let (code, third, _) = run(&[]).await;
+        assert_eq!(code, 0, "{third:#}");
+        let (state, why) = status(&third, "lost.renew.certdx.example");
+        assert_eq!(state, "issued");
+        assert!(why.as_str().unwrap().contains("is gone"), "{why}");
+        assert_eq!(
+            status(&third, "keep.renew.certdx.example").0,
+            "already-issued"
+        );
+        assert!(lost.exists());
+        assert_eq!(new_orders(&proxy.log()).len(), 3);
+
+        // A window longer than the certificates' life renews both; so does --force.
+        let (code, fourth, _) = run(&["--renew-before-days", "100000"]).await;
+        assert_eq!(code, 0, "{fourth:#}");
+        let (state, why) = status(&fourth, "keep.renew.certdx.example");
+        assert_eq!(state, "issued");
+        assert!(why.as_str().unwrap().contains("renewal window"), "{why}");
+        let (code, fifth, _) = run(&["--force"]).await;
+        assert_eq!(code, 0, "{fifth:#}");
+        let (state, why) = status(&fifth, "keep.renew.certdx.example");
+        assert_eq!(state, "issued");
+        assert!(why.as_str().unwrap().contains("--force"), "{why}");
+        assert_eq!(new_orders(&proxy.log()).len(), 7);
+        assert_pair(
+            &dir.path().join("certs/keep.renew.certdx.example.crt"),
+            &dir.path().join("certs/keep.renew.certdx.example.key"),
+        );
+    })
+    .await;
+}

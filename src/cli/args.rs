@@ -308,10 +308,16 @@ pub struct IssueArgs {
     /// Seconds the whole run may take; what is left is reported with why it waited.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     pub batch_timeout: u64,
-    /// Seconds certdx's own HTTP-01 check of a challenge may keep retrying before the challenge
-    /// is given up without being answered.
+    /// Seconds certdx's own check of a challenge (token served, TXT on every authoritative
+    /// server) may keep retrying before the challenge is given up without being answered.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub self_check_timeout: u64,
+    /// Order again a certificate an earlier run issued when it expires within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub renew_before_days: u64,
+    /// Order every certificate again, even one an earlier run issued that is still good.
+    #[arg(long)]
+    pub force: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,

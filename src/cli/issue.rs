@@ -88,6 +88,8 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
     config.checks.ca_domain = a.ca_domain.clone();
     config.checks.self_check_timeout = Duration::from_secs(a.self_check_timeout);
     config.batch_timeout = Duration::from_secs(a.batch_timeout.max(1));
+    config.renew_before = Duration::from_secs(a.renew_before_days.saturating_mul(86_400));
+    config.force = a.force;
 
     let runtime = super::probe::runtime()?;
     runtime.block_on(super::probe::resolver_answers(&dns))?;
@@ -335,13 +337,21 @@ fn detail(c: &CertResult) -> String {
                 .map(|ms| format!(" in {:.1} s", ms as f64 / 1000.0))
                 .unwrap_or_default();
             let path = c.certificate.as_ref().map(|p| p.display().to_string());
-            format!("{}{took}", path.unwrap_or_default())
+            let renewed = c
+                .renewed
+                .as_ref()
+                .map(|why| format!(" (renewed: {why})"))
+                .unwrap_or_default();
+            format!("{}{took}{renewed}", path.unwrap_or_default())
         }
-        CertStatus::AlreadyIssued => c
-            .certificate
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
+        CertStatus::AlreadyIssued => {
+            let path = c.certificate.as_ref().map(|p| p.display().to_string());
+            let until = c
+                .not_after
+                .map(|t| format!(" (valid until {t})"))
+                .unwrap_or_default();
+            format!("{}{until}", path.unwrap_or_default())
+        }
         CertStatus::Failed => {
             let Some(f) = &c.finding else {
                 return String::new();

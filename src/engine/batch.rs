@@ -6,7 +6,8 @@
 //! A run, in order:
 //! 1. takes the state file's lock (a second run on the same state waits for the first);
 //! 2. restores the account kept for the directory, or registers one and stores it first;
-//! 3. skips what an earlier run already issued for exactly the same names;
+//! 3. skips what an earlier run already issued for exactly the same names, unless its file is
+//!    gone or broken, it expires within the renewal window, or the run is forced;
 //! 4. checks every other name with certdx's playbook (name, the challenge method, CAA) before
 //!    any order, so a name that cannot validate costs no failed authorization;
 //! 5. continues the orders an interrupted run left open, then orders the rest, at most
@@ -29,6 +30,7 @@ mod output;
 mod preflight;
 mod progress;
 mod record;
+mod renewal;
 mod report;
 mod responder;
 mod run;
@@ -40,7 +42,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::engine::store::Store;
 
-pub use config::{BatchConfig, CheckConfig, SolverConfig};
+pub use config::{BatchConfig, CheckConfig, DEFAULT_RENEW_BEFORE, SolverConfig};
 pub use error::BatchError;
 pub use input::{CertRequest, InputError, collect_requests, parse_domains_file, parse_group};
 pub use lock::{LockError, StateLock};

@@ -13,6 +13,9 @@ use crate::engine::solver::rfc2136::TsigKey;
 
 use super::input::CertRequest;
 
+/// The renewal window: 30 days, as certbot and cert-manager (a third of a 90-day certificate).
+pub const DEFAULT_RENEW_BEFORE: Duration = Duration::from_secs(30 * 86_400);
+
 /// How challenges are answered.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -95,11 +98,17 @@ pub struct BatchConfig {
     /// deadlock its in-memory store (every handler then waits on the store's lock forever), so
     /// the test labs send them one at a time.
     pub new_order_concurrency: Option<usize>,
+    /// A certificate an earlier run issued is ordered again when less than this is left of it
+    /// (or its file is gone or broken).
+    pub renew_before: Duration,
+    /// Order every certificate again, however much is left of the one issued before.
+    pub force: bool,
 }
 
 impl BatchConfig {
     /// A configuration with the defaults: cert-manager's scheduler limits, an hour for the run,
-    /// five minutes per attempt, 30 seconds of self-check, ECDSA P-256 keys.
+    /// five minutes per attempt, 30 seconds of self-check, ECDSA P-256 keys, renewal 30 days
+    /// before expiry.
     pub fn new(
         acme: AcmeConfig,
         requests: Vec<CertRequest>,
@@ -126,6 +135,8 @@ impl BatchConfig {
             attempt_timeout: Duration::from_secs(300),
             key_kind: KeyKind::EcdsaP256,
             new_order_concurrency: None,
+            renew_before: DEFAULT_RENEW_BEFORE,
+            force: false,
         }
     }
 }

@@ -102,6 +102,12 @@ pub struct CertResult {
     pub duration_ms: Option<u64>,
     /// Where the request came from (`--domain`, `FILE:LINE`).
     pub origin: String,
+    /// When the certificate expires (issued or already issued).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<Timestamp>,
+    /// Why an earlier run's certificate was ordered again (expiring, file gone, `--force`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renewed: Option<String>,
 }
 
 impl CertResult {

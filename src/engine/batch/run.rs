@@ -25,6 +25,7 @@ use super::lock_store;
 use super::output;
 use super::preflight::{CaDomain, preflight};
 use super::progress::{BatchProgress, ItemProgress, ItemState, Phase, Reporter};
+use super::renewal::{self, Renewal};
 use super::report::{AuthorizationTally, BatchReport, BatchSummary, CertResult, CertStatus, Stage};
 use super::responder::Responder;
 use super::settle::{close_orders, decide_the_rest, tally};
@@ -45,6 +46,8 @@ struct Tracked {
     order: Option<OrderId>,
     order_url: Option<String>,
     resumed: bool,
+    /// Why an earlier run's certificate is ordered again.
+    renewing: Option<String>,
     result: Option<CertResult>,
 }
 
@@ -97,7 +100,14 @@ pub async fn run_batch(
     let mut tracked: Vec<Tracked> = requests.iter().map(|_| Tracked::default()).collect();
     for (request, t) in requests.iter().zip(&mut tracked) {
         match lock_store(&store).issued_for(&directory, &request.key()) {
-            Ok(Some((_, cert))) => t.result = Some(already_issued(request, cert)),
+            Ok(Some((_, cert))) => {
+                match renewal::decide(&cert, Timestamp::now(), config.renew_before, config.force) {
+                    Renewal::Keep { not_after } => {
+                        t.result = Some(already_issued(request, cert, not_after));
+                    }
+                    Renewal::Renew { why } => t.renewing = Some(why),
+                }
+            }
             Ok(None) => {}
             // Not a name the store can hold, so never issued: the preflight says what is wrong.
             Err(StoreError::InvalidIdentifier(_)) => {}
@@ -540,20 +550,28 @@ fn base(request: &CertRequest, t: &Tracked, status: CertStatus) -> CertResult {
         started_at: t.started.map(|(at, _)| at),
         duration_ms: t.started.map(|(_, at)| millis(at.elapsed())),
         origin: request.origin.clone(),
+        not_after: None,
+        renewed: t.renewing.clone(),
     }
 }
 
 fn issued(request: &CertRequest, t: &Tracked, cert: PathBuf, key: PathBuf) -> CertResult {
+    // Only for the report: the file was just written from the CA's chain.
+    let not_after = std::fs::read(&cert)
+        .ok()
+        .and_then(|pem| renewal::not_after(&pem).ok());
     CertResult {
+        not_after,
         certificate: Some(cert),
         key: Some(key),
         ..base(request, t, CertStatus::Issued)
     }
 }
 
-fn already_issued(request: &CertRequest, cert: PathBuf) -> CertResult {
+fn already_issued(request: &CertRequest, cert: PathBuf, not_after: Timestamp) -> CertResult {
     let key = cert.with_extension("key");
     CertResult {
+        not_after: Some(not_after),
         certificate: Some(cert),
         key: Some(key),
         ..base(request, &Tracked::default(), CertStatus::AlreadyIssued)

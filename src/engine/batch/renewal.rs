@@ -1,0 +1,132 @@
+//! Whether a certificate an earlier run issued is kept or issued again: kept while it is
+//! readable, parses, and has more than the renewal window left; issued again when its file is
+//! gone or broken, when it expires within the window, or when the run is forced.
+
+use std::path::Path;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+/// What to do with a certificate an earlier run issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Renewal {
+    /// Still good: not ordered again.
+    Keep {
+        /// When it expires.
+        not_after: Timestamp,
+    },
+    /// Ordered again, for this reason (shown in the report).
+    Renew {
+        /// Why, in words.
+        why: String,
+    },
+}
+
+/// Decides about the certificate at `path` at `now`: renewed when less than `window` is left
+/// (certbot's and cert-manager's default is 30 days, a third of a 90-day certificate), or when
+/// `force`.
+pub(super) fn decide(path: &Path, now: Timestamp, window: Duration, force: bool) -> Renewal {
+    let not_after = match std::fs::read(path) {
+        Ok(pem) => match not_after(&pem) {
+            Ok(t) => t,
+            Err(why) => {
+                return Renewal::Renew {
+                    why: format!("{} cannot be read as a certificate ({why})", path.display()),
+                };
+            }
+        },
+        Err(e) => {
+            return Renewal::Renew {
+                why: format!("{} is gone ({e})", path.display()),
+            };
+        }
+    };
+    if force {
+        return Renewal::Renew {
+            why: format!("--force (the certificate was valid until {not_after})"),
+        };
+    }
+    let window_secs = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+    let left = not_after.as_second().saturating_sub(now.as_second());
+    if left <= window_secs {
+        let days = window.as_secs() / 86_400;
+        return Renewal::Renew {
+            why: if left <= 0 {
+                format!("it expired at {not_after}")
+            } else {
+                format!("it expires at {not_after}, within the {days}-day renewal window")
+            },
+        };
+    }
+    Renewal::Keep { not_after }
+}
+
+/// The leaf's notAfter: the first certificate of a PEM chain.
+pub(super) fn not_after(pem: &[u8]) -> Result<Timestamp, String> {
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem).map_err(|e| e.to_string())?;
+    let cert = block.parse_x509().map_err(|e| e.to_string())?;
+    Timestamp::from_second(cert.validity().not_after.timestamp()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400;
+
+    /// A self-signed PEM certificate valid until midnight UTC of 2030-06-01, and that instant.
+    fn cert() -> (String, Timestamp) {
+        let mut params = rcgen::CertificateParams::new(vec!["a.test".to_owned()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2030, 6, 1);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let end: Timestamp = "2030-06-01T00:00:00Z".parse().unwrap();
+        (params.self_signed(&key).unwrap().pem(), end)
+    }
+
+    fn days_before(t: Timestamp, days: i64) -> Timestamp {
+        Timestamp::from_second(t.as_second() - days * DAY).unwrap()
+    }
+
+    #[test]
+    fn a_certificate_is_kept_until_the_window_then_renewed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.test.crt");
+        let (pem, end) = cert();
+        std::fs::write(&path, pem).unwrap();
+        let window = Duration::from_secs(30 * 86_400);
+        assert_eq!(
+            decide(&path, days_before(end, 60), window, false),
+            Renewal::Keep { not_after: end }
+        );
+        let Renewal::Renew { why } = decide(&path, days_before(end, 60), window, true) else {
+            panic!("--force renews");
+        };
+        assert!(why.contains("--force"), "{why}");
+        let Renewal::Renew { why } = decide(&path, days_before(end, 29), window, false) else {
+            panic!("29 days left is inside a 30-day window");
+        };
+        assert!(why.contains("30-day renewal window"), "{why}");
+        assert!(matches!(
+            decide(&path, days_before(end, -1), window, false),
+            Renewal::Renew { why } if why.contains("expired")
+        ));
+    }
+
+    #[test]
+    fn a_missing_or_broken_file_is_issued_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone.crt");
+        let now = Timestamp::from_second(1_900_000_000).unwrap();
+        let window = Duration::from_secs(30 * 86_400);
+        assert!(matches!(
+            decide(&path, now, window, false),
+            Renewal::Renew { why } if why.contains("is gone")
+        ));
+        std::fs::write(&path, "not a certificate").unwrap();
+        assert!(matches!(
+            decide(&path, now, window, false),
+            Renewal::Renew { why } if why.contains("cannot be read")
+        ));
+    }
+}
