@@ -1,10 +1,11 @@
 //! `certdx issue`: issue certificates through the embedded engine, print a line per certificate
 //! (or one JSON document), show progress on stderr when it is a terminal.
 
-use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod progress;
 
 use serde::Serialize;
 use tokio::sync::watch;
@@ -13,15 +14,12 @@ use super::args::{IssueArgs, ProbeArgs};
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS, TextOrJson, write_output};
 use crate::engine::acme::{AccountOptions, AcmeConfig, Eab};
 use crate::engine::batch::{
-    BatchConfig, BatchProgress, BatchReport, CertRequest, CertResult, CertStatus, Phase,
-    SolverConfig, Stage, collect_requests, parse_domains_file, parse_group, run_batch,
+    BatchConfig, BatchProgress, BatchReport, CertRequest, CertResult, CertStatus, SolverConfig,
+    Stage, collect_requests, parse_domains_file, parse_group, run_batch,
 };
 use crate::engine::solver::dns01::Dns01Zone;
 use crate::engine::solver::rfc2136::TsigKey;
 use crate::tui::batch::{ViewExit, run_batch_view};
-
-/// How often the progress line is redrawn.
-const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
 #[derive(Serialize)]
 struct IssueOutput<'a> {
@@ -112,7 +110,7 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
         }
     } else {
         runtime.block_on(async {
-            let printer = tokio::spawn(show_progress(receiver));
+            let printer = tokio::spawn(progress::show(receiver));
             let report = run_batch(config, Some(sender)).await;
             let _ = printer.await;
             report
@@ -220,61 +218,6 @@ fn requests(a: &IssueArgs) -> Result<Vec<CertRequest>, CliError> {
         groups.extend(parse_domains_file(&text, &path.display().to_string()));
     }
     collect_requests(groups).map_err(|e| CliError::Usage(e.to_string()))
-}
-
-/// Draws one progress line on stderr while the batch runs, when stderr is a terminal; says once
-/// (terminal or not) when the run waits for another run holding the state file.
-async fn show_progress(mut receiver: watch::Receiver<BatchProgress>) {
-    let terminal = std::io::stderr().is_terminal();
-    let mut told_lock = false;
-    let mut drawn: Option<Instant> = None;
-    loop {
-        let progress = receiver.borrow_and_update().clone();
-        if progress.phase == Phase::Done {
-            break;
-        }
-        if progress.phase == Phase::WaitingForLock && !told_lock {
-            told_lock = true;
-            let clear = if drawn.is_some() { "\r\x1b[2K" } else { "" };
-            eprintln!(
-                "{clear}certdx issue: another run is using the state file; waiting for it to finish"
-            );
-        }
-        // Redrawn at most once per period, however many changes come in between.
-        if terminal && drawn.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K{}", progress_line(&progress));
-            let _ = err.flush();
-            drawn = Some(Instant::now());
-        }
-        let changed = tokio::time::timeout(PROGRESS_EVERY, receiver.changed()).await;
-        if matches!(changed, Ok(Err(_))) {
-            break;
-        }
-    }
-    if drawn.is_some() {
-        let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
-    }
-}
-
-fn progress_line(p: &BatchProgress) -> String {
-    let done = p.issued + p.already_issued + p.failed;
-    match p.phase {
-        Phase::Starting | Phase::Done => "starting".to_owned(),
-        Phase::WaitingForLock => "waiting for another run on the same state file".to_owned(),
-        Phase::Account => "ACME account".to_owned(),
-        Phase::Preflight => format!("checking names {}/{}", p.preflight_done, p.preflight_total),
-        Phase::Issuing | Phase::Settling => {
-            let mut line = format!(
-                "{done}/{} done: {} issued, {} already, {} failed; {} running, {} queued",
-                p.certificates, p.issued, p.already_issued, p.failed, p.in_flight, p.queued
-            );
-            if let Some(until) = p.paused_until {
-                line.push_str(&format!("; the CA asked to wait until {until}"));
-            }
-            line
-        }
-    }
 }
 
 fn render_text(report: &BatchReport) -> String {

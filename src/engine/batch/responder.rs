@@ -224,14 +224,15 @@ impl Publisher {
             Finding::new(
                 Code::SolverNoMatch,
                 format!(
-                    "{} {now}: certdx's zone {} cannot answer for {identifier}",
+                    "{} {now}, so certdx's zone {} cannot answer for {identifier}: create {}",
                     delegation.challenge,
-                    handle.origin()
+                    handle.origin(),
+                    delegation.cname_record()
                 ),
             )
             .with_detail(format!(
-                "Create, once, in the zone of {identifier}: {}",
-                delegation.cname_record()
+                "The CNAME is created once per name, in the zone of {identifier}; certdx then \
+                 publishes every challenge of the name in its own zone."
             )),
         )
     }

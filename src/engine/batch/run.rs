@@ -493,9 +493,8 @@ fn show_result(item: &mut ItemProgress, result: &CertResult) {
     }
     item.retry_at = None;
     item.certificate = result.certificate.clone();
-    if result.finding.is_some() {
-        item.last = result.finding.clone();
-    }
+    // An issued certificate's row shows no failure of an earlier attempt.
+    item.last = result.finding.clone();
 }
 
 fn count(p: &mut BatchProgress, tracked: &[Tracked]) {
