@@ -229,9 +229,9 @@ async fn embedded_dns01_issues_delegated_names_and_a_wildcard_and_refuses_an_und
     assert_eq!(plain["status"], "failed");
     assert_eq!(plain["stage"], "preflight", "never ordered: {plain:#}");
     assert_eq!(plain["code"], "solver-no-match");
-    let detail = plain["finding"]["detail"].as_str().unwrap_or_default();
+    let summary = plain["finding"]["summary"].as_str().unwrap_or_default();
     assert!(
-        detail.contains(
+        summary.contains(
             "_acme-challenge.plain.example.com. CNAME plain.example.com.acme.example.net."
         ),
         "the CNAME to create is named: {plain:#}"
