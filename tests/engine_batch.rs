@@ -45,24 +45,6 @@ async fn scenario<F: Future<Output = ()>>(limit: Duration, body: F) {
         .unwrap_or_else(|_| panic!("the scenario did not finish within {limit:?}"));
 }
 
-/// Where the lab's pebble-challtestsrv answers DNS: what `--resolver` points at, so the
-/// preflight sees the names exactly as Pebble does. The lab does not expose the port, but
-/// challtestsrv logs it when it starts.
-fn lab_resolver(lab: &PebbleLab) -> SocketAddr {
-    let log =
-        std::fs::read_to_string(lab.dir().join("challtestsrv.log")).expect("challtestsrv log");
-    let marker = "DNS-01 challenge server on ";
-    let at = log
-        .find(marker)
-        .expect("challtestsrv logged its DNS address")
-        + marker.len();
-    log[at..]
-        .split_whitespace()
-        .next()
-        .and_then(|a| a.parse().ok())
-        .expect("a socket address")
-}
-
 fn names(prefix: &str, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| format!("n{i:03}.{prefix}.certdx.example"))
@@ -90,7 +72,7 @@ fn batch_config_for(
 ) -> BatchConfig {
     let acme = AcmeConfig::new(directory).with_ca_cert_pem(lab.root_pem());
     let dns = Dns::new(DnsOptions {
-        resolver: Some(lab_resolver(lab)),
+        resolver: Some(lab.dns_addr()),
         timeout: Duration::from_secs(2),
         authoritative_port: 53,
     })
@@ -226,7 +208,7 @@ fn issue_command(
         .args(["--directory", directory])
         .arg("--ca-cert")
         .arg(&root)
-        .args(["--resolver", &lab_resolver(lab).to_string()])
+        .args(["--resolver", &lab.dns_addr().to_string()])
         .arg("--allow-loopback")
         .args(["--http-port", &lab.http01_port().to_string()])
         .args(["--http01-listen", &lab.http01_addr().to_string()])

@@ -10,29 +10,11 @@ mod pebble_lab;
 #[path = "common/tmux.rs"]
 mod tmux;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use pebble_lab::PebbleLab;
 use tmux::Tmux;
-
-/// Where the lab's pebble-challtestsrv answers DNS (it logs the address when it starts): the
-/// preflight must see the names as Pebble does.
-fn lab_resolver(lab: &PebbleLab) -> SocketAddr {
-    let log =
-        std::fs::read_to_string(lab.dir().join("challtestsrv.log")).expect("challtestsrv log");
-    let marker = "DNS-01 challenge server on ";
-    let at = log
-        .find(marker)
-        .expect("challtestsrv logged its DNS address")
-        + marker.len();
-    log[at..]
-        .split_whitespace()
-        .next()
-        .and_then(|a| a.parse().ok())
-        .expect("a socket address")
-}
 
 fn quote(p: &Path) -> String {
     format!("'{}'", p.display())
@@ -51,7 +33,7 @@ fn script(lab: &PebbleLab, dir: &Path, names: &[String]) -> String {
         "issue --tui".to_owned(),
         format!("--directory {}", lab.directory_url()),
         format!("--ca-cert {}", quote(&root)),
-        format!("--resolver {}", lab_resolver(lab)),
+        format!("--resolver {}", lab.dns_addr()),
         "--allow-loopback".to_owned(),
         format!("--http-port {}", lab.http01_port()),
         format!("--http01-listen {}", lab.http01_addr()),

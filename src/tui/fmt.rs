@@ -3,6 +3,8 @@
 //! function of the state and snapshot tests stay deterministic.
 
 use jiff::{SignedDuration, Timestamp};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
 
 /// Spinner frames; braille dots read well in every terminal font we tried.
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -135,6 +137,34 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
         out.push(line);
     }
     out
+}
+
+/// `head` (a label such as `"  code: "`) followed by `value` wrapped to the `width` left of
+/// it, continuation lines indented under the value: the label-value lines of detail panes.
+/// Nothing for an empty value.
+pub fn labelled(
+    head: &str,
+    value: &str,
+    width: usize,
+    head_style: Style,
+    value_style: Style,
+) -> Vec<Line<'static>> {
+    if value.is_empty() {
+        return Vec::new();
+    }
+    let indent = head.chars().count();
+    wrap(value, width.saturating_sub(indent).max(8))
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let lead = if i == 0 {
+                Span::styled(head.to_owned(), head_style)
+            } else {
+                Span::raw(" ".repeat(indent))
+            };
+            Line::from(vec![lead, Span::styled(part, value_style)])
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -39,21 +39,14 @@ impl Out {
 
     /// `label: value`, the value wrapped under itself.
     fn kv(&mut self, label: &str, value: impl AsRef<str>) {
-        let value = value.as_ref();
-        if value.is_empty() {
-            return;
-        }
         let head = format!("  {label}: ");
-        let indent = head.chars().count();
-        let width = self.width.saturating_sub(indent).max(8);
-        for (i, part) in fmt::wrap(value, width).into_iter().enumerate() {
-            let lead = if i == 0 {
-                Span::styled(head.clone(), self.theme.label())
-            } else {
-                Span::raw(" ".repeat(indent))
-            };
-            self.lines.push(Line::from(vec![lead, Span::raw(part)]));
-        }
+        self.lines.extend(fmt::labelled(
+            &head,
+            value.as_ref(),
+            self.width,
+            self.theme.label(),
+            Style::default(),
+        ));
     }
 
     /// A bullet (`· text`) at `indent`, continuation lines aligned after the bullet.
