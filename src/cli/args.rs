@@ -18,8 +18,10 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Where objects come from, for every command that reads them.
+/// Where objects come from, for every command that reads them. Listed under their own
+/// heading, so `certdx issue --help` keeps its own options together.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Where objects come from (cluster or snapshot)")]
 pub struct GlobalArgs {
     /// Saved YAML or JSON (a file or a directory) instead of a live cluster.
     #[arg(long, global = true, value_name = "PATH")]
