@@ -1054,3 +1054,70 @@ async fn issued_certificates_are_kept_until_the_renewal_window_a_lost_file_or_fo
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deploy_hook_runs_once_per_certificate_issued_and_its_failure_is_reported() {
+    scenario(Duration::from_secs(300), async {
+        let lab = PebbleLab::start().await;
+        let directory = lab.directory_url();
+        let dir = tempfile::tempdir().unwrap();
+        let domains = dir.path().join("domains.txt");
+        std::fs::write(&domains, "a.hook.certdx.example\nb.hook.certdx.example c.hook.certdx.example\n")
+            .unwrap();
+        let log = dir.path().join("hook.log");
+        let hook = format!(
+            "echo \"$CERTDX_NAME|$CERTDX_NAMES|$CERTDX_CERT|$CERTDX_KEY|$CERTDX_NOT_AFTER\" >> '{}'",
+            log.display()
+        );
+        let mut cmd = issue_command(&lab, &directory, dir.path(), &domains);
+        cmd.args(["--deploy-hook", &hook, "--key-type", "ecdsa-p384"]);
+        let (code, doc, stderr) = run_json(cmd, Duration::from_secs(120)).await;
+        assert_eq!(code, 0, "{doc:#}\n{stderr}");
+        let lines: Vec<String> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let b: Vec<&str> = lines
+            .iter()
+            .find(|l| l.starts_with("b.hook"))
+            .expect("a run for the SAN certificate")
+            .split('|')
+            .collect();
+        assert_eq!(b[1], "b.hook.certdx.example c.hook.certdx.example");
+        assert!(b[2].ends_with("certs/b.hook.certdx.example.crt"), "{b:?}");
+        assert!(b[3].ends_with("certs/b.hook.certdx.example.key"), "{b:?}");
+        assert!(b[4].parse::<jiff::Timestamp>().is_ok(), "{b:?}");
+        assert_eq!(doc["deploy_hooks"].as_array().map(Vec::len), Some(2));
+        // --key-type: the certificate carries a P-384 key (97-byte uncompressed point).
+        let pem = std::fs::read(dir.path().join("certs/a.hook.certdx.example.crt")).unwrap();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+        let cert = pem.parse_x509().unwrap();
+        assert_eq!(cert.public_key().subject_public_key.data.len(), 97);
+        assert_pair(
+            &dir.path().join("certs/a.hook.certdx.example.crt"),
+            &dir.path().join("certs/a.hook.certdx.example.key"),
+        );
+
+        // Nothing issued, nothing run.
+        let mut again = issue_command(&lab, &directory, dir.path(), &domains);
+        again.args(["--deploy-hook", &hook]);
+        let (code, doc, _) = run_json(again, Duration::from_secs(120)).await;
+        assert_eq!(code, 0);
+        assert!(doc.get("deploy_hooks").is_none(), "{doc:#}");
+        assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
+
+        // A failing hook: the certificates are issued, the run says the hook failed, exit 1.
+        let mut failing = issue_command(&lab, &directory, dir.path(), &domains);
+        failing.args(["--force", "--deploy-hook", "echo reload refused >&2; exit 3"]);
+        let (code, doc, _) = run_json(failing, Duration::from_secs(120)).await;
+        assert_eq!(code, 1, "{doc:#}");
+        let runs = doc["deploy_hooks"].as_array().unwrap();
+        assert_eq!(runs.len(), 2);
+        assert!(runs.iter().all(|r| r["ok"] == false && r["exit_code"] == 3), "{runs:?}");
+        assert_eq!(runs[0]["output"], "reload refused");
+        assert!(json_certificates(&doc).values().all(|c| c["status"] == "issued"));
+    })
+    .await;
+}

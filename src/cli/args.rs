@@ -109,6 +109,17 @@ pub struct ExplainArgs {
     pub format: TextOrJson,
 }
 
+/// The certificate key types `certdx issue` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyTypeArg {
+    /// ECDSA P-256 (SHA-256).
+    #[value(name = "ecdsa-p256")]
+    EcdsaP256,
+    /// ECDSA P-384 (SHA-384).
+    #[value(name = "ecdsa-p384")]
+    EcdsaP384,
+}
+
 /// Text for people, JSON for machines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TextOrJson {
@@ -320,6 +331,15 @@ pub struct IssueArgs {
     /// Order every certificate again, even one an earlier run issued that is still good.
     #[arg(long)]
     pub force: bool,
+    /// The certificate keys' type (RSA is not offered: ECDSA keys are smaller, faster and
+    /// accepted by every public CA).
+    #[arg(long, value_enum, default_value_t = KeyTypeArg::EcdsaP256)]
+    pub key_type: KeyTypeArg,
+    /// A shell command run once per certificate issued by this run, after the batch (reload a
+    /// web server); it gets CERTDX_NAME, CERTDX_NAMES, CERTDX_CERT, CERTDX_KEY and
+    /// CERTDX_NOT_AFTER. A failing hook makes the exit code 1.
+    #[arg(long, value_name = "CMD")]
+    pub deploy_hook: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,

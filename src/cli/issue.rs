@@ -5,14 +5,15 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod hook;
 mod progress;
 
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::args::{IssueArgs, ProbeArgs};
+use super::args::{IssueArgs, KeyTypeArg, ProbeArgs};
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS, TextOrJson, write_output};
-use crate::engine::acme::{AccountOptions, AcmeConfig, Eab};
+use crate::engine::acme::{AccountOptions, AcmeConfig, Eab, KeyKind};
 use crate::engine::batch::{
     BatchConfig, BatchProgress, BatchReport, CertRequest, CertResult, CertStatus, SolverConfig,
     Stage, collect_requests, parse_domains_file, parse_group, run_batch,
@@ -26,6 +27,9 @@ struct IssueOutput<'a> {
     schema_version: u32,
     #[serde(flatten)]
     report: &'a BatchReport,
+    /// `--deploy-hook` runs, one per certificate issued.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    deploy_hooks: &'a [hook::HookRun],
 }
 
 /// Runs `certdx issue`.
@@ -88,6 +92,10 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
     config.batch_timeout = Duration::from_secs(a.batch_timeout.max(1));
     config.renew_before = Duration::from_secs(a.renew_before_days.saturating_mul(86_400));
     config.force = a.force;
+    config.key_kind = match a.key_type {
+        KeyTypeArg::EcdsaP256 => KeyKind::EcdsaP256,
+        KeyTypeArg::EcdsaP384 => KeyKind::EcdsaP384,
+    };
 
     let runtime = super::probe::runtime()?;
     runtime.block_on(super::probe::resolver_answers(&dns))?;
@@ -117,18 +125,28 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
         })
     };
     let report = report.map_err(|e| CliError::Usage(e.to_string()))?;
+    let hooks = match &a.deploy_hook {
+        Some(command) => runtime.block_on(hook::run_hooks(
+            command,
+            &report.certificates,
+            hook::HOOK_TIMEOUT,
+        )),
+        None => Vec::new(),
+    };
     let out = match a.format {
         TextOrJson::Json => {
             let doc = IssueOutput {
                 schema_version: crate::report::SCHEMA_VERSION,
                 report: &report,
+                deploy_hooks: &hooks,
             };
             serde_json::to_string_pretty(&doc).expect("serialisable") + "\n"
         }
-        TextOrJson::Text => render_text(&report),
+        TextOrJson::Text => render_text(&report) + &render_hooks(&hooks),
     };
     write_output(None, &out)?;
-    Ok(ExitCode::from(if report.any_failed() {
+    let hook_failed = hooks.iter().any(|h| !h.ok);
+    Ok(ExitCode::from(if report.any_failed() || hook_failed {
         EXIT_PROBLEMS
     } else {
         EXIT_OK
@@ -261,6 +279,30 @@ fn render_text(report: &BatchReport) -> String {
             "orders of an earlier run: {} continued, {} closed\n",
             m.resumed_orders, m.settled_orders
         ));
+    }
+    s
+}
+
+/// One line per failed hook run (with the end of its output), and a count.
+fn render_hooks(hooks: &[hook::HookRun]) -> String {
+    if hooks.is_empty() {
+        return String::new();
+    }
+    let failed: Vec<&hook::HookRun> = hooks.iter().filter(|h| !h.ok).collect();
+    let mut s = format!(
+        "deploy hook: {} run, {} failed\n",
+        hooks.len(),
+        failed.len()
+    );
+    for h in failed {
+        s.push_str(&format!(
+            "deploy hook failed for {}: {}\n",
+            h.name,
+            h.error.as_deref().unwrap_or("failed")
+        ));
+        for line in h.output.lines() {
+            s.push_str(&format!("  | {line}\n"));
+        }
     }
     s
 }

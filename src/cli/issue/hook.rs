@@ -1,0 +1,125 @@
+//! `--deploy-hook CMD`: a shell command run once for each certificate this run issued (not for
+//! one an earlier run issued), after the batch, one at a time, so a web server is reloaded
+//! with every new certificate in place. certbot's `--deploy-hook`, with the paths in the
+//! environment instead of a lineage directory.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::io::AsyncReadExt;
+
+use crate::engine::batch::{CertResult, CertStatus};
+
+/// How long one run of the hook may take before it is killed.
+pub(super) const HOOK_TIMEOUT: Duration = Duration::from_secs(300);
+/// The most output of one run kept for the report (the tail).
+const KEPT_OUTPUT: usize = 2048;
+
+/// One run of the hook.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct HookRun {
+    /// The certificate's first name.
+    pub name: String,
+    /// The exit code; `None` when it was killed or could not start.
+    pub exit_code: Option<i32>,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// What went wrong, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The end of what it printed (stdout and stderr together).
+    pub output: String,
+}
+
+/// Runs `command` for every certificate issued in this run, in input order.
+pub(super) async fn run_hooks(
+    command: &str,
+    certificates: &[CertResult],
+    timeout: Duration,
+) -> Vec<HookRun> {
+    let mut runs = Vec::new();
+    for c in certificates
+        .iter()
+        .filter(|c| c.status == CertStatus::Issued)
+    {
+        runs.push(run_one(command, c, timeout).await);
+    }
+    runs
+}
+
+async fn run_one(command: &str, c: &CertResult, timeout: Duration) -> HookRun {
+    let path = |p: &Option<std::path::PathBuf>| {
+        p.as_deref()
+            .map(Path::display)
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    };
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(command)
+        .env("CERTDX_NAME", &c.name)
+        .env("CERTDX_NAMES", c.names.join(" "))
+        .env("CERTDX_CERT", path(&c.certificate))
+        .env("CERTDX_KEY", path(&c.key))
+        .env(
+            "CERTDX_NOT_AFTER",
+            c.not_after.map(|t| t.to_string()).unwrap_or_default(),
+        )
+        // The hook must not see the account's EAB key.
+        .env_remove("CERTDX_EAB_HMAC_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let failed = |error: String| HookRun {
+        name: c.name.clone(),
+        exit_code: None,
+        ok: false,
+        error: Some(error),
+        output: String::new(),
+    };
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => return failed(format!("cannot start sh: {e}")),
+    };
+    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+    let collect = async {
+        // Both pipes at once: a hook that fills one while certdx waits on the other would
+        // otherwise block forever.
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let read_out = async {
+            if let Some(o) = out.as_mut() {
+                let _ = o.read_to_end(&mut stdout).await;
+            }
+        };
+        let read_err = async {
+            if let Some(e) = err.as_mut() {
+                let _ = e.read_to_end(&mut stderr).await;
+            }
+        };
+        tokio::join!(read_out, read_err);
+        let status = child.wait().await;
+        stdout.extend_from_slice(&stderr);
+        (status, stdout)
+    };
+    match tokio::time::timeout(timeout, collect).await {
+        Err(_) => failed(format!("killed after {} s", timeout.as_secs())),
+        Ok((Err(e), _)) => failed(format!("waiting for it: {e}")),
+        Ok((Ok(status), output)) => {
+            let text = String::from_utf8_lossy(&output);
+            let start = text.len().saturating_sub(KEPT_OUTPUT);
+            let start = (start..=text.len())
+                .find(|i| text.is_char_boundary(*i))
+                .unwrap_or(text.len());
+            HookRun {
+                name: c.name.clone(),
+                exit_code: status.code(),
+                ok: status.success(),
+                error: (!status.success()).then(|| format!("exited with {status}")),
+                output: text[start..].trim_end().to_owned(),
+            }
+        }
+    }
+}
