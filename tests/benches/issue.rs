@@ -1,11 +1,13 @@
 //! Benchmark: `certdx issue` against a local Pebble (`PEBBLE_VA_NOSLEEP=1`), 500 single-name
 //! certificates over HTTP-01, next to Pebble's own ceiling (the same batch with
-//! `PEBBLE_VA_ALWAYS_VALID=1`: no validation requests at all) and, when Debian's certbot is
-//! installed (`apt-get install certbot`), certbot standalone on a sample of 50 names, one
-//! certificate per run as it is used. Certificates per second, wall time and peak memory.
+//! `PEBBLE_VA_ALWAYS_VALID=1`: no validation requests at all) and, on a sample of 50 names, the
+//! clients people use instead, each against a fresh Pebble when it is installed: Debian's
+//! certbot standalone (`apt-get install certbot`), uacme and dehydrated over a webroot
+//! (`apt-get install uacme dehydrated`; see issue_clients.rs for how each runs). Certificates
+//! per second, wall time and peak memory.
 //!
-//! `cargo bench --bench issue`. Under `cargo test` it issues 5 certificates with certdx only,
-//! as a smoke test.
+//! `cargo bench --bench issue`. Under `cargo test` it issues 5 certificates with certdx and one
+//! with each installed client, as a smoke test.
 
 #[path = "../common/pebble_lab.rs"]
 mod pebble_lab;
@@ -13,9 +15,13 @@ mod pebble_lab;
 #[path = "measure.rs"]
 mod measure;
 
+#[path = "issue_clients.rs"]
+mod clients;
+
 use std::path::Path;
-use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use clients::{bounded, installed, run_ok};
 
 use measure::{Run, measure};
 
@@ -34,7 +40,7 @@ fn certdx(lab: &PebbleLab, dir: &Path, names: &[String]) -> Run {
     let domains = dir.join("domains.txt");
     std::fs::write(&domains, names.join("\n")).unwrap();
     let run = measure(
-        Command::new(env!("CARGO_BIN_EXE_certdx"))
+        bounded(env!("CARGO_BIN_EXE_certdx"), Duration::from_secs(900))
             .stderr(std::process::Stdio::null())
             .arg("issue")
             .args(["--directory", &lab.directory_url()])
@@ -66,18 +72,19 @@ fn certdx(lab: &PebbleLab, dir: &Path, names: &[String]) -> Run {
     run
 }
 
-/// certbot standalone, one run per name as people run it, into its own directories.
-fn certbot(lab: &PebbleLab, dir: &Path, names: &[String]) -> Option<Run> {
-    if Command::new("certbot").arg("--version").output().is_err() {
-        return None;
+/// certbot standalone, one run per name as people run it, into its own directories. `Err` says
+/// why it did not run.
+fn certbot(lab: &PebbleLab, dir: &Path, names: &[String]) -> Result<Run, String> {
+    if !installed("certbot", "--version") {
+        return Err("not installed (apt-get install certbot)".to_owned());
     }
     let root = dir.join("root.pem");
     std::fs::write(&root, lab.root_pem()).unwrap();
     let start = Instant::now();
     let mut peak = 0;
     for name in names {
-        let run = measure(
-            Command::new("certbot")
+        let run = run_ok(
+            bounded("certbot", Duration::from_secs(120))
                 .args([
                     "certonly",
                     "--standalone",
@@ -96,29 +103,28 @@ fn certbot(lab: &PebbleLab, dir: &Path, names: &[String]) -> Option<Run> {
                 .arg("--logs-dir")
                 .arg(dir.join("logs"))
                 .env("REQUESTS_CA_BUNDLE", &root),
-        );
-        assert_eq!(
-            run.code,
-            0,
-            "certbot failed for {name}: see {}",
-            dir.display()
+            &format!("certbot for {name}"),
+            dir,
         );
         peak = peak.max(run.max_rss_kib);
     }
-    Some(Run {
+    Ok(Run {
         wall: start.elapsed(),
         max_rss_kib: peak,
         code: 0,
     })
 }
 
-fn line(label: &str, n: usize, run: &Run) {
-    println!(
-        "| {label} | {n} | {:.1} s | {:.1} | {} MiB |",
-        run.wall.as_secs_f64(),
-        n as f64 / run.wall.as_secs_f64(),
-        run.max_rss_kib / 1024
-    );
+fn line(label: &str, n: usize, run: &Result<Run, String>) {
+    match run {
+        Ok(run) => println!(
+            "| {label} | {n} | {:.1} s | {:.1} | {} MiB |",
+            run.wall.as_secs_f64(),
+            n as f64 / run.wall.as_secs_f64(),
+            run.max_rss_kib / 1024
+        ),
+        Err(why) => println!("| {label} | {why} | | | |"),
+    }
 }
 
 fn main() {
@@ -127,38 +133,66 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let n = if bench { 500 } else { 5 };
+    let (n, sample) = if bench { (500, 50) } else { (5, 1) };
     let all = names(n);
+    let sample = &names(sample);
 
+    println!("| client | certificates | wall | certificates/s | peak memory |");
+    println!("|---|---|---|---|---|");
     let lab = rt.block_on(PebbleLab::start());
     let dir = tempfile::tempdir().unwrap();
     let run = certdx(&lab, dir.path(), &all);
-    if !bench {
-        println!("issue benchmark smoke: 1 passed, 0 failed");
-        return;
-    }
-    println!("| client | certificates | wall | certificates/s | peak memory |");
-    println!("|---|---|---|---|---|");
-    line("certdx issue (PEBBLE_VA_NOSLEEP=1)", n, &run);
+    line("certdx issue (PEBBLE_VA_NOSLEEP=1)", n, &Ok(run));
     drop(lab);
 
-    let ceiling = rt.block_on(PebbleLab::start_with(PebbleOptions {
-        always_valid: true,
-        ..PebbleOptions::default()
-    }));
-    let dir = tempfile::tempdir().unwrap();
-    line(
-        "certdx issue, Pebble ceiling (PEBBLE_VA_ALWAYS_VALID=1)",
-        n,
-        &certdx(&ceiling, dir.path(), &all),
-    );
-    drop(ceiling);
+    let mut ran = 1;
+    if bench {
+        let ceiling = rt.block_on(PebbleLab::start_with(PebbleOptions {
+            always_valid: true,
+            ..PebbleOptions::default()
+        }));
+        let dir = tempfile::tempdir().unwrap();
+        let run = certdx(&ceiling, dir.path(), &all);
+        line(
+            "certdx issue, Pebble ceiling (PEBBLE_VA_ALWAYS_VALID=1)",
+            n,
+            &Ok(run),
+        );
+    }
 
-    let lab = rt.block_on(PebbleLab::start());
-    let dir = tempfile::tempdir().unwrap();
-    let sample = &names(50);
-    match certbot(&lab, dir.path(), sample) {
-        Some(run) => line("certbot certonly --standalone, one run per name", 50, &run),
-        None => println!("| certbot | not installed (apt-get install certbot) | | | |"),
+    // Each client against a fresh Pebble, in its own directory.
+    type Client<'a> = Box<dyn Fn(&PebbleLab, &Path) -> Result<Run, String> + 'a>;
+    let rt = &rt;
+    let clients: [(&str, Client); 4] = [
+        (
+            "certbot certonly --standalone, one run per name",
+            Box::new(|lab, dir| certbot(lab, dir, sample)),
+        ),
+        (
+            "uacme issue (webroot), one run per name",
+            Box::new(|lab, dir| clients::uacme(rt, lab, dir, sample)),
+        ),
+        (
+            "dehydrated -c (webroot), one run over domains.txt",
+            Box::new(|lab, dir| clients::dehydrated(rt, lab, dir, sample, false)),
+        ),
+        (
+            "dehydrated -c -d NAME (webroot), one run per name",
+            Box::new(|lab, dir| clients::dehydrated(rt, lab, dir, sample, true)),
+        ),
+    ];
+    let mut skipped = 0;
+    for (label, client) in clients {
+        let lab = rt.block_on(PebbleLab::start());
+        let dir = tempfile::tempdir().unwrap();
+        let run = client(&lab, dir.path());
+        match run {
+            Ok(_) => ran += 1,
+            Err(_) => skipped += 1,
+        }
+        line(label, sample.len(), &run);
+    }
+    if !bench {
+        println!("issue benchmark smoke: {ran} passed, 0 failed, {skipped} skipped");
     }
 }
