@@ -53,3 +53,40 @@ fn demo_finds_the_planted_404_exports_and_restores_the_terminal() {
         "the alternate screen was left: {after}"
     );
 }
+
+#[test]
+fn ctrl_z_gives_the_shell_back_and_fg_returns_to_the_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_certdx");
+    // An interactive shell with job control, as an engineer has.
+    let t = Tmux::start(
+        "env -i PATH=/usr/bin:/bin TERM=xterm-256color PS1='lab$ ' bash --norc --noprofile -i",
+        dir.path(),
+    );
+    let limit = Duration::from_secs(20);
+    t.wait_for("lab$", limit);
+    t.keys(&["-l", &format!("{bin} demo")]);
+    t.keys(&["Enter"]);
+    t.wait_for("www-shop", limit);
+
+    t.keys(&["C-z"]);
+    let shell = t.wait_for("Stopped", limit);
+    assert!(
+        !shell.contains("www-shop"),
+        "the view left the screen: {shell}"
+    );
+    t.keys(&["-l", "jobs -l"]);
+    t.keys(&["Enter"]);
+    t.wait_for("demo", limit);
+
+    // The shell reports the job's end after `fg`.
+    t.keys(&["-l", "fg; echo certdx-exited-$?"]);
+    t.keys(&["Enter"]);
+    let back = t.wait_for("www-shop", limit);
+    assert!(back.contains("ratelimit-duplicate-certificate"), "{back}");
+    // Still interactive after coming back.
+    t.keys(&["?"]);
+    t.wait_for("suspend (fg comes back)", limit);
+    t.keys(&["q", "q"]);
+    t.wait_for("certdx-exited-0", limit);
+}

@@ -78,6 +78,8 @@ pub struct App {
     pub theme: Theme,
     /// Set when the user asked to leave.
     pub quit: bool,
+    /// Set when the user asked to suspend (Ctrl-Z); the runtime does it and clears it.
+    pub suspend: bool,
     /// Next id for [`Busy`] entries.
     pub next_id: u64,
     /// The live cluster feed's state; `None` for snapshots and the demo.
@@ -406,6 +408,7 @@ impl App {
             size: cfg.size,
             theme: cfg.theme,
             quit: false,
+            suspend: false,
             next_id: 1,
             live: None,
         };

@@ -60,6 +60,8 @@ macro_rules! bindings {
 bindings! {
     Global [ch('?')] "?" => Msg::Help, "show or hide this help";
     Global [ch('q')] "q / Ctrl-C" => Msg::Quit, "quit";
+    // Ctrl-Z itself is matched in `map_key` (it carries a modifier); 0x1a is the byte it sends.
+    Global [ch('\u{1a}')] "Ctrl-Z" => Msg::Suspend, "suspend (fg comes back)";
     Global [KeyCode::Esc] "Esc" => Msg::Back, "back (quit from the list)";
     Global [KeyCode::Up, ch('k')] "↑ / k" => Msg::Up, "previous line";
     Global [KeyCode::Down, ch('j')] "↓ / j" => Msg::Down, "next line";
@@ -109,6 +111,10 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Msg> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if ctrl && matches!(key.code, KeyCode::Char('c' | 'C')) {
         return Some(Msg::Quit);
+    }
+    // Raw mode turns off the terminal's own Ctrl-Z, so the view does what it would have done.
+    if ctrl && matches!(key.code, KeyCode::Char('z' | 'Z')) {
+        return Some(Msg::Suspend);
     }
     match &app.overlay {
         Some(Overlay::Help { .. }) => {

@@ -17,6 +17,8 @@ pub enum Msg {
     // Intents, from keys (see `keys.rs`).
     /// Leave the program.
     Quit,
+    /// Give the terminal back and stop, as Ctrl-Z does in a shell (`fg` comes back).
+    Suspend,
     /// Close the dialog, stop editing, or go back a screen (and leave from the overview).
     Back,
     /// Select the previous line.

@@ -140,6 +140,10 @@ async fn event_loop(
         if app.quit {
             return Ok(());
         }
+        if std::mem::take(&mut app.suspend) {
+            // Commands in flight keep running; their results wait in the channel.
+            terminal::suspend(terminal)?;
+        }
         update(&mut app, Msg::Tick(clock()));
         terminal.draw(|f| render(&app, f))?;
     }

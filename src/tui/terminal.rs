@@ -87,6 +87,21 @@ impl Drop for Session {
     }
 }
 
+/// Gives the terminal back and stops the process as Ctrl-Z would (SIGTSTP to itself); when
+/// the shell resumes it (`fg`), takes the terminal over again and makes the next frame a
+/// full redraw.
+pub fn suspend(terminal: &mut Term) -> io::Result<()> {
+    restore()?;
+    // SAFETY: raise only sends a signal to this process; SIGTSTP's default action stops it
+    // until SIGCONT, and certdx installs no handler for it.
+    unsafe {
+        libc::raise(libc::SIGTSTP);
+    }
+    enable_raw_mode()?;
+    execute!(stdout(), EnterAlternateScreen, Hide)?;
+    terminal.clear()
+}
+
 /// Leaves the alternate screen and raw mode and shows the cursor. Safe to call twice.
 pub fn restore() -> io::Result<()> {
     let raw = disable_raw_mode();

@@ -16,6 +16,7 @@ pub use nav::refresh_visible;
 pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
     match msg {
         Msg::Quit => app.quit = true,
+        Msg::Suspend => app.suspend = true,
         Msg::Resize(w, h) => {
             app.size = (w, h);
             nav::keep_visible(app);
