@@ -87,8 +87,12 @@ pub(super) static KEYS: &[Key] = &[
     },
 ];
 
-/// Ctrl-C, listed with the keys but matched before them (it works even while asking).
-pub(super) const INTERRUPT: (&str, &str) = ("Ctrl-C", "leave now");
+/// The Ctrl keys, listed with the others but matched before them (they work even while
+/// asking).
+pub(super) const CONTROL_KEYS: [(&str, &str); 2] = [
+    ("Ctrl-C", "leave now"),
+    ("Ctrl-Z", "suspend (fg comes back)"),
+];
 
 /// The intent of a key press in the current state, if it has one.
 pub fn map_key(view: &BatchView, key: KeyEvent) -> Option<BatchMsg> {
@@ -98,6 +102,10 @@ pub fn map_key(view: &BatchView, key: KeyEvent) -> Option<BatchMsg> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if ctrl && matches!(key.code, KeyCode::Char('c' | 'C')) {
         return Some(BatchMsg::Interrupt);
+    }
+    // Raw mode turns off the terminal's own Ctrl-Z: the view does what it would have done.
+    if ctrl && matches!(key.code, KeyCode::Char('z' | 'Z')) {
+        return Some(BatchMsg::Suspend);
     }
     if view.confirm {
         return match key.code {
@@ -144,5 +152,11 @@ mod tests {
             map_key(&v, press(ch('c'), KeyModifiers::CONTROL)),
             Some(BatchMsg::Interrupt)
         ));
+        assert!(matches!(
+            map_key(&v, press(ch('z'), KeyModifiers::CONTROL)),
+            Some(BatchMsg::Suspend)
+        ));
+        super::super::update::update(&mut v, BatchMsg::Suspend);
+        assert!(v.suspend, "the loop is asked to suspend");
     }
 }

@@ -29,6 +29,9 @@ pub enum BatchMsg {
     Answer(bool),
     /// Leave at once (Ctrl-C), stopping a running batch without asking.
     Interrupt,
+    /// Give the terminal back and stop the process (Ctrl-Z); `fg` returns. The batch is
+    /// stopped with it and goes on where it was.
+    Suspend,
     /// The terminal's new size.
     Resize(u16, u16),
     /// The batch's latest snapshot.

@@ -159,6 +159,10 @@ where
                 "see the report above; the terminal was restored".to_owned(),
             ));
         }
+        if std::mem::take(&mut view.suspend) {
+            terminal::suspend(terminal)?;
+            dirty = true;
+        }
         if view.exit.is_some() {
             return Ok(match report {
                 Some(r) => ViewExit::Finished(Box::new(r)),

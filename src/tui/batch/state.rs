@@ -44,6 +44,8 @@ pub struct BatchView {
     pub confirm: bool,
     /// Set when the user leaves; the loop then stops.
     pub exit: Option<Exit>,
+    /// Set when the user asks to suspend (Ctrl-Z); the loop does it and clears it.
+    pub suspend: bool,
     /// The terminal's size.
     pub size: (u16, u16),
     /// How it is painted.
@@ -66,6 +68,7 @@ impl BatchView {
             help: false,
             confirm: false,
             exit: None,
+            suspend: false,
             size,
             theme,
         }

@@ -51,6 +51,7 @@ pub fn update(view: &mut BatchView, msg: BatchMsg) {
         }
         BatchMsg::Answer(_) => {}
         BatchMsg::Interrupt => view.exit = Some(leaving(view)),
+        BatchMsg::Suspend => view.suspend = true,
         BatchMsg::Resize(w, h) => {
             view.size = (w, h);
             view.scroll();

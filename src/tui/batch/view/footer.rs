@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::super::keys::{INTERRUPT, KEYS};
+use super::super::keys::{CONTROL_KEYS, KEYS};
 use super::super::state::BatchView;
 
 /// Draws the footer into `area` (one line, three with the key list).
@@ -24,9 +24,10 @@ pub(super) fn render(view: &BatchView, frame: &mut Frame, area: Rect) {
     }];
     if view.help {
         let mut all = hints(view, |_| true);
-        all.spans.push(Span::styled(INTERRUPT.0, t.key()));
-        all.spans
-            .push(Span::styled(format!(" {}", INTERRUPT.1), t.dim()));
+        for (key, help) in CONTROL_KEYS {
+            all.spans.push(Span::styled(key, t.key()));
+            all.spans.push(Span::styled(format!(" {help}  "), t.dim()));
+        }
         lines.push(all);
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
