@@ -6,7 +6,7 @@ use super::state::{BatchView, Exit};
 /// Applies `msg` to `view`. Leaving is recorded in `view.exit` for the loop to act on.
 pub fn update(view: &mut BatchView, msg: BatchMsg) {
     if view.confirm {
-        // The question is modal: only its answer (or Ctrl-C, time, news) gets through.
+        // The question is modal: only its answer (or Ctrl-C, Ctrl-Z, time, news) gets through.
         match msg {
             BatchMsg::Answer(yes) => {
                 view.confirm = false;
@@ -20,6 +20,7 @@ pub fn update(view: &mut BatchView, msg: BatchMsg) {
                 return;
             }
             BatchMsg::Interrupt
+            | BatchMsg::Suspend
             | BatchMsg::Resize(..)
             | BatchMsg::Progress(_)
             | BatchMsg::Tick(_)
