@@ -9,7 +9,7 @@ mod hook;
 mod progress;
 
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::args::{IssueArgs, KeyTypeArg, ProbeArgs};
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS, TextOrJson, write_output};
@@ -99,6 +99,16 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
 
     let runtime = super::probe::runtime()?;
     runtime.block_on(super::probe::resolver_answers(&dns))?;
+    // Hooks run as certificates land; the batch's end (or a stop) closes their queue.
+    let hooks_task = a.deploy_hook.clone().map(|command| {
+        let (issued, queue) = mpsc::unbounded_channel();
+        config.on_issued = Some(issued);
+        runtime.spawn(hook::run_hooks(command, queue, hook::HOOK_TIMEOUT))
+    });
+    let wait_hooks = |task: Option<tokio::task::JoinHandle<Vec<hook::HookRun>>>| match task {
+        Some(task) => runtime.block_on(task).unwrap_or_default(),
+        None => Vec::new(),
+    };
     let (sender, receiver) = watch::channel(BatchProgress::default());
     let report = if a.tui {
         // Log lines on stderr would draw over the view.
@@ -112,6 +122,8 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
         match exit.map_err(|e| CliError::Usage(format!("the batch view failed: {e}")))? {
             ViewExit::Finished(report) => *report,
             ViewExit::Stopped => {
+                let hooks = wait_hooks(hooks_task);
+                eprint!("{}", render_hooks(&hooks));
                 eprintln!("stopped: the next run with the same --state resumes");
                 return Ok(ExitCode::from(EXIT_PROBLEMS));
             }
@@ -124,15 +136,12 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
             report
         })
     };
-    let report = report.map_err(|e| CliError::Usage(e.to_string()))?;
-    let hooks = match &a.deploy_hook {
-        Some(command) => runtime.block_on(hook::run_hooks(
-            command,
-            &report.certificates,
-            hook::HOOK_TIMEOUT,
-        )),
-        None => Vec::new(),
-    };
+    let hooks = wait_hooks(hooks_task);
+    let report = report.map_err(|e| {
+        // What was deployed before the batch failed is still worth knowing.
+        eprint!("{}", render_hooks(&hooks));
+        CliError::Usage(e.to_string())
+    })?;
     let out = match a.format {
         TextOrJson::Json => {
             let doc = IssueOutput {

@@ -1,6 +1,6 @@
 //! `--deploy-hook CMD`: a shell command run once for each certificate this run issued (not for
-//! one an earlier run issued), after the batch, one at a time, so a web server is reloaded
-//! with every new certificate in place. certbot's `--deploy-hook`, with the paths in the
+//! one an earlier run issued), as soon as it is installed, one at a time, so a long batch (or
+//! one stopped half-way) has every new certificate deployed. certbot's `--deploy-hook`, with the paths in the
 //! environment instead of a lineage directory.
 
 use std::path::Path;
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
 
 use crate::engine::batch::{CertResult, CertStatus};
 
@@ -33,18 +34,18 @@ pub(super) struct HookRun {
     pub output: String,
 }
 
-/// Runs `command` for every certificate issued in this run, in input order.
+/// Runs `command` for each certificate `issued` brings, one at a time, as they come, until
+/// the batch drops its sender; returns every run.
 pub(super) async fn run_hooks(
-    command: &str,
-    certificates: &[CertResult],
+    command: String,
+    mut issued: mpsc::UnboundedReceiver<CertResult>,
     timeout: Duration,
 ) -> Vec<HookRun> {
     let mut runs = Vec::new();
-    for c in certificates
-        .iter()
-        .filter(|c| c.status == CertStatus::Issued)
-    {
-        runs.push(run_one(command, c, timeout).await);
+    while let Some(c) = issued.recv().await {
+        if c.status == CertStatus::Issued {
+            runs.push(run_one(&command, &c, timeout).await);
+        }
     }
     runs
 }

@@ -103,6 +103,9 @@ pub struct BatchConfig {
     pub renew_before: Duration,
     /// Order every certificate again, however much is left of the one issued before.
     pub force: bool,
+    /// Receives each certificate's result the moment it is installed (for deploy hooks that
+    /// must not wait for the whole batch).
+    pub on_issued: Option<tokio::sync::mpsc::UnboundedSender<super::report::CertResult>>,
 }
 
 impl BatchConfig {
@@ -137,6 +140,7 @@ impl BatchConfig {
             new_order_concurrency: None,
             renew_before: DEFAULT_RENEW_BEFORE,
             force: false,
+            on_issued: None,
         }
     }
 }

@@ -308,6 +308,10 @@ pub async fn run_batch(
                     Ended::Issued { cert, key } => {
                         scheduler.finished(work, Outcome::Succeeded, now, &ctx.store())?;
                         let result = issued(&requests[i], t, cert, key);
+                        if let Some(tx) = &config.on_issued {
+                            // A listener that has gone away only misses the news.
+                            let _ = tx.send(result.clone());
+                        }
                         reporter.update(|p| {
                             if let Some(item) = p.items.get_mut(i) {
                                 show_result(item, &result);
