@@ -23,7 +23,7 @@ pub const MIN_SIZE: (u16, u16) = (60, 12);
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
-        too_small(frame, area);
+        too_small(frame, area, "certdx", MIN_SIZE, "q quits");
         return;
     }
     let [body, bar] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
@@ -41,14 +41,16 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
 }
 
-fn too_small(frame: &mut Frame, area: Rect) {
+/// Says, centred, that the terminal is smaller than `min` (columns, rows), which `who` needs,
+/// and how to leave.
+pub fn too_small(frame: &mut Frame, area: Rect, who: &str, min: (u16, u16), leave: &str) {
     let text = vec![
         Line::from("terminal too small"),
         Line::from(format!(
-            "{}x{}: certdx needs {}x{}",
-            area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
+            "{}x{}: {who} needs {}x{}",
+            area.width, area.height, min.0, min.1
         )),
-        Line::from("q quits"),
+        Line::from(leave.to_owned()),
     ];
     let y = area.height.saturating_sub(3) / 2;
     let rect = Rect::new(area.x, area.y + y, area.width, area.height.min(3));

@@ -24,7 +24,7 @@ use crate::tui::theme::Theme;
 pub fn render(view: &BatchView, frame: &mut Frame) {
     let area = frame.area();
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
-        too_small(frame, area);
+        crate::tui::view::too_small(frame, area, "the batch view", MIN_SIZE, "q leaves");
         return;
     }
     let a = layout::areas(area, view.help);
@@ -35,20 +35,6 @@ pub fn render(view: &BatchView, frame: &mut Frame) {
     if view.confirm {
         confirm(view, frame, area);
     }
-}
-
-fn too_small(frame: &mut Frame, area: Rect) {
-    let text = vec![
-        Line::from("terminal too small"),
-        Line::from(format!(
-            "{}x{}: the batch view needs {}x{}",
-            area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
-        )),
-        Line::from("q leaves"),
-    ];
-    let y = area.height.saturating_sub(3) / 2;
-    let rect = Rect::new(area.x, area.y + y, area.width, area.height.min(3));
-    frame.render_widget(Paragraph::new(text).centered(), rect);
 }
 
 fn confirm(view: &BatchView, frame: &mut Frame, area: Rect) {
