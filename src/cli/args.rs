@@ -325,9 +325,10 @@ pub struct IssueArgs {
     /// server) may keep retrying before the challenge is given up without being answered.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub self_check_timeout: u64,
-    /// Order again a certificate an earlier run issued when it expires within this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
-    pub renew_before_days: u64,
+    /// Order again a certificate an earlier run issued when it expires within this many days
+    /// (default: a third of its lifetime, at most 30 days).
+    #[arg(long, value_name = "DAYS")]
+    pub renew_before_days: Option<u64>,
     /// Order every certificate again, even one an earlier run issued that is still good.
     #[arg(long)]
     pub force: bool,

@@ -90,7 +90,9 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
     config.checks.ca_domain = a.ca_domain.clone();
     config.checks.self_check_timeout = Duration::from_secs(a.self_check_timeout);
     config.batch_timeout = Duration::from_secs(a.batch_timeout.max(1));
-    config.renew_before = Duration::from_secs(a.renew_before_days.saturating_mul(86_400));
+    config.renew_before = a
+        .renew_before_days
+        .map(|days| Duration::from_secs(days.saturating_mul(86_400)));
     config.force = a.force;
     config.key_kind = match a.key_type {
         KeyTypeArg::EcdsaP256 => KeyKind::EcdsaP256,

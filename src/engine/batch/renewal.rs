@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::config::DEFAULT_RENEW_BEFORE;
+
 /// What to do with a certificate an earlier run issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Renewal {
@@ -23,11 +25,15 @@ pub(super) enum Renewal {
 }
 
 /// Decides about the certificate at `path` at `now`: renewed when less than `window` is left
-/// (certbot's and cert-manager's default is 30 days, a third of a 90-day certificate), or when
-/// `force`.
-pub(super) fn decide(path: &Path, now: Timestamp, window: Duration, force: bool) -> Renewal {
-    let not_after = match std::fs::read(path) {
-        Ok(pem) => match not_after(&pem) {
+/// (`None`: a third of its lifetime, at most [`DEFAULT_RENEW_BEFORE`]), or when `force`.
+pub(super) fn decide(
+    path: &Path,
+    now: Timestamp,
+    window: Option<Duration>,
+    force: bool,
+) -> Renewal {
+    let (not_before, not_after) = match std::fs::read(path) {
+        Ok(pem) => match validity(&pem) {
             Ok(t) => t,
             Err(why) => {
                 return Renewal::Renew {
@@ -46,26 +52,57 @@ pub(super) fn decide(path: &Path, now: Timestamp, window: Duration, force: bool)
             why: format!("--force (the certificate was valid until {not_after})"),
         };
     }
+    let window = window.unwrap_or_else(|| {
+        let lifetime = not_after
+            .as_second()
+            .saturating_sub(not_before.as_second())
+            .max(0);
+        let third = Duration::from_secs(u64::try_from(lifetime / 3).unwrap_or(0));
+        third.min(DEFAULT_RENEW_BEFORE)
+    });
     let window_secs = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
     let left = not_after.as_second().saturating_sub(now.as_second());
     if left <= window_secs {
-        let days = window.as_secs() / 86_400;
         return Renewal::Renew {
             why: if left <= 0 {
                 format!("it expired at {not_after}")
             } else {
-                format!("it expires at {not_after}, within the {days}-day renewal window")
+                format!(
+                    "it expires at {not_after}, within the {} renewal window",
+                    span(window)
+                )
             },
         };
     }
     Renewal::Keep { not_after }
 }
 
+/// A window in words: whole days when it is at least one, else hours.
+fn span(window: Duration) -> String {
+    let secs = window.as_secs();
+    if secs >= 86_400 {
+        format!("{}-day", secs / 86_400)
+    } else {
+        format!("{}-hour", secs / 3600)
+    }
+}
+
 /// The leaf's notAfter: the first certificate of a PEM chain.
 pub(super) fn not_after(pem: &[u8]) -> Result<Timestamp, String> {
+    validity(pem).map(|(_, end)| end)
+}
+
+/// The leaf's notBefore and notAfter.
+fn validity(pem: &[u8]) -> Result<(Timestamp, Timestamp), String> {
     let (_, block) = x509_parser::pem::parse_x509_pem(pem).map_err(|e| e.to_string())?;
     let cert = block.parse_x509().map_err(|e| e.to_string())?;
-    Timestamp::from_second(cert.validity().not_after.timestamp()).map_err(|e| e.to_string())
+    let at = |t: &x509_parser::time::ASN1Time| {
+        Timestamp::from_second(t.timestamp()).map_err(|e| e.to_string())
+    };
+    Ok((
+        at(&cert.validity().not_before)?,
+        at(&cert.validity().not_after)?,
+    ))
 }
 
 #[cfg(test)]
@@ -84,6 +121,47 @@ mod tests {
         (params.self_signed(&key).unwrap().pem(), end)
     }
 
+    /// A self-signed PEM certificate valid for `days` from 2030-06-01, and its end.
+    fn short_lived(days: u8) -> (String, Timestamp) {
+        let mut params = rcgen::CertificateParams::new(vec!["a.test".to_owned()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2030, 6, 1);
+        params.not_after = rcgen::date_time_ymd(2030, 6, 1 + days);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let start: Timestamp = "2030-06-01T00:00:00Z".parse().unwrap();
+        let end = Timestamp::from_second(start.as_second() + i64::from(days) * DAY).unwrap();
+        (params.self_signed(&key).unwrap().pem(), end)
+    }
+
+    #[test]
+    fn by_default_a_third_of_the_lifetime_is_left_at_renewal_at_most_thirty_days() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.test.crt");
+        // A 6-day certificate: kept with 2.5 days left, renewed with 1.9 (a third is 2 days).
+        let (pem, end) = short_lived(6);
+        std::fs::write(&path, pem).unwrap();
+        let at =
+            |hours_left: i64| Timestamp::from_second(end.as_second() - hours_left * 3600).unwrap();
+        assert!(matches!(
+            decide(&path, at(60), None, false),
+            Renewal::Keep { .. }
+        ));
+        let Renewal::Renew { why } = decide(&path, at(45), None, false) else {
+            panic!("45 hours left of 6 days is inside the 2-day window");
+        };
+        assert!(why.contains("2-day renewal window"), "{why}");
+        // A 10-year certificate: the window stays 30 days.
+        let (pem, end) = cert();
+        std::fs::write(&path, pem).unwrap();
+        assert!(matches!(
+            decide(&path, days_before(end, 31), None, false),
+            Renewal::Keep { .. }
+        ));
+        assert!(matches!(
+            decide(&path, days_before(end, 29), None, false),
+            Renewal::Renew { why } if why.contains("30-day")
+        ));
+    }
+
     fn days_before(t: Timestamp, days: i64) -> Timestamp {
         Timestamp::from_second(t.as_second() - days * DAY).unwrap()
     }
@@ -94,7 +172,7 @@ mod tests {
         let path = dir.path().join("a.test.crt");
         let (pem, end) = cert();
         std::fs::write(&path, pem).unwrap();
-        let window = Duration::from_secs(30 * 86_400);
+        let window = Some(Duration::from_secs(30 * 86_400));
         assert_eq!(
             decide(&path, days_before(end, 60), window, false),
             Renewal::Keep { not_after: end }
@@ -118,7 +196,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gone.crt");
         let now = Timestamp::from_second(1_900_000_000).unwrap();
-        let window = Duration::from_secs(30 * 86_400);
+        let window = None;
         assert!(matches!(
             decide(&path, now, window, false),
             Renewal::Renew { why } if why.contains("is gone")
