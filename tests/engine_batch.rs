@@ -29,7 +29,7 @@ use certdx::engine::batch::{
 };
 use certdx::engine::store::{AuthorizationOutcome, Store};
 use certdx::model::Code;
-use pebble_lab::{Endpoint, Fault, FaultProxy, Logged, PebbleLab, PebbleOptions};
+use pebble_lab::{AriWindow, Endpoint, Fault, FaultProxy, Logged, PebbleLab, PebbleOptions};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
@@ -1118,6 +1118,88 @@ async fn the_deploy_hook_runs_once_per_certificate_issued_and_its_failure_is_rep
         assert!(runs.iter().all(|r| r["ok"] == false && r["exit_code"] == 3), "{runs:?}");
         assert_eq!(runs[0]["output"], "reload refused");
         assert!(json_certificates(&doc).values().all(|c| c["status"] == "issued"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cas_renewal_information_renews_a_certificate_early_and_no_sooner() {
+    scenario(Duration::from_secs(300), async {
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let directory = proxy.directory_url();
+        let dir = tempfile::tempdir().unwrap();
+        let domains = dir.path().join("domains.txt");
+        std::fs::write(&domains, "a.ari.certdx.example\nb.ari.certdx.example\n").unwrap();
+        let days = |d: i64| {
+            jiff::Timestamp::now()
+                .checked_add(jiff::SignedDuration::from_hours(24 * d))
+                .unwrap()
+                .to_string()
+        };
+        proxy.serve_ari(AriWindow {
+            start: days(10),
+            end: days(12),
+            explanation_url: None,
+        });
+        let (code, doc, _) = run_json(
+            issue_command(&lab, &directory, dir.path(), &domains),
+            Duration::from_secs(120),
+        )
+        .await;
+        assert_eq!(code, 0, "{doc:#}");
+
+        // The CA's window is days away: kept, and the CA was asked about each certificate by
+        // its RFC 9773 identifier (the serial part is the certificate's own serial).
+        let (code, doc, _) = run_json(
+            issue_command(&lab, &directory, dir.path(), &domains),
+            Duration::from_secs(120),
+        )
+        .await;
+        assert_eq!(code, 0);
+        assert!(
+            json_certificates(&doc)
+                .values()
+                .all(|c| c["status"] == "already-issued"),
+            "{doc:#}"
+        );
+        let asked: Vec<String> = proxy
+            .log()
+            .iter()
+            .filter(|l| l.endpoint == Endpoint::RenewalInfo)
+            .map(|l| l.path.clone())
+            .collect();
+        assert_eq!(asked.len(), 2, "{asked:?}");
+        let pem = std::fs::read(dir.path().join("certs/a.ari.certdx.example.crt")).unwrap();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+        let cert = pem.parse_x509().unwrap();
+        use base64::Engine as _;
+        let serial = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(cert.raw_serial());
+        assert!(
+            asked.iter().any(|p| p.ends_with(&format!(".{serial}"))),
+            "{asked:?} names serial {serial}"
+        );
+
+        // The CA moves the window into the past (an incident): both are renewed now, with why.
+        proxy.serve_ari(AriWindow {
+            start: days(-2),
+            end: days(-1),
+            explanation_url: Some("https://ca.example/incident-42".into()),
+        });
+        let before = new_orders(&proxy.log()).len();
+        let (code, doc, _) = run_json(
+            issue_command(&lab, &directory, dir.path(), &domains),
+            Duration::from_secs(120),
+        )
+        .await;
+        assert_eq!(code, 0, "{doc:#}");
+        for c in json_certificates(&doc).values() {
+            assert_eq!(c["status"], "issued", "{c:#}");
+            let why = c["renewed"].as_str().unwrap_or_default();
+            assert!(why.contains("renewal information (ARI)"), "{why}");
+            assert!(why.contains("incident-42"), "{why}");
+        }
+        assert_eq!(new_orders(&proxy.log()).len(), before + 2);
     })
     .await;
 }

@@ -20,6 +20,7 @@
 //! shows the secret, and no error message quotes one.
 
 mod account;
+mod ari;
 mod csr;
 mod error;
 mod http;
@@ -28,6 +29,7 @@ mod retry;
 mod types;
 
 pub use account::{AccountOptions, AcmeClient, AcmeConfig, Eab};
+pub use ari::{RenewalWindow, certificate_id};
 pub use csr::{KeyKind, PrivateKeyPem};
 pub use error::{AcmeError, AcmeProblem, AcmeSubproblem, Operation};
 pub use order::{AcmeOrder, IssuedCertificate};

@@ -457,6 +457,8 @@ pub enum Endpoint {
     Challenge,
     /// `/certZ/...`.
     Certificate,
+    /// `/certdx-ari/...`: the renewal information the proxy adds (Pebble 2.4.0 has none).
+    RenewalInfo,
     /// Anything else.
     Other,
 }
@@ -473,6 +475,7 @@ impl Endpoint {
             ("/authZ/", Endpoint::Authorization),
             ("/chalZ/", Endpoint::Challenge),
             ("/certZ/", Endpoint::Certificate),
+            (ARI_PATH, Endpoint::RenewalInfo),
         ];
         table
             .iter()
@@ -523,8 +526,24 @@ pub struct Logged {
     pub held: bool,
 }
 
+/// Where the proxy serves ACME Renewal Information (RFC 9773) once [`FaultProxy::serve_ari`]
+/// is called.
+const ARI_PATH: &str = "/certdx-ari/";
+
+/// A renewal window the proxy hands out for every certificate.
+#[derive(Debug, Clone)]
+pub struct AriWindow {
+    /// `suggestedWindow.start` (RFC 3339).
+    pub start: String,
+    /// `suggestedWindow.end` (RFC 3339).
+    pub end: String,
+    /// `explanationURL`, if any.
+    pub explanation_url: Option<String>,
+}
+
 #[derive(Default)]
 struct ProxyState {
+    ari: Option<AriWindow>,
     faults: HashMap<Endpoint, Vec<Fault>>,
     hold_polls: usize,
     hold_retry_after: u64,
@@ -599,6 +618,14 @@ impl FaultProxy {
         let mut state = lock(&self.state);
         state.hold_polls = polls;
         state.hold_retry_after = retry_after_secs;
+    }
+
+    /// Adds `renewalInfo` to the directory and answers every renewal-information GET with
+    /// `window` and `Retry-After: 21600`. Pebble 2.4.0 has no ARI: this is the one part of the
+    /// lab that is not a real CA, standing in for an exact response shape (RFC 9773 section
+    /// 4.2); orders and certificates stay Pebble's.
+    pub fn serve_ari(&self, window: AriWindow) {
+        lock(&self.state).ari = Some(window);
     }
 
     /// Every request seen so far, in arrival order.
@@ -676,10 +703,16 @@ where
         order_status: None,
         held: false,
     };
-    let (status, headers, body) = match fault {
-        Some(fault) => injected(&fault),
-        None => {
+    let ari = lock(state).ari.clone();
+    let (status, headers, body) = match (fault, ari) {
+        (Some(fault), _) => injected(&fault),
+        (None, Some(window)) if endpoint == Endpoint::RenewalInfo => ari_answer(&window),
+        (None, ari) => {
             let (status, mut headers, body) = forward(client, upstream, &request).await?;
+            let body = match (endpoint, ari, request.header("host")) {
+                (Endpoint::Directory, Some(_), Some(host)) => with_ari(body, host),
+                _ => body,
+            };
             let (body, order_status, held) = hold(state, endpoint, status, &mut headers, body);
             entry.order_status = order_status;
             entry.held = held;
@@ -705,6 +738,31 @@ where
 }
 
 type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// The directory with a `renewalInfo` URL on the proxy.
+fn with_ari(body: Vec<u8>, host: &str) -> Vec<u8> {
+    let Ok(mut directory) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    directory["renewalInfo"] = json!(format!("https://{host}{}", ARI_PATH.trim_end_matches('/')));
+    serde_json::to_vec(&directory).expect("JSON")
+}
+
+/// A renewal-information answer (RFC 9773 section 4.2).
+fn ari_answer(window: &AriWindow) -> Answer {
+    let mut doc = json!({"suggestedWindow": {"start": window.start, "end": window.end}});
+    if let Some(url) = &window.explanation_url {
+        doc["explanationURL"] = json!(url);
+    }
+    (
+        200,
+        vec![
+            ("Content-Type".into(), "application/json".into()),
+            ("Retry-After".into(), "21600".into()),
+        ],
+        serde_json::to_vec(&doc).expect("JSON"),
+    )
+}
 
 fn injected(fault: &Fault) -> Answer {
     match fault {

@@ -38,6 +38,8 @@ pub enum Operation {
     Finalize,
     /// Downloading the certificate chain.
     DownloadCertificate,
+    /// Asking for a certificate's suggested renewal window (ARI, RFC 9773).
+    RenewalInfo,
 }
 
 impl Operation {
@@ -53,6 +55,7 @@ impl Operation {
             Operation::DeactivateAuthorization => "deactivate-authorization",
             Operation::Finalize => "finalize",
             Operation::DownloadCertificate => "download-certificate",
+            Operation::RenewalInfo => "renewal-info",
         }
     }
 
@@ -65,6 +68,7 @@ impl Operation {
                 | Operation::FetchOrder
                 | Operation::FetchAuthorizations
                 | Operation::DownloadCertificate
+                | Operation::RenewalInfo
         )
     }
 

@@ -1,13 +1,21 @@
 //! Whether a certificate an earlier run issued is kept or issued again: kept while it is
 //! readable, parses, and has more than the renewal window left; issued again when its file is
-//! gone or broken, when it expires within the window, or when the run is forced.
+//! gone or broken, when it expires within the window, when the run is forced, or when the CA's
+//! renewal information (ARI, RFC 9773) says its time has come.
 
 use std::path::Path;
 use std::time::Duration;
 
 use jiff::Timestamp;
 
+use futures::StreamExt;
+use tokio::time::Instant;
+
 use super::config::DEFAULT_RENEW_BEFORE;
+use crate::engine::acme::{AcmeClient, certificate_id};
+
+/// Renewal-information questions in flight at once (plain GETs, no nonce, no account).
+const ARI_CONCURRENCY: usize = 16;
 
 /// What to do with a certificate an earlier run issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +83,45 @@ pub(super) fn decide(
         };
     }
     Renewal::Keep { not_after }
+}
+
+/// For each certificate in `kept` (still good by the local window), why the CA wants it
+/// renewed now, if it does: its ARI window's point for this certificate has passed. A CA
+/// without ARI, or a failed question, changes nothing (the local window stays the rule).
+pub(super) async fn ask_ca(
+    client: &AcmeClient,
+    kept: &[&Path],
+    now: Timestamp,
+    deadline: Instant,
+) -> Vec<Option<String>> {
+    futures::stream::iter(kept)
+        .map(|path| async move {
+            let pem = std::fs::read(path).ok()?;
+            let id = certificate_id(&pem).ok()?;
+            let window = match client.renewal_window(&id, deadline).await {
+                Ok(window) => window?,
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "ACME renewal information");
+                    return None;
+                }
+            };
+            let at = window.renew_at(&id);
+            if at > now {
+                return None;
+            }
+            let why = window
+                .explanation_url
+                .as_deref()
+                .map(|url| format!("; the CA explains: {url}"))
+                .unwrap_or_default();
+            Some(format!(
+                "the CA's renewal information (ARI) suggests renewing between {} and {}{why}",
+                window.start, window.end
+            ))
+        })
+        .buffered(ARI_CONCURRENCY)
+        .collect()
+        .await
 }
 
 /// A window in words: whole days when it is at least one, else hours.

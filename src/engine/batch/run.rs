@@ -98,13 +98,12 @@ pub async fn run_batch(
     let account = open_account(&store, &acme, &config.account, deadline).await?;
 
     let mut tracked: Vec<Tracked> = requests.iter().map(|_| Tracked::default()).collect();
-    for (request, t) in requests.iter().zip(&mut tracked) {
+    let mut kept: Vec<(usize, PathBuf, Timestamp)> = Vec::new();
+    for (i, (request, t)) in requests.iter().zip(&mut tracked).enumerate() {
         match lock_store(&store).issued_for(&directory, &request.key()) {
             Ok(Some((_, cert))) => {
                 match renewal::decide(&cert, Timestamp::now(), config.renew_before, config.force) {
-                    Renewal::Keep { not_after } => {
-                        t.result = Some(already_issued(request, cert, not_after));
-                    }
+                    Renewal::Keep { not_after } => kept.push((i, cert, not_after)),
                     Renewal::Renew { why } => t.renewing = Some(why),
                 }
             }
@@ -112,6 +111,16 @@ pub async fn run_batch(
             // Not a name the store can hold, so never issued: the preflight says what is wrong.
             Err(StoreError::InvalidIdentifier(_)) => {}
             Err(e) => return Err(e.into()),
+        }
+    }
+
+    // The CA may want some of them renewed early (ARI): it knows of incidents nobody else does.
+    let paths: Vec<&std::path::Path> = kept.iter().map(|(_, p, _)| p.as_path()).collect();
+    let verdicts = renewal::ask_ca(&account.client, &paths, Timestamp::now(), deadline).await;
+    for ((i, cert, not_after), verdict) in kept.into_iter().zip(verdicts) {
+        match verdict {
+            Some(why) => tracked[i].renewing = Some(why),
+            None => tracked[i].result = Some(already_issued(&requests[i], cert, not_after)),
         }
     }
 
