@@ -3,7 +3,8 @@
 //! gone or broken, when it expires within the window, when the run is forced, or when the CA's
 //! renewal information (ARI, RFC 9773) says its time has come.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -12,7 +13,10 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 use super::config::DEFAULT_RENEW_BEFORE;
+use super::input::CertRequest;
+use super::lock_store;
 use crate::engine::acme::{AcmeClient, certificate_id};
+use crate::engine::store::{Store, StoreError};
 
 /// Renewal-information questions in flight at once (plain GETs, no nonce, no account).
 const ARI_CONCURRENCY: usize = 16;
@@ -22,6 +26,8 @@ const ARI_CONCURRENCY: usize = 16;
 pub(super) enum Renewal {
     /// Still good: not ordered again.
     Keep {
+        /// The certificate file.
+        cert: PathBuf,
         /// When it expires.
         not_after: Timestamp,
     },
@@ -82,13 +88,65 @@ pub(super) fn decide(
             },
         };
     }
-    Renewal::Keep { not_after }
+    Renewal::Keep {
+        cert: path.to_owned(),
+        not_after,
+    }
+}
+
+/// How a run treats what earlier runs issued.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Policy {
+    /// The renewal window (`None`: a third of the lifetime, at most 30 days).
+    pub window: Option<Duration>,
+    /// Renew everything.
+    pub force: bool,
+}
+
+/// For each request, what an earlier run issued for exactly its names and what to do with it
+/// (`None`: nothing was issued): the local decision first, then the CA's renewal information
+/// for what the local decision keeps (the CA knows of incidents nobody else does).
+pub(super) async fn earlier_runs(
+    store: &Mutex<Store>,
+    client: &AcmeClient,
+    directory: &str,
+    requests: &[CertRequest],
+    policy: Policy,
+    deadline: Instant,
+) -> Result<Vec<Option<Renewal>>, StoreError> {
+    let now = Timestamp::now();
+    let mut verdicts = Vec::with_capacity(requests.len());
+    for request in requests {
+        let issued = match lock_store(store).issued_for(directory, &request.key()) {
+            Ok(issued) => issued,
+            // Not a name the store can hold, so never issued: the preflight says what is wrong.
+            Err(StoreError::InvalidIdentifier(_)) => None,
+            Err(e) => return Err(e),
+        };
+        verdicts.push(issued.map(|(_, cert)| decide(&cert, now, policy.window, policy.force)));
+    }
+    let kept: Vec<&Path> = verdicts
+        .iter()
+        .filter_map(|v| match v {
+            Some(Renewal::Keep { cert, .. }) => Some(cert.as_path()),
+            _ => None,
+        })
+        .collect();
+    let mut from_ca = ask_ca(client, &kept, now, deadline).await.into_iter();
+    for verdict in verdicts.iter_mut() {
+        if matches!(verdict, Some(Renewal::Keep { .. }))
+            && let Some(Some(why)) = from_ca.next()
+        {
+            *verdict = Some(Renewal::Renew { why });
+        }
+    }
+    Ok(verdicts)
 }
 
 /// For each certificate in `kept` (still good by the local window), why the CA wants it
 /// renewed now, if it does: its ARI window's point for this certificate has passed. A CA
 /// without ARI, or a failed question, changes nothing (the local window stays the rule).
-pub(super) async fn ask_ca(
+async fn ask_ca(
     client: &AcmeClient,
     kept: &[&Path],
     now: Timestamp,
@@ -222,7 +280,10 @@ mod tests {
         let window = Some(Duration::from_secs(30 * 86_400));
         assert_eq!(
             decide(&path, days_before(end, 60), window, false),
-            Renewal::Keep { not_after: end }
+            Renewal::Keep {
+                cert: path.clone(),
+                not_after: end
+            }
         );
         let Renewal::Renew { why } = decide(&path, days_before(end, 60), window, true) else {
             panic!("--force renews");

@@ -164,6 +164,33 @@ pub struct BatchSummary {
     pub authorizations: AuthorizationTally,
 }
 
+impl BatchSummary {
+    /// The totals of `certificates` for a run that took `duration` (orders settled and the
+    /// preflight's time are the caller's to fill in).
+    pub(super) fn of(
+        certificates: &[CertResult],
+        duration: std::time::Duration,
+        authorizations: AuthorizationTally,
+    ) -> BatchSummary {
+        let count =
+            |keep: &dyn Fn(&CertResult) -> bool| certificates.iter().filter(|c| keep(c)).count();
+        let issued = count(&|c| c.status == CertStatus::Issued);
+        BatchSummary {
+            certificates: certificates.len(),
+            issued,
+            already_issued: count(&|c| c.status == CertStatus::AlreadyIssued),
+            failed: count(&CertResult::failed),
+            not_ordered: count(&|c| c.stage == Some(Stage::Preflight)),
+            resumed_orders: count(&|c| c.resumed),
+            settled_orders: 0,
+            duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            preflight_ms: 0,
+            certificates_per_second: issued as f64 / duration.as_secs_f64().max(1e-3),
+            authorizations,
+        }
+    }
+}
+
 /// Everything a batch reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchReport {

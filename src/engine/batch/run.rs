@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::engine::scheduler::{Disposition, Outcome, Scheduler, Waiting, WorkId, WorkItem};
-use crate::engine::store::{OrderId, OrderRecord, Store, StoreError};
+use crate::engine::store::{OrderId, OrderRecord, Store};
 use crate::model::{Code, Finding};
 
 use super::account::open_account;
@@ -98,29 +98,26 @@ pub async fn run_batch(
     let account = open_account(&store, &acme, &config.account, deadline).await?;
 
     let mut tracked: Vec<Tracked> = requests.iter().map(|_| Tracked::default()).collect();
-    let mut kept: Vec<(usize, PathBuf, Timestamp)> = Vec::new();
-    for (i, (request, t)) in requests.iter().zip(&mut tracked).enumerate() {
-        match lock_store(&store).issued_for(&directory, &request.key()) {
-            Ok(Some((_, cert))) => {
-                match renewal::decide(&cert, Timestamp::now(), config.renew_before, config.force) {
-                    Renewal::Keep { not_after } => kept.push((i, cert, not_after)),
-                    Renewal::Renew { why } => t.renewing = Some(why),
-                }
+    let policy = renewal::Policy {
+        window: config.renew_before,
+        force: config.force,
+    };
+    let earlier = renewal::earlier_runs(
+        &store,
+        &account.client,
+        &directory,
+        &requests,
+        policy,
+        deadline,
+    )
+    .await?;
+    for ((request, t), earlier) in requests.iter().zip(&mut tracked).zip(earlier) {
+        match earlier {
+            Some(Renewal::Keep { cert, not_after }) => {
+                t.result = Some(already_issued(request, cert, not_after));
             }
-            Ok(None) => {}
-            // Not a name the store can hold, so never issued: the preflight says what is wrong.
-            Err(StoreError::InvalidIdentifier(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-
-    // The CA may want some of them renewed early (ARI): it knows of incidents nobody else does.
-    let paths: Vec<&std::path::Path> = kept.iter().map(|(_, p, _)| p.as_path()).collect();
-    let verdicts = renewal::ask_ca(&account.client, &paths, Timestamp::now(), deadline).await;
-    for ((i, cert, not_after), verdict) in kept.into_iter().zip(verdicts) {
-        match verdict {
-            Some(why) => tracked[i].renewing = Some(why),
-            None => tracked[i].result = Some(already_issued(&requests[i], cert, not_after)),
+            Some(Renewal::Renew { why }) => t.renewing = Some(why),
+            None => {}
         }
     }
 
@@ -429,30 +426,9 @@ pub async fn run_batch(
             })
         })
         .collect();
-    let duration = started.elapsed();
-    let issued_count = certificates
-        .iter()
-        .filter(|c| c.status == CertStatus::Issued)
-        .count();
-    let summary = BatchSummary {
-        certificates: certificates.len(),
-        issued: issued_count,
-        already_issued: certificates
-            .iter()
-            .filter(|c| c.status == CertStatus::AlreadyIssued)
-            .count(),
-        failed: certificates.iter().filter(|c| c.failed()).count(),
-        not_ordered: certificates
-            .iter()
-            .filter(|c| c.stage == Some(Stage::Preflight))
-            .count(),
-        resumed_orders: certificates.iter().filter(|c| c.resumed).count(),
-        settled_orders: settled,
-        duration_ms: millis(duration),
-        preflight_ms,
-        certificates_per_second: issued_count as f64 / duration.as_secs_f64().max(1e-3),
-        authorizations,
-    };
+    let mut summary = BatchSummary::of(&certificates, started.elapsed(), authorizations);
+    summary.settled_orders = settled;
+    summary.preflight_ms = preflight_ms;
     reporter.update(|p| {
         p.phase = Phase::Done;
         p.issued = summary.issued;
