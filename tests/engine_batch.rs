@@ -1014,9 +1014,13 @@ async fn issued_certificates_are_kept_until_the_renewal_window_a_lost_file_or_fo
             status(&second, "keep.renew.certdx.example").0,
             "already-issued"
         );
-        assert!(
-            json_certificates(&second)["keep.renew.certdx.example"]["not_after"].is_string(),
-            "{second:#}"
+        let keep = &json_certificates(&second)["keep.renew.certdx.example"];
+        let not_after: jiff::Timestamp = keep["not_after"].as_str().unwrap().parse().unwrap();
+        let renew_from: jiff::Timestamp = keep["renew_from"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            not_after.duration_since(renew_from),
+            jiff::SignedDuration::from_hours(30 * 24),
+            "a long-lived certificate renews 30 days before its end: {keep:#}"
         );
         assert_eq!(new_orders(&proxy.log()).len(), 2, "nothing ordered again");
 
@@ -1137,9 +1141,10 @@ async fn the_cas_renewal_information_renews_a_certificate_early_and_no_sooner() 
                 .unwrap()
                 .to_string()
         };
+        let (soon_start, soon_end) = (days(10), days(12));
         proxy.serve_ari(AriWindow {
-            start: days(10),
-            end: days(12),
+            start: soon_start.clone(),
+            end: soon_end.clone(),
             explanation_url: None,
         });
         let (code, doc, _) = run_json(
@@ -1163,6 +1168,17 @@ async fn the_cas_renewal_information_renews_a_certificate_early_and_no_sooner() 
                 .all(|c| c["status"] == "already-issued"),
             "{doc:#}"
         );
+        // The CA's window is sooner than the local one (Pebble's certificates last years): the
+        // report says the renewal is due inside the CA's window.
+        let (start, end): (jiff::Timestamp, jiff::Timestamp) =
+            (soon_start.parse().unwrap(), soon_end.parse().unwrap());
+        for c in json_certificates(&doc).values() {
+            let from: jiff::Timestamp = c["renew_from"].as_str().unwrap().parse().unwrap();
+            assert!(
+                start <= from && from <= end,
+                "{from} outside {start}..{end}"
+            );
+        }
         let asked: Vec<String> = proxy
             .log()
             .iter()

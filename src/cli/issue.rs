@@ -342,10 +342,11 @@ fn detail(c: &CertResult) -> String {
         }
         CertStatus::AlreadyIssued => {
             let path = c.certificate.as_ref().map(|p| p.display().to_string());
-            let until = c
-                .not_after
-                .map(|t| format!(" (valid until {t})"))
-                .unwrap_or_default();
+            let until = match (c.not_after, c.renew_from) {
+                (Some(end), Some(from)) => format!(" (valid until {end}, renewed from {from})"),
+                (Some(end), None) => format!(" (valid until {end})"),
+                _ => String::new(),
+            };
             format!("{}{until}", path.unwrap_or_default())
         }
         CertStatus::Failed => {

@@ -30,6 +30,9 @@ pub(super) enum Renewal {
         cert: PathBuf,
         /// When it expires.
         not_after: Timestamp,
+        /// From when a run orders it again: the renewal window's start, or the CA's ARI point
+        /// when that is sooner.
+        renew_from: Timestamp,
     },
     /// Ordered again, for this reason (shown in the report).
     Renew {
@@ -91,7 +94,19 @@ pub(super) fn decide(
     Renewal::Keep {
         cert: path.to_owned(),
         not_after,
+        renew_from: Timestamp::from_second(not_after.as_second() - window_secs)
+            .unwrap_or(not_after),
     }
+}
+
+/// What the CA's renewal information says about one kept certificate.
+enum CaVerdict {
+    /// Nothing (no ARI, or the question failed): the local window decides.
+    Unknown,
+    /// Renew now, for this reason.
+    RenewNow(String),
+    /// Renew from this instant on.
+    From(Timestamp),
 }
 
 /// How a run treats what earlier runs issued.
@@ -134,45 +149,54 @@ pub(super) async fn earlier_runs(
         .collect();
     let mut from_ca = ask_ca(client, &kept, now, deadline).await.into_iter();
     for verdict in verdicts.iter_mut() {
-        if matches!(verdict, Some(Renewal::Keep { .. }))
-            && let Some(Some(why)) = from_ca.next()
-        {
-            *verdict = Some(Renewal::Renew { why });
+        let Some(Renewal::Keep { renew_from, .. }) = verdict else {
+            continue;
+        };
+        match from_ca.next() {
+            Some(CaVerdict::RenewNow(why)) => *verdict = Some(Renewal::Renew { why }),
+            Some(CaVerdict::From(at)) => *renew_from = (*renew_from).min(at),
+            Some(CaVerdict::Unknown) | None => {}
         }
     }
     Ok(verdicts)
 }
 
-/// For each certificate in `kept` (still good by the local window), why the CA wants it
-/// renewed now, if it does: its ARI window's point for this certificate has passed. A CA
-/// without ARI, or a failed question, changes nothing (the local window stays the rule).
+/// For each certificate in `kept` (still good by the local window), what the CA's renewal
+/// information says: renew now (its ARI window's point for this certificate has passed), or
+/// from when. A CA without ARI, or a failed question, changes nothing (the local window stays
+/// the rule).
 async fn ask_ca(
     client: &AcmeClient,
     kept: &[&Path],
     now: Timestamp,
     deadline: Instant,
-) -> Vec<Option<String>> {
+) -> Vec<CaVerdict> {
     futures::stream::iter(kept)
         .map(|path| async move {
-            let pem = std::fs::read(path).ok()?;
-            let id = certificate_id(&pem).ok()?;
+            let Some(id) = std::fs::read(path)
+                .ok()
+                .and_then(|pem| certificate_id(&pem).ok())
+            else {
+                return CaVerdict::Unknown;
+            };
             let window = match client.renewal_window(&id, deadline).await {
-                Ok(window) => window?,
+                Ok(Some(window)) => window,
+                Ok(None) => return CaVerdict::Unknown,
                 Err(e) => {
                     tracing::warn!(path = %path.display(), error = %e, "ACME renewal information");
-                    return None;
+                    return CaVerdict::Unknown;
                 }
             };
             let at = window.renew_at(&id);
             if at > now {
-                return None;
+                return CaVerdict::From(at);
             }
             let why = window
                 .explanation_url
                 .as_deref()
                 .map(|url| format!("; the CA explains: {url}"))
                 .unwrap_or_default();
-            Some(format!(
+            CaVerdict::RenewNow(format!(
                 "the CA's renewal information (ARI) suggests renewing between {} and {}{why}",
                 window.start, window.end
             ))
@@ -282,7 +306,8 @@ mod tests {
             decide(&path, days_before(end, 60), window, false),
             Renewal::Keep {
                 cert: path.clone(),
-                not_after: end
+                not_after: end,
+                renew_from: days_before(end, 30),
             }
         );
         let Renewal::Renew { why } = decide(&path, days_before(end, 60), window, true) else {

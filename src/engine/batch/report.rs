@@ -105,6 +105,10 @@ pub struct CertResult {
     /// When the certificate expires (issued or already issued).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_after: Option<Timestamp>,
+    /// For a certificate kept from an earlier run: from when a run orders it again (the
+    /// renewal window's start, or the CA's ARI point when sooner).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renew_from: Option<Timestamp>,
     /// Why an earlier run's certificate was ordered again (expiring, file gone, `--force`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renewed: Option<String>,

@@ -113,8 +113,14 @@ pub async fn run_batch(
     .await?;
     for ((request, t), earlier) in requests.iter().zip(&mut tracked).zip(earlier) {
         match earlier {
-            Some(Renewal::Keep { cert, not_after }) => {
-                t.result = Some(already_issued(request, cert, not_after));
+            Some(Renewal::Keep {
+                cert,
+                not_after,
+                renew_from,
+            }) => {
+                let mut result = already_issued(request, cert, not_after);
+                result.renew_from = Some(renew_from);
+                t.result = Some(result);
             }
             Some(Renewal::Renew { why }) => t.renewing = Some(why),
             None => {}
@@ -539,6 +545,7 @@ fn base(request: &CertRequest, t: &Tracked, status: CertStatus) -> CertResult {
         duration_ms: t.started.map(|(_, at)| millis(at.elapsed())),
         origin: request.origin.clone(),
         not_after: None,
+        renew_from: None,
         renewed: t.renewing.clone(),
     }
 }
