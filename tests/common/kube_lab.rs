@@ -23,11 +23,13 @@
 
 #[path = "child.rs"]
 mod child;
+#[path = "ports.rs"]
+mod ports;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::fs;
-use std::net::TcpListener;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,6 +45,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::core::discovery::Scope;
 use kube::{Client, CustomResourceExt};
+use ports::free_port;
 use serde_json::{Value, json};
 
 /// How long etcd and the API server may take to become ready.
@@ -811,15 +814,6 @@ fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
         verbs: owned(verbs),
         ..Default::default()
     }
-}
-
-/// A port that was free a moment ago (the kernel hands out ephemeral ports in sequence, so
-/// reuse before the server binds it is unlikely).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("binding 127.0.0.1:0")
-        .port()
 }
 
 fn start_etcd(dir: &Path, client: u16, peer: u16) -> Child {

@@ -40,10 +40,12 @@
 
 #[path = "child.rs"]
 mod child;
+#[path = "ports.rs"]
+mod ports;
 
 use std::collections::HashMap;
 use std::fs;
-use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -56,6 +58,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+use ports::free_port;
 
 /// How long Pebble and challtestsrv may take to answer after starting.
 const START_DEADLINE: Duration = Duration::from_secs(20);
@@ -417,15 +421,6 @@ fn clean_env(cmd: &mut Command) {
     ] {
         cmd.env_remove(var);
     }
-}
-
-/// A port that was free a moment ago (the kernel hands out ephemeral ports in sequence, so
-/// reuse before the server binds it is unlikely).
-fn free_port() -> u16 {
-    StdTcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("binding 127.0.0.1:0")
-        .port()
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
