@@ -20,7 +20,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use acme_audit::{audit, stored_client};
+use acme_audit::{audit, certificates_by_name, stored_client};
 use certdx::checks::dns::{Dns, DnsOptions};
 use certdx::engine::acme::AcmeConfig;
 use certdx::engine::batch::{
@@ -199,28 +199,12 @@ fn issue_command(
     dir: &Path,
     domains: &Path,
 ) -> tokio::process::Command {
-    let root = dir.join("lab-root.pem");
-    if !root.exists() {
-        std::fs::write(&root, lab.root_pem()).expect("root PEM");
-    }
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_certdx"));
     cmd.arg("issue")
-        .args(["--directory", directory])
-        .arg("--ca-cert")
-        .arg(&root)
-        .args(["--resolver", &lab.dns_addr().to_string()])
-        .arg("--allow-loopback")
-        .args(["--http-port", &lab.http01_port().to_string()])
-        .args(["--http01-listen", &lab.http01_addr().to_string()])
-        .arg("--state")
-        .arg(dir.join("state.sqlite"))
-        .arg("--out")
-        .arg(dir.join("certs"))
+        .args(lab.issue_flags(directory, dir))
         .arg("--domains-file")
         .arg(domains)
         .args(["--format", "json"])
-        // See `batch_config_for`: Pebble 2.4.0 and concurrent newOrder requests.
-        .args(["--new-order-concurrency", "1"])
         .env_remove("CERTDX_LOG")
         .env_remove("CERTDX_EAB_HMAC_KEY")
         .stdin(Stdio::null())
@@ -240,15 +224,6 @@ async fn run_json(mut cmd: tokio::process::Command, limit: Duration) -> (i32, Va
     let doc: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}); stderr:\n{stderr}"));
     (out.status.code().unwrap_or(-1), doc, stderr)
-}
-
-fn json_certificates(doc: &Value) -> BTreeMap<String, Value> {
-    doc["certificates"]
-        .as_array()
-        .expect("certificates")
-        .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_owned(), c.clone()))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -504,7 +479,7 @@ async fn a_rate_limit_past_the_deadline_is_reported_with_its_retry_time_by_the_c
             "gave up at once, not at the deadline: {took:?}"
         );
         let in_an_hour = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600);
-        let certs = json_certificates(&doc);
+        let certs = certificates_by_name(&doc);
         assert_eq!(certs.len(), 3);
         for c in certs.values() {
             assert_eq!(c["status"], "failed", "{c}");
@@ -661,7 +636,7 @@ async fn a_batch_killed_mid_way_resumes_and_never_orders_an_issued_name_twice() 
             doc["summary"]["resumed_orders"], doc["summary"]["authorizations"]
         );
         assert_eq!(code, 0, "stderr:\n{stderr}\n{doc:#}");
-        let certs = json_certificates(&doc);
+        let certs = certificates_by_name(&doc);
         assert_eq!(certs.len(), 60);
         for (name, c) in &certs {
             let expected = if issued_before.contains(name) {
@@ -784,7 +759,7 @@ async fn two_runs_on_the_same_state_at_once_issue_each_name_once() {
         );
         let ((code_a, doc_a, err_a), (code_b, doc_b, err_b)) = tokio::join!(a, b);
         assert_eq!((code_a, code_b), (0, 0), "stderr:\n{err_a}\n---\n{err_b}");
-        let (a, b) = (json_certificates(&doc_a), json_certificates(&doc_b));
+        let (a, b) = (certificates_by_name(&doc_a), certificates_by_name(&doc_b));
         for name in &names {
             let mut statuses = [
                 a[name]["status"].as_str().unwrap(),
@@ -996,7 +971,7 @@ async fn issued_certificates_are_kept_until_the_renewal_window_a_lost_file_or_fo
             run_json(cmd, Duration::from_secs(120))
         };
         let status = |doc: &Value, name: &str| -> (String, Value) {
-            let c = &json_certificates(doc)[name];
+            let c = &certificates_by_name(doc)[name];
             (
                 c["status"].as_str().unwrap().to_owned(),
                 c["renewed"].clone(),
@@ -1014,7 +989,7 @@ async fn issued_certificates_are_kept_until_the_renewal_window_a_lost_file_or_fo
             status(&second, "keep.renew.certdx.example").0,
             "already-issued"
         );
-        let keep = &json_certificates(&second)["keep.renew.certdx.example"];
+        let keep = &certificates_by_name(&second)["keep.renew.certdx.example"];
         let not_after: jiff::Timestamp = keep["not_after"].as_str().unwrap().parse().unwrap();
         let renew_from: jiff::Timestamp = keep["renew_from"].as_str().unwrap().parse().unwrap();
         assert_eq!(
@@ -1121,7 +1096,7 @@ async fn the_deploy_hook_runs_once_per_certificate_issued_and_its_failure_is_rep
         assert_eq!(runs.len(), 2);
         assert!(runs.iter().all(|r| r["ok"] == false && r["exit_code"] == 3), "{runs:?}");
         assert_eq!(runs[0]["output"], "reload refused");
-        assert!(json_certificates(&doc).values().all(|c| c["status"] == "issued"));
+        assert!(certificates_by_name(&doc).values().all(|c| c["status"] == "issued"));
     })
     .await;
 }
@@ -1163,7 +1138,7 @@ async fn the_cas_renewal_information_renews_a_certificate_early_and_no_sooner() 
         .await;
         assert_eq!(code, 0);
         assert!(
-            json_certificates(&doc)
+            certificates_by_name(&doc)
                 .values()
                 .all(|c| c["status"] == "already-issued"),
             "{doc:#}"
@@ -1172,7 +1147,7 @@ async fn the_cas_renewal_information_renews_a_certificate_early_and_no_sooner() 
         // report says the renewal is due inside the CA's window.
         let (start, end): (jiff::Timestamp, jiff::Timestamp) =
             (soon_start.parse().unwrap(), soon_end.parse().unwrap());
-        for c in json_certificates(&doc).values() {
+        for c in certificates_by_name(&doc).values() {
             let from: jiff::Timestamp = c["renew_from"].as_str().unwrap().parse().unwrap();
             assert!(
                 start <= from && from <= end,
@@ -1209,7 +1184,7 @@ async fn the_cas_renewal_information_renews_a_certificate_early_and_no_sooner() 
         )
         .await;
         assert_eq!(code, 0, "{doc:#}");
-        for c in json_certificates(&doc).values() {
+        for c in certificates_by_name(&doc).values() {
             assert_eq!(c["status"], "issued", "{c:#}");
             let why = c["renewed"].as_str().unwrap_or_default();
             assert!(why.contains("renewal information (ARI)"), "{why}");

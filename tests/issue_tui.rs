@@ -24,23 +24,17 @@ fn quote(p: &Path) -> String {
 /// exited. A script keeps the long command line off the screen the test reads; stdout stays
 /// the terminal (the view needs it), stderr goes to a file.
 fn script(lab: &PebbleLab, dir: &Path, names: &[String]) -> String {
-    let root = dir.join("lab-root.pem");
-    std::fs::write(&root, lab.root_pem()).unwrap();
     let domains = dir.join("domains.txt");
     std::fs::write(&domains, names.join("\n")).unwrap();
+    let flags: Vec<String> = lab
+        .issue_flags(&lab.directory_url(), dir)
+        .iter()
+        .map(|f| quote(Path::new(f)))
+        .collect();
     let command = [
         quote(Path::new(env!("CARGO_BIN_EXE_certdx"))),
         "issue --tui".to_owned(),
-        format!("--directory {}", lab.directory_url()),
-        format!("--ca-cert {}", quote(&root)),
-        format!("--resolver {}", lab.dns_addr()),
-        "--allow-loopback".to_owned(),
-        format!("--http-port {}", lab.http01_port()),
-        format!("--http01-listen {}", lab.http01_addr()),
-        // Pebble 2.4.0 can deadlock on concurrent newOrder requests.
-        "--new-order-concurrency 1".to_owned(),
-        format!("--state {}", quote(&dir.join("state.sqlite"))),
-        format!("--out {}", quote(&dir.join("certs"))),
+        flags.join(" "),
         format!("--domains-file {}", quote(&domains)),
         format!("2>{}", quote(&dir.join("stderr.txt"))),
     ]

@@ -473,7 +473,8 @@ pub fn fqdn(name: &str) -> Result<Name, String> {
     Name::from_ascii(format!("{trimmed}.")).map_err(|e| format!("{name:?} is not a DNS name: {e}"))
 }
 
-/// The mnemonic dig prints for a response code (`NOERROR`, `NXDOMAIN`, `REFUSED`, ...).
+/// The mnemonic dig prints for a response code (`NOERROR`, `NXDOMAIN`, `REFUSED`, ..., and
+/// the dynamic-update codes of RFC 2136).
 pub fn rcode_name(rcode: ResponseCode) -> String {
     match u16::from(rcode) {
         0 => "NOERROR".to_owned(),
@@ -482,7 +483,11 @@ pub fn rcode_name(rcode: ResponseCode) -> String {
         3 => "NXDOMAIN".to_owned(),
         4 => "NOTIMP".to_owned(),
         5 => "REFUSED".to_owned(),
+        6 => "YXDOMAIN".to_owned(),
+        7 => "YXRRSET".to_owned(),
+        8 => "NXRRSET".to_owned(),
         9 => "NOTAUTH".to_owned(),
+        10 => "NOTZONE".to_owned(),
         n => format!("RCODE{n}"),
     }
 }

@@ -35,29 +35,15 @@ fn names(n: usize) -> Vec<String> {
 
 /// `certdx issue` for `names` against `lab`, with a fresh state in `dir`.
 fn certdx(lab: &PebbleLab, dir: &Path, names: &[String]) -> Run {
-    let root = dir.join("root.pem");
-    std::fs::write(&root, lab.root_pem()).unwrap();
     let domains = dir.join("domains.txt");
     std::fs::write(&domains, names.join("\n")).unwrap();
     let run = measure(
         bounded(env!("CARGO_BIN_EXE_certdx"), Duration::from_secs(900))
             .stderr(std::process::Stdio::null())
             .arg("issue")
-            .args(["--directory", &lab.directory_url()])
-            .arg("--ca-cert")
-            .arg(&root)
-            .args(["--resolver", &lab.dns_addr().to_string()])
-            .arg("--allow-loopback")
-            .args(["--http-port", &lab.http01_port().to_string()])
-            .args(["--http01-listen", &lab.http01_addr().to_string()])
-            .arg("--state")
-            .arg(dir.join("state.sqlite"))
-            .arg("--out")
-            .arg(dir.join("certs"))
+            .args(lab.issue_flags(&lab.directory_url(), dir))
             .arg("--domains-file")
             .arg(&domains)
-            // Pebble 2.4.0 can deadlock under concurrent newOrders (see tests/engine_batch.rs).
-            .args(["--new-order-concurrency", "1"])
             .args(["--batch-timeout", "600"]),
     );
     assert_eq!(run.code, 0, "certdx issue failed");

@@ -1,6 +1,6 @@
 //! What the CA says about what a state store knows: every authorization the store recorded,
 //! fetched from the CA with the stored account, so a test can prove that nothing was left
-//! pending without a decision.
+//! pending without a decision; and what `certdx issue` reported, by name.
 //!
 //! Include it next to `pebble_lab` (`#[path = "common/acme_audit.rs"] mod acme_audit;`).
 
@@ -75,4 +75,14 @@ pub async fn stored_client(lab: &PebbleLab, directory: &str, state: &Path) -> Ac
     AcmeClient::from_credentials(&config, &credentials, deadline)
         .await
         .expect("account restored")
+}
+
+/// The certificates of a `certdx issue --format json` document, by first name.
+pub fn certificates_by_name(doc: &Value) -> BTreeMap<String, Value> {
+    doc["certificates"]
+        .as_array()
+        .expect("certificates")
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_owned(), c.clone()))
+        .collect()
 }

@@ -121,6 +121,37 @@ impl Drop for PebbleLab {
 }
 
 impl PebbleLab {
+    /// The `certdx issue` flags that point it at this lab through `directory` (Pebble's, or a
+    /// proxy's), with its root written to, and its state and certificates kept in, `dir`:
+    /// everything but the names and the output format. Pebble 2.4.0 can deadlock under
+    /// concurrent newOrder requests, so they go one at a time.
+    pub fn issue_flags(&self, directory: &str, dir: &Path) -> Vec<String> {
+        let root = dir.join("lab-root.pem");
+        if !root.exists() {
+            fs::write(&root, self.root_pem()).expect("writing the lab root");
+        }
+        let path = |p: std::path::PathBuf| p.display().to_string();
+        vec![
+            "--directory".into(),
+            directory.into(),
+            "--ca-cert".into(),
+            path(root),
+            "--resolver".into(),
+            self.dns_addr().to_string(),
+            "--allow-loopback".into(),
+            "--http-port".into(),
+            self.http01_port().to_string(),
+            "--http01-listen".into(),
+            self.http01_addr().to_string(),
+            "--state".into(),
+            path(dir.join("state.sqlite")),
+            "--out".into(),
+            path(dir.join("certs")),
+            "--new-order-concurrency".into(),
+            "1".into(),
+        ]
+    }
+
     /// challtestsrv's DNS server: the resolver names in the lab resolve through.
     pub fn dns_addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.dns_port))

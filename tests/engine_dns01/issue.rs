@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::dns_lab::{DnsLab, LabBuilder, Slots};
 use super::knot_primary::{KnotPrimary, ZoneSpec, keymgr_key};
-use crate::acme_audit::audit;
+use crate::acme_audit::{audit, certificates_by_name};
 use crate::pebble_lab::{PebbleLab, PebbleOptions};
 
 use super::lab::SLOTS;
@@ -137,15 +137,6 @@ impl World {
     }
 }
 
-fn by_name(doc: &Value) -> BTreeMap<String, Value> {
-    doc["certificates"]
-        .as_array()
-        .expect("certificates")
-        .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_owned(), c.clone()))
-        .collect()
-}
-
 /// The SANs of the PEM certificate at `path`.
 fn sans(path: &Path) -> Vec<String> {
     let pem = std::fs::read(path).expect("certificate written");
@@ -209,7 +200,7 @@ async fn embedded_dns01_issues_delegated_names_and_a_wildcard_and_refuses_an_und
             ],
         )
         .await;
-    let certs = by_name(&doc);
+    let certs = certificates_by_name(&doc);
     assert_eq!(code, 1, "one name failed: {doc:#}");
     let www = &certs["www.example.com"];
     assert_eq!(www["status"], "issued", "{www:#}");
@@ -266,7 +257,7 @@ async fn rfc2136_dns01_issues_through_tsig_updates_to_a_real_primary() {
         .issue(&solver, &["a.rfc.example.com", "*.rfc.example.com"])
         .await;
     assert_eq!(code, 0, "{doc:#}\nknotd:\n{}", primary.log());
-    let certs = by_name(&doc);
+    let certs = certificates_by_name(&doc);
     assert_eq!(certs["a.rfc.example.com"]["status"], "issued");
     assert_eq!(
         sans(&w.certs().join("_.rfc.example.com.crt")),

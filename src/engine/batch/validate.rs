@@ -16,7 +16,7 @@ use crate::engine::store::{
 use crate::model::{Code, Finding};
 
 use super::error::BatchError;
-use super::record::{authz_status, record_authorizations};
+use super::record::authz_status;
 use super::report::Stage;
 use super::settle::leave_undecided;
 use super::work::{Ctx, Failure};
@@ -35,14 +35,7 @@ pub(super) async fn validate(
         Ok(a) => a,
         Err(err) => return Ok(Err(Failure::from_acme(&err, Stage::Validation))),
     };
-    record_authorizations(
-        &ctx.store(),
-        order_id,
-        &authorizations,
-        order.info().expires,
-    )?;
-    // Losing the event only makes the pending cap count too high until the item ends.
-    let _ = ctx.recorded.send(work);
+    ctx.record(work, order_id, order, &authorizations)?;
 
     if let Some(failure) = already_failed(ctx, order_id, &authorizations)? {
         return Ok(Err(failure));
@@ -182,13 +175,7 @@ pub(super) async fn settle_failed_order(
     deadline: Instant,
 ) -> Result<Failure, BatchError> {
     if let Ok(authorizations) = order.authorizations(deadline).await {
-        record_authorizations(
-            &ctx.store(),
-            order_id,
-            &authorizations,
-            order.info().expires,
-        )?;
-        let _ = ctx.recorded.send(work);
+        ctx.record(work, order_id, order, &authorizations)?;
         if let Some(failure) = already_failed(ctx, order_id, &authorizations)? {
             return Ok(failure);
         }

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::engine::acme::{AcmeClient, AcmeError, AcmeOrder, KeyKind, OrderStatus};
+use crate::engine::acme::{AcmeClient, AcmeError, AcmeOrder, AuthzInfo, KeyKind, OrderStatus};
 use crate::engine::scheduler::{Outcome, WorkId};
 use crate::engine::store::{self, AccountId, OrderId, Store};
 use crate::model::{Code, Finding};
@@ -50,6 +50,26 @@ impl Ctx {
     /// The store, for one short synchronous call (never held across an `.await`).
     pub(super) fn store(&self) -> MutexGuard<'_, Store> {
         lock_store(&self.store)
+    }
+
+    /// Records `order`'s authorizations as the CA has them now and tells the loop, whose
+    /// pending-authorization cap then counts them from the store.
+    pub(super) fn record(
+        &self,
+        work: WorkId,
+        order_id: OrderId,
+        order: &AcmeOrder,
+        authorizations: &[AuthzInfo],
+    ) -> Result<(), BatchError> {
+        record_authorizations(
+            &self.store(),
+            order_id,
+            authorizations,
+            order.info().expires,
+        )?;
+        // Losing the event only makes the pending cap count too high until the item ends.
+        let _ = self.recorded.send(work);
+        Ok(())
     }
 }
 
@@ -242,9 +262,7 @@ async fn note_validated(
     }
     // A failed fetch changes nothing: the order goes on, the record stays as it was.
     if let Ok(authorizations) = order.authorizations(deadline).await {
-        let expires = order.info().expires;
-        record_authorizations(&ctx.store(), order_id, &authorizations, expires)?;
-        let _ = ctx.recorded.send(work);
+        ctx.record(work, order_id, order, &authorizations)?;
     }
     Ok(())
 }

@@ -4,8 +4,6 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hickory_proto::op::ResponseCode;
-
 /// Why `present`, `cleanup` or the zone lookup failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -194,23 +192,5 @@ impl Rfc2136Error {
             Rfc2136Error::Rcode { rcode, .. } => rcode == "SERVFAIL",
             _ => false,
         }
-    }
-}
-
-/// The mnemonic dig prints for a response code, update codes included.
-pub(super) fn rcode_name(rcode: ResponseCode) -> String {
-    match u16::from(rcode) {
-        0 => "NOERROR".to_owned(),
-        1 => "FORMERR".to_owned(),
-        2 => "SERVFAIL".to_owned(),
-        3 => "NXDOMAIN".to_owned(),
-        4 => "NOTIMP".to_owned(),
-        5 => "REFUSED".to_owned(),
-        6 => "YXDOMAIN".to_owned(),
-        7 => "YXRRSET".to_owned(),
-        8 => "NXRRSET".to_owned(),
-        9 => "NOTAUTH".to_owned(),
-        10 => "NOTZONE".to_owned(),
-        n => format!("RCODE{n}"),
     }
 }

@@ -8,8 +8,9 @@ use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::rdata::tsig::TsigError;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigVerifier};
 
-use super::error::{Rfc2136Error, rcode_name};
+use super::error::Rfc2136Error;
 use super::key::{FUDGE_SECS, TsigKey};
+use crate::checks::dns::rcode_name;
 
 /// What an update does to the TXT RRset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,9 @@ use std::time::Duration;
 use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use super::error::{Rfc2136Error, rcode_name};
+use super::error::Rfc2136Error;
 use super::wire::exchange;
+use crate::checks::dns::rcode_name;
 
 /// The zone holding `name` on `server`: the owner of the SOA the server returns for `name`
 /// or, failing that, for the nearest parent that yields one. An answer with an SOA in the
