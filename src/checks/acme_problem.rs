@@ -14,7 +14,7 @@ use regex::Regex;
 
 use crate::model::{Code, Finding};
 
-use super::explain::{clean_identifier, go_error_gist, short};
+use super::text::{clean_identifier, go_error_gist, short};
 use super::ratelimit;
 
 /// A problem type, optionally preceded by the HTTP status cert-manager prints before it. Covers
@@ -40,12 +40,14 @@ static AUTHZ_FOR_RE: LazyLock<Regex> =
 /// Where Boulder's details name the identifier, most specific first.
 static DETAIL_IDENT_RES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
+        r"(?i)while processing CAA for ([^\s;,:]+)",
         r#"(?i)cannot issue for "([^"]+)""#,
         r"(?i)looking up [A-Za-z]+ for ([^\s;,]+)",
         r"(?i)CAA record for ([^\s;,]+)",
         r#"(?i)rechecking CAA for "?([^"\s]+)"?"#,
         r"(?i)(?:invalid response from|fetching) https?://([^/\s:\[\]]+)",
-        r"(?i)(?:TXT records? found at|TXT record \x22[^\x22]*\x22 found at) ([^\s;,]+)",
+        r"(?i)(?:TXT records? found at|TXT record \x22[^\x22]*\x22 (?:\(and \d+ more\) )?found at|TXT record \.\.\. found at) ([^\s;,]+)",
+        r"(?i)no valid A{1,4} records found for ([^\s;,]+)",
         r"(?i)no valid IP addresses found for ([^\s;,]+)",
         r#"(?i)DNS challenge\s*:\s*"([^"]+)""#,
         r"(?i)non-200 status code from HTTP: https?://([^/\s:\[\]]+)",
@@ -85,6 +87,10 @@ static DNS01_VALUE_MISMATCH_RE: LazyLock<Regex> = LazyLock::new(|| {
 static WRONG_TXT_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)incorrect TXT record "[^"]*" found at ([^\s;,]+)"#).expect("valid regex")
 });
+static TXT_NXDOMAIN_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)NXDOMAIN looking up TXT for (_acme-challenge\.[^\s;,]+?)(?:[\s;,]|:?$)")
+        .expect("valid regex")
+});
 static KEY_AUTHZ_MISMATCH_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)key authorization file from the server did not match").expect("valid regex")
 });
@@ -119,20 +125,23 @@ static CANNOT_ISSUE_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// the first that matches decides the code.
 static WORDINGS: LazyLock<Vec<(Regex, Code)>> = LazyLock::new(|| {
     [
-        (r"(?i)service busy|service is down for maintenance", Code::AcmeServerError),
+        (
+            r"(?i)service busy|service is down for maintenance|\bRPC (?:failed|canceled)\b|SCT embedding|internal (?:server )?error|serverInternal|currently overloaded|An error occurred while processing your request|Response \[5\d\d\]",
+            Code::AcmeServerError,
+        ),
         (r"(?i)JWS has an? (?:invalid|no) anti-replay nonce|\bbadNonce\b", Code::AcmeBadNonce),
-        (r"(?i)DNS problem: |no valid IP addresses found for", Code::AcmeDns),
+        (r"(?i)DNS problem: |no valid IP addresses found for|no valid A{1,4} records found for|could not resolve host|DNS lookup failed for", Code::AcmeDns),
         (r"(?i)CAA record for \S+ prevents issuance|rechecking CAA for|CAA records? forbids?", Code::AcmeCaa),
         (
-            r"(?i)invalid response from https?://|key authorization file from the server did not match|no TXT records? found (?:at|for)|incorrect TXT record|non-200 status code from HTTP|correct value not found for DNS challenge",
+            r"(?i)invalid response from https?://|key authorization file from the server did not match|no TXT records? found (?:at|for)|incorrect TXT record|non-200 status code from HTTP|correct value not found for DNS challenge|authorization for identifier \S+ is invalid",
             Code::AcmeUnauthorized,
         ),
         (
-            r"(?:Timeout during connect|Timeout after connect|Error getting validation data|Connection refused|Connection reset by peer|Fetching https?://\S+: )",
+            r"(?:Timeout during connect|Timeout after connect|Error getting validation data|Connection refused|Connection reset by peer|Fetching [a-z]+://\S+: |(?i)redirect target|disallowed redirect|too many redirects)",
             Code::AcmeConnection,
         ),
         (
-            r"(?i)cannot issue for \x22|policy forbids issuing for name|does not end with a valid public suffix|refuses to issue a certificate for this domain name|domain name contains an invalid character",
+            r"(?i)cannot issue for \x22|policy forbids issuing for name|refuses to issue a certificate for this domain name|name is (?:blacklisted|blocklisted|blocked)|is on the block ?list|Name is an IANA reserved name|Issuance for IP addresses not supported|high-?risk|forbidden by policy",
             Code::AcmeRejectedIdentifier,
         ),
     ]
@@ -144,7 +153,7 @@ static WORDINGS: LazyLock<Vec<(Regex, Code)>> = LazyLock::new(|| {
 /// A 5xx answer without a problem document, as cert-manager's fork prints it (`503 : <body>`) or
 /// as an HTTP status line.
 static SERVER_STATUS_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(5\d\d)(?: :\s| Internal Server Error| Bad Gateway| Service Unavailable| Gateway Timeout)")
+    Regex::new(r"(?i)\b(5\d\d)(?: :\s| Internal Server Error| Bad Gateway| Service (?:Temporarily )?Unavailable| Gateway Time-?out)")
         .expect("valid regex")
 });
 /// Only an answer from an ACME server is an ACME server error; a 5xx from an admission webhook or
@@ -171,7 +180,7 @@ struct Problem<'a> {
 pub fn classify(text: &str) -> Vec<Finding> {
     let problems = problems(text);
     if problems.is_empty() {
-        return classify_wording(text).into_iter().collect();
+        return classify_wording(text);
     }
     let has_subproblems = problems.iter().any(|p| p.subproblem);
     let mut seen = HashSet::new();
@@ -184,13 +193,41 @@ pub fn classify(text: &str) -> Vec<Finding> {
         let (finding, identifier) = classify_problem(p);
         let key = (
             finding.code,
-            identifier.unwrap_or_else(|| finding.summary.clone()),
+            identifier
+                .clone()
+                .unwrap_or_else(|| finding.summary.clone()),
         );
         if seen.insert(key) {
             out.push(finding);
+            push_secondary(&mut out, p.detail, identifier.as_deref());
         }
     }
     out
+}
+
+static SECONDARY_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)during secondary validation:?\s*").expect("valid regex"));
+
+/// Adds the multi-perspective finding once when a problem's detail says its remote vantage
+/// points failed; the problem itself keeps its own classification.
+fn push_secondary(out: &mut Vec<Finding>, detail: &str, identifier: Option<&str>) {
+    let Some(m) = SECONDARY_RE.find(detail) else {
+        return;
+    };
+    if out.iter().any(|f| f.code == Code::AcmeSecondaryValidation) {
+        return;
+    }
+    let for_ident = identifier.map(|i| format!(" for {i}")).unwrap_or_default();
+    let mut f = Finding::new(
+        Code::AcmeSecondaryValidation,
+        format!(
+            "The CA's remote vantage points failed{for_ident} where its primary passed: {}",
+            short(&detail[m.end()..], 120)
+        ),
+    )
+    .with_detail(short(&detail[m.start()..], 600));
+    f.target = identifier.map(str::to_owned);
+    out.push(f);
 }
 
 /// Splits the text at every problem type; each problem's detail runs to the next type.
@@ -258,6 +295,80 @@ fn trim_detail(after: &str) -> &str {
 
 /// Decides the code of one problem from its type, status and detail.
 fn code_for(kind: &str, status: Option<u16>, detail: &str) -> Code {
+    refine(type_code(kind, status, detail), detail)
+}
+
+/// What a detail's wording says beyond its problem type, whichever type the CA (or an older
+/// CA) chose for it: a DNS-01 TXT missing or wrong is about the record, not the validation
+/// machinery; account, CSR, order, profile and ARI refusals arrive as `malformed` or
+/// `unauthorized` from many servers.
+fn refine(code: Code, detail: &str) -> Code {
+    use Code::*;
+    if matches!(
+        code,
+        RatelimitOther | RatelimitAccountPaused | AcmeServerError | AcmeBadNonce
+    ) {
+        return code;
+    }
+    if let Some((_, refined)) = REFINEMENTS.iter().find(|(re, _)| re.is_match(detail)) {
+        return *refined;
+    }
+    code
+}
+
+/// The type-independent wordings [`refine`] reads, most specific first.
+static REFINEMENTS: LazyLock<Vec<(Regex, Code)>> = LazyLock::new(|| {
+    [
+        (
+            r"(?i)no TXT records? found (?:at|for)|NXDOMAIN looking up TXT for|TXT record for _acme-challenge\S* (?:not found|does not exist)|no valid TXT record",
+            Code::Dns01TxtMissing,
+        ),
+        (
+            r"(?i)incorrect TXT record|correct value not found for DNS challenge|TXT records? found (?:at \S+ )?(?:but|with)(?: a)? (?:wrong|incorrect|unexpected) value",
+            Code::Dns01TxtWrongValue,
+        ),
+        (
+            r"(?i)(?:must|did not|didn't|need to) agree to (?:the )?terms|terms of service|external account (?:binding|credentials)|externalAccountRequired",
+            Code::AcmeAccount,
+        ),
+        (
+            r"(?i)no (?:registration|account) exists (?:matching|with) (?:the )?provided key|account (?:is )?(?:not valid|deactivated|does not exist)|has status \x22?deactivated|contact (?:email )?\S* ?(?:has )?(?:a )?forbidden domain|invalid contact|error validating contact|contact method \S+ is not supported|unable to find (?:the )?account|external account binding|externalAccountBinding|\bEAB\b|Registration key is already in use|account (?:key|ID) \S* ?(?:not found|unknown)|\bAccount \x22?\S+\x22? not found|contact (?:email )?(?:address )?\S*\s?(?:has )?(?:an? )?(?:invalid|forbidden) domain|invalid contact domain|invalidEmail|failed to create account|Register(?:ing)? account Error",
+            Code::AcmeAccount,
+        ),
+        (
+            r"(?i)invalid character in DNS name|DNS name ends in a period|needs at least one dot|does not have enough labels|not end (?:in|with) a (?:valid )?public suffix|label (?:is )?too long|DNS name is too long|empty label|Domain name contains an invalid character|Domain name is an IP address|not a valid (?:DNS|domain) name|Invalid identifiers? requested",
+            Code::InvalidIdentifier,
+        ),
+        (
+            r"(?i)must-?staple|key too (?:small|large)|public key must be different|Invalid key in certificate request|public key is forbidden|key is (?:blocklisted|blocked|weak)|bad public key|invalid public key in CSR|error parsing certificate request|CSR (?:contains|does not specify|is invalid|has|signature)|unsupported (?:key|signature) algorithm|incompatible key usage|client ?auth",
+            Code::AcmeBadCsr,
+        ),
+        (
+            r"(?i)is not acceptable for finalization|order (?:is )?not (?:in a )?ready|order(?:'s status)? is not ready|order is (?:already )?(?:finalized|invalid)",
+            Code::AcmeOrderNotReady,
+        ),
+        (
+            r"(?i)not permitted to use (?:certificate )?profile|ACME profile .{0,40}not (?:found|supported)|profile not supported|profile name \S+ not recognized|(?:does not )?advertise a profile|does not support profiles|not permit IP address identifiers|cannot contain more than \d+ (?:identifiers|DNS names|names)|unrecognized profile|invalid profile|profile \S+ is not (?:supported|allowed)",
+            Code::AcmeProfile,
+        ),
+        (
+            r"(?i)ARI 'replaces'|already has a replacement order|replaces field|alreadyReplaced",
+            Code::AcmeAlreadyReplaced,
+        ),
+    ]
+    .iter()
+    .map(|(p, c)| (Regex::new(p).expect("valid regex"), *c))
+    .chain(std::iter::once((
+        // The CA's own DNS trouble, whatever type it was filed under (ACME v1 used
+        // `connection`, CAA rechecks use `caa`).
+        Regex::new(r"(?i)DNS problem: ").expect("valid regex"),
+        Code::AcmeDns,
+    )))
+    .collect()
+});
+
+/// The code a problem type stands for.
+fn type_code(kind: &str, status: Option<u16>, detail: &str) -> Code {
     let kind = kind.to_ascii_lowercase();
     match kind.as_str() {
         "ratelimited" if detail.to_ascii_lowercase().contains("service busy") => {
@@ -276,6 +387,16 @@ fn code_for(kind: &str, status: Option<u16>, detail: &str) -> Code {
         "caa" => Code::AcmeCaa,
         "connection" | "tls" => Code::AcmeConnection,
         "rejectedidentifier" | "unsupportedidentifier" => Code::AcmeRejectedIdentifier,
+        "accountdoesnotexist"
+        | "invalidemail"
+        | "invalidcontact"
+        | "unsupportedcontact"
+        | "externalaccountrequired"
+        | "useractionrequired" => Code::AcmeAccount,
+        "badcsr" | "badpublickey" => Code::AcmeBadCsr,
+        "ordernotready" => Code::AcmeOrderNotReady,
+        "invalidprofile" => Code::AcmeProfile,
+        "alreadyreplaced" => Code::AcmeAlreadyReplaced,
         "badnonce" => Code::AcmeBadNonce,
         "serverinternal" => Code::AcmeServerError,
         _ if status.is_some_and(|s| s >= 500) => Code::AcmeServerError,
@@ -298,12 +419,11 @@ fn classify_problem(p: &Problem<'_>) -> (Finding, Option<String>) {
         Some(&p.kind),
         p.status,
         identifier.as_deref(),
-        p.detail,
+        SECONDARY_RE.replace(p.detail, "").as_ref(),
     );
-    (
-        Finding::new(code, summary).with_detail(short(p.segment.trim(), 600)),
-        identifier,
-    )
+    let mut finding = Finding::new(code, summary).with_detail(short(p.segment.trim(), 600));
+    finding.target = identifier.clone();
+    (finding, identifier)
 }
 
 /// The identifier a Boulder detail names, without the `_acme-challenge.` label of DNS-01.
@@ -320,15 +440,10 @@ fn identifier_in(detail: &str) -> Option<String> {
 }
 
 /// Classifies a text that carries no problem type by the VA's and WFE's wording alone.
-fn classify_wording(text: &str) -> Option<Finding> {
-    let code = WORDINGS
-        .iter()
-        .find(|(re, _)| re.is_match(text))
-        .map(|(_, c)| *c)
-        .or_else(|| {
-            (SERVER_STATUS_RE.is_match(text) && ACME_CONTEXT_RE.is_match(text))
-                .then_some(Code::AcmeServerError)
-        })?;
+fn classify_wording(text: &str) -> Vec<Finding> {
+    let Some(code) = wording_code(text) else {
+        return Vec::new();
+    };
     let authz = AUTHZ_FOR_RE.captures_iter(text).last();
     let body = authz
         .as_ref()
@@ -340,8 +455,32 @@ fn classify_wording(text: &str) -> Option<Finding> {
     let status = SERVER_STATUS_RE
         .captures(text)
         .and_then(|c| c[1].parse().ok());
-    let summary = summarise(code, None, status, identifier.as_deref(), body.trim());
-    Some(Finding::new(code, summary).with_detail(short(body.trim(), 600)))
+    let inner = SECONDARY_RE.replace(body.trim(), "");
+    let summary = summarise(code, None, status, identifier.as_deref(), &inner);
+    let mut finding = Finding::new(code, summary).with_detail(short(body.trim(), 600));
+    finding.target = identifier.clone();
+    let mut out = vec![finding];
+    push_secondary(&mut out, body, identifier.as_deref());
+    out
+}
+
+/// The code the VA's and WFE's wording alone gives a text.
+fn wording_code(text: &str) -> Option<Code> {
+    let code = WORDINGS
+        .iter()
+        .find(|(re, _)| re.is_match(text))
+        .map(|(_, c)| *c)
+        .or_else(|| {
+            (SERVER_STATUS_RE.is_match(text) && ACME_CONTEXT_RE.is_match(text))
+                .then_some(Code::AcmeServerError)
+        })
+        .or_else(|| {
+            REFINEMENTS
+                .iter()
+                .find(|(re, _)| re.is_match(text))
+                .map(|(_, c)| *c)
+        })?;
+    Some(refine(code, text))
 }
 
 /// One specific line per code: what the CA saw, for which name, with the status or reason.
@@ -357,7 +496,7 @@ fn summarise(
     let for_ident = ident.map(|i| format!(" for {i}")).unwrap_or_default();
     let gist = short(detail, 140);
     match code {
-        Code::AcmeUnauthorized => {
+        Code::AcmeUnauthorized | Code::Dns01TxtMissing | Code::Dns01TxtWrongValue => {
             if let Some(c) = INVALID_RESPONSE_RE.captures(detail) {
                 let at = c
                     .get(3)
@@ -400,12 +539,36 @@ fn summarise(
                     clean_identifier(&c[1])
                 );
             }
+            if let Some(c) = TXT_NXDOMAIN_RE.captures(detail) {
+                return format!(
+                    "The CA got NXDOMAIN for {}: the TXT record is missing",
+                    clean_identifier(&c[1])
+                );
+            }
             if KEY_AUTHZ_MISMATCH_RE.is_match(detail) {
                 return format!(
                     "The CA got a challenge response{for_ident} that is not the expected key authorization"
                 );
             }
-            format!("The CA's validation{for_ident} failed: {gist}")
+            match code {
+                Code::Dns01TxtMissing => {
+                    format!("The CA found no TXT record{for_ident}: {gist}")
+                }
+                Code::Dns01TxtWrongValue => {
+                    format!("The CA found a TXT record with the wrong value{for_ident}: {gist}")
+                }
+                _ => format!("The CA's validation{for_ident} failed: {gist}"),
+            }
+        }
+        Code::AcmeAccount => format!("The CA rejected the ACME account{for_ident}: {gist}"),
+        Code::InvalidIdentifier => format!("The CA says the name{for_ident} is not valid: {gist}"),
+        Code::AcmeBadCsr => format!("The CA refused the certificate request{for_ident}: {gist}"),
+        Code::AcmeOrderNotReady => format!("The CA refused to finalize the order: {gist}"),
+        Code::AcmeProfile => {
+            format!("The CA refused the certificate profile or the order's names{for_ident}: {gist}")
+        }
+        Code::AcmeAlreadyReplaced => {
+            format!("The CA refused the renewal's ARI `replaces`{for_ident}: {gist}")
         }
         Code::AcmeDns => {
             if let Some(c) = DNS_PROBLEM_RE.captures(detail) {

@@ -13,8 +13,7 @@ use regex::Regex;
 
 use crate::model::{Code, Finding, RateLimit};
 
-use super::explain::{clean_identifier, go_error_gist, short};
-use super::ratelimit;
+use super::text::{clean_identifier, go_error_gist, short};
 
 /// Every pattern here is a literal that the tests exercise, so a bad one is a bug to panic on
 /// at first use, never an input error.
@@ -22,21 +21,29 @@ fn re(pattern: &str) -> Regex {
     Regex::new(pattern).expect("valid regex")
 }
 
-static BACKOFF_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)backing off from issuance due to previously failed issuance\(s\)"));
+static BACKOFF_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)backing off from issuance due to previously failed issuance\(s\)|not re-issuing certificate as an attempt has been made in the last hour|applying acme order back-?off|order back-?off",
+    )
+});
 static BACKOFF_WHEN_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"(?i)issuance will (?:next be attempted at|be retried after|be retried at|next be retried at)\s+",
     )
 });
 
-static ACCOUNT_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?is)failed to (register|verify|update) (?:the )?ACME account:?\s*(.*)"));
+static ACCOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?is)failed to (register|verify|update|create) (?:the |an )?ACME account:?\s*(.*)|error (initiali[sz]ing) issuer:?\s*(.*)")
+});
+/// cert-manager saying it looked the issuer up and found nothing (v1: the request
+/// controllers; v0.x: the API error of the lookup).
+static ISSUER_NOT_FOUND_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"(?i)referenced "?((?:cluster)?issuer)"? not found(?:: [^"]*"([^"]+)" not found)?|\b(cluster)?issuers?\.cert-?manager\.(?:io|k8s\.io) "([^"]+)" not found|referenced signer resource does not exist"#,
+    )
+});
 static REFERENCED_NOT_READY_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i)referenced (?:cluster)?issuer does not have a ready status condition")
-});
-static REFERENCED_NOT_FOUND_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)referenced "?((?:cluster)?issuer)"? not found(?:: [^"]*"([^"]+)" not found)?"#)
 });
 static ISSUER_NOT_READY_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(
@@ -47,13 +54,13 @@ static EAB_RE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)externalAccountRequired|external account binding|\bEAB\b"));
 static ISSUER_SETUP_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)error getting keypair for CA issuer|account private key is invalid|disableAccountKeyGeneration|acme server url is set to a v1 endpoint|failed to initiali[sz]e vault client|error initiali[sz]ing issuer|\bErr(?:GetKeyPair|InitIssuer|RegisterACMEAccount|VerifyACMEAccount|UpdateACMEAccount)\b",
+        r"(?i)ACME client for issuer (?:not|is not|has not|was not)|error getting keypair for CA issuer|account private key is invalid|disableAccountKeyGeneration|acme server url is set to a v1 endpoint|failed to initiali[sz]e vault client|error initiali[sz]ing issuer|\bErr(?:GetKeyPair|InitIssuer|RegisterACMEAccount|VerifyACMEAccount|UpdateACMEAccount)\b",
     )
 });
 
 static SOLVER_NO_MATCH_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)no configured challenge solvers can be used for this challenge|failed to determine a valid solver configuration",
+        r"(?i)no configured challenge solvers can be used for this challenge|failed to determine a valid solver configuration|no configured and supported challenge type|error picking challenge type",
     )
 });
 
@@ -103,7 +110,7 @@ static CLEANUP_RE: LazyLock<Regex> =
 /// prefix (cert-manager sets status.reason to the bare error).
 static PROVIDER_ERROR_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)failed to (?:determine|change|find|get|create|update|delete|list|query) (?:the )?Route ?53|Cloudflare API Error|while querying the Cloudflare API|googleapi: Error \d+|azure\.BearerAuthorizer|DigitalOcean API|acme-?dns: |rfc2136: |DNS update failed",
+        r"(?i)failed to (?:determine|change|find|get|create|update|delete|list|query) (?:the )?Route ?53|Cloudflare API Error|while querying the Cloudflare API|googleapi: Error \d+|azure\.BearerAuthorizer|DigitalOcean API|acme-?dns: |rfc2136: |DNS update failed|error instantiating \S+ challenge solver|Error (?:upserting|creating|deleting|updating) TXT|(?:GoogleCloud|Cloudflare|Azure|DigitalOcean|Route ?53) API|api\.digitalocean\.com|api\.cloudflare\.com|unable to find \S+ dns zone|while attempting to find Zones|the server could not find the requested resource|the server is currently unable to handle the request",
     )
 });
 
@@ -113,8 +120,17 @@ static WRONG_BODY_RE: LazyLock<Regex> = LazyLock::new(|| {
         r#"(?is)did not get expected response when querying endpoint, expected "([^"]*)" but got:? ?(.*)"#,
     )
 });
-static SELF_CHECK_GET_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?is)failed to perform self check GET request '([^']*)':?\s*(.*)"));
+/// The self-check's failed GET; v0.x said "could not reach".
+static SELF_CHECK_GET_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?is)(?:failed to perform self check GET request|could not reach) '([^']*)':?\s*(.*)")
+});
+/// v0.x's wrong body: "presented key (BODY) did not match expected (KEY)".
+static PRESENTED_KEY_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?is)presented key \((.*?)\) did not match expected"));
+/// A self-check that failed without saying why (or with a cause no pattern above knows).
+static SELF_CHECK_FAILED_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)propagation check failed|self[- ]check failed|waiting for (?:http|dns)-01 challenge propagation")
+});
 static READ_BODY_RE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)failed to read response body"));
 
 static NS_RCODE_RE: LazyLock<Regex> =
@@ -141,9 +157,12 @@ static DNS_NAME_RE: LazyLock<Regex> =
 
 /// Classifies a cert-manager reason, condition message or event that is about cert-manager's own
 /// work rather than a problem the CA returned. Returns `None` for anything else.
+///
+/// A failed account call is not among them: cert-manager only wraps the CA's answer there, see
+/// [`account_wrapper`].
 pub fn classify(text: &str) -> Option<Finding> {
     backoff(text)
-        .or_else(|| issuer_account(text))
+        .or_else(|| issuer_not_found(text))
         .or_else(|| solver_no_match(text))
         .or_else(|| zone_not_found(text))
         .or_else(|| present_failed(text))
@@ -152,6 +171,7 @@ pub fn classify(text: &str) -> Option<Finding> {
         .or_else(|| issuer_not_ready(text))
         .or_else(|| order_without_reason(text))
         .or_else(|| order_expired(text))
+        .or_else(|| self_check_failed(text))
 }
 
 /// The trigger controller's backoff: 1 h after the first failure, doubling to 32 h.
@@ -159,7 +179,7 @@ fn backoff(text: &str) -> Option<Finding> {
     let m = BACKOFF_RE.find(text)?;
     let when = BACKOFF_WHEN_RE
         .find(&text[m.end()..])
-        .and_then(|w| ratelimit::parse_timestamp(&text[m.end() + w.end()..]));
+        .and_then(|w| super::text::parse_timestamp(&text[m.end() + w.end()..]));
     let summary = match when {
         Some(t) => {
             format!("cert-manager is backing off after failed issuance; next attempt at {t}")
@@ -176,10 +196,14 @@ fn backoff(text: &str) -> Option<Finding> {
 }
 
 /// The ACME issuer's account setup (`setup.go`): registration, verification or update failed.
-fn issuer_account(text: &str) -> Option<Finding> {
+/// This wraps the CA's answer (or the network's): the caller reports that answer first.
+pub fn account_wrapper(text: &str) -> Option<Finding> {
     let c = ACCOUNT_RE.captures(text)?;
-    let verb = c[1].to_ascii_lowercase();
-    let inner = c.get(2).map_or("", |m| m.as_str()).trim();
+    let (verb, inner) = match c.get(1) {
+        Some(v) => (v.as_str().to_ascii_lowercase(), c.get(2)),
+        None => ("set up".to_owned(), c.get(4)),
+    };
+    let inner = inner.map_or("", |m| m.as_str()).trim();
     let lower = inner.to_ascii_lowercase();
     let why = if EAB_RE.is_match(inner) {
         "External Account Binding is missing or wrong".to_owned()
@@ -204,7 +228,11 @@ fn issuer_account(text: &str) -> Option<Finding> {
     } else {
         short(&strip_problem_type(inner), 140)
     };
-    let summary = format!("The Issuer could not {verb} its ACME account: {why}");
+    let summary = if verb == "set up" {
+        format!("The Issuer could not be set up: {why}")
+    } else {
+        format!("The Issuer could not {verb} its ACME account: {why}")
+    };
     Some(
         Finding::new(Code::IssuerNotReady, summary)
             .with_detail(short(c.get(0).map_or(text, |m| m.as_str()), 600)),
@@ -215,11 +243,6 @@ fn issuer_account(text: &str) -> Option<Finding> {
 fn issuer_not_ready(text: &str) -> Option<Finding> {
     let summary = if REFERENCED_NOT_READY_RE.is_match(text) {
         "The referenced Issuer is not Ready; its Ready condition says why".to_owned()
-    } else if let Some(c) = REFERENCED_NOT_FOUND_RE.captures(text) {
-        match c.get(2) {
-            Some(name) => format!("The referenced {} {} does not exist", &c[1], name.as_str()),
-            None => format!("The referenced {} does not exist", &c[1]),
-        }
     } else if let Some(c) = ISSUER_NOT_READY_RE.captures(text).filter(|c| {
         !c.get(2)
             .is_some_and(|n| n.as_str().eq_ignore_ascii_case("is"))
@@ -228,17 +251,41 @@ fn issuer_not_ready(text: &str) -> Option<Finding> {
             Some(name) => format!("{} {} is not Ready", capitalise(&c[1]), name.as_str()),
             None => format!("The {} is not Ready", &c[1]),
         }
-    } else if EAB_RE.is_match(text) {
-        format!(
-            "The CA requires External Account Binding: {}",
-            short(&strip_problem_type(text), 120)
-        )
     } else if ISSUER_SETUP_RE.is_match(text) {
         format!("The Issuer is not Ready: {}", short(text, 140))
     } else {
         return None;
     };
     Some(Finding::new(Code::IssuerNotReady, summary).with_detail(short(text.trim(), 600)))
+}
+
+/// cert-manager looked the issuer up and it was not there: cert-manager's own lookup proves it,
+/// unlike an issuer merely missing from a dump.
+fn issuer_not_found(text: &str) -> Option<Finding> {
+    let c = ISSUER_NOT_FOUND_RE.captures(text)?;
+    let kind = match (c.get(1), c.get(3)) {
+        (Some(k), _) if k.as_str().eq_ignore_ascii_case("clusterissuer") => "ClusterIssuer",
+        (_, Some(_)) => "ClusterIssuer",
+        _ => "Issuer",
+    };
+    let summary = match c.get(2).or(c.get(4)) {
+        Some(name) => format!("cert-manager found no {kind} {}", name.as_str()),
+        None => format!("cert-manager found no {kind} by the referenced name"),
+    };
+    Some(Finding::new(Code::IssuerNotFound, summary).with_detail(short(text.trim(), 600)))
+}
+
+/// A self-check failure whose cause no pattern above recognised (older cert-manager said
+/// nothing more than "propagation check failed").
+fn self_check_failed(text: &str) -> Option<Finding> {
+    let m = SELF_CHECK_FAILED_RE.find(text)?;
+    let rest = text[m.end()..].trim_start_matches([':', ' ', '"']).trim();
+    let summary = if rest.is_empty() {
+        "cert-manager's self-check failed without saying why".to_owned()
+    } else {
+        format!("cert-manager's self-check failed: {}", short(rest, 140))
+    };
+    Some(Finding::new(Code::SelfcheckFailed, summary).with_detail(short(&text[m.start()..], 600)))
 }
 
 /// The order controller's "no configured challenge solvers can be used for this challenge".
@@ -317,6 +364,22 @@ fn http01_self_check(text: &str) -> Option<Finding> {
     }
     if let Some(c) = WRONG_BODY_RE.captures(text) {
         let got = c.get(2).map_or("", |m| m.as_str()).trim();
+        let got = if got.is_empty() {
+            "an empty body".to_owned()
+        } else {
+            format!("\"{}\"", short(got, 40))
+        };
+        let summary = format!(
+            "cert-manager's HTTP-01 self-check{for_name} got {got} instead of the key authorization"
+        );
+        let start = c.get(0).map_or(0, |m| m.start());
+        return Some(
+            Finding::new(Code::SelfcheckHttp01WrongBody, summary)
+                .with_detail(short(&text[start..], 600)),
+        );
+    }
+    if let Some(c) = PRESENTED_KEY_RE.captures(text) {
+        let got = c[1].trim();
         let got = if got.is_empty() {
             "an empty body".to_owned()
         } else {

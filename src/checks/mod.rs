@@ -2,15 +2,18 @@
 //! none of them knows about the terminal.
 
 pub mod acme_problem;
+pub mod ca_reach;
 pub mod caa;
 pub mod cm_reason;
 pub mod dns;
 pub mod dns01;
 pub mod explain;
 pub mod http01;
+pub mod k8s_reason;
 pub mod name;
 pub mod ratelimit;
 pub mod solver;
+pub mod text;
 
 use std::time::Duration;
 

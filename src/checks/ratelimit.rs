@@ -20,24 +20,11 @@
 
 use std::sync::LazyLock;
 
-use jiff::Timestamp;
 use regex::Regex;
 
 use crate::model::{Code, Finding, RateLimit};
 
-use super::explain::{clean_identifier, short};
-
-/// The instant forms Boulder and cert-manager print: `2025-12-31 04:04:56 UTC` (Go's
-/// `2006-01-02 15:04:05 MST` layout), RFC 3339 with `Z`, an offset or fractional seconds, and Go's
-/// `time.Time.String()` (`2023-03-02 14:56:29.000000712 +0000 UTC m=+10822.3`).
-const TIMESTAMP: &str = r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})\b)?";
-
-static TIMESTAMP_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(TIMESTAMP).expect("valid regex"));
-
-static RETRY_AFTER_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"(?i)\bretry after:?\s+{TIMESTAMP}")).expect("valid regex")
-});
+use super::text::{clean_identifier, short, retry_after};
 
 static PAUSED_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)temporarily prevented from requesting certificates for (.+?)(?: and possibly others|\.\s|\.?$)")
@@ -143,60 +130,6 @@ impl Kind {
     }
 }
 
-/// Parses the first instant in `text` in any form Boulder or cert-manager prints, as UTC.
-///
-/// A time without a zone is taken as UTC: Boulder formats every instant in UTC.
-pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
-    let caps = TIMESTAMP_RE.captures(text)?;
-    timestamp_from(&caps)
-}
-
-/// Builds a timestamp from the eight TIMESTAMP groups (date, time, fraction, zone) by way of
-/// RFC 3339, which jiff parses and validates (a 13th month or a 61st minute is rejected).
-fn timestamp_from(caps: &regex::Captures<'_>) -> Option<Timestamp> {
-    let group = |i: usize| caps.get(i).map(|m| m.as_str());
-    let (y, mo, d, h, mi, s) = (
-        group(1)?,
-        group(2)?,
-        group(3)?,
-        group(4)?,
-        group(5)?,
-        group(6)?,
-    );
-    let frac = group(7).map(|f| &f[..f.len().min(9)]).unwrap_or("");
-    let offset = match group(8) {
-        None => "Z".to_owned(),
-        Some(z)
-            if ["z", "utc", "gmt"]
-                .iter()
-                .any(|u| z.eq_ignore_ascii_case(u)) =>
-        {
-            "Z".to_owned()
-        }
-        Some(z) => {
-            let digits: String = z.chars().filter(char::is_ascii_digit).collect();
-            if digits.len() != 4 {
-                return None;
-            }
-            format!("{}{}:{}", &z[..1], &digits[..2], &digits[2..])
-        }
-    };
-    let frac = if frac.is_empty() {
-        String::new()
-    } else {
-        format!(".{frac}")
-    };
-    format!("{y}-{mo}-{d}T{h}:{mi}:{s}{frac}{offset}")
-        .parse()
-        .ok()
-}
-
-/// The instant after "retry after" (Boulder's wording for every modern limit), if any.
-pub fn retry_after(text: &str) -> Option<Timestamp> {
-    let caps = RETRY_AFTER_RE.captures(text)?;
-    timestamp_from(&caps)
-}
-
 /// Whether the text is an ACME rateLimited problem (by type or Boulder's problem title), whatever
 /// its wording.
 pub fn is_rate_limited(text: &str) -> bool {
@@ -208,7 +141,24 @@ pub fn is_rate_limited(text: &str) -> bool {
 pub fn classify(text: &str) -> Option<Finding> {
     classify_known(text)
         .or_else(|| is_rate_limited(text).then(|| build(Kind::Other, text, 0, None, None)))
+        .or_else(|| {
+            let m = HTTP_429_RE.find(text)?;
+            CA_CONTEXT_RE
+                .is_match(text)
+                .then(|| build(Kind::Other, text, m.start(), None, None))
+        })
 }
+
+/// A bare HTTP 429 (a CA's front end answering with an HTML page instead of a problem
+/// document); only the CA's when the text is about ACME, not a DNS provider's API.
+static HTTP_429_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b429 Too Many Requests\b|\bHTTP(?:/[\d.]+)? 429\b|status(?: code)?:? 429\b")
+        .expect("valid regex")
+});
+static CA_CONTEXT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bacme\b|acme-v0|letsencrypt|/directory|new-?order|new-?acct|finalize|zerossl")
+        .expect("valid regex")
+});
 
 /// Classifies only the wordings certdx knows, so a caller can tell a CA's limit from some other
 /// service's "too many requests".

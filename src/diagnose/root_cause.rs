@@ -19,7 +19,10 @@ pub fn rank(code: Code) -> u8 {
         | RatelimitPendingAuthorizations
         | RatelimitNewRegistrations
         | RatelimitOther => 98,
-        IssuerNotReady => 96,
+        CertManagerWebhookUnavailable => 97,
+        IssuerNotReady | IssuerNotFound | AcmeAccount | AcmeDirectoryUnreachable => 96,
+        SolverCredentialsMissing => 93,
+        AcmeProfile | AcmeBadCsr => 95,
         InvalidIdentifier | WildcardNeedsDns01 | AcmeRejectedIdentifier => 95,
         CaaForbidsIssuance
         | CaaAccounturiMismatch
@@ -40,14 +43,17 @@ pub fn rank(code: Code) -> u8 {
         | Http01AddressMismatch
         | Http01NotPointingToIngress
         | Http01SolverBlocked => 88,
-        SolverPresentFailed => 86,
+        SolverPresentFailed | Http01SolverRejected => 86,
         SelfcheckDns01NsError | SelfcheckDns01ZoneNotFound => 84,
         SelfcheckHttp01WrongStatus | SelfcheckHttp01WrongBody | SelfcheckHttp01RequestFailed => 84,
         AcmeUnauthorized | AcmeDns | AcmeConnection => 82,
+        SelfcheckFailed => 81,
+        AcmeSecondaryValidation => 79,
         SelfcheckDns01NotPropagated => 80,
         Dns01NsInconsistent | Dns01RecursiveStale => 78,
         ChallengeStuck => 70,
         ChallengeBlockedDuplicate | ChallengeNotScheduled => 66,
+        AcmeOrderNotReady | AcmeAlreadyReplaced => 62,
         AcmeOther => 60,
         AcmeServerError => 50,
         RequestFailed => 40,
@@ -55,7 +61,7 @@ pub fn rank(code: Code) -> u8 {
         IssuanceBackoff => 30,
         OrderFailedNoReason => 25,
         CertificateNotReady => 20,
-        AcmeBadNonce | Dns01Cname | Http01Redirect => 5,
+        AcmeBadNonce | Dns01Cname | Http01Redirect | IssuerNotInSource => 5,
     }
 }
 

@@ -185,6 +185,27 @@ codes! {
     AcmeServerError = "acme-server-error", Warning,
         "The CA had an internal error, a 5xx, or is busy.",
         "Wait and retry; check the CA's status page.";
+    AcmeAccount = "acme-account", Fatal,
+        "The CA rejects the ACME account: no account for this key, account deactivated, External Account Binding required or rejected, an invalid or unsupported contact.",
+        "Fix the Issuer's account: a valid email (no example.com, no forbidden domain), the EAB key ID and HMAC Secret the CA gave you, or a new account key Secret if the CA no longer knows the old one.";
+    AcmeDirectoryUnreachable = "acme-directory-unreachable", Fatal,
+        "The ACME server (its directory) could not be fetched: DNS, TLS verification (an intercepting proxy's certificate), a wrong URL (404, an HTML page), a timeout.",
+        "Check the Issuer's server URL (it must end in /directory), and that cert-manager's pod can reach it: egress firewall, proxy settings, a TLS-intercepting proxy's CA.";
+    AcmeBadCsr = "acme-bad-csr", Fatal,
+        "The CA refused the certificate request (badCSR / badPublicKey): a blocked or weak key, or an extension it no longer issues (OCSP must-staple, client authentication).",
+        "Remove what the CA refuses from the Certificate (must-staple, client auth usage) or generate a new private key (rotationPolicy: Always).";
+    AcmeOrderNotReady = "acme-order-not-ready", Error,
+        "The order was finalized before it was ready, or after it became invalid or was already finalized (orderNotReady).",
+        "Retry the issuance (`certdx renew`): cert-manager makes a new Order; if it repeats, look at the Order's authorizations.";
+    AcmeSecondaryValidation = "acme-secondary-validation", Error,
+        "The CA's remote vantage points (multi-perspective validation) failed while its primary passed.",
+        "The CA saw something from other regions that a check from one place, cert-manager's or certdx's, cannot see: look for geo-blocking, GeoDNS answering differently per region, per-region firewalls or CDN rules, and allow the challenge path from everywhere.";
+    AcmeProfile = "acme-profile", Fatal,
+        "The requested certificate profile is not advertised or not recognised, or the order breaks its limits (more than 25 names, IP addresses where the profile forbids them).",
+        "Set the Issuer's spec.acme.profile to one the CA advertises (its directory's meta.profiles), or split the Certificate to fit the profile.";
+    AcmeAlreadyReplaced = "acme-already-replaced", Error,
+        "ARI: the order's `replaces` names a certificate that already has a replacement order, or one this account did not issue.",
+        "Nothing to fix if the client retries without `replaces`; otherwise stop the duplicate renewal (two clients renewing one certificate).";
     AcmeOther = "acme-other", Error,
         "Another ACME problem document.",
         "Read the problem's detail in the evidence; the ACME error type names the cause.";
@@ -217,6 +238,24 @@ codes! {
     IssuerNotReady = "issuer-not-ready", Fatal,
         "The Issuer or ClusterIssuer is not Ready (account registration failed, EAB, bad server URL).",
         "Fix the Issuer named in the evidence: its ACME server URL, email, EAB credentials or account key Secret.";
+    IssuerNotFound = "issuer-not-found", Fatal,
+        "The referenced Issuer or ClusterIssuer does not exist, as cert-manager or a source that could list it says.",
+        "Create the issuer, or correct issuerRef (name, kind Issuer vs ClusterIssuer, namespace).";
+    IssuerNotInSource = "issuer-not-in-source", Info,
+        "The referenced issuer is not in what certdx read (a dump without it, or a kind the user may not list): nothing is known about it.",
+        "Include it to have it checked: `kubectl get issuers,clusterissuers -A -o yaml` into the dump, or the certdx-reader ClusterRole for list access.";
+    SolverCredentialsMissing = "solver-credentials-missing", Fatal,
+        "A Secret the issuer or its solver needs (account key, DNS provider credentials, EAB key) does not exist or lacks the referenced key.",
+        "Create the Secret named in the evidence in the namespace cert-manager reads it from (the Issuer's namespace; the cluster resource namespace, cert-manager by default, for a ClusterIssuer), with the key the issuer references.";
+    Http01SolverRejected = "http01-solver-rejected", Error,
+        "The API server refused the HTTP-01 solver's Ingress, HTTPRoute or Pod (an admission webhook such as ingress-nginx's, a policy engine, Pod Security).",
+        "Allow the solver's objects: exempt the challenge path from the ingress controller's validation (ingress-nginx: strict-validate-path-type), add a policy exception for cert-manager's solver, or set podTemplate fields Pod Security requires.";
+    SelfcheckFailed = "selfcheck-failed", Error,
+        "cert-manager's self-check failed without saying why (older cert-manager).",
+        "Run `certdx check` on the Challenge to see what the self-check fails on.";
+    CertManagerWebhookUnavailable = "cert-manager-webhook-unavailable", Fatal,
+        "The API server cannot reach cert-manager's webhook (\"failed calling webhook webhook.cert-manager.io\"): connection refused, timeout, or a certificate it does not trust.",
+        "Check the cert-manager-webhook Pod and Service, its CA bundle (cainjector), and that the API server can reach the webhook's port (private clusters need a firewall rule).";
     IssuanceBackoff = "issuance-backoff", Warning,
         "cert-manager is backing off after failed issuance (1h, doubling up to 32h).",
         "Fix the cause, then `certdx renew` (or `cmctl renew`) to retry now instead of waiting for the backoff.";

@@ -159,6 +159,9 @@ pub struct Finding {
     /// The object the finding is about, e.g. `Challenge default/web-1-123-456`, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// The identifier (DNS name or IP address) the finding is about, when one is named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Rate-limit details (limit, identifier, retry_after) for `ratelimit-*` codes.
     #[serde(default, skip_serializing_if = "Option::is_none", flatten)]
     pub rate_limit: Option<RateLimit>,
@@ -177,6 +180,7 @@ impl Finding {
             detail: String::new(),
             advice: code.advice().to_owned(),
             subject: None,
+            target: None,
             rate_limit: None,
             evidence: Vec::new(),
         }
@@ -192,6 +196,19 @@ impl Finding {
     pub fn with_subject(mut self, subject: impl Into<String>) -> Finding {
         self.subject = Some(subject.into());
         self
+    }
+
+    /// Sets the identifier the finding is about.
+    pub fn with_target(mut self, target: impl Into<String>) -> Finding {
+        self.target = Some(target.into());
+        self
+    }
+
+    /// The identifier the finding names: its target, else the one its rate limit names.
+    pub fn identifier(&self) -> Option<&str> {
+        self.target
+            .as_deref()
+            .or(self.rate_limit.as_ref().and_then(|r| r.identifier.as_deref()))
     }
 
     /// Overrides the default severity.
