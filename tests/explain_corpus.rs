@@ -27,6 +27,10 @@ struct Entry {
     #[serde(default)]
     #[allow(dead_code)]
     note: Option<String>,
+    /// Why certdx still gets this entry wrong: reported, not failed, until it is fixed (and the
+    /// test fails if it is right, so the mark is removed then).
+    #[serde(default)]
+    known_wrong: Option<String>,
 }
 
 const FORMATS: &[&str] = &[
@@ -112,6 +116,7 @@ fn every_corpus_entry_is_classified_right() {
         "the corpus must hold at least 200 messages"
     );
     let mut failures = Vec::new();
+    let mut known = Vec::new();
     let mut by_format: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for (file, e) in &corpus {
         assert!(
@@ -131,9 +136,16 @@ fn every_corpus_entry_is_classified_right() {
         );
         let slot = by_format.entry(e.format.as_str()).or_default();
         slot.1 += 1;
-        match check(e) {
-            None => slot.0 += 1,
-            Some(why) => failures.push(format!(
+        match (check(e), &e.known_wrong) {
+            (None, None) => slot.0 += 1,
+            (None, Some(_)) => failures.push(format!(
+                "{file} {}: right now, remove its known_wrong mark",
+                e.source
+            )),
+            (Some(why), Some(reason)) => {
+                known.push(format!("{} ({why}): {reason}", e.source));
+            }
+            (Some(why), None) => failures.push(format!(
                 "{file} {} [{}]: want {}: {why}\n    {}",
                 e.source,
                 e.format,
@@ -142,7 +154,7 @@ fn every_corpus_entry_is_classified_right() {
             )),
         }
     }
-    let right = corpus.len() - failures.len();
+    let right = corpus.len() - failures.len() - known.len();
     println!(
         "explain corpus: {right} of {} right ({:.1} %)",
         corpus.len(),
@@ -150,6 +162,10 @@ fn every_corpus_entry_is_classified_right() {
     );
     for (format, (ok, all)) in &by_format {
         println!("  {format:<16} {ok:>4} / {all}");
+    }
+    println!("known wrong ({}):", known.len());
+    for k in &known {
+        println!("  {k}");
     }
     assert!(
         failures.is_empty(),

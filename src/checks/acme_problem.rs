@@ -45,7 +45,7 @@ static DETAIL_IDENT_RES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         r"(?i)looking up [A-Za-z]+ for ([^\s;,]+)",
         r"(?i)CAA record for ([^\s;,]+)",
         r#"(?i)rechecking CAA for "?([^"\s]+)"?"#,
-        r"(?i)(?:invalid response from|fetching) https?://([^/\s:\[\]]+)",
+        r"(?i)(?:invalid response from|fetching) [a-z]+://([^/\s:\[\]]+)",
         r"(?i)(?:TXT records? found at|TXT record \x22[^\x22]*\x22 (?:\(and \d+ more\) )?found at|TXT record \.\.\. found at) ([^\s;,]+)",
         r"(?i)no valid A{1,4} records found for ([^\s;,]+)",
         r"(?i)no valid IP addresses found for ([^\s;,]+)",
@@ -129,11 +129,11 @@ static WORDINGS: LazyLock<Vec<(Regex, Code)>> = LazyLock::new(|| {
             r"(?i)service busy|service is down for maintenance|\bRPC (?:failed|canceled)\b|SCT embedding|internal (?:server )?error|serverInternal|currently overloaded|An error occurred while processing your request|Response \[5\d\d\]",
             Code::AcmeServerError,
         ),
-        (r"(?i)JWS has an? (?:invalid|no) anti-replay nonce|\bbadNonce\b", Code::AcmeBadNonce),
+        (r"(?i)JWS has (?:an? )?(?:invalid|no) anti-replay nonce|unacceptable anti-replay nonce|\bbadNonce\b", Code::AcmeBadNonce),
         (r"(?i)DNS problem: |no valid IP addresses found for|no valid A{1,4} records found for|could not resolve host|DNS lookup failed for", Code::AcmeDns),
         (r"(?i)CAA record for \S+ prevents issuance|rechecking CAA for|CAA records? forbids?", Code::AcmeCaa),
         (
-            r"(?i)invalid response from https?://|key authorization file from the server did not match|no TXT records? found (?:at|for)|incorrect TXT record|non-200 status code from HTTP|correct value not found for DNS challenge|authorization for identifier \S+ is invalid",
+            r"(?i)invalid response from https?://|key authorization file from the server did not match|no TXT records? found (?:at|for)|incorrect TXT record|non-200 status code from HTTP|correct value not found for DNS challenge|authorization for identifier \S+ is invalid|authorization error for\s*:",
             Code::AcmeUnauthorized,
         ),
         (
@@ -187,7 +187,10 @@ pub fn classify(text: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     for p in &problems {
         // A compound problem only says "see the subproblems"; they carry the causes.
-        if p.kind.eq_ignore_ascii_case("compound") && has_subproblems {
+        if has_subproblems
+            && !p.subproblem
+            && (p.kind.eq_ignore_ascii_case("compound") || REFER_SUBPROBLEMS_RE.is_match(p.detail))
+        {
             continue;
         }
         let (finding, identifier) = classify_problem(p);
@@ -204,6 +207,11 @@ pub fn classify(text: &str) -> Vec<Finding> {
     }
     out
 }
+
+/// Boulder's top-level line over per-identifier subproblems ("Refer to sub-problems for more
+/// information"): the subproblems carry the causes.
+static REFER_SUBPROBLEMS_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)refer to sub-?problems").expect("valid regex"));
 
 static SECONDARY_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)during secondary validation:?\s*").expect("valid regex"));
@@ -406,7 +414,7 @@ fn type_code(kind: &str, status: Option<u16>, detail: &str) -> Code {
 
 /// Turns one problem into a finding with a specific summary, and the identifier it is about.
 fn classify_problem(p: &Problem<'_>) -> (Finding, Option<String>) {
-    let code = code_for(&p.kind, p.status, p.detail);
+    let code = refine(type_code(&p.kind, p.status, p.detail), p.segment);
     if matches!(code, Code::RatelimitOther | Code::RatelimitAccountPaused)
         && let Some(f) = ratelimit::classify(p.segment)
     {

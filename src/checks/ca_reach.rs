@@ -68,7 +68,10 @@ pub fn classify(text: &str) -> Option<Finding> {
     }
     if let Some(c) = CA_REQUEST_RE
         .captures_iter(text)
-        .find(|c| is_ca_url(&c[1]) && NETWORK_RE.is_match(&c[2]))
+        .find(|c| {
+            let named_directory = c[0].to_ascii_lowercase().contains("directory at");
+            (named_directory || is_ca_url(&c[1])) && NETWORK_RE.is_match(&c[2])
+        })
     {
         let why = reason(&c[2]);
         let summary = format!("The ACME server at {} could not be reached: {why}", &c[1]);

@@ -68,7 +68,7 @@ static ZONE_RES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
         r#"(?i)when querying the SOA record for the domain '([^']+)' using nameservers \[([^\]]*)\], rcode was expected to be [^,]*?,? but got '(\w+)'"#,
         r#"(?i)could not find the SOA record in the DNS tree for the domain '([^']+)'"#,
-        r#"(?i)could not determine the zone for "?([^"\s:]+)"?"#,
+        r#"(?i)could not determine the zone(?: for "?([^"\s:]+)"?)?(?:: Unexpected response code '\w+' for ([^\s"]+))?"#,
         r#"(?i)could not find the start of authority(?: for '?([^'\s:]+)'?)?"#,
     ]
     .iter()
@@ -135,8 +135,9 @@ static READ_BODY_RE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)failed to read 
 
 static NS_RCODE_RE: LazyLock<Regex> =
     LazyLock::new(|| re(r#"(?i)\bNS ([^\s,]+) returned (\w+) for ([^\s",]+)"#));
-static NOT_PROPAGATED_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r#"(?i)DNS record for "?([^"\s]+)"? not yet propagated"#));
+static NOT_PROPAGATED_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"(?i)DNS record for "?([^"\s]+)"? not yet propagated|(timed out waiting for (?:the )?record to (?:fully )?propagate)"#)
+});
 static NS_DIAL_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"(?i)(?:dial|read|write) (?:udp|tcp)[46]? (?:\S+->)?\[?([0-9a-f.:]+?)\]?:53:?\s*(i/o timeout|connect: [^;\x22]+|[^;\x22]*?refused|no route to host)",
@@ -301,7 +302,10 @@ fn zone_not_found(text: &str) -> Option<Finding> {
         .iter()
         .enumerate()
         .find_map(|(i, r)| r.captures(text).map(|c| (i, c)))?;
-    let name = c.get(1).map(|n| clean_identifier(n.as_str()));
+    let name = c.get(1).or(c.get(2).filter(|_| i == 2)).map(|n| {
+        let n = clean_identifier(n.as_str());
+        n.strip_prefix("_acme-challenge.").map(str::to_owned).unwrap_or(n)
+    });
     let summary = match (i, name) {
         (0, Some(n)) => format!(
             "cert-manager could not find the zone of {n}: the SOA query to [{}] got {}",
@@ -310,11 +314,15 @@ fn zone_not_found(text: &str) -> Option<Finding> {
         (_, Some(n)) => format!("cert-manager could not find the zone (SOA) of {n}"),
         (_, None) => "cert-manager could not find the zone (SOA) of the challenge name".to_owned(),
     };
+    let target = c.get(1).or(c.get(2).filter(|_| i == 2)).map(|n| {
+        let n = clean_identifier(n.as_str());
+        n.strip_prefix("_acme-challenge.").map(str::to_owned).unwrap_or(n)
+    });
     let start = c.get(0).map_or(0, |m| m.start());
-    Some(
-        Finding::new(Code::SelfcheckDns01ZoneNotFound, summary)
-            .with_detail(short(&text[start..], 600)),
-    )
+    let mut f = Finding::new(Code::SelfcheckDns01ZoneNotFound, summary)
+        .with_detail(short(&text[start..], 600));
+    f.target = target;
+    Some(f)
 }
 
 /// A solver's Present call failed: a DNS provider's API error, or the HTTP-01 resources.
@@ -432,10 +440,13 @@ fn dns01_self_check(text: &str) -> Option<Finding> {
         );
     }
     if let Some(c) = NOT_PROPAGATED_RE.captures(text) {
-        let summary = format!(
-            "cert-manager's DNS-01 self-check does not yet see the TXT record for {} on every authoritative nameserver",
-            clean_identifier(&c[1])
-        );
+        let summary = match c.get(1) {
+            Some(name) => format!(
+                "cert-manager's DNS-01 self-check does not yet see the TXT record for {} on every authoritative nameserver",
+                clean_identifier(name.as_str())
+            ),
+            None => "The client's DNS-01 propagation check gave up waiting for the TXT record on the authoritative nameservers".to_owned(),
+        };
         return Some(
             Finding::new(Code::SelfcheckDns01NotPropagated, summary)
                 .with_detail(short(text.trim(), 600)),

@@ -37,7 +37,7 @@ static VISIT_RE: LazyLock<Regex> = LazyLock::new(|| {
 
 static EXACT_SET_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)too many certificates(?: \((\d+)\))? already issued for (?:this |the )?exact set of (?:domains|identifiers|hostnames|names)",
+        r"(?i)(?:too many certificates(?: \((\d+)\))? )?already issued for (?:this |the )?exact set of (?:domains|identifiers|hostnames|names)",
     )
     .expect("valid regex")
 });
@@ -167,6 +167,10 @@ pub fn classify_known(text: &str) -> Option<Finding> {
         .as_bytes()
         .windows(8)
         .any(|w| w.eq_ignore_ascii_case(b"too many"))
+        && !text
+            .as_bytes()
+            .windows(12)
+            .any(|w| w.eq_ignore_ascii_case(b"exact set of"))
         && !text
             .as_bytes()
             .windows(20)

@@ -72,7 +72,10 @@ static IDENTIFIER_RES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         format!(r#"(?i)\bdomain:? "?({NAME})"?"#),
         format!(r#"(?i)(?:certificate|certificates|cert) for "?({NAME})"?"#),
         format!(r"^\s*\[({NAME})\]"),
-        format!(r"(?i)\bfor '({NAME})'"),
+        format!(r#"(?i)authori[sz]ation (?:status )?for (?:domain )?"?({NAME})"#),
+        format!(r#"(?i)\bdomain:? ["']?({NAME})"#),
+        format!(r#"(?i)zone (?:for|with):? "?({NAME})"#),
+        format!(r"(?i)\bauthoriz(?:ing|e) (?:\[\w+\] )?({NAME})"),
     ]
     .iter()
     .map(|p| Regex::new(p).expect("valid regex"))
@@ -94,16 +97,16 @@ pub fn canonical(text: &str) -> Cow<'_, str> {
 /// The identifier a message names around its problems (`for domains "x"`, `identifier x`,
 /// `[x]`), for findings whose problem does not name one.
 pub fn identifier(text: &str) -> Option<String> {
-    IDENTIFIER_RES
-        .iter()
-        .find_map(|re| re.captures(text))
-        .map(|c| clean_identifier(&c[1]))
-        .map(|n| {
-            n.strip_prefix("_acme-challenge.")
-                .map(str::to_owned)
-                .unwrap_or(n)
-        })
-        .filter(|n| n.contains('.') || n.contains(':'))
+    IDENTIFIER_RES.iter().find_map(|re| {
+        re.captures_iter(text)
+            .map(|c| clean_identifier(&c[1]))
+            .map(|n| {
+                n.strip_prefix("_acme-challenge.")
+                    .map(str::to_owned)
+                    .unwrap_or(n)
+            })
+            .find(|n| n.contains('.') || n.contains(':'))
+    })
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ const ANCHORS: &[&str] = &[
     "re-issuing", "propagat", "x509", "tls", "servfail", "nxdomain", "caa", "txt", "webhook",
     "paused", "prevent", "incorrect", "mismatch", "malformed", "unauthorized", "badcsr",
     "badnonce", "nonce", "eab", "blocked", "blacklist", "blocklist", "policy", "limit",
+    "disallow", "redirect", "cancel", "require", "overload", "already",
 ];
 
 static ANCHOR_MATCHER: LazyLock<AhoCorasick> = LazyLock::new(|| {

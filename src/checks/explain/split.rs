@@ -7,6 +7,10 @@
 //! says nothing recognisable; otherwise it starts a new one. A blank line always ends a
 //! message.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 use super::unwrap::{Line, Wrapper};
 
 /// Longest message, in bytes: Kubernetes caps a condition message at 32 KiB, so anything
@@ -43,10 +47,13 @@ pub fn split<'a>(
         }
         let starts_new = match &current {
             None => true,
+            Some(m) if m.structured && LOGR_PAIR_RE.is_match(line.raw) => false,
             Some(_) if line.wrapper != Wrapper::Plain => true,
             Some(m) if m.text.len() + line.text.len() > MAX_MESSAGE_BYTES => true,
             Some(m) if line.indent > m.indent => false,
-            Some(m) if unfinished(&m.text) || continues(&line.text) => false,
+            Some(m) if unfinished(&m.text) || continues(line.raw) || wrapped(&m.text, &line.text) => {
+                false
+            }
             Some(m) if m.structured => false,
             Some(m) if !m.recognised => false,
             Some(_) => recognisable(&line.text),
@@ -91,11 +98,35 @@ fn unfinished(text: &str) -> bool {
     open > close
 }
 
-/// Whether a line can only be the rest of something: a JSON member or closing bracket.
+/// Whether a line is the rest of a sentence that was wrapped at a fixed width (YAML folding, a
+/// terminal): the line before is long and ends mid-sentence, and this one goes on in lower
+/// case. Separate messages start with a capital letter nearly always.
+fn wrapped(before: &str, line: &str) -> bool {
+    let last = before.rsplit('\n').next().unwrap_or(before).trim_end();
+    last.chars().count() >= 60
+        && !last.ends_with(['.', '!', '?', '"', '\'', ')', ']', '}'])
+        && line.trim_start().starts_with(|c: char| c.is_lowercase())
+}
+
+/// Whether a line can only be the rest of something: a JSON member, a closing bracket, lego's
+/// `::` separator.
 fn continues(line: &str) -> bool {
     let t = line.trim_start();
-    t.starts_with(['}', ']', ')']) || (t.starts_with('"') && t.contains("\":"))
+    t.starts_with(['}', ']', ')'])
+        || t.starts_with("::")
+        || (t.starts_with('"') && t.contains("\":"))
+        || PROBLEM_FIELD_RE.is_match(t)
 }
+
+/// A problem document's member printed on a line of its own (`[detail] ...`, `detail: ...`).
+static PROBLEM_FIELD_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:\[(?:detail|status|type|instance)\]|(?:detail|status|instance|subproblems)\s*[:=])")
+        .expect("valid regex")
+});
+
+/// A logr pair alone on its line: a record that a paste broke over several lines.
+static LOGR_PAIR_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"^\s*"[A-Za-z_]+"="#).expect("valid regex"));
 
 #[cfg(test)]
 mod tests {

@@ -61,9 +61,18 @@ static TIMESTAMP_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2}| UTC)?\s+(?:\[[A-Za-z]+\]\s+|(?:INFO|WARN|WARNING|ERROR|ERRO|DEBUG|error|info|warn)\s+)?")
         .expect("valid regex")
 });
+/// A bracketed level word at the start of a line.
+static LEVEL_MARK_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\[(?:EROR|ERROR|WARN|WARNING|INFO|DBUG|DEBUG|VERB)\]\s*").expect("valid regex")
+});
 /// A `kubectl describe` field whose value is a message.
 static DESCRIBE_FIELD_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:Reason|Message|Status Reason|Error|Err|Detail):\s+(\S.*)$").expect("valid regex")
+    Regex::new(r"^\s*(?:Reason|Message|Status Reason):\s+(\S.*)$").expect("valid regex")
+});
+/// A row of `kubectl get challenges`: name, state, domain, reason, age.
+static CHALLENGE_ROW_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*\S+\s+(?:pending|processing|valid|invalid|errored|expired|ready)\s+(\S+\.\S+)\s+(\S.*?)\s+\S+$")
+        .expect("valid regex")
 });
 /// A row of `kubectl describe`'s Events table: type, reason, age, from, message.
 static EVENT_ROW_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -80,7 +89,16 @@ const IDENTIFIER_KEYS: &[&str] = &["dnsName", "identifier", "domain", "domains"]
 /// Takes one cleaned line apart.
 pub fn unwrap_line(raw: &str) -> Line<'_> {
     let indent = raw.chars().take_while(|c| c.is_whitespace()).count();
+    // A quoted paste (Markdown, e-mail): "> " before every line.
     let trimmed = raw.trim();
+    let trimmed = trimmed
+        .strip_prefix('>')
+        .filter(|rest| !rest.starts_with(['>', '=']))
+        .map_or(trimmed, str::trim_start);
+    // win-acme and other Windows clients mark the level, not a record: "[EROR] ...".
+    let trimmed = LEVEL_MARK_RE
+        .find(trimmed)
+        .map_or(trimmed, |m| &trimmed[m.end()..]);
     let mut wrapper = Wrapper::Plain;
     let mut rest = trimmed;
     // Prefixes nest (a timestamp before a klog header, `kubectl logs --timestamps`).
@@ -105,6 +123,17 @@ pub fn unwrap_line(raw: &str) -> Line<'_> {
             text: Cow::Owned(fields.text),
             wrapper: Wrapper::Log,
             identifier: fields.identifier,
+            indent,
+        };
+    }
+    if wrapper == Wrapper::Plain
+        && let Some(c) = CHALLENGE_ROW_RE.captures(raw)
+    {
+        return Line {
+            raw,
+            text: Cow::Owned(c[2].to_owned()),
+            wrapper: Wrapper::Describe,
+            identifier: Some(c[1].to_owned()),
             indent,
         };
     }
