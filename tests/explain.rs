@@ -455,7 +455,7 @@ fn acme_unauthorized_http01() {
 fn acme_unauthorized_dns01() {
     let f = expect(
         "Error accepting authorization: acme: authorization error for example.com: 403 urn:ietf:params:acme:error:unauthorized: No TXT record found at _acme-challenge.example.com",
-        Code::AcmeUnauthorized,
+        Code::Dns01TxtMissing,
     );
     assert!(
         f[0].summary.contains("_acme-challenge.example.com"),
@@ -464,7 +464,7 @@ fn acme_unauthorized_dns01() {
     );
     expect(
         "acme: authorization error for *.example.com: 403 urn:ietf:params:acme:error:unauthorized: Incorrect TXT record \"q1w2e3\" found at _acme-challenge.example.com",
-        Code::AcmeUnauthorized,
+        Code::Dns01TxtWrongValue,
     );
 }
 
@@ -481,7 +481,7 @@ fn acme_dns_problems() {
     );
     expect(
         "acme: authorization error for *.example.com: 400 urn:ietf:params:acme:error:dns: DNS problem: NXDOMAIN looking up TXT for _acme-challenge.example.com - check that a DNS record exists for this domain",
-        Code::AcmeDns,
+        Code::Dns01TxtMissing,
     );
     expect(
         "400 urn:ietf:params:acme:error:dns: DNS problem: query timed out looking up CAA for example.net",
@@ -548,7 +548,8 @@ fn acme_connection() {
 #[test]
 fn acme_rejected_identifier_with_subproblems() {
     let text = "Failed to create Order: 400 urn:ietf:params:acme:error:rejectedIdentifier: Error creating new order :: Cannot issue for \"a.local\": Domain name does not end with a valid public suffix (TLD) (and 1 more problems. Refer to sub-problems for more information.); subproblems:\n\turn:ietf:params:acme:error:rejectedIdentifier: [dns: a.local] Domain name does not end with a valid public suffix (TLD)\n\turn:ietf:params:acme:error:rejectedIdentifier: [dns: b.internal] Domain name does not end with a valid public suffix (TLD)";
-    let f = expect(text, Code::AcmeRejectedIdentifier);
+    // Not a public name at all: the name is invalid, whatever type the CA filed it under.
+    let f = expect(text, Code::InvalidIdentifier);
     assert_eq!(f.len(), 2, "one finding per identifier: {f:#?}");
     assert!(f[0].summary.contains("a.local"));
     assert!(f[1].summary.contains("b.internal"));
@@ -589,12 +590,12 @@ fn acme_bad_nonce_server_error_and_other() {
     );
     let f = expect(
         "Failed to finalize Order: 400 urn:ietf:params:acme:error:badCSR: Error finalizing order :: CSR contains a public key of a known weak type",
-        Code::AcmeOther,
+        Code::AcmeBadCsr,
     );
-    assert!(f[0].summary.contains("badCSR"), "{}", f[0].summary);
+    assert!(f[0].summary.contains("weak"), "{}", f[0].summary);
     expect(
         "403 urn:ietf:params:acme:error:userActionRequired: Terms of service have changed",
-        Code::AcmeOther,
+        Code::AcmeAccount,
     );
     expect(
         "400 urn:ietf:params:acme:error:tls: 192.0.2.1: remote error: tls: handshake failure",
@@ -640,7 +641,7 @@ fn pebble_wordings() {
     assert!(f[0].summary.contains("404"), "{}", f[0].summary);
     let f = expect(
         "403 urn:ietf:params:acme:error:unauthorized: No TXT records found for DNS challenge :\"example.test\"",
-        Code::AcmeUnauthorized,
+        Code::Dns01TxtMissing,
     );
     assert!(
         f[0].summary.contains("_acme-challenge.example.test"),
@@ -649,7 +650,7 @@ fn pebble_wordings() {
     );
     expect(
         "403 urn:ietf:params:acme:error:unauthorized: Correct value not found for DNS challenge :\"example.test\"",
-        Code::AcmeUnauthorized,
+        Code::Dns01TxtWrongValue,
     );
     let f = expect(
         "400 urn:ietf:params:acme:error:connection: Get \"http://web.example.test:5002/.well-known/acme-challenge/abc\": dial tcp 127.0.0.1:5002: connect: connection refused",
@@ -790,7 +791,7 @@ fn solver_present_failures() {
     );
     let f = expect(
         "Error presenting challenge: admission webhook \"validate.nginx.ingress.kubernetes.io\" denied the request: nginx.ingress.kubernetes.io/server-snippet annotation cannot be used",
-        Code::SolverPresentFailed,
+        Code::Http01SolverRejected,
     );
     assert!(f[0].summary.contains("HTTP-01"), "{}", f[0].summary);
 }
@@ -807,7 +808,7 @@ fn solver_no_match() {
 fn issuer_not_ready() {
     let f = expect(
         "Failed to verify ACME account: 400 urn:ietf:params:acme:error:malformed: [External Account Binding] The account is not awaiting external account binding",
-        Code::IssuerNotReady,
+        Code::AcmeAccount,
     );
     assert!(
         f[0].summary.contains("External Account Binding"),
@@ -816,14 +817,14 @@ fn issuer_not_ready() {
     );
     expect(
         "Failed to register ACME account: 400 urn:ietf:params:acme:error:externalAccountRequired: The request must include a value for the \"externalAccountBinding\" field",
-        Code::IssuerNotReady,
+        Code::AcmeAccount,
     );
     let f = expect(
         "Failed to verify ACME account: Get \"https://acme-v02.api.letsencrypt.org/directory\": dial tcp: lookup acme-v02.api.letsencrypt.org on 10.96.0.10:53: read udp 10.244.0.5:45873->10.96.0.10:53: i/o timeout",
-        Code::IssuerNotReady,
+        Code::AcmeDirectoryUnreachable,
     );
     assert!(
-        f[0].summary.contains("cannot reach the ACME server"),
+        f[0].summary.contains("could not be reached"),
         "{}",
         f[0].summary
     );
@@ -833,11 +834,11 @@ fn issuer_not_ready() {
     );
     expect(
         "Referenced \"ClusterIssuer\" not found: clusterissuer.cert-manager.io \"letsencrypt-prod\" not found",
-        Code::IssuerNotReady,
+        Code::IssuerNotFound,
     );
     expect(
         "Error getting keypair for CA issuer: secrets \"ca-key-pair\" not found",
-        Code::IssuerNotReady,
+        Code::SolverCredentialsMissing,
     );
     let f = expect(
         "Failed to verify ACME account: context deadline exceeded",
@@ -982,4 +983,91 @@ fn typical_messages_are_fast() {
         per_message < std::time::Duration::from_millis(2),
         "{per_message:?} per message"
     );
+}
+
+// --- Whole pastes: several messages, wrappers, hostile bytes. ------------------------------
+
+#[test]
+fn a_pasted_block_yields_every_message_in_order() {
+    let paste = "\u{1b}[1mkubectl describe challenge www-1-2-3\u{1b}[0m\r\n\
+Status:\r\n\
+  Reason:      Waiting for HTTP-01 challenge propagation: wrong status code '404', expected '200'\r\n\
+Events:\r\n\
+  Type     Reason  Age   From                     Message\r\n\
+  Warning  Failed  2m    cert-manager-challenges  Accepting challenge authorization failed: acme: authorization error for www.example.com: 403 urn:ietf:params:acme:error:unauthorized: 203.0.113.7: Invalid response from http://www.example.com/.well-known/acme-challenge/abc: 404\r\n\
+E0105 14:20:08.488171       1 sync.go:186] cert-manager/controller/orders \"msg\"=\"failed\" \"error\"=\"429 urn:ietf:params:acme:error:rateLimited: too many new orders (300) from this account in the last 3h0m0s, retry after 2025-06-01 10:11:12 UTC\"\n\
+E0105 14:20:09.488171       1 sync.go:186] cert-manager/controller/orders \"msg\"=\"failed\" \"error\"=\"429 urn:ietf:params:acme:error:rateLimited: too many new orders (300) from this account in the last 3h0m0s, retry after 2025-06-01 10:11:12 UTC\"\n";
+    let found = explain(paste);
+    let codes: Vec<Code> = found.iter().map(|f| f.code).collect();
+    assert_eq!(
+        codes,
+        vec![
+            Code::SelfcheckHttp01WrongStatus,
+            Code::AcmeUnauthorized,
+            Code::RatelimitNewOrders
+        ],
+        "{found:#?}"
+    );
+    assert_eq!(found[1].target.as_deref(), Some("www.example.com"));
+    assert!(
+        found[2].detail.contains("seen 2 times"),
+        "{}",
+        found[2].detail
+    );
+}
+
+#[test]
+fn hostile_input_is_bounded_and_never_panics() {
+    // Binary noise, lone quotes and brackets, NULs, a very long line, invalid escapes.
+    let mut junk = String::new();
+    for i in 0..20_000u32 {
+        let c = char::from_u32((i * 7919) % 0x2_0000).unwrap_or('?');
+        junk.push(c);
+        if i % 97 == 0 {
+            junk.push_str("\"msg\"=\"\\u12 { [ ( urn:ietf:params:acme:error: \\");
+        }
+        if i % 1000 == 0 {
+            junk.push('\n');
+        }
+    }
+    junk.push_str(&"x".repeat(200_000));
+    let _ = explain(&junk);
+    // A real message after the junk is still found.
+    junk.push_str("\n\nWaiting for DNS-01 challenge propagation: DNS record for \"a.example.com\" not yet propagated\n");
+    let found = explain(&junk);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.code == Code::SelfcheckDns01NotPropagated
+                && f.target.as_deref() == Some("a.example.com")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn cli_reads_binary_leniently_and_refuses_empty_input() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let run = |input: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_certdx"))
+            .args(["explain", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("certdx runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write");
+        child.wait_with_output().expect("certdx ends")
+    };
+    let out = run(b"\xff\xfe caf\xe9 too many failed authorizations recently\n");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ratelimit-failed-authorizations"));
+    let out = run(b" \n\t\r\n");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to explain"));
 }

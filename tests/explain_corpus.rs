@@ -150,7 +150,13 @@ fn every_corpus_entry_is_classified_right() {
                 e.source,
                 e.format,
                 e.code,
-                e.text.lines().next().unwrap_or("").chars().take(160).collect::<String>()
+                e.text
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(160)
+                    .collect::<String>()
             )),
         }
     }

@@ -14,8 +14,8 @@ use regex::Regex;
 
 use crate::model::{Code, Finding};
 
-use super::text::{clean_identifier, go_error_gist, short};
 use super::ratelimit;
+use super::text::{clean_identifier, go_error_gist, short};
 
 /// A problem type, optionally preceded by the HTTP status cert-manager prints before it. Covers
 /// RFC 8555 (`urn:ietf:params:acme:error:`) and ACME v1 (`urn:acme:error:`) types.
@@ -301,11 +301,6 @@ fn trim_detail(after: &str) -> &str {
     d.trim_end_matches(|c: char| c == ';' || c == ',' || c.is_whitespace())
 }
 
-/// Decides the code of one problem from its type, status and detail.
-fn code_for(kind: &str, status: Option<u16>, detail: &str) -> Code {
-    refine(type_code(kind, status, detail), detail)
-}
-
 /// What a detail's wording says beyond its problem type, whichever type the CA (or an older
 /// CA) chose for it: a DNS-01 TXT missing or wrong is about the record, not the validation
 /// machinery; account, CSR, order, profile and ARI refusals arrive as `malformed` or
@@ -573,7 +568,9 @@ fn summarise(
         Code::AcmeBadCsr => format!("The CA refused the certificate request{for_ident}: {gist}"),
         Code::AcmeOrderNotReady => format!("The CA refused to finalize the order: {gist}"),
         Code::AcmeProfile => {
-            format!("The CA refused the certificate profile or the order's names{for_ident}: {gist}")
+            format!(
+                "The CA refused the certificate profile or the order's names{for_ident}: {gist}"
+            )
         }
         Code::AcmeAlreadyReplaced => {
             format!("The CA refused the renewal's ARI `replaces`{for_ident}: {gist}")

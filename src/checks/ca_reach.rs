@@ -27,7 +27,9 @@ static CA_REQUEST_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// certbot's (urllib3's) form.
 static PYTHON_POOL_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)HTTPSConnectionPool\(host='([^']+)', port=\d+\): Max retries exceeded with url: (\S+) \(Caused by (.*)"#)
+    re(
+        r#"(?i)HTTPSConnectionPool\(host='([^']+)', port=\d+\): Max retries exceeded with url: (\S+) \(Caused by (.*)"#,
+    )
 });
 /// Clients' own words for a directory they could not read.
 static DIRECTORY_WORDING_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -37,7 +39,9 @@ static DIRECTORY_WORDING_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// An HTML or non-JSON answer where the ACME client expected JSON.
 static NOT_JSON_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)invalid character '<' looking for beginning of value|unexpected content-type|Expecting value: line 1 column 1|is not a valid ACME directory|did not return a valid directory")
+    re(
+        r"(?i)invalid character '<' looking for beginning of value|unexpected content-type|Expecting value: line 1 column 1|is not a valid ACME directory|did not return a valid directory",
+    )
 });
 /// Failures of the connection itself: DNS, TCP, TLS, proxy, time.
 static NETWORK_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -66,13 +70,10 @@ pub fn classify(text: &str) -> Option<Finding> {
     if text.contains("acme:error:") {
         return None;
     }
-    if let Some(c) = CA_REQUEST_RE
-        .captures_iter(text)
-        .find(|c| {
-            let named_directory = c[0].to_ascii_lowercase().contains("directory at");
-            (named_directory || is_ca_url(&c[1])) && NETWORK_RE.is_match(&c[2])
-        })
-    {
+    if let Some(c) = CA_REQUEST_RE.captures_iter(text).find(|c| {
+        let named_directory = c[0].to_ascii_lowercase().contains("directory at");
+        (named_directory || is_ca_url(&c[1])) && NETWORK_RE.is_match(&c[2])
+    }) {
         let why = reason(&c[2]);
         let summary = format!("The ACME server at {} could not be reached: {why}", &c[1]);
         return Some(found(summary, text, c.get(0).map_or(0, |m| m.start())));

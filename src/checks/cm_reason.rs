@@ -33,7 +33,9 @@ static BACKOFF_WHEN_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static ACCOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?is)failed to (register|verify|update|create) (?:the |an )?ACME account:?\s*(.*)|error (initiali[sz]ing) issuer:?\s*(.*)")
+    re(
+        r"(?is)failed to (register|verify|update|create) (?:the |an )?ACME account:?\s*(.*)|error (initiali[sz]ing) issuer:?\s*(.*)",
+    )
 });
 /// cert-manager saying it looked the issuer up and found nothing (v1: the request
 /// controllers; v0.x: the API error of the lookup).
@@ -129,14 +131,18 @@ static PRESENTED_KEY_RE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?is)presented key \((.*?)\) did not match expected"));
 /// A self-check that failed without saying why (or with a cause no pattern above knows).
 static SELF_CHECK_FAILED_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)propagation check failed|self[- ]check failed|waiting for (?:http|dns)-01 challenge propagation")
+    re(
+        r"(?i)propagation check failed|self[- ]check failed|waiting for (?:http|dns)-01 challenge propagation",
+    )
 });
 static READ_BODY_RE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)failed to read response body"));
 
 static NS_RCODE_RE: LazyLock<Regex> =
     LazyLock::new(|| re(r#"(?i)\bNS ([^\s,]+) returned (\w+) for ([^\s",]+)"#));
 static NOT_PROPAGATED_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)DNS record for "?([^"\s]+)"? not yet propagated|(timed out waiting for (?:the )?record to (?:fully )?propagate)"#)
+    re(
+        r#"(?i)DNS record for "?([^"\s]+)"? not yet propagated|(timed out waiting for (?:the )?record to (?:fully )?propagate)"#,
+    )
 });
 static NS_DIAL_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(
@@ -304,7 +310,9 @@ fn zone_not_found(text: &str) -> Option<Finding> {
         .find_map(|(i, r)| r.captures(text).map(|c| (i, c)))?;
     let name = c.get(1).or(c.get(2).filter(|_| i == 2)).map(|n| {
         let n = clean_identifier(n.as_str());
-        n.strip_prefix("_acme-challenge.").map(str::to_owned).unwrap_or(n)
+        n.strip_prefix("_acme-challenge.")
+            .map(str::to_owned)
+            .unwrap_or(n)
     });
     let summary = match (i, name) {
         (0, Some(n)) => format!(
@@ -316,7 +324,9 @@ fn zone_not_found(text: &str) -> Option<Finding> {
     };
     let target = c.get(1).or(c.get(2).filter(|_| i == 2)).map(|n| {
         let n = clean_identifier(n.as_str());
-        n.strip_prefix("_acme-challenge.").map(str::to_owned).unwrap_or(n)
+        n.strip_prefix("_acme-challenge.")
+            .map(str::to_owned)
+            .unwrap_or(n)
     });
     let start = c.get(0).map_or(0, |m| m.start());
     let mut f = Finding::new(Code::SelfcheckDns01ZoneNotFound, summary)

@@ -21,7 +21,9 @@ fn re(pattern: &str) -> Regex {
 /// cert-manager's own webhook, named `webhook.cert-manager.io` since v0.14 and
 /// `webhook.certmanager.k8s.io` before.
 static CM_WEBHOOK_CALL_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)failed calling (?:admission )?webhook \\?"?([a-z0-9.-]*cert-?manager[a-z0-9.-]*)\\?"?:?\s*(.*)"#)
+    re(
+        r#"(?i)failed calling (?:admission )?webhook \\?"?([a-z0-9.-]*cert-?manager[a-z0-9.-]*)\\?"?:?\s*(.*)"#,
+    )
 });
 /// Another admission controller refusing an object.
 static DENIED_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -30,9 +32,8 @@ static DENIED_RE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 /// What makes a refused object the HTTP-01 solver's.
-static SOLVER_CONTEXT_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)acme-http-solver|http-?01|\bingress|httproute|solver|challenge")
-});
+static SOLVER_CONTEXT_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)acme-http-solver|http-?01|\bingress|httproute|solver|challenge"));
 static SECRET_NOT_FOUND_RE: LazyLock<Regex> =
     LazyLock::new(|| re(r#"(?i)\bsecrets? \\?"([^"\\]+)\\?" not found"#));
 static SECRET_KEY_MISSING_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -156,7 +157,9 @@ mod tests {
 
     #[test]
     fn secrets_and_keys() {
-        let f = classify(r#"error getting cloudflare secret: secret "cloudflare-api-token" not found"#).unwrap();
+        let f =
+            classify(r#"error getting cloudflare secret: secret "cloudflare-api-token" not found"#)
+                .unwrap();
         assert_eq!(f.code, Code::SolverCredentialsMissing);
         assert!(f.summary.contains("cloudflare-api-token"));
         let f = classify(r#"error getting route53 secret access key: key "secret-access-key" not found in secret "route53""#).unwrap();

@@ -24,7 +24,7 @@ use regex::Regex;
 
 use crate::model::{Code, Finding, RateLimit};
 
-use super::text::{clean_identifier, short, retry_after};
+use super::text::{clean_identifier, retry_after, short};
 
 static PAUSED_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)temporarily prevented from requesting certificates for (.+?)(?: and possibly others|\.\s|\.?$)")

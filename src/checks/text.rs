@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use regex::Regex;
 
 /// The first `max` bytes of `text`, cut at a character boundary.
-pub(crate) fn prefix(text: &str, max: usize) -> &str {
+pub fn prefix(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
     }
@@ -19,7 +19,7 @@ pub(crate) fn prefix(text: &str, max: usize) -> &str {
 }
 
 /// `text` cut to `max` bytes with an ellipsis, whitespace kept as it was.
-pub(crate) fn short_raw(text: &str, max: usize) -> String {
+pub fn short_raw(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
@@ -155,4 +155,3 @@ pub fn retry_after(text: &str) -> Option<Timestamp> {
     let caps = RETRY_AFTER_RE.captures(text)?;
     timestamp_from(&caps)
 }
-

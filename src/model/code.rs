@@ -96,6 +96,9 @@ codes! {
         "The HTTP-01 solver cannot serve: pod missing or not ready, no endpoints, ingress class mismatch, forced HTTPS or auth on the challenge path, or a NetworkPolicy denies it.",
         "Fix the solver's pod/Service/Ingress named in the evidence (ingress class, annotations, NetworkPolicy) so the challenge path reaches it.";
 
+    Http01SolverRejected = "http01-solver-rejected", Error,
+        "The API server refused the HTTP-01 solver's Ingress, HTTPRoute or Pod (an admission webhook such as ingress-nginx's, a policy engine, Pod Security).",
+        "Allow the solver's objects: exempt the challenge path from the ingress controller's validation (ingress-nginx: strict-validate-path-type), add a policy exception for cert-manager's solver, or set podTemplate fields Pod Security requires.";
     // DNS-01.
     Dns01ZoneNotFound = "dns01-zone-not-found", Fatal,
         "No SOA was found walking up from the challenge name.",
@@ -247,9 +250,6 @@ codes! {
     SolverCredentialsMissing = "solver-credentials-missing", Fatal,
         "A Secret the issuer or its solver needs (account key, DNS provider credentials, EAB key) does not exist or lacks the referenced key.",
         "Create the Secret named in the evidence in the namespace cert-manager reads it from (the Issuer's namespace; the cluster resource namespace, cert-manager by default, for a ClusterIssuer), with the key the issuer references.";
-    Http01SolverRejected = "http01-solver-rejected", Error,
-        "The API server refused the HTTP-01 solver's Ingress, HTTPRoute or Pod (an admission webhook such as ingress-nginx's, a policy engine, Pod Security).",
-        "Allow the solver's objects: exempt the challenge path from the ingress controller's validation (ingress-nginx: strict-validate-path-type), add a policy exception for cert-manager's solver, or set podTemplate fields Pod Security requires.";
     SelfcheckFailed = "selfcheck-failed", Error,
         "cert-manager's self-check failed without saying why (older cert-manager).",
         "Run `certdx check` on the Challenge to see what the self-check fails on.";

@@ -206,9 +206,10 @@ impl Finding {
 
     /// The identifier the finding names: its target, else the one its rate limit names.
     pub fn identifier(&self) -> Option<&str> {
-        self.target
-            .as_deref()
-            .or(self.rate_limit.as_ref().and_then(|r| r.identifier.as_deref()))
+        self.target.as_deref().or(self
+            .rate_limit
+            .as_ref()
+            .and_then(|r| r.identifier.as_deref()))
     }
 
     /// Overrides the default severity.

@@ -37,10 +37,7 @@ static REWRITES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
             "authorization error for $1: $2",
         ),
         // Go's map of errors by domain (lego, Traefik): "map[x.com:acme: error: ...]"
-        (
-            format!(r"\bmap\[({NAME}):"),
-            "authorization error for $1: ",
-        ),
+        (format!(r"\bmap\[({NAME}):"), "authorization error for $1: "),
         // acme.sh: "x.com:Verify error:Invalid response ..."
         (
             format!(r"(?i)(?:^|\s|,)({NAME}):Verify error(?: detail)?:\s*"),

@@ -47,14 +47,71 @@ const MAX_EVIDENCE_BYTES: usize = 4 * 1024;
 /// purpose (any negation, any failure word): a message it wrongly skipped would be lost, and
 /// the corpus test is what catches that.
 const ANCHORS: &[&str] = &[
-    "error", "err=", "fail", "invalid", "unable", "cannot", "can't", "could", "not ",
-    "n't", "no ", "denied", "forbidden", "refused", "reset", "timeout", "timed out",
-    "deadline", "too many", "urn:", "problem", "429", " 50", "exceed", "expired", "retry",
-    "wrong", "unknown", "missing", "must", "rate", "busy", "unavail", "reject", "backing off",
-    "re-issuing", "propagat", "x509", "tls", "servfail", "nxdomain", "caa", "txt", "webhook",
-    "paused", "prevent", "incorrect", "mismatch", "malformed", "unauthorized", "badcsr",
-    "badnonce", "nonce", "eab", "blocked", "blacklist", "blocklist", "policy", "limit",
-    "disallow", "redirect", "cancel", "require", "overload", "already",
+    "error",
+    "err=",
+    "fail",
+    "invalid",
+    "unable",
+    "cannot",
+    "can't",
+    "could",
+    "not ",
+    "n't",
+    "no ",
+    "denied",
+    "forbidden",
+    "refused",
+    "reset",
+    "timeout",
+    "timed out",
+    "deadline",
+    "too many",
+    "urn:",
+    "problem",
+    "429",
+    " 50",
+    "exceed",
+    "expired",
+    "retry",
+    "wrong",
+    "unknown",
+    "missing",
+    "must",
+    "rate",
+    "busy",
+    "unavail",
+    "reject",
+    "backing off",
+    "re-issuing",
+    "propagat",
+    "x509",
+    "tls",
+    "servfail",
+    "nxdomain",
+    "caa",
+    "txt",
+    "webhook",
+    "paused",
+    "prevent",
+    "incorrect",
+    "mismatch",
+    "malformed",
+    "unauthorized",
+    "badcsr",
+    "badnonce",
+    "nonce",
+    "eab",
+    "blocked",
+    "blacklist",
+    "blocklist",
+    "policy",
+    "limit",
+    "disallow",
+    "redirect",
+    "cancel",
+    "require",
+    "overload",
+    "already",
 ];
 
 static ANCHOR_MATCHER: LazyLock<AhoCorasick> = LazyLock::new(|| {
@@ -77,6 +134,8 @@ pub fn explain(text: &str) -> Vec<Finding> {
     });
     let mut out: Vec<Finding> = Vec::new();
     let mut seen: HashMap<(Code, String), (usize, usize)> = HashMap::new();
+    // One message: the evidence is the input as given (an HTML page keeps its tags).
+    let whole = (messages.len() == 1).then(|| short_raw(text, MAX_EVIDENCE_BYTES));
     for m in messages {
         let found = memo.classify(&m.text);
         if found.is_empty() {
@@ -88,7 +147,9 @@ pub fn explain(text: &str) -> Vec<Finding> {
             .or_else(|| clients::identifier(&prepare(&m.text)));
         let evidence = Evidence::Text {
             source: "message".into(),
-            text: short_raw(m.raw.trim_end(), MAX_EVIDENCE_BYTES),
+            text: whole
+                .clone()
+                .unwrap_or_else(|| short_raw(m.raw.trim_end(), MAX_EVIDENCE_BYTES)),
             at: None,
         };
         for mut f in found {

@@ -25,28 +25,18 @@ pub fn clean(text: &str) -> Cow<'_, str> {
     if !has_escape && !has_control {
         return Cow::Borrowed(text);
     }
-    let stripped;
+    // Line ends first: the escape stripper drops a lone CR, which ends a line here.
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let text = if has_escape {
-        stripped = String::from_utf8_lossy(&strip_ansi_escapes::strip(text)).into_owned();
-        stripped.as_str()
+        String::from_utf8_lossy(&strip_ansi_escapes::strip(&text)).into_owned()
     } else {
         text
     };
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' => {
-                if chars.peek() != Some(&'\n') {
-                    out.push('\n');
-                }
-            }
-            '\n' | '\t' => out.push(c),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
+    Cow::Owned(
+        text.chars()
+            .filter(|&c| c == '\n' || c == '\t' || !c.is_control())
+            .collect(),
+    )
 }
 
 /// Undoes Go's `%q` and JSON string escaping inside a log line (`err="NS ... for \"x\""`,

@@ -3,9 +3,10 @@
 //! A log record or a `kubectl describe` field starts a message of its own. Plain lines are
 //! harder: a long message arrives wrapped over several lines, and several short messages
 //! arrive one per line. A plain line continues the message before it when it is indented
-//! deeper (a wrap), when it says nothing recognisable on its own, or when the message so far
-//! says nothing recognisable; otherwise it starts a new one. A blank line always ends a
-//! message.
+//! deeper, when the message visibly goes on (it ends in a separator, leaves a bracket open, or
+//! was cut mid-sentence at a fixed width), when it says nothing recognisable on its own, or
+//! when the message so far says nothing recognisable; otherwise it starts a new one. A blank
+//! line always ends a message.
 
 use std::sync::LazyLock;
 
@@ -51,10 +52,11 @@ pub fn split<'a>(
             Some(_) if line.wrapper != Wrapper::Plain => true,
             Some(m) if m.text.len() + line.text.len() > MAX_MESSAGE_BYTES => true,
             Some(m) if line.indent > m.indent => false,
-            Some(m) if unfinished(&m.text) || continues(line.raw) || wrapped(&m.text, &line.text) => {
+            Some(m)
+                if unfinished(&m.text) || continues(line.raw) || wrapped(&m.text, &line.text) =>
+            {
                 false
             }
-            Some(m) if m.structured => false,
             Some(m) if !m.recognised => false,
             Some(_) => recognisable(&line.text),
         };
@@ -147,7 +149,11 @@ mod tests {
         let input = "error A happened for\n  x.example\nerror B\n\nerror A again";
         assert_eq!(
             texts(input, &["error A", "error B"]),
-            vec!["error A happened for\nx.example", "error B", "error A again"]
+            vec![
+                "error A happened for\nx.example",
+                "error B",
+                "error A again"
+            ]
         );
     }
 
@@ -162,7 +168,8 @@ mod tests {
 
     #[test]
     fn log_records_are_separate() {
-        let input = "E0101 00:00:00.000000 1 a.go:1] error A\nE0101 00:00:00.000000 1 a.go:1] error A";
+        let input =
+            "E0101 00:00:00.000000 1 a.go:1] error A\nE0101 00:00:00.000000 1 a.go:1] error A";
         assert_eq!(texts(input, &["error A"]).len(), 2);
     }
 }

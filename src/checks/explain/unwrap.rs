@@ -45,7 +45,8 @@ static KLOG_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// certbot's log file header: `2021-03-01 12:00:00,123:DEBUG:acme.client:`.
 static CERTBOT_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}:[A-Z]+:[\w.]+:\s?").expect("valid regex")
+    Regex::new(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}:[A-Z]+:[\w.]+:\s?")
+        .expect("valid regex")
 });
 /// acme.sh's header: `[Tue Mar  1 12:00:00 UTC 2022] `.
 static ACMESH_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -53,7 +54,8 @@ static ACMESH_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// syslog / journald: `Mar  1 12:00:00 host prog[123]: `.
 static SYSLOG_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \S+ [^:\s\[]+(?:\[\d+\])?:\s").expect("valid regex")
+    Regex::new(r"^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \S+ [^:\s\[]+(?:\[\d+\])?:\s")
+        .expect("valid regex")
 });
 /// A leading timestamp (Go's `log`, `kubectl logs --timestamps`, Caddy v1, lego) with an
 /// optional `[LEVEL]` or `level:` after it.
@@ -103,9 +105,15 @@ pub fn unwrap_line(raw: &str) -> Line<'_> {
     let mut rest = trimmed;
     // Prefixes nest (a timestamp before a klog header, `kubectl logs --timestamps`).
     for _ in 0..3 {
-        let stripped = [&*KLOG_RE, &*CERTBOT_RE, &*ACMESH_RE, &*SYSLOG_RE, &*TIMESTAMP_RE]
-            .iter()
-            .find_map(|re| re.find(rest).map(|m| &rest[m.end()..]));
+        let stripped = [
+            &*KLOG_RE,
+            &*CERTBOT_RE,
+            &*ACMESH_RE,
+            &*SYSLOG_RE,
+            &*TIMESTAMP_RE,
+        ]
+        .iter()
+        .find_map(|re| re.find(rest).map(|m| &rest[m.end()..]));
         match stripped {
             Some(after) => {
                 wrapper = Wrapper::Log;
@@ -137,20 +145,19 @@ pub fn unwrap_line(raw: &str) -> Line<'_> {
             indent,
         };
     }
-    if wrapper == Wrapper::Plain {
-        if let Some(c) = EVENT_ROW_RE
+    if wrapper == Wrapper::Plain
+        && let Some(c) = EVENT_ROW_RE
             .captures(raw)
             .or_else(|| DESCRIBE_FIELD_RE.captures(raw))
-        {
-            let m = c.get(1).map_or(rest, |m| m.as_str());
-            return Line {
-                raw,
-                text: Cow::Borrowed(m),
-                wrapper: Wrapper::Describe,
-                identifier: None,
-                indent,
-            };
-        }
+    {
+        let m = c.get(1).map_or(rest, |m| m.as_str());
+        return Line {
+            raw,
+            text: Cow::Borrowed(m),
+            wrapper: Wrapper::Describe,
+            identifier: None,
+            indent,
+        };
     }
     Line {
         raw,
@@ -198,6 +205,10 @@ impl Fields {
                     .to_owned()
             })
             .filter(|v| !v.is_empty() && !v.contains(' '));
+        if let Some(name) = &identifier {
+            // Kept in the text too, in the field form the classifiers read for a name.
+            text.push_str(&format!(" dnsName=\"{name}\""));
+        }
         Some(Fields { text, identifier })
     }
 }
@@ -265,7 +276,11 @@ fn pair_fields(rest: &str) -> Option<Fields> {
             .find(|(key, _)| key == k)
             .map(|(_, v)| Cow::Owned(v.clone()))
     })?;
-    if !pairs.iter().any(|(k, _)| MESSAGE_KEYS.contains(&k.as_str())) && !lead.is_empty() {
+    if !pairs
+        .iter()
+        .any(|(k, _)| MESSAGE_KEYS.contains(&k.as_str()))
+        && !lead.is_empty()
+    {
         fields.text = format!("{lead}: {}", fields.text);
     }
     Some(fields)
@@ -321,8 +336,7 @@ fn one_pair(text: &str) -> Option<(String, String, &str)> {
             .unwrap_or(text.len());
         (&text[..end], &text[end..])
     };
-    if key.is_empty() || key.contains(' ') || !key.starts_with(|c: char| c.is_ascii_alphabetic())
-    {
+    if key.is_empty() || key.contains(' ') || !key.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return None;
     }
     let value_text = after_key.strip_prefix('=')?;
@@ -369,7 +383,7 @@ mod tests {
         assert_eq!(l.wrapper, Wrapper::Log);
         assert_eq!(
             l.text,
-            "propagation check failed: wrong status code '404', expected '200'"
+            "propagation check failed: wrong status code '404', expected '200' dnsName=\"dp.example.com\""
         );
         assert_eq!(l.identifier.as_deref(), Some("dp.example.com"));
     }
@@ -381,7 +395,7 @@ mod tests {
         );
         assert_eq!(
             l.text,
-            "propagation check failed: NS ns1.example.:53 returned REFUSED for _acme-challenge.a.example."
+            "propagation check failed: NS ns1.example.:53 returned REFUSED for _acme-challenge.a.example. dnsName=\"a.example\""
         );
     }
 
@@ -392,7 +406,7 @@ mod tests {
         );
         assert_eq!(
             l.text,
-            "could not get certificate from issuer: HTTP 429 urn:ietf:params:acme:error:rateLimited - too many"
+            "could not get certificate from issuer: HTTP 429 urn:ietf:params:acme:error:rateLimited - too many dnsName=\"x.example\""
         );
         assert_eq!(l.identifier.as_deref(), Some("x.example"));
         let l = unwrap_line(
@@ -427,7 +441,13 @@ mod tests {
 
     #[test]
     fn empty_and_unterminated_quotes_do_not_panic() {
-        for line in [r#""" a="b""#, r#"" "#, r#""abc"#, r#"msg="unterminated"#, r#""k"="#] {
+        for line in [
+            r#""" a="b""#,
+            r#"" "#,
+            r#""abc"#,
+            r#"msg="unterminated"#,
+            r#""k"="#,
+        ] {
             let _ = unwrap_line(line);
         }
         assert_eq!(unwrap_line(r#""" msg="x""#).text, "x");
