@@ -544,7 +544,8 @@ async fn failed_validations_map_to_finding_codes() {
         (
             "notxt.certdx.example",
             ChallengeKind::Dns01,
-            Code::AcmeUnauthorized,
+            // Pebble: "No TXT records found for DNS challenge": the record is missing.
+            Code::Dns01TxtMissing,
         ),
     ];
     for (name, kind, code) in cases {
