@@ -63,8 +63,8 @@ fn readme_catalogue_matches_the_code() {
 }
 
 #[test]
-fn every_findings_md_code_is_in_the_catalogue() {
-    // The public contract in FINDINGS.md (shared with the steering team) lists these codes.
+fn every_contract_code_is_in_the_catalogue() {
+    // The codes the project promised (scripts match on them): none may disappear or be renamed.
     let contract = [
         "dns-nxdomain",
         "dns-lookup-failed",

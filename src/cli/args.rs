@@ -1,4 +1,4 @@
-//! clap definitions: the stable CLI contract of DESIGN.md.
+//! clap definitions: the stable CLI contract (docs/ARCHITECTURE.md, "The command line").
 
 use std::path::PathBuf;
 

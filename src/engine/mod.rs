@@ -1,5 +1,5 @@
 //! The embedded ACME issuance engine: the ACME client, the HTTP-01 and DNS-01 solvers, the
-//! challenge scheduler and the persistent state store (see DESIGN.md, issue 6).
+//! challenge scheduler and the persistent state store (docs/ARCHITECTURE.md, "The engine").
 //!
 //! Like `checks` and `diagnose`, this layer knows nothing of the TUI: the CLI, the TUI and the
 //! tests drive it the same way.

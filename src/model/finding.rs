@@ -129,7 +129,8 @@ pub struct DnsEvidence {
     pub elapsed_ms: u64,
 }
 
-/// Details a rate-limit finding carries, as the contract in FINDINGS.md asks.
+/// Details a rate-limit finding carries: part of the public finding contract (README, "Finding
+/// catalogue").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimit {
     /// The limit as the CA stated it, e.g. `5 per 168h0m0s` or the limit's documentation anchor.
