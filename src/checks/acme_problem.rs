@@ -15,7 +15,7 @@ use regex::Regex;
 use crate::model::{Code, Finding};
 
 use super::ratelimit;
-use super::text::{clean_identifier, go_error_gist, short};
+use super::text::{challenge_identifier, clean_identifier, go_error_gist, short};
 
 /// A problem type, optionally preceded by the HTTP status cert-manager prints before it. Covers
 /// RFC 8555 (`urn:ietf:params:acme:error:`) and ACME v1 (`urn:acme:error:`) types.
@@ -434,12 +434,7 @@ fn identifier_in(detail: &str) -> Option<String> {
     DETAIL_IDENT_RES
         .iter()
         .find_map(|re| re.captures(detail))
-        .map(|c| {
-            let name = clean_identifier(&c[1]);
-            name.strip_prefix("_acme-challenge.")
-                .map(str::to_owned)
-                .unwrap_or(name)
-        })
+        .map(|c| challenge_identifier(&c[1]))
 }
 
 /// Classifies a text that carries no problem type by the VA's and WFE's wording alone.

@@ -13,11 +13,7 @@ use regex::Regex;
 
 use crate::model::{Code, Finding};
 
-use super::text::{go_error_gist, short};
-
-fn re(pattern: &str) -> Regex {
-    Regex::new(pattern).expect("valid regex")
-}
+use super::text::{go_error_gist, regex as re, short};
 
 /// A request to one of the CA's URLs and the error it ended with.
 static CA_REQUEST_RE: LazyLock<Regex> = LazyLock::new(|| {

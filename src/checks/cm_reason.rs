@@ -13,13 +13,7 @@ use regex::Regex;
 
 use crate::model::{Code, Finding, RateLimit};
 
-use super::text::{clean_identifier, go_error_gist, short};
-
-/// Every pattern here is a literal that the tests exercise, so a bad one is a bug to panic on
-/// at first use, never an input error.
-fn re(pattern: &str) -> Regex {
-    Regex::new(pattern).expect("valid regex")
-}
+use super::text::{challenge_identifier, clean_identifier, go_error_gist, regex as re, short};
 
 static BACKOFF_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(
@@ -117,18 +111,17 @@ static PROVIDER_ERROR_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static WRONG_STATUS_RE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)wrong status code '(\d{3})'"));
+/// The self-check's wrong body: v1's wording, or v0.x's "presented key (BODY) did not match
+/// expected (KEY)".
 static WRONG_BODY_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?is)did not get expected response when querying endpoint, expected "([^"]*)" but got:? ?(.*)"#,
+        r#"(?is)did not get expected response when querying endpoint, expected "[^"]*" but got:? ?(?P<got>.*)|presented key \((?P<old>.*?)\) did not match expected"#,
     )
 });
 /// The self-check's failed GET; v0.x said "could not reach".
 static SELF_CHECK_GET_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?is)(?:failed to perform self check GET request|could not reach) '([^']*)':?\s*(.*)")
 });
-/// v0.x's wrong body: "presented key (BODY) did not match expected (KEY)".
-static PRESENTED_KEY_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?is)presented key \((.*?)\) did not match expected"));
 /// A self-check that failed without saying why (or with a cause no pattern above knows).
 static SELF_CHECK_FAILED_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(
@@ -308,13 +301,11 @@ fn zone_not_found(text: &str) -> Option<Finding> {
         .iter()
         .enumerate()
         .find_map(|(i, r)| r.captures(text).map(|c| (i, c)))?;
-    let name = c.get(1).or(c.get(2).filter(|_| i == 2)).map(|n| {
-        let n = clean_identifier(n.as_str());
-        n.strip_prefix("_acme-challenge.")
-            .map(str::to_owned)
-            .unwrap_or(n)
-    });
-    let summary = match (i, name) {
+    let name = c
+        .get(1)
+        .or(c.get(2).filter(|_| i == 2))
+        .map(|n| challenge_identifier(n.as_str()));
+    let summary = match (i, &name) {
         (0, Some(n)) => format!(
             "cert-manager could not find the zone of {n}: the SOA query to [{}] got {}",
             &c[2], &c[3]
@@ -322,16 +313,10 @@ fn zone_not_found(text: &str) -> Option<Finding> {
         (_, Some(n)) => format!("cert-manager could not find the zone (SOA) of {n}"),
         (_, None) => "cert-manager could not find the zone (SOA) of the challenge name".to_owned(),
     };
-    let target = c.get(1).or(c.get(2).filter(|_| i == 2)).map(|n| {
-        let n = clean_identifier(n.as_str());
-        n.strip_prefix("_acme-challenge.")
-            .map(str::to_owned)
-            .unwrap_or(n)
-    });
     let start = c.get(0).map_or(0, |m| m.start());
     let mut f = Finding::new(Code::SelfcheckDns01ZoneNotFound, summary)
         .with_detail(short(&text[start..], 600));
-    f.target = target;
+    f.target = name;
     Some(f)
 }
 
@@ -381,23 +366,11 @@ fn http01_self_check(text: &str) -> Option<Finding> {
         );
     }
     if let Some(c) = WRONG_BODY_RE.captures(text) {
-        let got = c.get(2).map_or("", |m| m.as_str()).trim();
-        let got = if got.is_empty() {
-            "an empty body".to_owned()
-        } else {
-            format!("\"{}\"", short(got, 40))
-        };
-        let summary = format!(
-            "cert-manager's HTTP-01 self-check{for_name} got {got} instead of the key authorization"
-        );
-        let start = c.get(0).map_or(0, |m| m.start());
-        return Some(
-            Finding::new(Code::SelfcheckHttp01WrongBody, summary)
-                .with_detail(short(&text[start..], 600)),
-        );
-    }
-    if let Some(c) = PRESENTED_KEY_RE.captures(text) {
-        let got = c[1].trim();
+        let got = c
+            .name("got")
+            .or(c.name("old"))
+            .map_or("", |m| m.as_str())
+            .trim();
         let got = if got.is_empty() {
             "an empty body".to_owned()
         } else {

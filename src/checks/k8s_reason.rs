@@ -12,11 +12,7 @@ use regex::Regex;
 
 use crate::model::{Code, Finding};
 
-use super::text::{go_error_gist, short};
-
-fn re(pattern: &str) -> Regex {
-    Regex::new(pattern).expect("valid regex")
-}
+use super::text::{go_error_gist, regex as re, short};
 
 /// cert-manager's own webhook, named `webhook.cert-manager.io` since v0.14 and
 /// `webhook.certmanager.k8s.io` before.

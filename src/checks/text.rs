@@ -66,6 +66,22 @@ pub(crate) fn clean_identifier(raw: &str) -> String {
         .to_owned()
 }
 
+/// The identifier a challenge name stands for: [`clean_identifier`] without DNS-01's
+/// `_acme-challenge.` label.
+pub(crate) fn challenge_identifier(raw: &str) -> String {
+    let name = clean_identifier(raw);
+    match name.strip_prefix("_acme-challenge.") {
+        Some(base) => base.to_owned(),
+        None => name,
+    }
+}
+
+/// Compiles one of the classifiers' pattern literals. Every one is exercised by the tests, so
+/// a bad pattern is a bug to panic on at first use, never an input error.
+pub(crate) fn regex(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("valid regex")
+}
+
 /// The useful end of a Go net/http error ("Get \"...\": dial tcp 1.2.3.4:80: connect: connection
 /// refused" -> "connection refused").
 pub(crate) fn go_error_gist(err: &str) -> String {
@@ -154,4 +170,32 @@ pub(crate) fn timestamp_from(caps: &regex::Captures<'_>) -> Option<Timestamp> {
 pub fn retry_after(text: &str) -> Option<Timestamp> {
     let caps = RETRY_AFTER_RE.captures(text)?;
     timestamp_from(&caps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_respects_char_boundaries() {
+        let s = "é".repeat(10);
+        assert_eq!(prefix(&s, 5), "éé");
+        assert_eq!(short_raw(&s, 3), "é…");
+    }
+
+    #[test]
+    fn short_collapses_whitespace_and_cuts() {
+        assert_eq!(short("  a \n\t b  ", 10), "a b");
+        assert_eq!(short("abcdefghij klm", 10), "abcdefghij…");
+    }
+
+    #[test]
+    fn clean_identifier_strips_decoration() {
+        assert_eq!(clean_identifier(" \"example.com.\" "), "example.com");
+        assert_eq!(clean_identifier("[*.example.com]:"), "*.example.com");
+        assert_eq!(
+            challenge_identifier("\"_acme-challenge.a.example.\""),
+            "a.example"
+        );
+    }
 }

@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::checks::text::clean_identifier;
+use crate::checks::text::challenge_identifier;
 
 /// A DNS name or IP address as clients print them (wildcards included).
 const NAME: &str = r"\*?\.?[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?|\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9A-Fa-f:]+:[0-9A-Fa-f:.]+\]?";
@@ -96,12 +96,7 @@ pub fn canonical(text: &str) -> Cow<'_, str> {
 pub fn identifier(text: &str) -> Option<String> {
     IDENTIFIER_RES.iter().find_map(|re| {
         re.captures_iter(text)
-            .map(|c| clean_identifier(&c[1]))
-            .map(|n| {
-                n.strip_prefix("_acme-challenge.")
-                    .map(str::to_owned)
-                    .unwrap_or(n)
-            })
+            .map(|c| challenge_identifier(&c[1]))
             .find(|n| n.contains('.') || n.contains(':'))
     })
 }
