@@ -163,19 +163,12 @@ static CA_CONTEXT_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// Classifies only the wordings certdx knows, so a caller can tell a CA's limit from some other
 /// service's "too many requests".
 pub fn classify_known(text: &str) -> Option<Finding> {
-    if !text
-        .as_bytes()
-        .windows(8)
-        .any(|w| w.eq_ignore_ascii_case(b"too many"))
-        && !text
-            .as_bytes()
-            .windows(12)
-            .any(|w| w.eq_ignore_ascii_case(b"exact set of"))
-        && !text
-            .as_bytes()
-            .windows(20)
-            .any(|w| w.eq_ignore_ascii_case(b"temporarily prevente"))
-    {
+    let has = |needle: &[u8]| {
+        text.as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    if !has(b"too many") && !has(b"exact set of") && !has(b"temporarily prevente") {
         return None;
     }
     if let Some(c) = PAUSED_RE.captures(text) {
