@@ -518,3 +518,103 @@ async fn ten_thousand_events_are_read_in_pages() {
     .await
     .expect("test finished in time");
 }
+
+/// A fixture's YAML without its Issuers and ClusterIssuers, as a List.
+fn without_issuers(name: &str) -> String {
+    let text = std::fs::read_to_string(fixture_path(name)).expect("fixture");
+    let items: Vec<Value> = kube_lab::parse_fixture(&text)
+        .into_iter()
+        .filter(|o| !matches!(o["kind"].as_str(), Some("Issuer" | "ClusterIssuer")))
+        .collect();
+    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()
+}
+
+/// The findings of code `code` in the diagnosis of Certificate `name`, and its root cause.
+fn certificate_findings(report: &Value, name: &str, code: &str) -> (Vec<Value>, String) {
+    let d = report["diagnoses"]
+        .as_array()
+        .expect("diagnoses")
+        .iter()
+        .find(|d| d["subject"]["kind"] == "Certificate" && d["subject"]["name"] == name)
+        .unwrap_or_else(|| panic!("no Certificate {name} in {report:#}"));
+    let found = d["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == code)
+        .cloned()
+        .collect();
+    (
+        found,
+        d["root_cause"]["code"].as_str().unwrap_or("-").to_owned(),
+    )
+}
+
+/// A live cluster proves an issuer's absence only to a user who may list its kind: the reader
+/// (who may list ClusterIssuers) learns that it does not exist; a user bound to read one
+/// namespace learns only that certdx could not see it. Neither outranks the rate limit that
+/// stopped the attempt; with nothing below, proven absence is the root cause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_issuer_is_proven_only_by_a_user_who_may_list_it() {
+    tokio::time::timeout(DEADLINE, async {
+        let lab = KubeLab::start().await;
+        let kubeconfig = lab.kubeconfig_path().display().to_string();
+        let report = |context: &'static str, ns: String| {
+            certdx(args(&[
+                "report",
+                "--kubeconfig",
+                &kubeconfig,
+                "--context",
+                context,
+                "-n",
+                &ns,
+                "--offline",
+                "--now",
+                NOW,
+                "--format",
+                "json",
+            ]))
+        };
+
+        let limited = lab.namespace("gone").await;
+        assert!(lab.load_fixture(&limited, &without_issuers("rate-limited.yaml")).await > 0);
+        let out = json(&report("reader", limited.clone()).await);
+        let (found, root) = certificate_findings(&out, "rl-dup", "issuer-not-found");
+        assert!(root.starts_with("ratelimit-"), "root cause {root}");
+        assert_eq!(found.len(), 1, "{out:#}");
+        assert_eq!(found[0]["severity"], "warning");
+
+        // `nobody` may read this one namespace (a RoleBinding to the reader role), and no
+        // ClusterIssuers at all.
+        let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> =
+            Api::namespaced(lab.admin(), &limited);
+        let binding: k8s_openapi::api::rbac::v1::RoleBinding = serde_json::from_value(
+            serde_json::json!({
+                "metadata": {"name": "nobody-reads-here"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "certdx-reader"},
+                "subjects": [{"kind": "User", "name": "nobody", "apiGroup": "rbac.authorization.k8s.io"}]
+            }),
+        )
+        .expect("binding");
+        bindings
+            .create(&PostParams::default(), &binding)
+            .await
+            .expect("create RoleBinding");
+        let out = json(&report("nobody", limited.clone()).await);
+        let (found, root) = certificate_findings(&out, "rl-dup", "issuer-not-in-source");
+        assert!(root.starts_with("ratelimit-"), "root cause {root}");
+        assert_eq!(found.len(), 1, "{out:#}");
+        assert_eq!(found[0]["severity"], "info");
+        let (proven, _) = certificate_findings(&out, "rl-dup", "issuer-not-found");
+        assert!(proven.is_empty(), "absence claimed without list rights: {proven:?}");
+
+        let pending = lab.namespace("gone").await;
+        assert!(lab.load_fixture(&pending, &without_issuers("issuer-not-ready.yaml")).await > 0);
+        let out = json(&report("reader", pending).await);
+        let (found, root) = certificate_findings(&out, "billing", "issuer-not-found");
+        assert_eq!(root, "issuer-not-found", "{out:#}");
+        assert_eq!(found[0]["severity"], "fatal");
+    })
+    .await
+    .expect("test finished in time");
+}

@@ -156,7 +156,7 @@ impl Pass<'_> {
             let label = format!("{} {}", r.kind.as_deref().unwrap_or("Issuer"), r.name);
             return (Some(label), None);
         }
-        let (label, found, any_of_kind) = if r.is_cluster() {
+        let (label, found, coverage) = if r.is_cluster() {
             let found = self
                 .inv
                 .cluster_issuers
@@ -171,7 +171,7 @@ impl Pass<'_> {
                         ObjectRef::of(Kind::ClusterIssuer, i),
                     )
                 }),
-                !self.inv.cluster_issuers.is_empty(),
+                &self.inv.listed.cluster_issuers,
             )
         } else {
             let found =
@@ -187,17 +187,12 @@ impl Pass<'_> {
                         ObjectRef::of(Kind::Issuer, i),
                     )
                 }),
-                !self.inv.issuers.is_empty(),
+                &self.inv.listed.issuers,
             )
         };
         let Some((config, status, obj)) = found else {
-            if any_of_kind {
-                findings.push(
-                    Finding::new(Code::IssuerNotReady, format!("{label}, used by {user}, does not exist"))
-                        .with_subject(label.clone())
-                        .with_detail("the snapshot holds issuers of this kind, but not this one: check issuerRef for a typo or the namespace"),
-                );
-            }
+            let listed = coverage.covers(if r.is_cluster() { "" } else { namespace });
+            findings.push(self.missing_issuer(r, namespace, &label, user, listed, findings));
             return (Some(label), None);
         };
         let server = config
@@ -226,6 +221,83 @@ impl Pass<'_> {
             findings.append(&mut c.out);
         }
         (Some(label), server)
+    }
+
+    /// The finding for an issuer the inventory lacks. Only a source that listed the kind in
+    /// full proves it does not exist; anything else is "not in this source", and Orders or
+    /// Challenges made for it prove it existed when they were made. A claim from absence
+    /// never outranks a cause found further down the chain.
+    fn missing_issuer(
+        &self,
+        r: &IssuerRef,
+        namespace: &str,
+        label: &str,
+        user: &ObjectRef,
+        listed: bool,
+        findings: &[Finding],
+    ) -> Finding {
+        let made_for = self.newest_made_for(r, namespace);
+        let existed = made_for
+            .as_ref()
+            .map(|(obj, at)| format!("{obj} was made for it at {at}, so it existed then"));
+        if !listed {
+            let how = if r.is_cluster() {
+                "add `kubectl get clusterissuers -o yaml` to the dump, or grant list on clusterissuers"
+            } else {
+                "add `kubectl get issuers -A -o yaml` to the dump, or grant list on issuers in this namespace"
+            };
+            let detail = match existed {
+                Some(e) => format!("{e}; certdx cannot check it: {how}"),
+                None => format!("certdx cannot check it: {how}"),
+            };
+            return Finding::new(
+                Code::IssuerNotInSource,
+                format!("{label}, used by {user}, is not in this source"),
+            )
+            .with_subject(label.to_owned())
+            .with_detail(detail);
+        }
+        let downstream = findings
+            .iter()
+            .any(|f| f.severity.is_problem() && !is_chain_state(f.code));
+        let mut detail = String::from("certdx listed every object of this kind it could see");
+        if let Some(e) = existed {
+            detail.push_str(&format!("; {e} and has been deleted since"));
+        }
+        detail.push_str(
+            ": check issuerRef for a typo, the kind (Issuer or ClusterIssuer) and the namespace",
+        );
+        let mut f = Finding::new(
+            Code::IssuerNotFound,
+            format!("{label}, used by {user}, does not exist"),
+        )
+        .with_subject(label.to_owned());
+        if downstream {
+            // The failure below stopped this attempt; the missing issuer stops the next one.
+            f.severity = crate::model::Severity::Warning;
+            detail.push_str("; the failure found further down the chain is what stopped the last attempt, the missing issuer will stop the next one");
+        }
+        f.with_detail(detail)
+    }
+
+    /// The newest Order or Challenge in `namespace` made for the issuer `r`, with its creation
+    /// time: proof that the issuer existed then.
+    fn newest_made_for(&self, r: &IssuerRef, namespace: &str) -> Option<(ObjectRef, Timestamp)> {
+        let same = |o: &IssuerRef| o.name == r.name && o.is_cluster() == r.is_cluster();
+        let created = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            m.creation_timestamp.as_ref().map(|t| t.0)
+        };
+        let orders = self.inv.orders.iter().filter_map(|o| {
+            (o.namespace().as_deref() == Some(namespace) && same(&o.spec.issuer_ref))
+                .then(|| created(&o.metadata).map(|t| (ObjectRef::of(Kind::Order, o), t)))
+                .flatten()
+        });
+        let challenges = self.inv.challenges.iter().filter_map(|c| {
+            (c.namespace().as_deref() == Some(namespace) && same(&c.spec.issuer_ref))
+                .then(|| created(&c.metadata).map(|t| (ObjectRef::of(Kind::Challenge, c), t)))
+                .flatten()
+        });
+        orders.chain(challenges).max_by_key(|(_, t)| *t)
     }
 
     fn request_node(

@@ -19,8 +19,9 @@ pub fn rank(code: Code) -> u8 {
         | RatelimitPendingAuthorizations
         | RatelimitNewRegistrations
         | RatelimitOther => 98,
-        CertManagerWebhookUnavailable => 97,
-        IssuerNotReady | IssuerNotFound | AcmeAccount | AcmeDirectoryUnreachable => 96,
+        // A missing issuer explains why cert-manager calls it not Ready.
+        CertManagerWebhookUnavailable | IssuerNotFound => 97,
+        IssuerNotReady | AcmeAccount | AcmeDirectoryUnreachable => 96,
         SolverCredentialsMissing => 93,
         AcmeProfile | AcmeBadCsr => 95,
         InvalidIdentifier | WildcardNeedsDns01 | AcmeRejectedIdentifier => 95,

@@ -22,6 +22,43 @@ pub struct Inventory {
     pub cluster_issuers: Vec<ClusterIssuer>,
     /// Core v1 Events about any of the above.
     pub events: Vec<Event>,
+    /// Which issuer kinds the source read in full. Only a full listing proves that an issuer
+    /// missing from the inventory is missing from the cluster.
+    pub listed: Listing,
+}
+
+/// Where a source listed a kind completely.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Coverage {
+    /// Not listed, or listed by somebody else at some other time (a snapshot): absence proves
+    /// nothing.
+    #[default]
+    Unknown,
+    /// Listed in full in this one namespace.
+    Namespace(String),
+    /// Listed in full everywhere (or, for a cluster-scoped kind, listed at all).
+    All,
+}
+
+impl Coverage {
+    /// Whether an object of this kind in `namespace` (empty for cluster-scoped kinds) would
+    /// have been read had it existed.
+    pub fn covers(&self, namespace: &str) -> bool {
+        match self {
+            Coverage::Unknown => false,
+            Coverage::Namespace(ns) => ns == namespace,
+            Coverage::All => true,
+        }
+    }
+}
+
+/// The coverage of the kinds whose absence a diagnosis reasons about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// Namespaced Issuers.
+    pub issuers: Coverage,
+    /// ClusterIssuers.
+    pub cluster_issuers: Coverage,
 }
 
 /// Which kind of object a reference or finding is about.
@@ -141,5 +178,23 @@ impl Inventory {
         self.issuers.extend(other.issuers);
         self.cluster_issuers.extend(other.cluster_issuers);
         self.events.extend(other.events);
+        // Two partial reads do not add up to a full one unless one of them was full.
+        self.listed = Listing {
+            issuers: wider(self.listed.issuers.clone(), other.listed.issuers),
+            cluster_issuers: wider(
+                self.listed.cluster_issuers.clone(),
+                other.listed.cluster_issuers,
+            ),
+        };
+    }
+}
+
+/// The wider of two coverages of the same kind.
+fn wider(a: Coverage, b: Coverage) -> Coverage {
+    match (a, b) {
+        (Coverage::All, _) | (_, Coverage::All) => Coverage::All,
+        (Coverage::Namespace(x), Coverage::Namespace(y)) if x != y => Coverage::Unknown,
+        (Coverage::Unknown, other) | (other, Coverage::Unknown) => other,
+        (same, _) => same,
     }
 }

@@ -31,6 +31,6 @@ pub mod scheduler;
 pub mod state;
 
 pub use chain::{CertificateChain, ChainIndex, OrderLink, RequestLink, event_time, kind_from_str};
-pub use inventory::{Inventory, Kind, ObjectRef};
+pub use inventory::{Coverage, Inventory, Kind, Listing, ObjectRef};
 pub use state::{State, Status};
 pub mod redact;

@@ -97,6 +97,7 @@ pub async fn list_inventory(
         issuers,
         cluster_issuers,
         events,
+        listed: preflight.listing(&conn.scope),
     };
     crate::model::redact::redact_inventory(&mut inventory);
     Ok(inventory)

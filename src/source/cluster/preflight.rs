@@ -23,6 +23,26 @@ impl Preflight {
     pub fn can_read(&self, resource: Resource) -> bool {
         self.readable.contains(&resource)
     }
+
+    /// What a full read in `scope` covers: a kind the user may list is read in full, so an
+    /// issuer missing from it does not exist; a kind they may not list proves nothing.
+    pub fn listing(&self, scope: &super::Scope) -> crate::model::Listing {
+        use crate::model::Coverage;
+        let issuers = match (self.can_read(Resource::Issuers), scope) {
+            (false, _) => Coverage::Unknown,
+            (true, super::Scope::All) => Coverage::All,
+            (true, super::Scope::Namespace(ns)) => Coverage::Namespace(ns.clone()),
+        };
+        let cluster_issuers = if self.can_read(Resource::ClusterIssuers) {
+            Coverage::All
+        } else {
+            Coverage::Unknown
+        };
+        crate::model::Listing {
+            issuers,
+            cluster_issuers,
+        }
+    }
 }
 
 /// The cert-manager API groups and the kinds each must serve.

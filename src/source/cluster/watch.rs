@@ -94,6 +94,8 @@ struct Stores {
     issuers: Store<Issuer>,
     cluster_issuers: Store<ClusterIssuer>,
     events: Vec<Store<Event>>,
+    /// What the watched kinds cover once synced.
+    listed: crate::model::Listing,
 }
 
 /// Starts watching everything `preflight` allows reading, in the connection's scope.
@@ -166,6 +168,7 @@ pub fn watch(conn: &Connection, preflight: &Preflight) -> LiveWatch {
         issuers,
         cluster_issuers,
         events,
+        listed: preflight.listing(&conn.scope),
     };
     let (tx, rx) = mpsc::channel(16);
     let expected = next_id();
@@ -338,6 +341,7 @@ impl Stores {
                 all.sort_by(|a, b| key(a).cmp(&key(b)));
                 all
             },
+            listed: self.listed.clone(),
         }
     }
 }
