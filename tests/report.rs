@@ -472,3 +472,49 @@ fn demo_runs_every_check_for_real_and_finds_every_planted_failure() {
         "{api:#}"
     );
 }
+
+/// A rate limit whose window has passed still explains the failure: the root cause keeps
+/// its code, says when it expired and when cert-manager retries by itself (its backoff from
+/// the Certificate's last failure), and advises the renew that retries now.
+#[test]
+fn an_expired_rate_limit_still_explains_the_failure() {
+    let run = |now: &str| {
+        let out = certdx(&[
+            "report",
+            "--snapshot",
+            &fixture("rate-limited.yaml"),
+            "--now",
+            now,
+            "--format",
+            "json",
+        ]);
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let d = v["diagnoses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["subject"]["name"] == "rl-auth")
+            .expect("rl-auth")
+            .clone();
+        d["root_cause"].clone()
+    };
+    // Window 1h to 12:41:09; cert-manager's backoff after the failure at 11:50:02 ends at 12:50:02.
+    let rc = run("2026-01-15T12:45:00Z");
+    assert_eq!(rc["code"], "ratelimit-failed-authorizations", "{rc:#}");
+    assert_eq!(rc["severity"], "error", "no longer fatal, still the cause: {rc:#}");
+    let summary = rc["summary"].as_str().unwrap();
+    assert!(summary.contains("expired at 2026-01-15T12:41:09Z"), "{summary}");
+    assert!(summary.contains("cert-manager retries at 2026-01-15T12:50:02Z"), "{summary}");
+    let advice = rc["advice"].as_str().unwrap();
+    assert!(advice.contains("certdx renew rl-auth -n rl-auth"), "{advice}");
+
+    let rc = run("2026-01-15T14:00:00Z");
+    assert_eq!(rc["code"], "ratelimit-failed-authorizations", "{rc:#}");
+    let summary = rc["summary"].as_str().unwrap();
+    assert!(summary.contains("backoff has ended"), "{summary}");
+
+    // Before the window ends nothing changes: the limit blocks, with its own time.
+    let rc = run("2026-01-15T12:00:00Z");
+    assert!(!rc["summary"].as_str().unwrap().contains("expired"), "{rc:#}");
+    assert_eq!(rc["retry_after"], "2026-01-15T12:41:09Z");
+}

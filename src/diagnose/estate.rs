@@ -106,6 +106,7 @@ impl Pass<'_> {
             );
             children.push(node);
         }
+        super::expired_limit::note_expired_limits(&mut findings, cert, self.now);
         let namespace = cert.namespace().unwrap_or_default();
         let (issuer, acme_server) =
             self.issuer(&cert.spec.issuer_ref, &namespace, &subject, &mut findings);

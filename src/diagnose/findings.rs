@@ -12,7 +12,7 @@ use crate::model::scheduler::Wait;
 use crate::model::state::{challenge_is_final, human_duration, one_line, stuck_after};
 use crate::model::{
     Certificate, CertificateRequest, ChainIndex, Challenge, Code, Condition, Evidence, Finding,
-    Inventory, Kind, ObjectRef, Order, Severity, event_time,
+    Inventory, Kind, ObjectRef, Order, event_time,
 };
 
 /// Longest excerpt of an object's text kept as evidence.
@@ -105,9 +105,10 @@ impl Collector<'_> {
             .and_then(|rl| rl.retry_after)
             .filter(|&t| t <= self.now)
         {
-            // The window has passed: the limit no longer blocks anything.
-            f.severity = Severity::Info;
-            f.summary = format!("{} (expired at {at})", f.summary);
+            // The window has passed, but the limit still explains the failure it caused:
+            // it keeps its severity, and the Certificate adds when cert-manager retries.
+            f.summary = format!("{} {}", f.summary, super::expired_limit::expired_mark(at));
+            f.severity = f.severity.min(crate::model::Severity::Error);
         }
         if let Some(existing) = self
             .out
@@ -297,7 +298,7 @@ pub fn display_name(ch: &Challenge) -> String {
 }
 
 /// cert-manager's issuance backoff after `attempts` consecutive failures: 1h doubling, at most 32h.
-pub fn backoff(attempts: u32) -> SignedDuration {
+pub(super) fn backoff(attempts: u32) -> SignedDuration {
     let hours = 1i64 << attempts.saturating_sub(1).min(5);
     SignedDuration::from_hours(hours)
 }

@@ -3,6 +3,7 @@
 
 pub mod cluster;
 mod estate;
+mod expired_limit;
 mod findings;
 mod live;
 pub mod playbook;
