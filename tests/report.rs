@@ -501,12 +501,24 @@ fn an_expired_rate_limit_still_explains_the_failure() {
     // Window 1h to 12:41:09; cert-manager's backoff after the failure at 11:50:02 ends at 12:50:02.
     let rc = run("2026-01-15T12:45:00Z");
     assert_eq!(rc["code"], "ratelimit-failed-authorizations", "{rc:#}");
-    assert_eq!(rc["severity"], "error", "no longer fatal, still the cause: {rc:#}");
+    assert_eq!(
+        rc["severity"], "error",
+        "no longer fatal, still the cause: {rc:#}"
+    );
     let summary = rc["summary"].as_str().unwrap();
-    assert!(summary.contains("expired at 2026-01-15T12:41:09Z"), "{summary}");
-    assert!(summary.contains("cert-manager retries at 2026-01-15T12:50:02Z"), "{summary}");
+    assert!(
+        summary.contains("expired at 2026-01-15T12:41:09Z"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("cert-manager retries at 2026-01-15T12:50:02Z"),
+        "{summary}"
+    );
     let advice = rc["advice"].as_str().unwrap();
-    assert!(advice.contains("certdx renew rl-auth -n rl-auth"), "{advice}");
+    assert!(
+        advice.contains("certdx renew rl-auth -n rl-auth"),
+        "{advice}"
+    );
 
     let rc = run("2026-01-15T14:00:00Z");
     assert_eq!(rc["code"], "ratelimit-failed-authorizations", "{rc:#}");
@@ -515,6 +527,9 @@ fn an_expired_rate_limit_still_explains_the_failure() {
 
     // Before the window ends nothing changes: the limit blocks, with its own time.
     let rc = run("2026-01-15T12:00:00Z");
-    assert!(!rc["summary"].as_str().unwrap().contains("expired"), "{rc:#}");
+    assert!(
+        !rc["summary"].as_str().unwrap().contains("expired"),
+        "{rc:#}"
+    );
     assert_eq!(rc["retry_after"], "2026-01-15T12:41:09Z");
 }

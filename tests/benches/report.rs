@@ -55,23 +55,32 @@ fn main() {
         yaml.len() as f64 / (1024.0 * 1024.0)
     );
 
-    let runs: Vec<Run> = (0..repeats)
-        .map(|_| {
-            measure(
-                Command::new(certdx)
-                    .args([
-                        "report",
-                        "--offline",
-                        "--format",
-                        "json",
-                        "--now",
-                        "2026-01-15T12:00:00Z",
-                        "--snapshot",
-                    ])
-                    .arg(&path),
-            )
-        })
-        .collect();
+    // CERTDX_BENCH_BASELINE names another build of certdx (an older commit) to time in the
+    // same run, alternating with this one so both see the same machine.
+    let baseline = std::env::var_os("CERTDX_BENCH_BASELINE");
+    let report = |bin: &std::ffi::OsStr| {
+        measure(
+            Command::new(bin)
+                .args([
+                    "report",
+                    "--offline",
+                    "--format",
+                    "json",
+                    "--now",
+                    "2026-01-15T12:00:00Z",
+                    "--snapshot",
+                ])
+                .arg(&path),
+        )
+    };
+    let mut runs = Vec::new();
+    let mut base_runs = Vec::new();
+    for _ in 0..repeats {
+        runs.push(report(certdx.as_ref()));
+        if let Some(b) = &baseline {
+            base_runs.push(report(b));
+        }
+    }
     let ours = median(runs);
     assert!(ours.code <= 1, "certdx report failed");
     println!(
@@ -79,6 +88,15 @@ fn main() {
         ours.wall.as_secs_f64() * 1000.0,
         ours.max_rss_kib / 1024
     );
+    if let Some(b) = &baseline {
+        let base = median(base_runs);
+        println!(
+            "baseline {} : {:>7.0} ms wall, {:>5} MiB peak RSS",
+            b.to_string_lossy(),
+            base.wall.as_secs_f64() * 1000.0,
+            base.max_rss_kib / 1024
+        );
+    }
 
     let python = "import sys, yaml; yaml.load(open(sys.argv[1]), Loader=yaml.CSafeLoader)";
     let has_pyyaml = Command::new("python3")

@@ -1,0 +1,158 @@
+//! Benchmark: `certdx explain -` on a 10 MiB cert-manager controller log excerpt, against what
+//! an engineer would otherwise run on the same file: `grep` for error lines, folded with
+//! `sort | uniq -c` so repeats count once.
+//!
+//! The log is built from the real messages of the explain corpus (tests/data/explain-corpus),
+//! one line in twenty, between the info lines a controller writes, in the three log formats
+//! cert-manager has used (klog text, klog with logr pairs, JSON).
+//!
+//! `cargo bench --bench explain` prints wall time and peak memory (median of 5) and how many
+//! distinct lines each leaves to read. Under `cargo test` it runs once on 200 KiB.
+
+#[path = "measure.rs"]
+mod measure;
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use measure::{Run, measure};
+
+/// The info lines a busy controller writes between errors (shapes from cert-manager's logs).
+const INFO: [&str; 4] = [
+    r#"I0501 09:45:14.706320       1 controller.go:162] cert-manager/certificates-trigger "msg"="re-queuing item due to optimistic locking on resource" "key"="shop/web""#,
+    r#"I0501 09:45:15.101203       1 sync.go:66] cert-manager/challenges "msg"="found applicable solver" "dnsName"="shop.example.com" "resource_kind"="Challenge""#,
+    r#"{"level":"info","ts":1714556715.2,"logger":"cert-manager.controller","msg":"certificate does not need re-issuance","resource_name":"web","resource_namespace":"shop"}"#,
+    r#"I0501 09:45:16.000007       1 acme.go:233] cert-manager/certificaterequests-issuer-acme/sign "msg"="certificate issued" "related_resource_kind"="Order""#,
+];
+
+/// Every corpus message's text.
+fn corpus_texts() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/explain-corpus");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("corpus directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    let mut texts = Vec::new();
+    for f in files {
+        let entries: Vec<serde_json::Value> =
+            serde_norway::from_str(&std::fs::read_to_string(&f).expect("read corpus"))
+                .expect("corpus YAML");
+        texts.extend(
+            entries
+                .iter()
+                .filter_map(|e| e["text"].as_str().map(str::to_owned)),
+        );
+    }
+    texts
+}
+
+/// A log of at least `bytes` bytes: nineteen info lines, then one corpus message, in turn in
+/// klog text, klog with logr pairs, and JSON.
+fn log(bytes: usize, texts: &[String]) -> String {
+    let mut out = String::with_capacity(bytes + 4096);
+    let mut i = 0usize;
+    while out.len() < bytes {
+        if i % 20 == 19 {
+            let text = &texts[(i / 20) % texts.len()];
+            let _ = match (i / 20) % 3 {
+                0 => writeln!(
+                    out,
+                    "E0501 09:46:{:02}.000000       1 sync.go:173] {text}",
+                    i % 60
+                ),
+                1 => writeln!(
+                    out,
+                    r#"E0501 09:46:{:02}.000000       1 controller.go:167] cert-manager/orders "msg"="re-queuing item due to error processing" "error"={:?} "key"="shop/web-1""#,
+                    i % 60,
+                    text
+                ),
+                _ => writeln!(
+                    out,
+                    r#"{{"level":"error","ts":1714556775.5,"logger":"cert-manager.controller","msg":"re-queuing item due to error processing","error":{}}}"#,
+                    serde_json::Value::String(text.clone())
+                ),
+            };
+        } else {
+            out.push_str(INFO[i % INFO.len()]);
+            out.push('\n');
+        }
+        i += 1;
+    }
+    out
+}
+
+fn median(mut runs: Vec<Run>) -> Run {
+    runs.sort_by_key(|r| r.wall);
+    let max_rss = runs.iter().map(|r| r.max_rss_kib).max().unwrap_or(0);
+    let mid = runs.swap_remove(runs.len() / 2);
+    Run {
+        max_rss_kib: max_rss,
+        ..mid
+    }
+}
+
+/// How many lines `cmd` prints, fed `path` on standard input.
+fn lines_out(cmd: &mut Command, path: &Path) -> usize {
+    let out = cmd
+        .stdin(std::fs::File::open(path).expect("open log"))
+        .output()
+        .expect("run");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let (bytes, repeats) = if bench {
+        (10 * 1024 * 1024, 5)
+    } else {
+        (200 * 1024, 1)
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("controller.log");
+    let text = log(bytes, &corpus_texts());
+    std::fs::write(&path, &text).expect("write log");
+    let certdx = env!("CARGO_BIN_EXE_certdx");
+    let ours = || {
+        let mut c = Command::new(certdx);
+        c.args(["explain", "-"])
+            .stdin(std::fs::File::open(&path).expect("open log"));
+        c
+    };
+    let grep = || {
+        let mut c = Command::new("sh");
+        c.args([
+            "-c",
+            "grep -iE 'error|fail|invalid|denied|refused|timeout' | sort | uniq -c | sort -rn",
+        ])
+        .stdin(std::fs::File::open(&path).expect("open log"));
+        c
+    };
+    if !bench {
+        // Under `cargo test`: one silent run that must find messages.
+        let run = measure(&mut ours());
+        assert!(run.code <= 1, "certdx explain failed on the generated log");
+        assert!(lines_out(&mut ours(), &path) > 10, "explain found nothing");
+        println!("explain benchmark smoke: 1 passed, 0 failed");
+        return;
+    }
+    println!(
+        "log: {:.1} MiB, {} lines",
+        text.len() as f64 / (1024.0 * 1024.0),
+        text.lines().count()
+    );
+    for (label, make) in [
+        ("certdx explain -", &ours as &dyn Fn() -> Command),
+        ("grep | sort | uniq -c", &grep),
+    ] {
+        let run = median((0..repeats).map(|_| measure(&mut make())).collect());
+        let read = lines_out(&mut make(), &path);
+        println!(
+            "{label:<24} {:>7.0} ms wall, {:>5} MiB peak RSS, {read} lines to read",
+            run.wall.as_secs_f64() * 1000.0,
+            run.max_rss_kib / 1024
+        );
+    }
+}
