@@ -141,6 +141,10 @@ static WORDINGS: LazyLock<Vec<(Regex, Code)>> = LazyLock::new(|| {
             Code::AcmeConnection,
         ),
         (
+            EMPTY_PROBLEM,
+            Code::AcmeOther,
+        ),
+        (
             r"(?i)cannot issue for \x22|policy forbids issuing for name|refuses to issue a certificate for this domain name|name is (?:blacklisted|blocklisted|blocked)|is on the block ?list|Name is an IANA reserved name|Issuance for IP addresses not supported|high-?risk|forbidden by policy",
             Code::AcmeRejectedIdentifier,
         ),
@@ -161,6 +165,13 @@ static SERVER_STATUS_RE: LazyLock<Regex> = LazyLock::new(|| {
 static ACME_CONTEXT_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\bacme\b|acme-v0|\border\b|letsencrypt|zerossl").expect("valid regex")
 });
+
+/// CertMagic prints a problem as "HTTP <status> <type> - <detail>"; all empty is an answer
+/// without a problem document. What may follow is the end of the field, or a name pair the
+/// unwrap step appended.
+const EMPTY_PROBLEM: &str = r"\bHTTP 0 +- *(?:$|[\x22\n]|\w+=)";
+static EMPTY_PROBLEM_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(EMPTY_PROBLEM).expect("valid regex"));
 
 /// One problem found in a text: a top-level problem or a subproblem.
 #[derive(Debug)]
@@ -316,8 +327,20 @@ fn refine(code: Code, detail: &str) -> Code {
     if let Some((_, refined)) = REFINEMENTS.iter().find(|(re, _)| re.is_match(detail)) {
         return *refined;
     }
+    if code == AcmeUnauthorized && REQUEST_REFUSED_RE.is_match(detail) {
+        // `unauthorized` about the request itself (a lookup, its syntax, whose object it
+        // is): nothing was validated, so the playbook's advice would mislead.
+        return AcmeOther;
+    }
     code
 }
+
+/// An `unauthorized` problem about the request rather than a validation: the CA could not find
+/// or parse what was asked for, or it belongs to another account.
+static REQUEST_REFUSED_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:authorization|authz|order|challenge|account|certificate) (?:lookup|retrieval) failed|::\s*Syntax error\b|\b(?:authorization|authz|order|challenge) (?:not found|does not exist|doesn't exist)|account ID doesn't match|does not (?:own|belong to) (?:this|the) (?:account|authorization|order)")
+        .expect("valid regex")
+});
 
 /// The type-independent wordings [`refine`] reads, most specific first.
 static REFINEMENTS: LazyLock<Vec<(Regex, Code)>> = LazyLock::new(|| {
@@ -632,6 +655,11 @@ fn summarise(
         Code::AcmeServerError => {
             let st = status.map(|s| format!(" ({s})")).unwrap_or_default();
             format!("The CA had a server error{st}{for_ident}: {gist}")
+        }
+        Code::AcmeOther if kind.is_none() && EMPTY_PROBLEM_RE.is_match(detail) => {
+            format!(
+                "The CA answered{for_ident} without a problem document (no status, type or detail): its own logs or status page are the only place to look"
+            )
         }
         _ => {
             let kind = kind.unwrap_or("unknown");

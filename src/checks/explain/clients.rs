@@ -18,7 +18,8 @@ use crate::checks::text::challenge_identifier;
 /// A DNS name or IP address as clients print them (wildcards included).
 const NAME: &str = r"\*?\.?[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?|\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9A-Fa-f:]+:[0-9A-Fa-f:.]+\]?";
 
-/// Rewrites, each to `authorization error for NAME: ...`.
+/// Rewrites onto the shapes the classifiers read: `authorization error for NAME: ...`, a
+/// problem type with its urn.
 static REWRITES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
     [
         // certbot >= 1.x: "Domain: x.com Type: unauthorized Detail: ..."
@@ -42,6 +43,18 @@ static REWRITES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         (
             format!(r"(?i)(?:^|\s|,)({NAME}):Verify error(?: detail)?:\s*"),
             " authorization error for $1: ",
+        ),
+        // Problem members printed one per line (win-acme's "[type] ... [detail] ...",
+        // certbot's "Type: ... Detail: ..." without a domain): one problem.
+        (
+            r"(?i)(?:\[type\]|\bType:)\s*(urn:[a-z:]+:error:[A-Za-z]+)\s+(?:\[detail\]|Detail:)\s*".to_owned(),
+            "$1 :: ",
+        ),
+        // The letsencrypt client and certbot 0.x print the type without its urn:
+        // "Error: unauthorized :: The client lacks sufficient authorization :: ..."
+        (
+            r"\bError: (unauthorized|malformed|serverInternal|rateLimited|connection|dns|tls|caa|badNonce|badCSR|rejectedIdentifier|unknownHost|invalidEmail) :: ".to_owned(),
+            "Error: urn:acme:error:$1 :: ",
         ),
         // ansible, Posh-ACME and others: "challenge for dns:x.com: ..."
         (

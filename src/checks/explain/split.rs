@@ -53,7 +53,7 @@ pub fn split<'a>(
             Some(m) if m.text.len() + line.text.len() > MAX_MESSAGE_BYTES => true,
             Some(m) if line.indent > m.indent => false,
             Some(m)
-                if unfinished(&m.text) || continues(line.raw) || wrapped(&m.text, &line.text) =>
+                if unfinished(&m.text) || continues(&line.text) || wrapped(&m.text, &line.text) =>
             {
                 false
             }
