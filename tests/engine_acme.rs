@@ -619,7 +619,7 @@ async fn external_account_binding_is_required_and_never_shown() {
     let without = AcmeClient::create_account(&config, &AccountOptions::default(), deadline(30))
         .await
         .unwrap_err();
-    assert_eq!(without.code(), Code::IssuerNotReady, "{without}");
+    assert_eq!(without.code(), Code::AcmeAccount, "{without}");
 
     let wrong_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     let wrong = AccountOptions {
@@ -629,7 +629,7 @@ async fn external_account_binding_is_required_and_never_shown() {
     let err = AcmeClient::create_account(&config, &wrong, deadline(30))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::IssuerNotReady, "{err}");
+    assert_eq!(err.code(), Code::AcmeAccount, "{err}");
     for text in [
         err.to_string(),
         format!("{err:?}"),

@@ -510,7 +510,11 @@ fn survives_account_context(code: Code) -> bool {
     code.as_str().starts_with("ratelimit-")
         || matches!(
             code,
-            Code::AcmeServerError | Code::AcmeBadNonce | Code::IssuerNotReady
+            Code::AcmeServerError
+                | Code::AcmeBadNonce
+                | Code::IssuerNotReady
+                | Code::AcmeAccount
+                | Code::AcmeDirectoryUnreachable
         )
 }
 
@@ -560,15 +564,18 @@ mod tests {
     }
 
     #[test]
-    fn account_failures_are_the_issuers() {
-        let err = AcmeError::Problem {
+    fn account_failures_are_the_issuers_unless_the_ca_names_the_account() {
+        let account = |kind, detail| AcmeError::Problem {
             operation: Operation::NewAccount,
             url: "https://ca/new-acct".into(),
             status: Some(403),
-            problem: problem("unauthorized", "external account binding is invalid", 403),
+            problem: problem(kind, detail, 403),
             retry_after: None,
         };
-        assert_eq!(err.code(), Code::IssuerNotReady);
+        let eab = account("unauthorized", "external account binding is invalid");
+        assert_eq!(eab.code(), Code::AcmeAccount);
+        let vague = account("malformed", "Request payload did not parse as JSON");
+        assert_eq!(vague.code(), Code::IssuerNotReady);
         let busy = AcmeError::Http {
             operation: Operation::NewAccount,
             url: "u".into(),
