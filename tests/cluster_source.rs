@@ -201,6 +201,21 @@ async fn preflight_says_exactly_what_is_wrong() {
             "{err}"
         );
 
+        // A namespace the cluster does not have: exit 2, naming those with Certificates.
+        let ns = lab.namespace("typo").await;
+        let healthy = std::fs::read_to_string(fixture_path("healthy.yaml")).expect("fixture");
+        assert!(lab.load_fixture(&ns, &healthy).await > 0);
+        let mistyped = format!("{ns}x");
+        let (code, err) = report_err(&kubeconfig, &["--context", "reader", "-n", &mistyped]).await;
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains(&format!("namespace \"{mistyped}\" does not exist")),
+            "{err}"
+        );
+        assert!(err.contains(&format!("did you mean \"{ns}\"")), "{err}");
+        let (code, err) = report_err(&kubeconfig, &["--context", "reader", "-n", &ns]).await;
+        assert_eq!(code, Some(0), "{err}");
+
         lab.stop_apiserver();
         let (code, err) = report_err(&kubeconfig, &["--context", "reader", "-A"]).await;
         assert_eq!(code, Some(2), "{err}");

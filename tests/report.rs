@@ -533,3 +533,97 @@ fn an_expired_rate_limit_still_explains_the_failure() {
     );
     assert_eq!(rc["retry_after"], "2026-01-15T12:41:09Z");
 }
+
+/// A namespace that holds nothing in the dump is an error naming the ones that do (and the
+/// closest one), not an all-clear with exit 0.
+#[test]
+fn an_unknown_namespace_is_an_error_naming_the_real_ones() {
+    for format in ["markdown", "json"] {
+        let out = certdx(&[
+            "report",
+            "--snapshot",
+            &fixture("rate-limited.yaml"),
+            "-n",
+            "rl-dpu",
+            "--format",
+            format,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("namespace \"rl-dpu\" holds no cert-manager objects"),
+            "{err}"
+        );
+        assert!(
+            err.contains("rl-auth, rl-domain, rl-dup, rl-orders"),
+            "{err}"
+        );
+        assert!(err.contains("did you mean \"rl-dup\""), "{err}");
+    }
+    // A namespace that exists still works.
+    let out = certdx(&[
+        "report",
+        "--snapshot",
+        &fixture("rate-limited.yaml"),
+        "-n",
+        "rl-dup",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// An old dump is read at its own time by default (its newest timestamp), said in the
+/// header; `--now current` reads it at the clock; plain dates and times are accepted.
+#[test]
+fn an_old_snapshot_is_read_at_its_own_time() {
+    let json = |extra: &[&str]| {
+        let mut args = vec!["report", "--snapshot", "", "--format", "json"];
+        let path = fixture("rate-limited.yaml");
+        args[2] = &path;
+        args.extend_from_slice(extra);
+        let out = certdx(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).expect("json")
+    };
+    let v = json(&[]);
+    // The newest instant the fixture records: the Certificates' lastFailureTime.
+    assert_eq!(v["generated_at"], "2026-01-15T11:50:02Z");
+    assert!(
+        v["clock"].as_str().unwrap().contains("newest timestamp"),
+        "{v:#}"
+    );
+    // Read at its own time, the rate limits still block: none is "expired".
+    let summaries = v["diagnoses"].to_string();
+    assert!(!summaries.contains("expired at"), "{summaries}");
+
+    let v = json(&["--now", "current"]);
+    assert!(v["clock"].is_null());
+    assert!(v["generated_at"].as_str().unwrap() > "2026-06-01");
+
+    let v = json(&["--now", "2026-01-16"]);
+    assert_eq!(v["generated_at"], "2026-01-16T00:00:00Z");
+    assert_eq!(v["clock"], "--now");
+    let v = json(&["--now", "2026-01-15 12:30"]);
+    assert_eq!(v["generated_at"], "2026-01-15T12:30:00Z");
+
+    let out = certdx(&[
+        "report",
+        "--snapshot",
+        &fixture("rate-limited.yaml"),
+        "--now",
+        "tomorrow",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a time"));
+
+    let md = certdx(&["report", "--snapshot", &fixture("rate-limited.yaml")]);
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(
+        md.contains("read at 2026-01-15T11:50:02Z (the snapshot's newest timestamp"),
+        "{md}"
+    );
+}

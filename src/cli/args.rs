@@ -38,10 +38,11 @@ pub struct GlobalArgs {
     /// All namespaces (the default for snapshots).
     #[arg(short = 'A', long, global = true)]
     pub all_namespaces: bool,
-    /// Measure ages and retry-after times against this instant (RFC 3339) instead of now:
-    /// makes a report of an old snapshot read as it would have then.
-    #[arg(long, global = true, value_name = "RFC3339")]
-    pub now: Option<jiff::Timestamp>,
+    /// Measure ages and retry-after times against this instant: `2026-01-15`,
+    /// `2026-01-15 10:00` (UTC) or RFC 3339; `current` for the clock. A snapshot is read at
+    /// its newest timestamp by default, a live cluster at the clock.
+    #[arg(long, global = true, value_name = "WHEN", value_parser = parse_now)]
+    pub now: Option<NowArg>,
     /// Never offer or perform a write (retry, renew).
     #[arg(long, global = true)]
     pub read_only: bool,
@@ -51,6 +52,38 @@ pub struct GlobalArgs {
     /// The kubeconfig context (default: its current context).
     #[arg(long, global = true, value_name = "NAME", conflicts_with = "snapshot")]
     pub context: Option<String>,
+}
+
+/// `--now`: the instant a diagnosis is read at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NowArg {
+    /// The machine's clock (`--now current`).
+    Current,
+    /// A given instant.
+    At(jiff::Timestamp),
+}
+
+/// Parses `--now`: `current` (or `now`), RFC 3339, or a plain date or date and time in UTC.
+pub fn parse_now(text: &str) -> Result<NowArg, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("current") || t.eq_ignore_ascii_case("now") {
+        return Ok(NowArg::Current);
+    }
+    if let Ok(ts) = t.parse::<jiff::Timestamp>() {
+        return Ok(NowArg::At(ts));
+    }
+    // A civil date and time carries no zone: certdx's reports and cert-manager's objects are
+    // in UTC, so that is what it means here.
+    let civil = t.parse::<jiff::civil::DateTime>().or_else(|_| {
+        t.parse::<jiff::civil::Date>()
+            .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+    });
+    civil
+        .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC))
+        .map(|z| NowArg::At(z.timestamp()))
+        .map_err(|_| {
+            format!("{t:?} is not a time: give `current`, a date (2026-01-15), a date and time in UTC (2026-01-15 10:00) or RFC 3339 (2026-01-15T10:00:00Z)")
+        })
 }
 
 impl GlobalArgs {

@@ -89,12 +89,17 @@ fn interactive(g: &args::GlobalArgs) -> Result<ExitCode, CliError> {
     });
     let view = match &g.snapshot {
         Some(path) => {
-            let snap = crate::source::snapshot::load(path)?;
+            let loaded = source::load_snapshot(g, path)?;
+            // The header says at which instant the snapshot is read, unless it is the clock.
+            let label = match &loaded.clock {
+                Some(_) => format!("{} at {}", loaded.label, loaded.now),
+                None => loaded.label,
+            };
             interactive::ViewSource {
-                label: path.display().to_string(),
-                inventory: snap.inventory,
-                now: g.now.unwrap_or_else(jiff::Timestamp::now),
-                load_problems: snap.problems.iter().map(ToString::to_string).collect(),
+                label,
+                inventory: loaded.inventory,
+                now: loaded.now,
+                load_problems: loaded.problems,
                 checks,
                 actions: Box::new(crate::actions::Unavailable(
                     "a snapshot is read-only: connect to the cluster to retry or renew".to_owned(),

@@ -29,14 +29,15 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
     };
     let loaded = super::source::load(g, rt)?;
     tracing::debug!(elapsed = ?started.elapsed(), objects = loaded.inventory.len(), "objects loaded");
-    let report = build_report(
+    let mut report = build_report(
         loaded.inventory,
         loaded.problems,
         &loaded.label,
-        g.now.unwrap_or_else(Timestamp::now),
+        loaded.now,
         live.as_ref(),
         loaded.cluster.as_ref().map(|(c, _)| &c.client),
     );
+    report.clock = loaded.clock;
     tracing::debug!(elapsed = ?started.elapsed(), diagnoses = report.diagnoses.len(), "diagnosed");
     let code = emit(&report, a.format, a.output.as_deref());
     tracing::debug!(elapsed = ?started.elapsed(), "written");

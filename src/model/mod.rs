@@ -26,6 +26,7 @@ pub use request::{
     CertificateRequestStatus, REVISION_ANNOTATION,
 };
 mod chain;
+mod clock;
 pub mod inventory;
 pub mod scheduler;
 pub mod state;

@@ -21,6 +21,10 @@ pub struct Report {
     pub generated_at: Timestamp,
     /// Where the objects came from (a path, a kube context, `demo`).
     pub source: String,
+    /// How `generated_at` was chosen when it is not the clock: `--now`, or a snapshot's
+    /// newest timestamp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<String>,
     /// Counts over the whole estate.
     pub summary: Summary,
     /// One diagnosis per Certificate that is not Ready and per orphan, most urgent first.
@@ -98,6 +102,7 @@ impl Report {
             generator: format!("certdx {}", env!("CARGO_PKG_VERSION")),
             generated_at,
             source: source.into(),
+            clock: None,
             summary,
             diagnoses: kept,
             load_problems,

@@ -21,9 +21,13 @@ pub fn to_html(r: &Report) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>certdx report</title><style>{STYLE}</style></head><body>\n<h1>certdx report</h1>\n<p>Source <code>{}</code>, generated {} by {}.</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>certdx report</title><style>{STYLE}</style></head><body>\n<h1>certdx report</h1>\n<p>Source <code>{}</code>, read at {}{} by {}.</p>\n",
         esc(&r.source),
         r.generated_at,
+        r.clock
+            .as_deref()
+            .map(|c| format!(" ({})", esc(c)))
+            .unwrap_or_default(),
         esc(&r.generator)
     );
     let m = &r.summary;

@@ -12,9 +12,13 @@ pub fn to_markdown(r: &Report) -> String {
     let _ = writeln!(s, "# certdx report\n");
     let _ = writeln!(
         s,
-        "Source: `{}` · generated {} by {}\n",
+        "Source: `{}` · read at {}{} · by {}\n",
         code_span(&r.source),
         r.generated_at,
+        r.clock
+            .as_deref()
+            .map(|c| format!(" ({})", inline(c)))
+            .unwrap_or_default(),
         r.generator
     );
     let m = &r.summary;
