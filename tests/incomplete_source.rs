@@ -121,6 +121,7 @@ fn a_full_listing_proves_the_issuer_does_not_exist() {
     inv.listed = Listing {
         issuers: Coverage::All,
         cluster_issuers: Coverage::All,
+        chain: Coverage::All,
     };
     let ds = diagnose(&inv);
     let d = ds.iter().find(|d| d.subject.name == "billing").unwrap();
@@ -159,4 +160,92 @@ fn proven_absence_does_not_outrank_a_cause_further_down() {
         assert!(f.detail.contains("deleted since"), "{}", f.detail);
     }
     assert!(seen > 0, "no certificate said its issuer is gone");
+}
+
+fn strip(mut inv: Inventory, requests: bool, orders: bool, challenges: bool) -> Inventory {
+    if requests {
+        inv.requests.clear();
+    }
+    if orders {
+        inv.orders.clear();
+    }
+    if challenges {
+        inv.challenges.clear();
+    }
+    inv
+}
+
+/// A dump with only Certificates: every Certificate that is not Ready still gets a root
+/// cause: the one its own conditions prove, or what the dump lacks with the command that
+/// adds it. Never "in progress" without a word.
+#[test]
+fn a_dump_of_certificates_alone_says_what_is_missing_and_how_to_add_it() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut incomplete = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let inv = strip(load(&name), true, true, true);
+        for d in diagnose(&inv) {
+            if d.subject.kind != certdx::model::Kind::Certificate
+                || d.status.state == certdx::model::State::Ready
+            {
+                continue;
+            }
+            let rc = d
+                .root_cause
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name}: {} has no root cause", d.subject));
+            if rc.code == Code::SourceIncomplete {
+                incomplete += 1;
+                let ns = &d.subject.namespace;
+                assert!(
+                    rc.advice
+                        .contains("kubectl get certificaterequests.cert-manager.io,")
+                        && rc.advice.contains(&format!("-n {ns} -o yaml")),
+                    "{name}: {}",
+                    rc.advice
+                );
+                assert!(rc.summary.contains("CertificateRequests"), "{}", rc.summary);
+            }
+        }
+    }
+    assert!(
+        incomplete >= 3,
+        "only {incomplete} certificates said what is missing"
+    );
+}
+
+/// An Order without its Challenges in the dump names exactly the Challenges; a source that
+/// listed the chain (a live cluster) says nothing of the kind.
+#[test]
+fn a_missing_link_is_named_precisely_and_only_where_absence_is_possible() {
+    let inv = strip(load("challenge-stuck.yaml"), false, false, true);
+    let ds = diagnose(&inv);
+    let f = ds
+        .iter()
+        .flat_map(|d| &d.findings)
+        .find(|f| f.code == Code::SourceIncomplete)
+        .expect("the missing Challenges are named");
+    assert!(
+        f.summary.contains("no Challenges at all") && f.summary.contains("Order legacy/"),
+        "{}",
+        f.summary
+    );
+    assert!(!f.summary.contains("CertificateRequests"), "{}", f.summary);
+    assert!(
+        f.advice.contains("challenges.acme.cert-manager.io"),
+        "{}",
+        f.advice
+    );
+    assert!(!f.advice.contains("orders.acme"), "{}", f.advice);
+
+    let mut listed = inv.clone();
+    listed.listed.chain = Coverage::All;
+    assert!(
+        diagnose(&listed)
+            .iter()
+            .flat_map(|d| &d.findings)
+            .all(|f| f.code != Code::SourceIncomplete),
+        "a full listing proves the Challenges are not there"
+    );
 }

@@ -30,6 +30,16 @@ impl Default for DiagnoseOptions {
     }
 }
 
+/// What the diagnosis learnt about a Certificate's issuer.
+struct IssuerSeen {
+    /// `Issuer ns/name` or `ClusterIssuer name`.
+    label: Option<String>,
+    /// Its ACME server, when known.
+    server: Option<String>,
+    /// Whether it is an ACME issuer; `None` when the source does not hold it.
+    acme: Option<bool>,
+}
+
 /// Everything a diagnosis pass shares.
 struct Pass<'a> {
     inv: &'a Inventory,
@@ -108,9 +118,13 @@ impl Pass<'_> {
         }
         super::expired_limit::note_expired_limits(&mut findings, cert, self.now);
         let namespace = cert.namespace().unwrap_or_default();
-        let (issuer, acme_server) =
-            self.issuer(&cert.spec.issuer_ref, &namespace, &subject, &mut findings);
+        let seen = self.issuer(&cert.spec.issuer_ref, &namespace, &subject, &mut findings);
         let status = certificate_status(cert);
+        if status.state != State::Ready {
+            findings.extend(super::incomplete::missing_links(
+                self.inv, chain, seen.acme, &findings,
+            ));
+        }
         if status.state == State::Failed && findings.iter().all(|f| !f.severity.is_problem()) {
             findings.push(
                 Finding::new(
@@ -138,8 +152,8 @@ impl Pass<'_> {
             subject,
             status,
             dns_names: names,
-            issuer,
-            acme_server,
+            issuer: seen.label,
+            acme_server: seen.server,
             root_cause: None,
             findings,
         })
@@ -152,10 +166,15 @@ impl Pass<'_> {
         namespace: &str,
         user: &ObjectRef,
         findings: &mut Vec<Finding>,
-    ) -> (Option<String>, Option<String>) {
+    ) -> IssuerSeen {
         if r.name.is_empty() || !r.is_cert_manager() {
             let label = format!("{} {}", r.kind.as_deref().unwrap_or("Issuer"), r.name);
-            return (Some(label), None);
+            // An external issuer signs requests itself: no Orders or Challenges follow.
+            return IssuerSeen {
+                label: Some(label),
+                server: None,
+                acme: (!r.name.is_empty()).then_some(false),
+            };
         }
         let (label, found, coverage) = if r.is_cluster() {
             let found = self
@@ -194,8 +213,13 @@ impl Pass<'_> {
         let Some((config, status, obj)) = found else {
             let listed = coverage.covers(if r.is_cluster() { "" } else { namespace });
             findings.push(self.missing_issuer(r, namespace, &label, user, listed, findings));
-            return (Some(label), None);
+            return IssuerSeen {
+                label: Some(label),
+                server: None,
+                acme: None,
+            };
         };
+        let acme = Some(config.acme.is_some());
         let server = config
             .acme
             .as_ref()
@@ -221,7 +245,11 @@ impl Pass<'_> {
             );
             findings.append(&mut c.out);
         }
-        (Some(label), server)
+        IssuerSeen {
+            label: Some(label),
+            server,
+            acme,
+        }
     }
 
     /// The finding for an issuer the inventory lacks. Only a source that listed the kind in

@@ -5,6 +5,7 @@ pub mod cluster;
 mod estate;
 mod expired_limit;
 mod findings;
+mod incomplete;
 mod live;
 pub mod playbook;
 mod root_cause;

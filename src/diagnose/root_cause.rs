@@ -57,6 +57,8 @@ pub fn rank(code: Code) -> u8 {
         AcmeOrderNotReady | AcmeAlreadyReplaced => 62,
         AcmeOther => 60,
         AcmeServerError => 50,
+        // Above the chain's states: when only they are known, what is missing says more.
+        SourceIncomplete => 45,
         RequestFailed => 40,
         ExpiredOrder => 35,
         IssuanceBackoff => 30,

@@ -247,6 +247,9 @@ codes! {
     IssuerNotInSource = "issuer-not-in-source", Info,
         "The referenced issuer is not in what certdx read (a dump without it, or a kind the user may not list): nothing is known about it.",
         "Include it to have it checked: `kubectl get issuers,clusterissuers -A -o yaml` into the dump, or the certdx-reader ClusterRole for list access.";
+    SourceIncomplete = "source-incomplete", Warning,
+        "The source lacks the objects further down this chain (a dump without CertificateRequests, Orders or Challenges): certdx cannot see why the Certificate is not Ready.",
+        "Add them to the dump with the `kubectl get ... -o yaml` command in the finding, and give certdx the directory holding both files.";
     SolverCredentialsMissing = "solver-credentials-missing", Fatal,
         "A Secret the issuer or its solver needs (account key, DNS provider credentials, EAB key) does not exist or lacks the referenced key.",
         "Create the Secret named in the evidence in the namespace cert-manager reads it from (the Issuer's namespace; the cluster resource namespace, cert-manager by default, for a ClusterIssuer), with the key the issuer references.";

@@ -59,6 +59,8 @@ pub struct Listing {
     pub issuers: Coverage,
     /// ClusterIssuers.
     pub cluster_issuers: Coverage,
+    /// CertificateRequests, Orders and Challenges together: the links of a chain.
+    pub chain: Coverage,
 }
 
 /// Which kind of object a reference or finding is about.
@@ -185,6 +187,7 @@ impl Inventory {
                 self.listed.cluster_issuers.clone(),
                 other.listed.cluster_issuers,
             ),
+            chain: wider(self.listed.chain.clone(), other.listed.chain),
         };
     }
 }

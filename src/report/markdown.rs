@@ -75,7 +75,7 @@ fn diagnosis(s: &mut String, d: &Diagnosis) {
             rc.severity,
             inline(&rc.summary)
         );
-        let _ = writeln!(s, "**Advice:** {}\n", inline(&rc.advice));
+        let _ = writeln!(s, "**Advice:** {}\n", advice(&rc.advice));
         if let Some(t) = rc.retry_after {
             let _ = writeln!(s, "**Retry after:** {t}\n");
         }
@@ -167,7 +167,7 @@ fn finding(s: &mut String, f: &Finding) {
             let _ = writeln!(s, "- Retry after: {t}");
         }
     }
-    let _ = writeln!(s, "- Advice: {}", inline(&f.advice));
+    let _ = writeln!(s, "- Advice: {}", advice(&f.advice));
     for e in &f.evidence {
         match e {
             Evidence::Text { source, text, at } => {
@@ -204,8 +204,13 @@ fn icon(state: State) -> &'static str {
 
 /// Escapes text for inline Markdown: no stray emphasis, links or HTML from cluster data.
 fn inline(t: &str) -> String {
+    escape(&crate::model::state::one_line(t))
+}
+
+/// Escapes what Markdown would read as markup in text that is already on one line.
+fn escape(t: &str) -> String {
     let mut out = String::with_capacity(t.len());
-    for ch in crate::model::state::one_line(t).chars() {
+    for ch in t.chars() {
         if matches!(
             ch,
             '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#'
@@ -215,6 +220,22 @@ fn inline(t: &str) -> String {
         out.push(ch);
     }
     out
+}
+
+/// Advice is certdx's own text: its `code spans` (commands to copy) stay code spans, the rest
+/// is escaped like any other text.
+fn advice(t: &str) -> String {
+    crate::model::state::one_line(t)
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("`{}`", code_span(part))
+            } else {
+                escape(part)
+            }
+        })
+        .collect()
 }
 
 fn cell(t: &str) -> String {

@@ -28,11 +28,21 @@ impl Preflight {
     /// issuer missing from it does not exist; a kind they may not list proves nothing.
     pub fn listing(&self, scope: &super::Scope) -> crate::model::Listing {
         use crate::model::Coverage;
-        let issuers = match (self.can_read(Resource::Issuers), scope) {
+        let in_scope = |readable: bool| match (readable, scope) {
             (false, _) => Coverage::Unknown,
             (true, super::Scope::All) => Coverage::All,
             (true, super::Scope::Namespace(ns)) => Coverage::Namespace(ns.clone()),
         };
+        let issuers = in_scope(self.can_read(Resource::Issuers));
+        let chain = in_scope(
+            [
+                Resource::CertificateRequests,
+                Resource::Orders,
+                Resource::Challenges,
+            ]
+            .into_iter()
+            .all(|r| self.can_read(r)),
+        );
         let cluster_issuers = if self.can_read(Resource::ClusterIssuers) {
             Coverage::All
         } else {
@@ -41,6 +51,7 @@ impl Preflight {
         crate::model::Listing {
             issuers,
             cluster_issuers,
+            chain,
         }
     }
 }
