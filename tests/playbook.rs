@@ -307,3 +307,166 @@ async fn report_and_check_see_the_404_on_the_challenge_path() {
         "{check:#}"
     );
 }
+
+/// The codes of a diagnosis's findings.
+fn codes(d: &Value) -> Vec<String> {
+    d["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// On a machine whose resolver answers NXDOMAIN for everything (an offline laptop, a
+/// filtering network), the checks do not run: nothing here would be what the CA sees.
+/// cert-manager's own 404 stays the root cause, the report says where the checks ran from,
+/// and `check` says why it checked nothing instead of "create the DNS records".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolver_that_filters_everything_does_not_outrank_the_cluster() {
+    let mut b = LabBuilder::new(&SLOTS);
+    let ns1 = b.knot("ns1");
+    let filter = b.filtering_resolver("filter");
+    b.zone("shop.test", &[("ns1", ns1)], "www A 127.0.7.30\n");
+    let lab = b.start().await;
+    let filter = format!("{}:53", lab.ip(filter));
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("s.yaml");
+    let reason =
+        "Waiting for HTTP-01 challenge propagation: wrong status code '404', expected '200'";
+    std::fs::write(
+        &snap,
+        challenge_yaml("www.shop.test", "HTTP-01", "tok", "tok.thumb", reason),
+    )
+    .unwrap();
+
+    let (report, exit) = certdx(s(&[
+        "report",
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "--format",
+        "json",
+        "--now",
+        NOW,
+        "--resolver",
+        &filter,
+        "--timeout",
+        "3",
+    ]))
+    .await;
+    assert_eq!(exit, 1);
+    let d = &report["diagnoses"][0];
+    assert_eq!(
+        d["root_cause"]["code"], "selfcheck-http01-wrong-status",
+        "{d:#}"
+    );
+    let found = codes(d);
+    assert!(
+        found.contains(&"local-resolver-unreliable".to_owned()),
+        "{found:?}"
+    );
+    assert!(!found.contains(&"dns-nxdomain".to_owned()), "{found:?}");
+    let from = report["checked_from"].as_str().unwrap();
+    assert!(from.contains(&filter), "{from}");
+
+    let (check, exit) = certdx(s(&[
+        "check",
+        "www.shop.test",
+        "--format",
+        "json",
+        "--resolver",
+        &filter,
+        "--timeout",
+        "3",
+    ]))
+    .await;
+    assert_eq!(exit, 1, "{check:#}");
+    let found: Vec<&str> = check["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, ["local-resolver-unreliable"], "{check:#}");
+    // The working resolver of the same lab sees the name.
+    let (check, _) = certdx(s(&[
+        "check",
+        "www.shop.test",
+        "--format",
+        "json",
+        "--resolver",
+        &lab.resolver.to_string(),
+        "--timeout",
+        "3",
+    ]))
+    .await;
+    assert!(
+        !check.to_string().contains("local-resolver-unreliable"),
+        "{check:#}"
+    );
+}
+
+/// Split DNS: this machine's resolver works but does not know the name, while
+/// cert-manager's self-check got a 404 from it. The local "does not exist" becomes "this
+/// machine sees it differently" and cert-manager's evidence stays the root cause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_cert_manager_reached_is_not_called_nonexistent_from_here() {
+    let mut b = LabBuilder::new(&SLOTS);
+    let ns1 = b.knot("ns1");
+    b.zone("shop.test", &[("ns1", ns1)], "www A 127.0.7.31\n");
+    let lab = b.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("s.yaml");
+    let reason =
+        "Waiting for HTTP-01 challenge propagation: wrong status code '404', expected '200'";
+    std::fs::write(
+        &snap,
+        challenge_yaml(
+            "www.intranet.shop.test",
+            "HTTP-01",
+            "tok",
+            "tok.thumb",
+            reason,
+        ),
+    )
+    .unwrap();
+    let (report, exit) = certdx(s(&[
+        "report",
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "--format",
+        "json",
+        "--now",
+        NOW,
+        "--resolver",
+        &lab.resolver.to_string(),
+        "--timeout",
+        "3",
+    ]))
+    .await;
+    assert_eq!(exit, 1);
+    let d = &report["diagnoses"][0];
+    assert_eq!(
+        d["root_cause"]["code"], "selfcheck-http01-wrong-status",
+        "{d:#}"
+    );
+    let found = codes(d);
+    assert!(
+        found.contains(&"local-view-differs".to_owned()),
+        "{found:?}"
+    );
+    assert!(!found.contains(&"dns-nxdomain".to_owned()), "{found:?}");
+    let differs = d["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "local-view-differs")
+        .unwrap();
+    assert!(
+        differs["summary"]
+            .as_str()
+            .unwrap()
+            .contains("www.intranet.shop.test"),
+        "{differs:#}"
+    );
+}

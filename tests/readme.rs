@@ -14,7 +14,11 @@ fn section(code: Code) -> &'static str {
         "CAA"
     } else if id.starts_with("ratelimit-") || id.starts_with("acme-") {
         "ACME errors and rate limits"
-    } else if id.starts_with("dns-") || id == "invalid-identifier" || id == "wildcard-needs-dns01" {
+    } else if id.starts_with("dns-")
+        || id.starts_with("local-")
+        || id == "invalid-identifier"
+        || id == "wildcard-needs-dns01"
+    {
         "Name and address"
     } else {
         "cert-manager's own state"

@@ -12,6 +12,7 @@ pub mod http01;
 pub mod k8s_reason;
 pub mod name;
 pub mod ratelimit;
+pub mod resolver;
 pub mod solver;
 pub mod text;
 

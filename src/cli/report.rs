@@ -38,6 +38,10 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
         loaded.cluster.as_ref().map(|(c, _)| &c.client),
     );
     report.clock = loaded.clock;
+    report.checked_from = Some(live.as_ref().map_or_else(
+        || "none (--offline): only the objects were read".to_owned(),
+        LiveChecks::vantage,
+    ));
     tracing::debug!(elapsed = ?started.elapsed(), diagnoses = report.diagnoses.len(), "diagnosed");
     let code = emit(&report, a.format, a.output.as_deref());
     tracing::debug!(elapsed = ?started.elapsed(), "written");

@@ -70,6 +70,7 @@ pub async fn add_live_checks(
                 extra.push(f);
             }
         }
+        let extra = super::local_view::reconcile(&d.findings, extra);
         d.findings.extend(extra);
         settle(d);
     }

@@ -7,6 +7,7 @@ mod expired_limit;
 mod findings;
 mod incomplete;
 mod live;
+mod local_view;
 pub mod playbook;
 mod root_cause;
 

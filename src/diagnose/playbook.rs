@@ -214,16 +214,58 @@ pub async fn run_playbook(dns: &Dns, target: &Target, opts: &PlaybookOptions) ->
 }
 
 /// Runs the playbook for many targets, at most `opts.concurrency` at once, in input order.
+/// The resolver is tested first: one that cannot answer for the root zone would turn every
+/// name into "does not exist", so then no check runs and each target says why.
 pub async fn run_many(
     dns: &Dns,
     targets: &[Target],
     opts: &PlaybookOptions,
 ) -> Vec<PlaybookResult> {
+    if targets.is_empty() {
+        return Vec::new();
+    }
+    if let Some(f) = crate::checks::resolver::resolver_sanity(dns).await {
+        return targets.iter().map(|t| not_checked(t, &f)).collect();
+    }
     futures::stream::iter(targets)
         .map(|t| run_playbook(dns, t, opts))
         .buffered(opts.concurrency.max(1))
         .collect()
         .await
+}
+
+/// [`run_playbook`] after testing the resolver, for a single target.
+pub async fn run_playbook_guarded(
+    dns: &Dns,
+    target: &Target,
+    opts: &PlaybookOptions,
+) -> PlaybookResult {
+    match crate::checks::resolver::resolver_sanity(dns).await {
+        Some(f) => not_checked(target, &f),
+        None => run_playbook(dns, target, opts).await,
+    }
+}
+
+/// The result for a target no check ran for, because the resolver cannot be trusted.
+fn not_checked(target: &Target, why: &Finding) -> PlaybookResult {
+    let mut f = why.clone();
+    f.target = Some(target.name.clone());
+    if let Some(ch) = &target.challenge {
+        f.subject = Some(ch.clone());
+    }
+    PlaybookResult {
+        target: target.clone(),
+        checks: vec![CheckReport {
+            name: "resolver".to_owned(),
+            target: target.name.clone(),
+            status: CheckStatus::Warning,
+            duration_ms: 0,
+            findings: vec![f.clone()],
+        }],
+        findings: vec![f],
+        duration_ms: 0,
+        cluster: None,
+    }
 }
 
 /// `Method` as its ACME spelling (`http-01`, `dns-01`) in JSON.

@@ -34,6 +34,8 @@ pub fn rank(code: Code) -> u8 {
         | AcmeCaa => 94,
         SolverNoMatch => 92,
         DnsNxdomain | DnsLookupFailed => 90,
+        // Below the cluster's evidence, which they say nothing against.
+        LocalResolverUnreliable | LocalViewDiffers => 10,
         Dns01ZoneNotFound | Dns01TxtMissing | Dns01TxtWrongValue | Dns01NsError => 88,
         Http01NoAddress
         | Http01ReservedAddress

@@ -63,6 +63,12 @@ codes! {
     WildcardNeedsDns01 = "wildcard-needs-dns01", Fatal,
         "A wildcard name is being validated with a method other than DNS-01.",
         "Configure a DNS-01 solver for the wildcard name (ACME only allows DNS-01 for wildcards).";
+    LocalResolverUnreliable = "local-resolver-unreliable", Warning,
+        "The resolver certdx asked from this machine does not answer for the root zone (it filters, is offline, or answers NXDOMAIN for everything): no check from here can be trusted, so none was run.",
+        "Run certdx where cert-manager runs (a pod in the cluster, a host on its network), or give a working resolver with --resolver; the cluster's own evidence stands.";
+    LocalViewDiffers = "local-view-differs", Warning,
+        "This machine sees a name differently from the cluster: here it does not resolve, while cert-manager's self-check reached it (split DNS, a VPN, a filtering resolver).",
+        "Trust the cluster's evidence; to check what the CA sees, run certdx where cert-manager runs or with --resolver set to a public resolver.";
 
     // HTTP-01.
     Http01NoAddress = "http01-no-address", Fatal,

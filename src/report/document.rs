@@ -25,6 +25,10 @@ pub struct Report {
     /// newest timestamp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<String>,
+    /// Where the live checks ran from (host and resolver), or that none ran (`--offline`);
+    /// `None` when the maker of the report does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_from: Option<String>,
     /// Counts over the whole estate.
     pub summary: Summary,
     /// One diagnosis per Certificate that is not Ready and per orphan, most urgent first.
@@ -103,6 +107,7 @@ impl Report {
             generated_at,
             source: source.into(),
             clock: None,
+            checked_from: None,
             summary,
             diagnoses: kept,
             load_problems,

@@ -30,6 +30,9 @@ pub fn to_html(r: &Report) -> String {
             .unwrap_or_default(),
         esc(&r.generator)
     );
+    if let Some(from) = &r.checked_from {
+        let _ = writeln!(s, "<p>Live checks: {}.</p>", esc(from));
+    }
     let m = &r.summary;
     let _ = writeln!(
         s,

@@ -21,6 +21,9 @@ pub fn to_markdown(r: &Report) -> String {
             .unwrap_or_default(),
         r.generator
     );
+    if let Some(from) = &r.checked_from {
+        let _ = writeln!(s, "Live checks: {}.\n", inline(from));
+    }
     let m = &r.summary;
     let attention = r
         .diagnoses

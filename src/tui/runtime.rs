@@ -23,7 +23,7 @@ use super::update::update;
 use super::view::render;
 use super::{ChecksConfig, TuiInput};
 use crate::actions::Actions;
-use crate::diagnose::playbook::run_playbook;
+use crate::diagnose::playbook::run_playbook_guarded;
 use crate::source::cluster::watch::{LiveEvent, LiveWatch};
 
 /// Spinners and countdowns move at this rate, and only while something needs it.
@@ -258,7 +258,7 @@ impl Executor {
                     };
                 };
                 let _permit = self.limit.clone().acquire_owned().await.ok();
-                let mut result = run_playbook(&cfg.dns, &target, &cfg.playbook).await;
+                let mut result = run_playbook_guarded(&cfg.dns, &target, &cfg.playbook).await;
                 if let Some(client) = &self.cluster {
                     crate::diagnose::cluster::add_cluster_side(client, &cfg.dns, &mut result).await;
                 }

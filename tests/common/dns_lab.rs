@@ -112,6 +112,7 @@ enum Kind {
     Refused,
     Silent,
     Mini(Misbehaviour),
+    Filtering,
 }
 
 #[derive(Debug, Clone)]
@@ -193,6 +194,12 @@ impl LabBuilder {
     /// An address with a UDP socket that never answers (TCP: nothing listens).
     pub fn silent(&mut self, label: &str) -> ServerId {
         self.add(label, Kind::Silent)
+    }
+
+    /// An unbound that answers NXDOMAIN for every name, the root zone included: the resolver
+    /// of an offline laptop or a filtering network. Give its address as `--resolver`.
+    pub fn filtering_resolver(&mut self, label: &str) -> ServerId {
+        self.add(label, Kind::Filtering)
     }
 
     /// An in-process hickory-server serving the zones that list it (records limited to A,
@@ -535,6 +542,7 @@ impl DnsLab {
                     };
                     self.tasks.push(spawn_mini(spec.ip, handler).await);
                 }
+                Kind::Filtering => self.spawn_filtering(&spec.label, spec.ip, id),
             }
         }
         self.spawn_unbound();
@@ -563,6 +571,18 @@ impl DnsLab {
                     false,
                 ));
             }
+        }
+        for spec in self
+            .servers
+            .iter()
+            .filter(|s| matches!(s.kind, Kind::Filtering))
+        {
+            waits.push((
+                spec.label.clone(),
+                SocketAddr::new(IpAddr::V4(spec.ip), 53),
+                Name::root(),
+                true,
+            ));
         }
         waits.push(("unbound".to_owned(), self.resolver, Name::root(), true));
         for (label, addr, zone, rd) in waits {
@@ -615,6 +635,31 @@ impl DnsLab {
         let mut cmd = Command::new("knotd");
         cmd.arg("-c").arg(&conf_path);
         self.spawn(&format!("knotd {label} {ip}"), cmd, &dir.join("log"));
+    }
+
+    /// An unbound whose only zone is a local "." that answers NXDOMAIN for everything.
+    fn spawn_filtering(&mut self, label: &str, ip: Ipv4Addr, id: ServerId) {
+        let dir = self.server_dir(id);
+        fs::create_dir_all(&dir).expect("mkdir");
+        let d = dir.display();
+        let conf = format!(
+            "server:\n    interface: {ip}\n    port: 53\n    do-daemonize: no\n    use-syslog: no\n\
+             \x20   logfile: \"\"\n    verbosity: 1\n    username: \"\"\n    chroot: \"\"\n\
+             \x20   directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n\
+             \x20   module-config: \"iterator\"\n    access-control: 127.0.0.0/8 allow\n\
+             \x20   do-ip6: no\n    num-threads: 1\n    so-reuseport: no\n    outgoing-range: 64\n\
+             \x20   local-zone: \".\" always_nxdomain\n\
+             remote-control:\n    control-enable: no\n"
+        );
+        let conf_path = dir.join("unbound.conf");
+        fs::write(&conf_path, conf).expect("write unbound.conf");
+        let mut cmd = Command::new("unbound");
+        cmd.arg("-d").arg("-c").arg(&conf_path);
+        self.spawn(
+            &format!("unbound (filtering) {label} {ip}"),
+            cmd,
+            &dir.join("log"),
+        );
     }
 
     fn spawn_unbound(&mut self) {
