@@ -85,6 +85,18 @@ fn the_view_follows_the_cluster_renews_and_survives_an_api_restart() {
     t.keys(&["N"]);
     let dialog = t.wait_for("Issuing=True", LIMIT);
     assert!(dialog.contains("ops"), "{dialog}");
+    // Enter, pressed out of habit, cancels: nothing is written.
+    t.keys(&["Enter"]);
+    t.wait_for("cancelled: renew", LIMIT);
+    let cert = rt.block_on(certs.get("ops")).expect("get");
+    let manual = cert.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.reason.as_deref() == Some("ManuallyTriggered"))
+    });
+    assert!(!manual, "Enter wrote to the cluster");
+    t.keys(&["N"]);
+    t.wait_for("Issuing=True", LIMIT);
     t.keys(&["y"]);
     t.wait_for("Set Issuing=True (ManuallyTriggered)", LIMIT);
     let start = Instant::now();

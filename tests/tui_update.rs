@@ -452,7 +452,20 @@ fn confirmed_actions_become_commands_and_report_their_outcome() {
         c.description,
         "exactly this: renew Certificate shop/www-shop"
     );
-    // n cancels.
+    // Only y confirms: Enter, pressed out of habit, and n cancel.
+    let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
+    assert!(matches!(
+        map_key(&app, key(KeyCode::Enter)),
+        Some(Msg::Back)
+    ));
+    assert!(matches!(
+        map_key(&app, key(KeyCode::Char('n'))),
+        Some(Msg::Back)
+    ));
+    assert!(matches!(
+        map_key(&app, key(KeyCode::Char('y'))),
+        Some(Msg::Confirm)
+    ));
     assert!(feed(&mut app, [Msg::Back]).is_empty());
     assert!(app.overlay.is_none());
     let cmds = feed(&mut app, [Msg::Renew, Msg::Confirm]);

@@ -94,7 +94,7 @@ bindings! {
 /// Keys in dialogs and while typing a filter, for the help screen (handled in [`map_key`]).
 pub const MODAL_HELP: &[(&str, &str)] = &[
     ("filter", "Enter keeps it, Esc clears it, Backspace deletes"),
-    ("confirm", "y / Enter confirms, n / Esc cancels"),
+    ("confirm", "y confirms; Enter / n / Esc cancel: no write on reflex"),
     ("export", "m / j / h write Markdown / JSON / HTML at once"),
     (
         "export",
@@ -129,8 +129,10 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Msg> {
         }
         Some(Overlay::Confirm(_)) => {
             return match key.code {
-                KeyCode::Char('y' | 'Y') | KeyCode::Enter => Some(Msg::Confirm),
-                KeyCode::Char('n' | 'N' | 'q') | KeyCode::Esc => Some(Msg::Back),
+                // Only a deliberate `y` writes to the cluster: Enter, pressed out of habit to
+                // get past a dialog, cancels.
+                KeyCode::Char('y' | 'Y') => Some(Msg::Confirm),
+                KeyCode::Char('n' | 'N' | 'q') | KeyCode::Esc | KeyCode::Enter => Some(Msg::Back),
                 _ => None,
             };
         }

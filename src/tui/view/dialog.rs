@@ -35,17 +35,22 @@ fn wrapped(text: &str, width: usize, indent: usize, style: Style) -> Vec<Line<'s
 pub fn confirm(app: &App, c: &Confirm, frame: &mut Frame, area: Rect) {
     let t = app.theme;
     let width = WIDTH.min(area.width.saturating_sub(2)).saturating_sub(2) as usize;
-    let mut lines = vec![Line::from(Span::styled("What will change:", t.heading()))];
+    let mut lines = Vec::new();
+    // What blocks the write comes first: it is the answer to "can I retry?".
+    if let Some(why) = &c.blocked {
+        lines.extend(wrapped(
+            &format!("Not available: {why}"),
+            width,
+            0,
+            t.error(),
+        ));
+        lines.push(Line::from(""));
+    }
+    lines.push(Line::from(Span::styled("What would change:", t.heading())));
     lines.extend(wrapped(&c.description, width, 2, Style::new()));
     lines.push(Line::from(""));
     match &c.blocked {
-        Some(why) => {
-            lines.extend(wrapped(
-                &format!("Not available: {why}"),
-                width,
-                0,
-                t.error(),
-            ));
+        Some(_) => {
             lines.push(Line::from(vec![
                 Span::styled("y", t.disabled()),
                 Span::styled(" confirm (disabled)   ", t.disabled()),
@@ -54,9 +59,9 @@ pub fn confirm(app: &App, c: &Confirm, frame: &mut Frame, area: Rect) {
             ]));
         }
         None => lines.push(Line::from(vec![
-            Span::styled("y / Enter", t.key()),
+            Span::styled("y", t.key()),
             Span::raw(" do it   "),
-            Span::styled("n / Esc", t.key()),
+            Span::styled("n / Esc / Enter", t.key()),
             Span::raw(" cancel"),
         ])),
     }
