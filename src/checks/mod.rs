@@ -34,6 +34,22 @@ pub enum CheckStatus {
     Failed,
     /// Not applicable (e.g. no key to compare, wrong method).
     Skipped,
+    /// The name answered, but nothing was compared with what the CA expects (HTTP-01 without
+    /// a token and key): not a pass.
+    Reachable,
+}
+
+impl CheckStatus {
+    /// How a person reads it.
+    pub fn label(self) -> &'static str {
+        match self {
+            CheckStatus::Passed => "passed",
+            CheckStatus::Warning => "warning",
+            CheckStatus::Failed => "failed",
+            CheckStatus::Skipped => "skipped",
+            CheckStatus::Reachable => "reachable, token not compared",
+        }
+    }
 }
 
 /// The outcome of one check (e.g. `http01 www.example.com`): what `certdx check --format json`

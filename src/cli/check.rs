@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use super::args::{CheckArgs, GlobalArgs, MethodArg};
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS, TextOrJson, write_output};
-use crate::checks::CheckReport;
 use crate::checks::name::Method;
+use crate::checks::{CheckReport, CheckStatus};
 use crate::diagnose::pick_root_cause;
 use crate::diagnose::playbook::{DEFAULT_CA_DOMAIN, PlaybookResult, Target, run_many};
 use crate::model::{Evidence, Finding};
@@ -130,9 +130,12 @@ fn render_text(results: &[PlaybookResult], root: Option<&crate::diagnose::RootCa
             s.push_str(&format!(
                 "  {:<7} {:<8} {:>6} ms\n",
                 c.name,
-                format!("{:?}", c.status).to_lowercase(),
+                c.status.label(),
                 c.duration_ms
             ));
+            if c.status == CheckStatus::Reachable {
+                s.push_str("          give --token and --key (or check the Challenge as NS/NAME) to compare what it serves with what the CA expects\n");
+            }
         }
         for f in &r.findings {
             s.push_str(&format!("  {} ({}): {}\n", f.code, f.severity, f.summary));

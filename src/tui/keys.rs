@@ -94,7 +94,10 @@ bindings! {
 /// Keys in dialogs and while typing a filter, for the help screen (handled in [`map_key`]).
 pub const MODAL_HELP: &[(&str, &str)] = &[
     ("filter", "Enter keeps it, Esc clears it, Backspace deletes"),
-    ("confirm", "y confirms; Enter / n / Esc cancel: no write on reflex"),
+    (
+        "confirm",
+        "y confirms; Enter / n / Esc cancel: no write on reflex",
+    ),
     ("export", "m / j / h write Markdown / JSON / HTML at once"),
     (
         "export",

@@ -19,7 +19,7 @@ use reqwest::Url;
 
 use crate::model::{Code, Evidence, Finding};
 
-use super::{AddressLookup, CheckReport};
+use super::{AddressLookup, CheckReport, CheckStatus};
 
 pub use reserved::reserved_reason;
 
@@ -77,7 +77,12 @@ pub async fn check_http01(
 ) -> CheckReport {
     let started = Instant::now();
     let findings = run(name, addresses, token, key, lookup, opts).await;
-    CheckReport::from_findings("http01", name, started.elapsed(), findings)
+    let mut report = CheckReport::from_findings("http01", name, started.elapsed(), findings);
+    if key.is_none() && report.status == CheckStatus::Passed {
+        // Any page answering is no proof the solver would: only a compared key is a pass.
+        report.status = CheckStatus::Reachable;
+    }
+    report
 }
 
 async fn run(

@@ -91,11 +91,12 @@ pub fn lines(app: &App, key: &str) -> Vec<Line<'static>> {
                 CheckStatus::Warning => ("!", t.severity(crate::model::Severity::Warning)),
                 CheckStatus::Failed => ("✗", t.error()),
                 CheckStatus::Skipped => ("-", t.dim()),
+                CheckStatus::Reachable => ("~", t.dim()),
             };
             out.push(Line::from(vec![
                 Span::raw("    "),
                 Span::styled(format!("{mark} {:<7}", c.name), style),
-                Span::raw(format!(" {:?} in {} ms", c.status, c.duration_ms).to_lowercase()),
+                Span::raw(format!(" {} in {} ms", c.status.label(), c.duration_ms)),
             ]));
         }
         if r.findings.is_empty() {
