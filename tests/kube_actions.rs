@@ -513,10 +513,15 @@ async fn cli_retry_and_renew_confirm_refuse_and_exit_as_documented() {
         assert!(err.contains("read-only"), "{err}");
         assert!(order(&lab, &ns, ERRORED_ORDER).await.is_some());
 
-        // -n is required; -A makes no sense.
+        // Without -n the context's namespace is meant, as with kubectl (the lab's contexts
+        // name none: `default`, where this Order is not); -A makes no sense.
         let (code, _, err) = cli(&lab, "writer", &["retry", ERRORED_ORDER, "--yes"]).await;
         assert_eq!(code, 2, "{err}");
-        assert!(err.contains("-n NAMESPACE"), "{err}");
+        assert!(
+            err.contains(&format!("Order default/{ERRORED_ORDER} not found")),
+            "{err}"
+        );
+        assert!(order(&lab, &ns, ERRORED_ORDER).await.is_some());
         let (code, _, err) = cli(&lab, "writer", &["retry", ERRORED_ORDER, "-A", "--yes"]).await;
         assert_eq!(code, 2, "{err}");
         assert!(err.contains("-A makes no sense"), "{err}");

@@ -109,9 +109,9 @@ pub enum Command {
     Check(CheckArgs),
     /// The built-in demo estate with its own servers (no cluster, no root, no network).
     Demo(DemoArgs),
-    /// Delete a failed Order so cert-manager creates a new one (needs -n NS).
+    /// Delete a failed Order so cert-manager creates a new one (-n NS, default the context's).
     Retry(WriteArgs),
-    /// Trigger re-issuance of a Certificate: Issuing=True, reason ManuallyTriggered (needs -n NS).
+    /// Trigger re-issuance of a Certificate: Issuing=True, reason ManuallyTriggered.
     Renew(WriteArgs),
     /// Issue certificates through certdx's own ACME engine (batch, resumable, rate-limit aware).
     Issue(Box<IssueArgs>),

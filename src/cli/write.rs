@@ -14,11 +14,11 @@ use crate::actions::Action;
 use crate::actions::kube::KubeActions;
 use crate::source::cluster::connect;
 
-/// `certdx retry ORDER -n NS`: delete a failed Order so cert-manager creates a new one.
+/// `certdx retry ORDER [-n NS]`: delete a failed Order so cert-manager creates a new one.
 pub fn retry(a: &WriteArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let namespace = namespace_of("retry", "Order", g)?;
+    check_target("retry", "Order", g)?;
     run(
-        Action::RetryOrder {
+        |namespace| Action::RetryOrder {
             namespace,
             name: a.name.clone(),
         },
@@ -27,11 +27,11 @@ pub fn retry(a: &WriteArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
     )
 }
 
-/// `certdx renew CERTIFICATE -n NS`: set Issuing=True (ManuallyTriggered) on a Certificate.
+/// `certdx renew CERTIFICATE [-n NS]`: set Issuing=True (ManuallyTriggered) on a Certificate.
 pub fn renew(a: &WriteArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let namespace = namespace_of("renew", "Certificate", g)?;
+    check_target("renew", "Certificate", g)?;
     run(
-        Action::RenewCertificate {
+        |namespace| Action::RenewCertificate {
             namespace,
             name: a.name.clone(),
         },
@@ -40,9 +40,9 @@ pub fn renew(a: &WriteArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
     )
 }
 
-/// The namespace the write targets: `-n` only. A context's default namespace is not enough:
-/// a write should name exactly the object it changes.
-fn namespace_of(command: &str, kind: &str, g: &GlobalArgs) -> Result<String, CliError> {
+/// Refuses what cannot name one object in one cluster. Without `-n` the context's namespace
+/// is used, as kubectl does: the plan printed before the confirmation names the namespace.
+fn check_target(command: &str, kind: &str, g: &GlobalArgs) -> Result<(), CliError> {
     if g.snapshot.is_some() {
         return Err(CliError::Usage(format!(
             "{command} writes to a live cluster: --snapshot is read-only"
@@ -53,23 +53,30 @@ fn namespace_of(command: &str, kind: &str, g: &GlobalArgs) -> Result<String, Cli
             "{command} changes one {kind}: name its namespace with -n NAMESPACE (-A makes no sense here)"
         )));
     }
-    match &g.namespace {
-        Some(ns) if !ns.is_empty() => Ok(ns.clone()),
-        _ => Err(CliError::Usage(format!(
-            "{command} needs the {kind}'s namespace: -n NAMESPACE"
-        ))),
-    }
+    Ok(())
 }
 
-fn run(action: Action, a: &WriteArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
+fn run(
+    action: impl FnOnce(String) -> Action,
+    a: &WriteArgs,
+    g: &GlobalArgs,
+) -> Result<ExitCode, CliError> {
     if g.read_only {
         return Err(CliError::Usage(format!(
-            "read-only session: {action} is a write and --read-only forbids it"
+            "read-only session: {} is a write and --read-only forbids it",
+            action(g.namespace.clone().unwrap_or_default())
         )));
     }
     let rt = probe::runtime()?;
     rt.block_on(async {
         let connection = connect(&g.cluster_target()).await?;
+        // `-n`, else the context's namespace (the connection resolved it).
+        let namespace = connection
+            .scope
+            .namespace()
+            .map(str::to_owned)
+            .unwrap_or_default();
+        let action = action(namespace);
         let actions = KubeActions::new(connection.client.clone(), false);
         let plan = match actions.plan(&action).await {
             Ok(plan) => plan,
