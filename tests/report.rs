@@ -627,3 +627,63 @@ fn an_old_snapshot_is_read_at_its_own_time() {
         "{md}"
     );
 }
+
+/// kubectl habits: `-o json|yaml|html|markdown` is a format, `-o FILE` a file, and
+/// `--output-file` a file whatever its name.
+#[test]
+fn dash_o_takes_a_format_or_a_file() {
+    let snap = fixture("rate-limited.yaml");
+    let out = certdx(&["report", "--snapshot", &snap, "-o", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("-o json is JSON");
+    assert_eq!(v["schema_version"], 1);
+    let out = certdx(&["report", "--snapshot", &snap, "-o", "yaml"]);
+    let y: Value = serde_norway::from_slice(&out.stdout).expect("-o yaml is YAML");
+    assert_eq!(y["diagnoses"], v["diagnoses"]);
+    let out = certdx(&["report", "--snapshot", &snap, "-o", "html"]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("<!DOCTYPE html>"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.md");
+    let out = certdx(&["report", "--snapshot", &snap, "-o", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .starts_with("# certdx report")
+    );
+    let named_json = dir.path().join("json");
+    let out = certdx(&[
+        "report",
+        "--snapshot",
+        &snap,
+        "--format",
+        "json",
+        "--output-file",
+        named_json.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&named_json).unwrap()).unwrap();
+    assert_eq!(v["schema_version"], 1);
+
+    let out = certdx(&[
+        "report",
+        "--snapshot",
+        &snap,
+        "--format",
+        "html",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("disagree"));
+
+    let out = certdx(&[
+        "explain",
+        "-o",
+        "json",
+        "urn:ietf:params:acme:error:badNonce",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("explain -o json");
+    assert_eq!(v["findings"][0]["code"], "acme-bad-nonce");
+}

@@ -86,6 +86,20 @@ pub fn parse_now(text: &str) -> Result<NowArg, String> {
         })
 }
 
+/// Parses a resolver address: `IP:PORT`, `[IPv6]:PORT`, or a bare address on port 53.
+pub fn parse_resolver(text: &str) -> Result<std::net::SocketAddr, String> {
+    let t = text.trim();
+    if let Ok(addr) = t.parse::<std::net::SocketAddr>() {
+        return Ok(addr);
+    }
+    let bare = t.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .map_err(|_| {
+            format!("{t:?} is not a resolver address: give an IP (port 53), IP:PORT or [IPv6]:PORT")
+        })
+}
+
 impl GlobalArgs {
     /// The cluster and namespaces these flags name.
     pub fn cluster_target(&self) -> crate::source::cluster::ClusterTarget {
@@ -137,8 +151,8 @@ pub struct ExplainArgs {
     /// The message (quote it); `-` reads it from standard input.
     #[arg(required = true, num_args = 1.., value_name = "TEXT")]
     pub text: Vec<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    /// Output format (`-o json` as with kubectl).
+    #[arg(long, short = 'o', value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
 }
 
@@ -171,12 +185,16 @@ pub struct ReportArgs {
     /// How the checks reach the network.
     #[command(flatten)]
     pub probe: ProbeArgs,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Markdown)]
-    pub format: Format,
-    /// Write to this file instead of standard output.
-    #[arg(short = 'o', long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Output format (default markdown).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// A format, as kubectl takes it (`-o json`, `-o yaml`, `-o html`, `-o markdown`), or
+    /// else a file to write to.
+    #[arg(short = 'o', long, value_name = "FORMAT|FILE")]
+    pub output: Option<String>,
+    /// Write to this file instead of standard output (also when its name is a format's).
+    #[arg(long, value_name = "FILE", conflicts_with = "output")]
+    pub output_file: Option<PathBuf>,
 }
 
 /// `certdx check`.
@@ -200,8 +218,8 @@ pub struct CheckArgs {
     /// The ACME account URI, checked against CAA accounturi.
     #[arg(long, value_name = "URI")]
     pub account_uri: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    /// Output format (`-o json` as with kubectl).
+    #[arg(long, short = 'o', value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
     /// How the checks reach the network.
     #[command(flatten)]
@@ -222,8 +240,9 @@ pub enum MethodArg {
 /// How the playbook checks reach the network (`check`, and `report` unless `--offline`).
 #[derive(Debug, Clone, Args)]
 pub struct ProbeArgs {
-    /// Recursive resolver used to find addresses, zones and nameservers (default: the system's).
-    #[arg(long, value_name = "HOST:PORT")]
+    /// Recursive resolver used to find addresses, zones and nameservers (default: the
+    /// system's): an address, port 53 unless given (`1.1.1.1`, `127.0.0.1:5353`, `[::1]:53`).
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_resolver)]
     pub resolver: Option<std::net::SocketAddr>,
     /// Seconds allowed for each HTTP request (DNS questions get a third of it).
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
@@ -259,8 +278,8 @@ pub struct DemoArgs {
     /// output is not a terminal).
     #[arg(long)]
     pub print: bool,
-    /// Output format when printing.
-    #[arg(long, value_enum, default_value_t = Format::Markdown)]
+    /// Output format when printing (`-o json` as with kubectl).
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Markdown)]
     pub format: Format,
 }
 
@@ -323,8 +342,9 @@ pub struct IssueArgs {
     /// The TSIG key file for --dns01-rfc2136.
     #[arg(long, value_name = "FILE")]
     pub tsig_key: Option<PathBuf>,
-    /// Recursive resolver for the preflight and self-checks (default: the system's).
-    #[arg(long, value_name = "HOST:PORT")]
+    /// Recursive resolver for the preflight and self-checks (default: the system's); port 53
+    /// unless given.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_resolver)]
     pub resolver: Option<std::net::SocketAddr>,
     /// Seconds allowed for each check's HTTP request (DNS questions get a third of it).
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
@@ -406,5 +426,37 @@ impl std::str::FromStr for SecretArg {
 impl std::fmt::Debug for SecretArg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resolver_without_a_port_is_on_53() {
+        assert_eq!(parse_resolver("1.1.1.1").unwrap().to_string(), "1.1.1.1:53");
+        assert_eq!(parse_resolver("127.0.0.1:5353").unwrap().port(), 5353);
+        assert_eq!(parse_resolver("::1").unwrap().to_string(), "[::1]:53");
+        assert_eq!(parse_resolver("[::1]").unwrap().to_string(), "[::1]:53");
+        assert_eq!(parse_resolver("[::1]:54").unwrap().port(), 54);
+        assert!(
+            parse_resolver("dns.google")
+                .unwrap_err()
+                .contains("not a resolver")
+        );
+    }
+
+    #[test]
+    fn now_takes_dates_times_and_current() {
+        let at = |t: &str| match parse_now(t).unwrap() {
+            NowArg::At(ts) => ts.to_string(),
+            NowArg::Current => "current".to_owned(),
+        };
+        assert_eq!(at("2026-01-15"), "2026-01-15T00:00:00Z");
+        assert_eq!(at("2026-01-15 10:00"), "2026-01-15T10:00:00Z");
+        assert_eq!(at("2026-01-15T10:00:00+02:00"), "2026-01-15T08:00:00Z");
+        assert_eq!(at("current"), "current");
+        assert!(parse_now("last week").is_err());
     }
 }

@@ -1,5 +1,6 @@
 //! `certdx report`: diagnose a snapshot or a live cluster and export the result.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use jiff::Timestamp;
@@ -43,9 +44,37 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
         LiveChecks::vantage,
     ));
     tracing::debug!(elapsed = ?started.elapsed(), diagnoses = report.diagnoses.len(), "diagnosed");
-    let code = emit(&report, a.format, a.output.as_deref());
+    let (format, file) = output_choice(a)?;
+    let code = emit(&report, format, file.as_deref());
     tracing::debug!(elapsed = ?started.elapsed(), "written");
     code
+}
+
+/// The format and file the flags ask for. `-o` takes a format name as kubectl does, or a
+/// file; `--output-file` is always a file.
+pub fn output_choice(a: &ReportArgs) -> Result<(Format, Option<PathBuf>), CliError> {
+    use clap::ValueEnum;
+    let named = a
+        .output
+        .as_deref()
+        .and_then(|o| Format::from_str(if o == "md" { "markdown" } else { o }, true).ok());
+    let format = match (a.format, named) {
+        (Some(f), Some(g)) if f != g => {
+            return Err(CliError::Usage(format!(
+                "--format {} and -o {} disagree: give one (a file named like a format: --output-file)",
+                f.extension(),
+                a.output.as_deref().unwrap_or_default()
+            )));
+        }
+        (Some(f), _) | (None, Some(f)) => f,
+        (None, None) => Format::Markdown,
+    };
+    let file = match (&a.output_file, named, &a.output) {
+        (Some(f), _, _) => Some(f.clone()),
+        (None, None, Some(o)) => Some(PathBuf::from(o)),
+        _ => None,
+    };
+    Ok((format, file))
 }
 
 /// Writes the report and maps it to the exit code.

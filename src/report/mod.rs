@@ -18,6 +18,8 @@ pub enum Format {
     Json,
     /// One self-contained HTML page.
     Html,
+    /// The JSON document's content as YAML, for those who read kubectl's `-o yaml`.
+    Yaml,
 }
 
 impl Format {
@@ -27,6 +29,7 @@ impl Format {
             Format::Markdown => "md",
             Format::Json => "json",
             Format::Html => "html",
+            Format::Yaml => "yaml",
         }
     }
 }
@@ -41,5 +44,6 @@ pub fn render(report: &Report, format: Format) -> String {
             s
         }
         Format::Html => to_html(report),
+        Format::Yaml => serde_norway::to_string(report).expect("a report always serialises"),
     }
 }

@@ -105,7 +105,7 @@ pub fn dialog_key(app: &mut App, msg: Msg) -> Vec<Cmd> {
             x.format = match x.format {
                 Format::Markdown => Format::Json,
                 Format::Json => Format::Html,
-                Format::Html => Format::Markdown,
+                Format::Html | Format::Yaml => Format::Markdown,
             };
             app.overlay = Some(Overlay::Export(x));
             Vec::new()

@@ -92,6 +92,7 @@ pub fn export(app: &App, x: &ExportDialog, frame: &mut Frame, area: Rect) {
                 Format::Markdown => "Markdown",
                 Format::Json => "JSON",
                 Format::Html => "HTML",
+                Format::Yaml => "YAML",
             }
         );
         if f == x.format {
