@@ -23,10 +23,14 @@ fn main() -> ExitCode {
         .without_time()
         .init();
     let cli = certdx::cli::Cli::parse();
+    let json = certdx::cli::wants_json(&cli);
     match certdx::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("certdx: {e}");
+            if json {
+                print!("{}", certdx::cli::error_document(&e.to_string()));
+            }
             ExitCode::from(certdx::cli::EXIT_ERROR)
         }
     }

@@ -687,3 +687,51 @@ fn dash_o_takes_a_format_or_a_file() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("explain -o json");
     assert_eq!(v["findings"][0]["code"], "acme-bad-nonce");
 }
+
+/// Shared flags a command would ignore are refused by name, and a command asked for JSON
+/// that fails prints a JSON error document on stdout as well as the message on stderr.
+#[test]
+fn meaningless_flags_are_refused_and_json_errors_are_json() {
+    for args in [
+        &["explain", "--snapshot", "x.yaml", "hello"][..],
+        &["demo", "--kubeconfig", "/nonexistent", "--print"],
+        &["check", "-n", "shop", "www.example.com"],
+        &[
+            "issue",
+            "--now",
+            "current",
+            "--directory",
+            "https://127.0.0.1:9/d",
+            "--domain",
+            "a.test",
+            "--http01-listen",
+            "127.0.0.1:1",
+        ],
+    ] {
+        let out = certdx(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("means nothing to `certdx"), "{args:?}: {err}");
+    }
+    let out = certdx(&[
+        "report",
+        "--snapshot",
+        "/nonexistent/dump.yaml",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("a JSON error document");
+    assert_eq!(v["error"]["exit_code"], 2);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/dump.yaml"),
+        "{v:#}"
+    );
+    let out = certdx(&["explain", "--format", "json", ""]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("a JSON error document");
+    assert!(v["error"]["message"].is_string(), "{v:#}");
+}

@@ -101,6 +101,22 @@ pub fn parse_resolver(text: &str) -> Result<std::net::SocketAddr, String> {
 }
 
 impl GlobalArgs {
+    /// The shared flags given on the command line, by name.
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            ("--snapshot", self.snapshot.is_some()),
+            ("-n/--namespace", self.namespace.is_some()),
+            ("-A/--all-namespaces", self.all_namespaces),
+            ("--now", self.now.is_some()),
+            ("--read-only", self.read_only),
+            ("--kubeconfig", self.kubeconfig.is_some()),
+            ("--context", self.context.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+
     /// The cluster and namespaces these flags name.
     pub fn cluster_target(&self) -> crate::source::cluster::ClusterTarget {
         crate::source::cluster::ClusterTarget {

@@ -53,6 +53,7 @@ pub const EXIT_ERROR: u8 = 2;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    refuse_meaningless(&cli)?;
     match cli.command {
         Some(Command::Explain(a)) => explain::run(&a),
         Some(Command::Report(a)) => report::run(&a, &cli.global),
@@ -63,6 +64,81 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Issue(a)) => issue::run(&a),
         None => interactive(&cli.global),
     }
+}
+
+/// Whether the command line asked for JSON on standard output: then an error is a JSON
+/// document there too, so a script reading stdout sees why nothing else came.
+pub fn wants_json(cli: &Cli) -> bool {
+    use crate::report::Format;
+    match &cli.command {
+        Some(Command::Explain(a)) => a.format == TextOrJson::Json,
+        Some(Command::Check(a)) => a.format == TextOrJson::Json,
+        Some(Command::Issue(a)) => a.format == TextOrJson::Json,
+        Some(Command::Demo(a)) => a.format == Format::Json,
+        Some(Command::Report(a)) => {
+            a.output_file.is_none()
+                && (a.format == Some(Format::Json) || a.output.as_deref() == Some("json"))
+        }
+        _ => false,
+    }
+}
+
+/// The JSON document printed on standard output when a JSON command fails (exit 2).
+pub fn error_document(message: &str) -> String {
+    let doc = serde_json::json!({
+        "schema_version": crate::report::SCHEMA_VERSION,
+        "error": {"message": message, "exit_code": EXIT_ERROR},
+    });
+    format!("{doc:#}\n")
+}
+
+/// Refuses shared flags a command would ignore: `explain --snapshot x` passing silently lets
+/// a user believe the snapshot was read.
+fn refuse_meaningless(cli: &Cli) -> Result<(), CliError> {
+    let (command, allowed, why): (&str, &[&str], &str) = match &cli.command {
+        Some(Command::Explain(_)) => ("explain", &[], "it reads only the text it is given"),
+        Some(Command::Issue(_)) => (
+            "issue",
+            &[],
+            "it talks to an ACME CA, not to a cluster or a dump",
+        ),
+        Some(Command::Demo(_)) => (
+            "demo",
+            &["--read-only"],
+            "the demo brings its own objects, servers and clock",
+        ),
+        Some(Command::Check(_)) => (
+            "check",
+            &["--snapshot", "--kubeconfig", "--context", "--read-only"],
+            "it checks names now, or Challenges named as NS/NAME",
+        ),
+        Some(Command::Retry(_) | Command::Renew(_)) => (
+            "retry/renew",
+            &[
+                "-n/--namespace",
+                "-A/--all-namespaces",
+                "--snapshot",
+                "--read-only",
+                "--kubeconfig",
+                "--context",
+            ],
+            "they write to a live cluster now",
+        ),
+        Some(Command::Report(_)) | None => return Ok(()),
+    };
+    let refused: Vec<&str> = cli
+        .global
+        .given()
+        .into_iter()
+        .filter(|f| !allowed.contains(f))
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "{} means nothing to `certdx {command}`: {why}",
+        refused.join(", ")
+    )))
 }
 
 /// `certdx` (live cluster) or `certdx --snapshot PATH`: the interactive view.
