@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     // color-eyre makes a panic readable; library code never panics on input by design.
     let _ = color_eyre::install();
     tracing_subscriber::fmt()

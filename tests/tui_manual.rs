@@ -73,6 +73,7 @@ async fn run_in_terminal() {
         read_only: false,
         export_dir: std::env::temp_dir().join("certdx-tui-manual"),
         live: None,
+        filter: String::new(),
     };
     run(input)
         .await

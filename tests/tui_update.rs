@@ -704,3 +704,22 @@ fn a_certificates_detail_lists_the_events_of_its_whole_chain() {
         "the Challenge's Event is labelled with its object: {text}"
     );
 }
+
+/// `certdx --filter TEXT` (what the k9s plugin passes as the selected Certificate) opens the
+/// list filtered to it.
+#[test]
+fn the_view_opens_filtered_when_asked() {
+    let mut cfg = config(SIZE);
+    cfg.filter = "www-shop".to_owned();
+    let app = support::app_with(cfg, certdx::source::demo::load().inventory);
+    let e = app.estate.as_ref().expect("diagnosed");
+    assert!(!app.overview.visible.is_empty());
+    assert!(app.overview.visible.len() < e.rows.len());
+    for &i in &app.overview.visible {
+        assert!(
+            e.rows[i].search.contains("www-shop"),
+            "{:?}",
+            e.rows[i].search
+        );
+    }
+}

@@ -16,6 +16,10 @@ pub struct Cli {
     /// What to do; without one, the interactive view opens.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Open the view with its list filtered to this text (a namespace/name or a DNS name):
+    /// how a k9s plugin opens certdx on the selected Certificate.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
 }
 
 /// Where objects come from, for every command that reads them. Listed under their own

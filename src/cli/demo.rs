@@ -65,6 +65,7 @@ pub fn run(a: &DemoArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
                 )),
                 live: None,
                 read_only: g.read_only,
+                filter: String::new(),
             },
         );
         drop(lab);

@@ -36,6 +36,8 @@ pub struct ViewSource {
     pub live: Option<crate::tui::LiveSource>,
     /// `--read-only`.
     pub read_only: bool,
+    /// `--filter`.
+    pub filter: String,
 }
 
 /// Runs the view on `rt` until the user leaves; the terminal is restored in every case.
@@ -52,6 +54,7 @@ pub fn open(rt: &tokio::runtime::Runtime, src: ViewSource) -> Result<ExitCode, C
         read_only: src.read_only,
         export_dir,
         live: src.live,
+        filter: src.filter,
     };
     VIEW_ACTIVE.store(true, std::sync::atomic::Ordering::SeqCst);
     let outcome = rt.block_on(crate::tui::run(input));

@@ -62,7 +62,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Retry(a)) => write::retry(&a, &cli.global),
         Some(Command::Renew(a)) => write::renew(&a, &cli.global),
         Some(Command::Issue(a)) => issue::run(&a),
-        None => interactive(&cli.global),
+        None => interactive(&cli.global, cli.filter.as_deref().unwrap_or_default()),
     }
 }
 
@@ -95,6 +95,12 @@ pub fn error_document(message: &str) -> String {
 /// Refuses shared flags a command would ignore: `explain --snapshot x` passing silently lets
 /// a user believe the snapshot was read.
 fn refuse_meaningless(cli: &Cli) -> Result<(), CliError> {
+    if cli.filter.is_some() && cli.command.is_some() {
+        return Err(CliError::Usage(
+            "--filter sets the interactive view's list: it means nothing to a subcommand"
+                .to_owned(),
+        ));
+    }
     let (command, allowed, why): (&str, &[&str], &str) = match &cli.command {
         Some(Command::Explain(_)) => ("explain", &[], "it reads only the text it is given"),
         Some(Command::Issue(_)) => (
@@ -142,7 +148,7 @@ fn refuse_meaningless(cli: &Cli) -> Result<(), CliError> {
 }
 
 /// `certdx` (live cluster) or `certdx --snapshot PATH`: the interactive view.
-fn interactive(g: &args::GlobalArgs) -> Result<ExitCode, CliError> {
+fn interactive(g: &args::GlobalArgs, filter: &str) -> Result<ExitCode, CliError> {
     if !interactive::is_interactive() {
         return Err(CliError::Usage(
             "the interactive view needs a terminal: use `certdx report` to print".to_owned(),
@@ -182,6 +188,7 @@ fn interactive(g: &args::GlobalArgs) -> Result<ExitCode, CliError> {
                 )),
                 live: None,
                 read_only: g.read_only,
+                filter: filter.to_owned(),
             }
         }
         None => {
@@ -206,6 +213,7 @@ fn interactive(g: &args::GlobalArgs) -> Result<ExitCode, CliError> {
                     client: conn.client.clone(),
                 }),
                 read_only: g.read_only,
+                filter: filter.to_owned(),
             }
         }
     };

@@ -37,6 +37,8 @@ pub struct AppConfig {
     pub theme: Theme,
     /// The terminal size at start, columns x rows.
     pub size: (u16, u16),
+    /// The list's filter at start (empty: none).
+    pub filter: String,
 }
 
 /// The interactive view's state.
@@ -393,7 +395,10 @@ impl App {
             data_now: cfg.now,
             clock: cfg.now,
             estate: None,
-            overview: Overview::default(),
+            overview: Overview {
+                filter: cfg.filter,
+                ..Overview::default()
+            },
             chain: None,
             overlay: None,
             checks: Checks {

@@ -60,6 +60,8 @@ pub struct TuiInput {
     pub export_dir: PathBuf,
     /// A live cluster; with one, `inventory` is ignored and the view follows its feed.
     pub live: Option<LiveSource>,
+    /// The list's filter at start (`--filter`, what k9s's plugin passes as the selected name).
+    pub filter: String,
 }
 
 /// A live cluster for the view: the watch feed, and the client the checks use to read the

@@ -41,6 +41,7 @@ pub async fn run(input: TuiInput) -> Result<(), TuiError> {
         read_only,
         export_dir,
         live,
+        filter,
     } = input;
     let session = terminal::enter()?;
     let mut session = session;
@@ -59,6 +60,7 @@ pub async fn run(input: TuiInput) -> Result<(), TuiError> {
         export_dir,
         theme: Theme::from_env(),
         size: (size.width, size.height),
+        filter,
     };
     let (app, cmds) = match &live {
         Some(_) => (App::new_live(cfg), Vec::new()),

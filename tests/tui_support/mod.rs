@@ -53,6 +53,7 @@ pub fn config(size: (u16, u16)) -> AppConfig {
         export_dir: export_dir(),
         theme: Theme::MONO,
         size,
+        filter: String::new(),
     }
 }
 
