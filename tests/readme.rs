@@ -135,3 +135,51 @@ fn every_contract_code_is_in_the_catalogue() {
         );
     }
 }
+
+/// The README's example report is what the binary prints today, up to the first advice.
+#[test]
+fn readme_example_is_what_the_binary_prints() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certdx"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "report",
+            "--snapshot",
+            "assets/demo/estate.yaml",
+            "--offline",
+            "--now",
+            "2026-01-15T12:00:00Z",
+        ])
+        .output()
+        .expect("certdx runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let mut excerpt = String::new();
+    for line in text.lines() {
+        excerpt.push_str(line);
+        excerpt.push('\n');
+        if line.starts_with("**Advice:**") {
+            break;
+        }
+    }
+    let block = format!(
+        "<!-- example:report:start -->\n```text\n{excerpt}```\n<!-- example:report:end -->"
+    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md");
+    let start = readme
+        .find("<!-- example:report:start -->")
+        .expect("example start marker");
+    let end = readme
+        .find("<!-- example:report:end -->")
+        .expect("example end marker")
+        + "<!-- example:report:end -->".len();
+    if readme[start..end] != block {
+        if std::env::var_os("CERTDX_UPDATE_README").is_some() {
+            let updated = format!("{}{}{}", &readme[..start], block, &readme[end..]);
+            std::fs::write(path, updated).expect("write README.md");
+        } else {
+            panic!(
+                "README example is out of date: run CERTDX_UPDATE_README=1 cargo test --test readme"
+            );
+        }
+    }
+}
