@@ -735,3 +735,54 @@ fn meaningless_flags_are_refused_and_json_errors_are_json() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("a JSON error document");
     assert!(v["error"]["message"].is_string(), "{v:#}");
 }
+
+/// Reports start with the answer: a table of every diagnosis with its root cause and the next
+/// command, names filled in, before any detail; pasted names keep their underscores and `#`.
+#[test]
+fn reports_open_with_the_answer_and_the_next_command() {
+    let md = certdx(&[
+        "report",
+        "--snapshot",
+        &fixture("rate-limited.yaml"),
+        "--now",
+        "2026-01-15T12:00:00Z",
+    ]);
+    let md = String::from_utf8_lossy(&md.stdout).into_owned();
+    let table = md
+        .find("| Object | State | Root cause | Retry after | Next |")
+        .expect("answer table");
+    let first_detail = md.find("\n## ").expect("details");
+    assert!(table < first_detail, "the table comes first");
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| Certificate rl-auth/rl-auth |"))
+        .expect("a row per Certificate");
+    assert!(row.contains("`ratelimit-failed-authorizations`"), "{row}");
+    assert!(row.contains("2026-01-15T12:41:09Z"), "{row}");
+    assert!(
+        row.contains("`after 2026-01-15T12:41:09Z: certdx renew rl-auth -n rl-auth`"),
+        "{row}"
+    );
+    assert!(
+        !md.contains("\\_") && !md.contains("\\#"),
+        "escaping artefacts"
+    );
+
+    let html = certdx(&[
+        "report",
+        "--snapshot",
+        &fixture("selfcheck-http01-wrong-status.yaml"),
+        "--now",
+        "2026-01-15T12:00:00Z",
+        "-o",
+        "html",
+    ]);
+    let html = String::from_utf8_lossy(&html.stdout).into_owned();
+    let table = html.find("<th>Next</th>").expect("answer table");
+    let details = html.find("<details><summary>Chain").expect("folded chain");
+    assert!(table < details);
+    assert!(
+        html.contains("<code>certdx check shop/"),
+        "next command names the Challenge"
+    );
+}

@@ -59,18 +59,48 @@ pub fn to_html(r: &Report) -> String {
     }
     if r.diagnoses.is_empty() {
         let _ = writeln!(s, "<p>Nothing needs attention.</p>");
+    } else {
+        answer_table(&mut s, r);
     }
-    for d in &r.diagnoses {
-        diagnosis(&mut s, d);
+    for (i, d) in r.diagnoses.iter().enumerate() {
+        diagnosis(&mut s, i, d);
     }
     s.push_str("</body></html>\n");
     s
 }
 
-fn diagnosis(s: &mut String, d: &Diagnosis) {
+/// The answer first: one row per diagnosis with its root cause and the command to run next;
+/// each row links to its details below.
+fn answer_table(s: &mut String, r: &Report) {
     let _ = writeln!(
         s,
-        "<section><h2 class=\"{0}\">{1} <small>({0})</small></h2>",
+        "<table><tr><th>Object</th><th>State</th><th>Root cause</th><th>Retry after</th><th>Next</th></tr>"
+    );
+    for (i, d) in r.diagnoses.iter().enumerate() {
+        let (cause, retry) = match &d.root_cause {
+            Some(rc) => (
+                format!("<code>{}</code> {}", rc.code, esc(&rc.summary)),
+                rc.retry_after.map(|t| t.to_string()).unwrap_or_default(),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let next = super::next_command(d, r.generated_at)
+            .map(|c| format!("<code>{}</code>", esc(&c)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "<tr><td><a href=\"#d{i}\">{}</a></td><td class=\"{1}\">{1}</td><td>{cause}</td><td>{retry}</td><td>{next}</td></tr>",
+            esc(&d.subject.to_string()),
+            d.status.state,
+        );
+    }
+    let _ = writeln!(s, "</table>");
+}
+
+fn diagnosis(s: &mut String, i: usize, d: &Diagnosis) {
+    let _ = writeln!(
+        s,
+        "<section id=\"d{i}\"><h2 class=\"{0}\">{1} <small>({0})</small></h2>",
         d.status.state,
         esc(&d.subject.to_string())
     );
@@ -105,18 +135,20 @@ fn diagnosis(s: &mut String, d: &Diagnosis) {
                 .unwrap_or_default()
         );
     }
-    let _ = writeln!(s, "<h3>Chain</h3><ul class=chain>");
+    // The details fold away: the answer is above them.
+    let _ = writeln!(s, "<details><summary>Chain</summary><ul class=chain>");
     chain(s, &d.chain);
-    let _ = writeln!(s, "</ul>");
+    let _ = writeln!(s, "</ul></details>");
     if !d.findings.is_empty() {
         let _ = writeln!(
             s,
-            "<h3>Findings</h3><table><tr><th>Severity</th><th>Code</th><th>Summary, advice and evidence</th></tr>"
+            "<details><summary>Findings ({})</summary><table><tr><th>Severity</th><th>Code</th><th>Summary, advice and evidence</th></tr>",
+            d.findings.len()
         );
         for f in &d.findings {
             finding(s, f);
         }
-        let _ = writeln!(s, "</table>");
+        let _ = writeln!(s, "</table></details>");
     }
     let _ = writeln!(s, "</section>");
 }

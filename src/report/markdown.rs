@@ -55,11 +55,50 @@ pub fn to_markdown(r: &Report) -> String {
     }
     if r.diagnoses.is_empty() {
         let _ = writeln!(s, "Nothing needs attention.");
+    } else {
+        answer_table(&mut s, r);
     }
     for d in &r.diagnoses {
         diagnosis(&mut s, d);
     }
     s
+}
+
+/// The answer first: one row per diagnosis with its root cause and the command to run next;
+/// the details follow.
+fn answer_table(s: &mut String, r: &Report) {
+    let _ = writeln!(
+        s,
+        "| Object | State | Root cause | Retry after | Next |\n|---|---|---|---|---|"
+    );
+    for d in &r.diagnoses {
+        let (cause, retry) = match &d.root_cause {
+            Some(rc) => (
+                format!("`{}` {}", rc.code, cell(&short(&rc.summary, 120))),
+                rc.retry_after.map(|t| t.to_string()).unwrap_or_default(),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let next = super::next_command(d, r.generated_at)
+            .map(|c| format!("`{}`", code_span(&c)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {cause} | {retry} | {next} |",
+            cell(&d.subject.to_string()),
+            d.status.state
+        );
+    }
+    let _ = writeln!(s);
+}
+
+/// The first `max` characters of `t`, with an ellipsis when cut.
+fn short(t: &str, max: usize) -> String {
+    if t.chars().count() <= max {
+        return t.to_owned();
+    }
+    let cut: String = t.chars().take(max).collect();
+    format!("{cut}…")
 }
 
 fn diagnosis(s: &mut String, d: &Diagnosis) {
@@ -212,12 +251,22 @@ fn inline(t: &str) -> String {
 
 /// Escapes what Markdown would read as markup in text that is already on one line.
 fn escape(t: &str) -> String {
+    // Escape only what would turn into markup inside a line: a backslash sequence, a code span,
+    // a table cell's end, raw HTML; emphasis only when the text has a pair of the delimiter, a
+    // link only when it has `](`. Escaping more leaves `\#` and `\_` in every pasted name.
+    let pairs = |c: char| t.matches(c).count() >= 2;
+    let (stars, unders) = (pairs('*'), pairs('_'));
+    let link = t.contains("](");
     let mut out = String::with_capacity(t.len());
     for ch in t.chars() {
-        if matches!(
-            ch,
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#'
-        ) {
+        let markup = match ch {
+            '\\' | '`' | '|' | '<' => true,
+            '*' => stars,
+            '_' => unders,
+            '[' | ']' => link,
+            _ => false,
+        };
+        if markup {
             out.push('\\');
         }
         out.push(ch);
@@ -253,4 +302,26 @@ fn code_span(t: &str) -> String {
 /// Text inside a fenced block cannot close the fence.
 fn fence_safe(t: &str) -> String {
     t.replace("```", "'''")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn only_what_would_become_markup_is_escaped() {
+        assert_eq!(
+            escape("_acme-challenge.www.example.com"),
+            "_acme-challenge.www.example.com"
+        );
+        assert_eq!(
+            escape("issue #42 at *.example.com"),
+            "issue #42 at *.example.com"
+        );
+        assert_eq!(escape("a|b"), "a\\|b");
+        assert_eq!(escape("<script>"), "\\<script>");
+        assert_eq!(escape("*x* and _y_"), "\\*x\\* and \\_y\\_");
+        assert_eq!(escape("[x](http://e)"), "\\[x\\](http://e)");
+        assert_eq!(escape("`code`"), "\\`code\\`");
+    }
 }

@@ -4,10 +4,12 @@
 mod document;
 mod html;
 mod markdown;
+mod next;
 
 pub use document::{Report, SCHEMA_VERSION, Summary};
 pub use html::to_html;
 pub use markdown::to_markdown;
+pub use next::next_command;
 
 /// The export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
