@@ -8,7 +8,13 @@ use crate::report::Format;
 
 /// Find out why cert-manager will not issue a certificate.
 #[derive(Debug, Parser)]
-#[command(name = "certdx", version, about, long_about = None)]
+#[command(
+    name = "certdx",
+    version,
+    about,
+    long_about = None,
+    after_help = "Plain `certdx` opens the interactive view of the live cluster (kubeconfig context, its namespace; -A for all).\n\nExamples:\n  certdx -A                                  # every failing Certificate of the cluster, worst first\n  certdx --snapshot dump.yaml                # a dump somebody sent you\n  certdx report -A -o markdown > ticket.md   # the same, for the incident ticket"
+)]
 pub struct Cli {
     /// Options shared by all commands.
     #[command(flatten)]
@@ -136,18 +142,39 @@ impl GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Classify an ACME or cert-manager error message into finding codes.
+    #[command(
+        after_help = "Examples:\n  certdx explain 'too many certificates (5) already issued for this exact set of identifiers'\n  kubectl logs -n cert-manager deploy/cert-manager --since=1h | certdx explain -\n  kubectl describe challenge -n shop www-shop-1-123 | certdx explain - -o json"
+    )]
     Explain(ExplainArgs),
     /// Diagnose every Certificate that is not Ready and export the result.
+    #[command(
+        after_help = "Examples:\n  certdx report -A                                   # live cluster, Markdown on stdout\n  certdx report --snapshot dump.yaml -o html > r.html\n  certdx report -n shop --offline -o json | jq '.diagnoses[].root_cause.code'"
+    )]
     Report(ReportArgs),
     /// Run the playbook checks (name, HTTP-01 or DNS-01, CAA) for names or Challenges.
+    #[command(
+        after_help = "Examples:\n  certdx check www.example.com                            # HTTP-01 reachability, redirects, CAA\n  certdx check example.com --method dns-01 --key TXT   # the TXT on every nameserver\n  certdx check shop/www-shop-1-2841905717-1198735113      # a Challenge, from the cluster"
+    )]
     Check(CheckArgs),
     /// The built-in demo estate with its own servers (no cluster, no root, no network).
+    #[command(
+        after_help = "Examples:\n  certdx demo                     # the interactive view on the demo estate\n  certdx demo --print -o json     # its report\n  certdx demo --serve             # only the demo's servers, to try `certdx check` on"
+    )]
     Demo(DemoArgs),
     /// Delete a failed Order so cert-manager creates a new one (-n NS, default the context's).
+    #[command(
+        after_help = "Examples:\n  certdx retry www-shop-1-2841905717 -n shop --dry-run   # what would happen, nothing changed\n  certdx retry www-shop-1-2841905717 -n shop             # asks before deleting the Order"
+    )]
     Retry(WriteArgs),
     /// Trigger re-issuance of a Certificate: Issuing=True, reason ManuallyTriggered.
+    #[command(
+        after_help = "Examples:\n  certdx renew www-shop -n shop            # asks, then sets Issuing=True\n  certdx renew www-shop -n shop --yes      # in a script: no question"
+    )]
     Renew(WriteArgs),
     /// Issue certificates through certdx's own ACME engine (batch, resumable, rate-limit aware).
+    #[command(
+        after_help = "Examples:\n  certdx issue --directory URL --domain www.example.com --http01-listen 0.0.0.0:80\n  certdx issue --directory URL --domain a.test --dns01-embedded 0.0.0.0:53 --dns01-zone acme.test"
+    )]
     Issue(Box<IssueArgs>),
 }
 
