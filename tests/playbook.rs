@@ -470,3 +470,78 @@ async fn a_name_cert_manager_reached_is_not_called_nonexistent_from_here() {
         "{differs:#}"
     );
 }
+
+/// `check` takes what an engineer pastes: a Certificate's bare name (its open Challenge is
+/// checked), KIND/NAME with -n, a bare Challenge name, and a challenge URL (host and token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_takes_what_an_engineer_pastes() {
+    let mut b = LabBuilder::new(&SLOTS);
+    let ns1 = b.knot("ns1");
+    b.zone("paste.test", &[("ns1", ns1)], "www A 127.0.7.40\n");
+    let lab = b.start().await;
+    let _web = Lab::http(SocketAddr::from(([127, 0, 7, 40], 80)), |req| {
+        if req.path == "/.well-known/acme-challenge/tok40" {
+            Reply::ok("tok40.thumb")
+        } else {
+            Reply::status(404, "not here")
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("s.yaml");
+    let reason =
+        "Waiting for HTTP-01 challenge propagation: wrong status code '404', expected '200'";
+    std::fs::write(
+        &snap,
+        challenge_yaml("www.paste.test", "HTTP-01", "tok40", "tok40.thumb", reason),
+    )
+    .unwrap();
+    let resolver = lab.resolver.to_string();
+    let run = |target: Vec<&str>| {
+        let mut args = vec!["check", "--snapshot", snap.to_str().unwrap()];
+        args.extend(target);
+        args.extend([
+            "-o",
+            "json",
+            "--resolver",
+            &resolver,
+            "--timeout",
+            "3",
+            "--allow-loopback",
+        ]);
+        certdx(s(&args))
+    };
+    for target in [
+        vec!["site"],
+        vec!["certificate/site", "-n", "web"],
+        vec!["site-1-1-1"],
+        vec!["web/site-1-1-1"],
+    ] {
+        let (v, exit) = run(target.clone()).await;
+        assert_eq!(exit, 0, "{target:?}: {v:#}");
+        assert_eq!(v["targets"][0]["name"], "www.paste.test", "{target:?}");
+        assert_eq!(
+            v["targets"][0]["challenge"], "Challenge web/site-1-1-1",
+            "{target:?}"
+        );
+        let http01 = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "http01")
+            .unwrap();
+        assert_eq!(
+            http01["status"], "passed",
+            "{target:?}: compared with the key"
+        );
+    }
+    let (v, exit) = run(vec![
+        "http://www.paste.test/.well-known/acme-challenge/tok40",
+        "--key",
+        "tok40.thumb",
+    ])
+    .await;
+    assert_eq!(exit, 0, "{v:#}");
+    assert_eq!(v["targets"][0]["name"], "www.paste.test");
+    assert_eq!(v["targets"][0]["token"], "tok40");
+}

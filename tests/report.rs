@@ -786,3 +786,32 @@ fn reports_open_with_the_answer_and_the_next_command() {
         "next command names the Challenge"
     );
 }
+
+/// `check` on a pasted object name that matches nothing, or several things, says what exists
+/// and exits 2 before any network check.
+#[test]
+fn check_names_what_a_pasted_object_name_could_mean() {
+    let snap = fixture("rate-limited.yaml");
+    let out = certdx(&["check", "--snapshot", &snap, "rl-dupp"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no Challenge or Certificate named \"rl-dupp\""),
+        "{err}"
+    );
+    assert!(err.contains("did you mean \"rl-dup\""), "{err}");
+    let out = certdx(&[
+        "check",
+        "--snapshot",
+        &snap,
+        "certificate/rl-dup",
+        "-n",
+        "elsewhere",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no Certificate named \"rl-dup\" in namespace elsewhere"),
+        "{err}"
+    );
+}

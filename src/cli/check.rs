@@ -55,66 +55,75 @@ pub fn run(a: &CheckArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
     }))
 }
 
-/// The targets named on the command line: domains, or `NS/NAME` Challenges from the snapshot
-/// or, without one, from the cluster.
+/// The targets named on the command line: domains, URLs, and Challenges or Certificates (as
+/// NS/NAME, KIND/NAME or a bare name) from the snapshot or, without one, from the cluster.
 fn targets(a: &CheckArgs, g: &GlobalArgs) -> Result<Vec<Target>, CliError> {
-    let inventory = match &g.snapshot {
-        Some(path) => Some(snapshot::load(path)?.inventory),
-        None => None,
+    use super::check_target::{Found, Wanted, read, resolve};
+    let wanted: Vec<Wanted> = a
+        .targets
+        .iter()
+        .map(|t| read(t, g.namespace.as_deref()))
+        .collect();
+    let needs_objects = wanted.iter().any(|w| matches!(w, Wanted::Object { .. }));
+    let inventory = match (&g.snapshot, needs_objects) {
+        (Some(path), _) => Some(snapshot::load(path)?.inventory),
+        (None, true) => {
+            // A bare name is looked for in every namespace the user may read.
+            let mut scope = g.clone();
+            scope.all_namespaces = g.namespace.is_none();
+            let rt = super::probe::runtime()?;
+            Some(super::source::load(&scope, &rt)?.inventory)
+        }
+        (None, false) => None,
     };
-    let named: Vec<(&str, &str)> = a.targets.iter().filter_map(|t| t.split_once('/')).collect();
-    let cluster = if inventory.is_none() && !named.is_empty() {
-        let rt = super::probe::runtime()?;
-        let fetched = rt.block_on(async {
-            let conn = crate::source::cluster::connect(&g.cluster_target()).await?;
-            let mut inv = crate::model::Inventory::default();
-            for (ns, name) in &named {
-                inv.extend(crate::source::cluster::list::fetch_challenge(&conn, ns, name).await?);
-            }
-            Ok::<_, CliError>(inv)
-        })?;
-        Some(fetched)
-    } else {
-        None
+    let method = match a.method {
+        MethodArg::Http01 => Method::Http01,
+        MethodArg::Dns01 => Method::Dns01,
+    };
+    let named = |name: &str, token: Option<String>| Target {
+        name: name.to_owned(),
+        method,
+        token,
+        key: a.key.clone(),
+        ca_domain: a
+            .ca_domain
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CA_DOMAIN.to_owned()),
+        account_uri: a.account_uri.clone(),
+        challenge: None,
     };
     let mut out = Vec::new();
-    for arg in &a.targets {
-        if let (Some(inv), Some((ns, name))) =
-            (inventory.as_ref().or(cluster.as_ref()), arg.split_once('/'))
-        {
-            use kube::ResourceExt;
-            let ch = inv
-                .challenges
-                .iter()
-                .find(|c| c.name_any() == name && c.namespace().as_deref() == Some(ns))
-                .ok_or_else(|| {
-                    CliError::Usage(format!("no Challenge {ns}/{name} in the snapshot"))
-                })?;
-            let mut t = Target::from_challenge(ch, inv);
-            if let Some(d) = &a.ca_domain {
-                t.ca_domain = d.clone();
+    for w in wanted {
+        match w {
+            Wanted::Domain(d) => out.push(named(&d, a.token.clone())),
+            Wanted::Url { host, token } => {
+                out.push(named(&host.to_ascii_lowercase(), token.or(a.token.clone())))
             }
-            if a.account_uri.is_some() {
-                t.account_uri = a.account_uri.clone();
+            Wanted::Object {
+                kind,
+                namespace,
+                name,
+            } => {
+                let inv = inventory.as_ref().expect("loaded for objects");
+                match resolve(inv, kind, namespace.as_deref(), &name).map_err(CliError::Usage)? {
+                    Found::Challenges(list) => {
+                        for i in list {
+                            let mut t = Target::from_challenge(&inv.challenges[i], inv);
+                            if let Some(d) = &a.ca_domain {
+                                t.ca_domain = d.clone();
+                            }
+                            if a.account_uri.is_some() {
+                                t.account_uri = a.account_uri.clone();
+                            }
+                            out.push(t);
+                        }
+                    }
+                    Found::Names(names) => {
+                        out.extend(names.iter().map(|n| named(n, a.token.clone())));
+                    }
+                }
             }
-            out.push(t);
-            continue;
         }
-        out.push(Target {
-            name: arg.trim_end_matches('.').to_ascii_lowercase(),
-            method: match a.method {
-                MethodArg::Http01 => Method::Http01,
-                MethodArg::Dns01 => Method::Dns01,
-            },
-            token: a.token.clone(),
-            key: a.key.clone(),
-            ca_domain: a
-                .ca_domain
-                .clone()
-                .unwrap_or_else(|| DEFAULT_CA_DOMAIN.to_owned()),
-            account_uri: a.account_uri.clone(),
-            challenge: None,
-        });
     }
     Ok(out)
 }

@@ -2,6 +2,7 @@
 
 mod args;
 mod check;
+mod check_target;
 mod demo;
 mod explain;
 mod interactive;
@@ -115,8 +116,14 @@ fn refuse_meaningless(cli: &Cli) -> Result<(), CliError> {
         ),
         Some(Command::Check(_)) => (
             "check",
-            &["--snapshot", "--kubeconfig", "--context", "--read-only"],
-            "it checks names now, or Challenges named as NS/NAME",
+            &[
+                "--snapshot",
+                "--kubeconfig",
+                "--context",
+                "--read-only",
+                "-n/--namespace",
+            ],
+            "it checks names now, or the Challenges and Certificates it is given",
         ),
         Some(Command::Retry(_) | Command::Renew(_)) => (
             "retry/renew",
