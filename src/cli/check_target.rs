@@ -32,23 +32,22 @@ pub enum Wanted {
 /// Reads one argument; `namespace` is `-n`'s value.
 pub fn read(arg: &str, namespace: Option<&str>) -> Wanted {
     let arg = arg.trim();
-    if arg.starts_with("http://") || arg.starts_with("https://") {
-        if let Ok(url) = reqwest::Url::parse(arg)
-            && let Some(host) = url.host_str()
-        {
-            let token = url
-                .path()
-                .strip_prefix("/.well-known/acme-challenge/")
-                .filter(|t| !t.is_empty() && !t.contains('/'))
-                .map(str::to_owned);
-            return Wanted::Url {
-                host: host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_owned(),
-                token,
-            };
-        }
+    if (arg.starts_with("http://") || arg.starts_with("https://"))
+        && let Ok(url) = reqwest::Url::parse(arg)
+        && let Some(host) = url.host_str()
+    {
+        let token = url
+            .path()
+            .strip_prefix("/.well-known/acme-challenge/")
+            .filter(|t| !t.is_empty() && !t.contains('/'))
+            .map(str::to_owned);
+        return Wanted::Url {
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            token,
+        };
     }
     if let Some((left, right)) = arg.split_once('/') {
         let kind = match left.to_ascii_lowercase().as_str() {
@@ -104,26 +103,26 @@ pub fn resolve(
     name: &str,
 ) -> Result<Found, String> {
     let in_ns = |ns: Option<String>| namespace.is_none_or(|want| ns.as_deref() == Some(want));
-    let challenges: Vec<usize> = (kind != Some("Certificate"))
-        .then(|| {
-            inv.challenges
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.name_any() == name && in_ns(c.namespace()))
-                .map(|(i, _)| i)
-                .collect()
-        })
-        .unwrap_or_default();
-    let certificates: Vec<usize> = (kind != Some("Challenge"))
-        .then(|| {
-            inv.certificates
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.name_any() == name && in_ns(c.namespace()))
-                .map(|(i, _)| i)
-                .collect()
-        })
-        .unwrap_or_default();
+    let challenges: Vec<usize> = if kind == Some("Certificate") {
+        Vec::new()
+    } else {
+        inv.challenges
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.name_any() == name && in_ns(c.namespace()))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let certificates: Vec<usize> = if kind == Some("Challenge") {
+        Vec::new()
+    } else {
+        inv.certificates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.name_any() == name && in_ns(c.namespace()))
+            .map(|(i, _)| i)
+            .collect()
+    };
     let what = kind.unwrap_or("Challenge or Certificate");
     let place = namespace
         .map(|ns| format!(" in namespace {ns}"))
