@@ -1071,3 +1071,33 @@ fn cli_reads_binary_leniently_and_refuses_empty_input() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to explain"));
 }
+
+/// Advice never promises a retry-after time the CA did not give, and names it when it did.
+#[test]
+fn rate_limit_advice_names_the_real_retry_after_or_none() {
+    let with = expect(
+        "429 urn:ietf:params:acme:error:rateLimited: too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s, retry after 2025-12-31 04:04:56 UTC: see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-exact-set-of-identifiers",
+        Code::RatelimitDuplicateCertificate,
+    );
+    let with = &with[0];
+    assert!(
+        with.advice.contains("wait until 2025-12-31T04:04:56Z"),
+        "{}",
+        with.advice
+    );
+    let without = expect(
+        "urn:ietf:params:acme:error:rateLimited: too many certificates already issued for exact set of domains: a.example.com: see https://letsencrypt.org/docs/rate-limits/",
+        Code::RatelimitDuplicateCertificate,
+    );
+    let without = &without[0];
+    assert!(
+        !without.advice.contains("retry-after time;"),
+        "{}",
+        without.advice
+    );
+    assert!(
+        without.advice.contains("gave no retry-after time"),
+        "{}",
+        without.advice
+    );
+}

@@ -695,7 +695,7 @@ fn meaningless_flags_are_refused_and_json_errors_are_json() {
     for args in [
         &["explain", "--snapshot", "x.yaml", "hello"][..],
         &["demo", "--kubeconfig", "/nonexistent", "--print"],
-        &["check", "-n", "shop", "www.example.com"],
+        &["check", "--now", "current", "www.example.com"],
         &[
             "issue",
             "--now",

@@ -355,12 +355,35 @@ fn build(
         detail.push_str(&format!(" (unpause at {url})"));
     }
     let mut finding = Finding::new(kind.code(), summary).with_detail(detail);
+    finding.advice = timed_advice(&finding.advice, retry);
+    if kind == Kind::Paused
+        && let Some(url) = VISIT_RE.captures(text).map(|c| c[1].to_owned())
+    {
+        finding.advice = format!(
+            "Fix the validation problem first (`certdx check`), then unpause the account at {url} and renew."
+        );
+    }
     finding.rate_limit = Some(RateLimit {
         limit,
         identifier,
         retry_after: retry,
     });
     finding
+}
+
+/// The catalogue's advice with the real retry-after instant, or, when the CA gave none, without
+/// a promise of one.
+pub(crate) fn timed_advice(advice: &str, retry: Option<jiff::Timestamp>) -> String {
+    static WAIT_RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"([Ww])ait until the retry-after time(?: \(if given\))?").expect("valid regex")
+    });
+    let with = match retry {
+        Some(at) => format!("${{1}}ait until {at}"),
+        None => {
+            "${1}ait for the limit's window to pass (the CA gave no retry-after time)".to_owned()
+        }
+    };
+    WAIT_RE.replace_all(advice, with.as_str()).into_owned()
 }
 
 /// The limit a documentation link names: its anchor, or the page when it is a per-limit page

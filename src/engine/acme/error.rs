@@ -420,7 +420,11 @@ impl AcmeError {
                 && let Some(at) = self.retry_after()
             {
                 let limit = f.rate_limit.get_or_insert_with(Default::default);
-                limit.retry_after.get_or_insert(at);
+                if limit.retry_after.is_none() {
+                    // The Retry-After header gave what the problem's text did not.
+                    limit.retry_after = Some(at);
+                    f.advice = crate::checks::ratelimit::timed_advice(f.code.advice(), Some(at));
+                }
             }
             if let Some(evidence) = self.evidence() {
                 f.evidence.push(evidence);
