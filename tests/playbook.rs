@@ -388,6 +388,7 @@ async fn a_resolver_that_filters_everything_does_not_outrank_the_cluster() {
         .map(|f| f["code"].as_str().unwrap())
         .collect();
     assert_eq!(found, ["local-resolver-unreliable"], "{check:#}");
+    assert_eq!(check["findings"][0]["target"], "www.shop.test", "{check:#}");
     // The working resolver of the same lab sees the name.
     let (check, _) = certdx(s(&[
         "check",

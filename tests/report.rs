@@ -815,3 +815,27 @@ fn check_names_what_a_pasted_object_name_could_mean() {
         "{err}"
     );
 }
+
+/// JSON that is pleasant with jq: documented arrays are always there (empty, not missing), and
+/// every subject has the same kind/namespace/name shape.
+#[test]
+fn json_arrays_are_always_present() {
+    let (v, _) = report_json("orphans.yaml");
+    assert!(v["load_problems"].is_array(), "{v:#}");
+    fn walk(node: &Value) {
+        assert!(
+            node["facts"].is_array() && node["children"].is_array(),
+            "{node:#}"
+        );
+        assert!(node["object"]["kind"].is_string() && node["object"]["name"].is_string());
+        node["children"].as_array().unwrap().iter().for_each(walk);
+    }
+    for d in v["diagnoses"].as_array().unwrap() {
+        assert!(
+            d["dns_names"].is_array() && d["findings"].is_array(),
+            "{d:#}"
+        );
+        assert!(d["subject"]["kind"].is_string() && d["subject"]["name"].is_string());
+        walk(&d["chain"]);
+    }
+}

@@ -28,7 +28,7 @@ pub struct Diagnosis {
     /// Its state.
     pub status: Status,
     /// The names it covers.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub dns_names: Vec<String>,
     /// The issuer it uses, as `Issuer ns/name` or `ClusterIssuer name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,10 +59,10 @@ pub struct ChainNode {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub history: bool,
     /// A few facts worth seeing at a glance (DNS name, type, ACME URL, ...).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub facts: Vec<(String, String)>,
     /// The objects below it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub children: Vec<ChainNode>,
 }
 

@@ -198,8 +198,10 @@ pub async fn run_playbook(dns: &Dns, target: &Target, opts: &PlaybookOptions) ->
         .iter()
         .flat_map(|c| c.findings.iter().cloned())
         .collect();
-    if let Some(ch) = &target.challenge {
-        for f in &mut findings {
+    for f in &mut findings {
+        // A multi-name check's findings each say which name they are about.
+        f.target.get_or_insert_with(|| target.name.clone());
+        if let Some(ch) = &target.challenge {
             f.subject.get_or_insert_with(|| ch.clone());
         }
     }

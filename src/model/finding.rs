@@ -114,7 +114,7 @@ pub struct DnsEvidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rcode: Option<String>,
     /// The answer records as text.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub answers: Vec<String>,
     /// The smallest TTL of the answer (or of the SOA for a negative answer).
     #[serde(default, skip_serializing_if = "Option::is_none")]

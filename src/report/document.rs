@@ -34,7 +34,7 @@ pub struct Report {
     /// One diagnosis per Certificate that is not Ready and per orphan, most urgent first.
     pub diagnoses: Vec<Diagnosis>,
     /// Documents or files that could not be loaded.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub load_problems: Vec<String>,
 }
 
