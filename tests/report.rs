@@ -839,3 +839,18 @@ fn json_arrays_are_always_present() {
         walk(&d["chain"]);
     }
 }
+
+/// The error cert-manager copies up the chain is quoted once per chain: the other copies are
+/// named ("also quoted by"), and a chain line that quotes a line below says so.
+#[test]
+fn a_message_copied_up_the_chain_is_quoted_once() {
+    let out = certdx(&["report", "--snapshot", &fixture("rate-limited.yaml")]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    let copies = md
+        .matches("too many failed authorizations (5) for \"auth.example.com\" in the last")
+        .count();
+    // Once in the chain (the Order's line), once as evidence, once in the finding's detail.
+    assert!(copies <= 3, "quoted {copies} times:\n{md}");
+    assert!(md.contains("- Also quoted by Order rl-auth/rl-auth-1-9945470834 status.reason"));
+    assert!(md.contains("… (quoting Order rl-auth/rl-auth-1-9945470834, below)"));
+}

@@ -173,7 +173,7 @@ fn chain(s: &mut String, n: &ChainNode) {
         rev,
         facts,
         n.status.state,
-        esc(&n.status.reason)
+        esc(&super::quotes::chain_reason(n))
     );
     if !n.children.is_empty() {
         let _ = write!(s, "<ul class=chain>");
@@ -200,8 +200,12 @@ fn finding(s: &mut String, f: &Finding) {
         let _ = write!(s, "<br>Retry after {t}");
     }
     let _ = write!(s, "<br><em>{}</em>", esc(&f.advice));
-    for e in &f.evidence {
+    let repeats = super::quotes::repeats(&f.evidence);
+    for (e, repeat) in f.evidence.iter().zip(repeats) {
         match e {
+            Evidence::Text { source, .. } if repeat.is_some() => {
+                let _ = write!(s, "<br><small>also quoted by {}</small>", esc(source));
+            }
             Evidence::Text { source, text, .. } => {
                 let _ = write!(
                     s,

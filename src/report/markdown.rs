@@ -183,7 +183,7 @@ fn chain(s: &mut String, node: &ChainNode, depth: usize) {
         icon(node.status.state),
         inline(&node.object.to_string()),
         node.status.state,
-        inline(&node.status.reason)
+        inline(&super::quotes::chain_reason(node))
     );
     for c in &node.children {
         chain(s, c, depth + 1);
@@ -210,8 +210,13 @@ fn finding(s: &mut String, f: &Finding) {
         }
     }
     let _ = writeln!(s, "- Advice: {}", advice(&f.advice));
-    for e in &f.evidence {
+    let repeats = super::quotes::repeats(&f.evidence);
+    for (e, repeat) in f.evidence.iter().zip(repeats) {
         match e {
+            Evidence::Text { source, at, .. } if repeat.is_some() => {
+                let when = at.map(|t| format!(" ({t})")).unwrap_or_default();
+                let _ = writeln!(s, "- Also quoted by {}{when}", inline(source));
+            }
             Evidence::Text { source, text, at } => {
                 let when = at.map(|t| format!(" ({t})")).unwrap_or_default();
                 let _ = writeln!(

@@ -5,6 +5,7 @@ mod document;
 mod html;
 mod markdown;
 mod next;
+mod quotes;
 
 pub use document::{Report, SCHEMA_VERSION, Summary};
 pub use html::to_html;
