@@ -183,3 +183,86 @@ fn readme_example_is_what_the_binary_prints() {
         }
     }
 }
+
+/// Replaces the README's block between `<!-- NAME:start -->` and `<!-- NAME:end -->` with
+/// `body` under CERTDX_UPDATE_README, else fails when they differ.
+fn generated_block(name: &str, body: &str) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md");
+    let (open, close) = (
+        format!("<!-- {name}:start -->"),
+        format!("<!-- {name}:end -->"),
+    );
+    let start = readme
+        .find(&open)
+        .unwrap_or_else(|| panic!("no {open} in README"));
+    let end = readme
+        .find(&close)
+        .unwrap_or_else(|| panic!("no {close} in README"))
+        + close.len();
+    let block = format!("{open}\n{body}{close}");
+    if readme[start..end] == block {
+        return;
+    }
+    if std::env::var_os("CERTDX_UPDATE_README").is_some() {
+        std::fs::write(
+            path,
+            format!("{}{block}{}", &readme[..start], &readme[end..]),
+        )
+        .expect("write README.md");
+    } else {
+        panic!(
+            "README block {name} is out of date: run CERTDX_UPDATE_README=1 cargo test --test readme"
+        );
+    }
+}
+
+/// The README's key table is the view's own key list.
+#[test]
+fn readme_keys_are_the_views_keys() {
+    use certdx::tui::keys::{BINDINGS, MODAL_HELP};
+    let mut body = String::from("| where | key | what it does |\n|---|---|---|\n");
+    for b in BINDINGS {
+        body.push_str(&format!(
+            "| {} | `{}` | {} |\n",
+            b.context.title(),
+            b.label.replace('|', "\\|"),
+            b.help
+        ));
+    }
+    for (place, help) in MODAL_HELP {
+        body.push_str(&format!("| {place} | | {} |\n", help.replace('|', "\\|")));
+    }
+    generated_block("keys", &body);
+}
+
+/// The README's screenshots are the render tests' snapshots of the demo.
+#[test]
+fn readme_screenshots_are_the_render_snapshots() {
+    let mut body = String::new();
+    for snap in ["overview_80x24", "chain_80x24"] {
+        let path = format!(
+            "{}/tests/snapshots/tui_render__{snap}.snap",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).expect("snapshot");
+        let screen = text.splitn(3, "---\n").nth(2).expect("insta header");
+        body.push_str("```text\n");
+        let mut blank = false;
+        for line in screen.lines() {
+            let line = line
+                .trim_start_matches('"')
+                .trim_end_matches('"')
+                .trim_end();
+            // Runs of empty rows fold into one: the README shows the content.
+            if line.is_empty() && blank {
+                continue;
+            }
+            blank = line.is_empty();
+            body.push_str(line);
+            body.push('\n');
+        }
+        body.push_str("```\n");
+    }
+    generated_block("screens", &body);
+}

@@ -95,6 +95,10 @@ bindings! {
 pub const MODAL_HELP: &[(&str, &str)] = &[
     ("filter", "Enter keeps it, Esc clears it, Backspace deletes"),
     (
+        "filter",
+        "the list shrinks as you type: n is next namespace",
+    ),
+    (
         "confirm",
         "y confirms; Enter / n / Esc cancel: no write on reflex",
     ),
