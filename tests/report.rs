@@ -767,6 +767,13 @@ fn reports_open_with_the_answer_and_the_next_command() {
         !md.contains("\\_") && !md.contains("\\#"),
         "escaping artefacts"
     );
+    assert!(
+        md.contains("**Next:** `after 2026-01-15T12:41:09Z: certdx renew rl-auth -n rl-auth`"),
+        "the root cause's next command"
+    );
+    let (v, _) = report_json("selfcheck-http01-wrong-status.yaml");
+    let next = v["diagnoses"][0]["root_cause"]["next"].as_str().unwrap();
+    assert!(next.starts_with("certdx check shop/"), "{next}");
 
     let html = certdx(&[
         "report",

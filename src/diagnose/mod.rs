@@ -83,4 +83,7 @@ pub struct RootCause {
     /// For rate limits: when the CA accepts requests again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<Timestamp>,
+    /// The one command to run next, with the real names (filled in by reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }

@@ -84,5 +84,6 @@ pub fn pick_root_cause(findings: &[Finding]) -> Option<RootCause> {
         advice: best.advice.clone(),
         subject: best.subject.clone(),
         retry_after: best.rate_limit.as_ref().and_then(|r| r.retry_after),
+        next: None,
     })
 }

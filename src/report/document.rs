@@ -94,6 +94,11 @@ impl Report {
                         Severity::Info => {}
                     }
                 }
+                let mut d = d;
+                let next = super::next_command(&d, generated_at);
+                if let Some(rc) = d.root_cause.as_mut() {
+                    rc.next = next;
+                }
                 kept.push(d);
             }
         }

@@ -84,8 +84,11 @@ fn answer_table(s: &mut String, r: &Report) {
             ),
             None => (String::new(), String::new()),
         };
-        let next = super::next_command(d, r.generated_at)
-            .map(|c| format!("<code>{}</code>", esc(&c)))
+        let next = d
+            .root_cause
+            .as_ref()
+            .and_then(|rc| rc.next.as_deref())
+            .map(|c| format!("<code>{}</code>", esc(c)))
             .unwrap_or_default();
         let _ = writeln!(
             s,
@@ -115,6 +118,9 @@ fn diagnosis(s: &mut String, i: usize, d: &Diagnosis) {
         );
         if let Some(t) = rc.retry_after {
             let _ = write!(s, "<br><strong>Retry after:</strong> {t}");
+        }
+        if let Some(next) = &rc.next {
+            let _ = write!(s, "<br><strong>Next:</strong> <code>{}</code>", esc(next));
         }
         let _ = writeln!(s, "</div>");
     }

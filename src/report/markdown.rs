@@ -79,8 +79,11 @@ fn answer_table(s: &mut String, r: &Report) {
             ),
             None => (String::new(), String::new()),
         };
-        let next = super::next_command(d, r.generated_at)
-            .map(|c| format!("`{}`", code_span(&c)))
+        let next = d
+            .root_cause
+            .as_ref()
+            .and_then(|rc| rc.next.as_deref())
+            .map(|c| format!("`{}`", code_span(c)))
             .unwrap_or_default();
         let _ = writeln!(
             s,
@@ -118,6 +121,9 @@ fn diagnosis(s: &mut String, d: &Diagnosis) {
             inline(&rc.summary)
         );
         let _ = writeln!(s, "**Advice:** {}\n", advice(&rc.advice));
+        if let Some(next) = &rc.next {
+            let _ = writeln!(s, "**Next:** `{}`\n", code_span(next));
+        }
         if let Some(t) = rc.retry_after {
             let _ = writeln!(s, "**Retry after:** {t}\n");
         }
