@@ -33,3 +33,22 @@ pub async fn resolver_sanity(dns: &Dns) -> Option<Finding> {
         .with_evidence(Evidence::Dns(answer.evidence.clone())),
     )
 }
+
+/// Where checks through `dns` run from: this host and its resolver. A check from a laptop on a
+/// VPN can see another DNS than the cluster does, so every result says where it came from.
+pub fn vantage(dns: &Dns) -> String {
+    let resolvers: Vec<String> = dns.resolvers().iter().map(ToString::to_string).collect();
+    format!("host {}, resolver {}", hostname(), resolvers.join(", "))
+}
+
+/// This machine's name, or `unknown`. libc's gethostname: std has no portable call for it.
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".to_owned();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

@@ -63,33 +63,10 @@ impl ProbeArgs {
 }
 
 impl LiveChecks {
-    /// Where the checks run from, for report headers: a check from a laptop on a VPN can see
-    /// another DNS than the cluster does.
+    /// Where the checks run from, for report headers.
     pub fn vantage(&self) -> String {
-        let resolvers: Vec<String> = self
-            .dns
-            .resolvers()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        format!(
-            "ran from host {}, resolver {}",
-            hostname(),
-            resolvers.join(", ")
-        )
+        format!("ran from {}", crate::checks::resolver::vantage(&self.dns))
     }
-}
-
-/// This machine's name, or `unknown`.
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown".to_owned();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 /// A runtime for the network checks (the CLI is otherwise synchronous).

@@ -27,6 +27,8 @@ pub struct AppConfig {
     pub now: Timestamp,
     /// Why live checks are off, or `None` when they can run.
     pub checks_disabled: Option<String>,
+    /// Where the checks run from (host, resolver), shown with their results.
+    pub checks_from: Option<String>,
     /// Cluster writes.
     pub actions: Arc<dyn Actions>,
     /// Whether writes are refused whatever `actions` says.
@@ -278,6 +280,8 @@ fn flatten(
 pub struct Checks {
     /// Why checks cannot run, or `None` when they can.
     pub disabled: Option<String>,
+    /// Where they run from (host, resolver).
+    pub from: Option<String>,
     /// Runs by `Challenge ns/name`.
     pub runs: HashMap<String, CheckRun>,
     /// Generation counter: results from a superseded run are dropped.
@@ -403,6 +407,7 @@ impl App {
             overlay: None,
             checks: Checks {
                 disabled: cfg.checks_disabled,
+                from: cfg.checks_from,
                 ..Default::default()
             },
             actions: cfg.actions,

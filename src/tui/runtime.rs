@@ -49,12 +49,16 @@ pub async fn run(input: TuiInput) -> Result<(), TuiError> {
     let checks_disabled = checks
         .is_none()
         .then(|| "offline session: certdx was started without network checks".to_owned());
+    let checks_from = checks
+        .as_ref()
+        .map(|c| crate::checks::resolver::vantage(&c.dns));
     let actions: Arc<dyn Actions> = Arc::from(actions);
     let cfg = AppConfig {
         source_label,
         load_problems,
         now,
         checks_disabled,
+        checks_from,
         actions: Arc::clone(&actions),
         read_only,
         export_dir,

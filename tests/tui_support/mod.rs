@@ -48,6 +48,7 @@ pub fn config(size: (u16, u16)) -> AppConfig {
         load_problems: Vec::new(),
         now: demo_now(),
         checks_disabled: None,
+        checks_from: Some("host lab, resolver 127.0.0.53:53".to_owned()),
         actions: Arc::new(Unavailable("demo: read-only source".to_owned())),
         read_only: false,
         export_dir: export_dir(),

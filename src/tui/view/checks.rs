@@ -85,6 +85,9 @@ pub fn lines(app: &App, key: &str) -> Vec<Line<'static>> {
             r.target.name,
             r.target.ca_domain
         )));
+        if let Some(from) = &app.checks.from {
+            out.push(Line::from(Span::styled(format!("  from {from}"), t.dim())));
+        }
         for c in &r.checks {
             let (mark, style) = match c.status {
                 CheckStatus::Passed => ("✓", t.ok()),
