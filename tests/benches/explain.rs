@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use measure::{Run, measure};
+use measure::{measure, median};
 
 /// The info lines a busy controller writes between errors (shapes from cert-manager's logs).
 const INFO: [&str; 4] = [
@@ -82,16 +82,6 @@ fn log(bytes: usize, texts: &[String]) -> String {
         i += 1;
     }
     out
-}
-
-fn median(mut runs: Vec<Run>) -> Run {
-    runs.sort_by_key(|r| r.wall);
-    let max_rss = runs.iter().map(|r| r.max_rss_kib).max().unwrap_or(0);
-    let mid = runs.swap_remove(runs.len() / 2);
-    Run {
-        max_rss_kib: max_rss,
-        ..mid
-    }
 }
 
 /// What `cmd` prints, fed `path` on standard input.

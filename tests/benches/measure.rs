@@ -39,3 +39,15 @@ pub fn measure(cmd: &mut Command) -> Run {
         },
     }
 }
+
+/// The median run by wall time, with the largest peak memory of all runs.
+#[allow(dead_code)] // each bench includes this file; not every one takes a median
+pub fn median(mut runs: Vec<Run>) -> Run {
+    runs.sort_by_key(|r| r.wall);
+    let max_rss = runs.iter().map(|r| r.max_rss_kib).max().unwrap_or(0);
+    let mid = runs.swap_remove(runs.len() / 2);
+    Run {
+        max_rss_kib: max_rss,
+        ..mid
+    }
+}

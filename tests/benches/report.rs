@@ -11,17 +11,7 @@ mod measure;
 
 use std::process::Command;
 
-use measure::{Run, measure};
-
-fn median(mut runs: Vec<Run>) -> Run {
-    runs.sort_by_key(|r| r.wall);
-    let max_rss = runs.iter().map(|r| r.max_rss_kib).max().unwrap_or(0);
-    let mid = runs.swap_remove(runs.len() / 2);
-    Run {
-        max_rss_kib: max_rss,
-        ..mid
-    }
-}
+use measure::{Run, measure, median};
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
