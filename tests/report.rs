@@ -861,3 +861,63 @@ fn a_message_copied_up_the_chain_is_quoted_once() {
     assert!(md.contains("- Also quoted by Order rl-auth/rl-auth-1-9945470834 status.reason"));
     assert!(md.contains("… (quoting Order rl-auth/rl-auth-1-9945470834, below)"));
 }
+
+/// A Ready Certificate nobody renews, one running out, one expired, one cert-manager never
+/// touched and one whose edit it never acted on: each has a root cause with its severity; the
+/// healthy one has none.
+#[test]
+fn silent_failures_are_named_on_ready_certificates() {
+    let (v, code) = report_json("silent-failures.yaml");
+    assert_eq!(code, 1);
+    let root = |name: &str| -> (String, String, String) {
+        let d = v["diagnoses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["subject"]["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not in the report: {v:#}"));
+        let rc = &d["root_cause"];
+        (
+            rc["code"].as_str().unwrap_or("-").to_owned(),
+            rc["severity"].as_str().unwrap_or("-").to_owned(),
+            rc["summary"].as_str().unwrap_or("-").to_owned(),
+        )
+    };
+    let (code, sev, summary) = root("overdue");
+    assert_eq!(
+        (code.as_str(), sev.as_str()),
+        ("renewal-overdue", "warning"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("2026-01-13T00:00:00Z") && summary.contains("expires at 2026-02-13"),
+        "{summary}"
+    );
+    let (code, sev, _) = root("last-days");
+    assert_eq!((code.as_str(), sev.as_str()), ("renewal-overdue", "error"));
+    let (code, sev, summary) = root("expired");
+    assert_eq!(
+        (code.as_str(), sev.as_str()),
+        ("certificate-expiring", "fatal"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("expired at 2026-01-14T00:00:00Z"),
+        "{summary}"
+    );
+    assert_eq!(root("untouched").0, "not-reconciled");
+    let (code, _, summary) = root("edited");
+    assert_eq!(code, "not-reconciled");
+    assert!(
+        summary.contains("generation 2") && summary.contains("at 3"),
+        "{summary}"
+    );
+    assert!(
+        v["diagnoses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["subject"]["name"] != "fine"),
+        "the healthy Certificate needs no attention"
+    );
+}

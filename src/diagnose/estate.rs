@@ -117,6 +117,7 @@ impl Pass<'_> {
             children.push(node);
         }
         super::expired_limit::note_expired_limits(&mut findings, cert, self.now);
+        findings.extend(super::lifecycle::lifecycle(cert, self.now));
         let namespace = cert.namespace().unwrap_or_default();
         let seen = self.issuer(&cert.spec.issuer_ref, &namespace, &subject, &mut findings);
         let status = certificate_status(cert);
@@ -442,7 +443,20 @@ pub(super) fn settle(d: &mut Diagnosis) {
     d.findings
         .sort_by_key(|f| std::cmp::Reverse((f.severity, rank(f.code))));
     d.root_cause = if d.status.state == State::Ready {
-        None
+        // A Ready Certificate's problem is one that fails silently: a renewal nobody started,
+        // a certificate running out, cert-manager not acting on it.
+        let silent: Vec<Finding> = d
+            .findings
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f.code,
+                    Code::RenewalOverdue | Code::CertificateExpiring | Code::NotReconciled
+                )
+            })
+            .cloned()
+            .collect();
+        pick_root_cause(&silent)
     } else {
         pick_root_cause(&d.findings)
     };

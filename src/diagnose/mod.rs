@@ -6,6 +6,7 @@ mod estate;
 mod expired_limit;
 mod findings;
 mod incomplete;
+mod lifecycle;
 mod live;
 mod local_view;
 pub mod playbook;

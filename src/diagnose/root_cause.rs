@@ -59,6 +59,9 @@ pub fn rank(code: Code) -> u8 {
         AcmeOrderNotReady | AcmeAlreadyReplaced => 62,
         AcmeOther => 60,
         AcmeServerError => 50,
+        // A renewal nobody started explains the expiry it leads to.
+        RenewalOverdue | NotReconciled => 50,
+        CertificateExpiring => 48,
         // Above the chain's states: when only they are known, what is missing says more.
         SourceIncomplete => 45,
         RequestFailed => 40,

@@ -253,6 +253,15 @@ codes! {
     IssuerNotInSource = "issuer-not-in-source", Info,
         "The referenced issuer is not in what certdx read (a dump without it, or a kind the user may not list): nothing is known about it.",
         "Include it to have it checked: `kubectl get issuers,clusterissuers -A -o yaml` into the dump, or the certdx-reader ClusterRole for list access.";
+    RenewalOverdue = "renewal-overdue", Warning,
+        "The Certificate is Ready, but its renewal time has passed and no issuance started: cert-manager is not renewing it.",
+        "Check that cert-manager runs and watches this namespace (its controller Pod, leader election, logs); `certdx renew` starts the renewal by hand.";
+    CertificateExpiring = "certificate-expiring", Warning,
+        "The certificate in use is far into its lifetime: past its renewal point (warning), in its last tenth (error), or expired (fatal).",
+        "Renew it now (`certdx renew`), and find out why cert-manager did not: a renewal that never started, or one that keeps failing.";
+    NotReconciled = "not-reconciled", Warning,
+        "cert-manager has not acted on the object: no status at all, or a status for an older generation of its spec, for longer than a reconcile takes.",
+        "Check that cert-manager runs, watches this namespace and is not crash-looping; its controller logs name the object if it fails on it.";
     SourceIncomplete = "source-incomplete", Warning,
         "The source lacks the objects further down this chain (a dump without CertificateRequests, Orders or Challenges): certdx cannot see why the Certificate is not Ready.",
         "Add them to the dump with the `kubectl get ... -o yaml` command in the finding, and give certdx the directory holding both files.";
