@@ -723,3 +723,29 @@ fn the_view_opens_filtered_when_asked() {
         );
     }
 }
+
+/// Ready Certificates that fail silently sort with the failing ones and the header counts
+/// them; the healthy one comes last.
+#[test]
+fn silent_failures_sort_with_the_failing() {
+    let mut cfg = config(SIZE);
+    cfg.now = "2026-01-15T12:00:00Z".parse().unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/silent-failures.yaml");
+    let inv = certdx::source::snapshot::load(&path).unwrap().inventory;
+    let app = support::app_with(cfg, inv);
+    let e = app.estate.as_ref().expect("diagnosed");
+    assert_eq!(e.counts.silent, 4, "overdue, last-days, expired, edited");
+    let order: Vec<&str> = app
+        .overview
+        .visible
+        .iter()
+        .map(|&i| e.rows[i].name.as_str())
+        .collect();
+    assert_eq!(order.last(), Some(&"fine"), "{order:?}");
+    let pos = |n: &str| order.iter().position(|o| *o == n).unwrap();
+    assert!(
+        pos("expired") < pos("overdue") && pos("last-days") < pos("overdue"),
+        "{order:?}"
+    );
+}

@@ -28,6 +28,9 @@ pub struct Counts {
     pub unknown: usize,
     /// Certificates Ready.
     pub ready: usize,
+    /// Ready Certificates failing silently (renewal overdue, expiring, not reconciled): also
+    /// counted in `ready`.
+    pub silent: usize,
     /// Orphan CertificateRequests, Orders and Challenges.
     pub orphans: usize,
 }
@@ -196,6 +199,9 @@ impl Estate {
                     State::InProgress => counts.in_progress += 1,
                     State::Unknown => counts.unknown += 1,
                     State::Ready => counts.ready += 1,
+                }
+                if d.status.state == State::Ready && d.root_cause.is_some() {
+                    counts.silent += 1;
                 }
             } else {
                 counts.orphans += 1;

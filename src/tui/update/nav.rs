@@ -61,10 +61,18 @@ type UrgencyKey<'a> = (
 );
 
 fn urgency(r: &Row) -> UrgencyKey<'_> {
-    // Orphans sort with Certificates of the same state; a Ready Certificate with a problem
-    // finding still comes after every failing one.
+    // Orphans sort with Certificates of the same state. A Ready Certificate failing silently
+    // (renewal overdue, expiring) sorts with the failing ones when its root cause is an error,
+    // with those in progress when it is a warning: never among the healthy.
+    let state = match (r.state, r.root.map(|(_, s)| s)) {
+        (State::Ready, Some(crate::model::Severity::Fatal | crate::model::Severity::Error)) => {
+            State::Failed
+        }
+        (State::Ready, Some(crate::model::Severity::Warning)) => State::InProgress,
+        (state, _) => state,
+    };
     (
-        r.state,
+        state,
         Reverse(r.root.map(|(_, s)| s)),
         &r.namespace,
         &r.name,

@@ -74,6 +74,15 @@ fn header(app: &App, e: &Estate) -> Vec<Line<'static>> {
         count(State::Unknown, c.unknown, "unknown"),
         count(State::Ready, c.ready, "ready"),
     ];
+    if c.silent > 0 {
+        first.push(Span::styled(
+            format!(
+                "(! {} of them renewal overdue, expiring or unreconciled) ",
+                c.silent
+            ),
+            t.severity(crate::model::Severity::Warning),
+        ));
+    }
     // Where the link stands goes first: a long source label must not push it off screen.
     if let Some(live) = &app.live {
         first.insert(
