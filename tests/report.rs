@@ -921,3 +921,28 @@ fn silent_failures_are_named_on_ready_certificates() {
         "the healthy Certificate needs no attention"
     );
 }
+
+/// `--fail-on` narrows exit 1 to one class, for a cron job: a dump with only rate limits does
+/// not fail `--fail-on expiring`; the silent failures do.
+#[test]
+fn fail_on_narrows_the_exit_code() {
+    let run = |fixture_name: &str, class: &str| {
+        certdx(&[
+            "report",
+            "--snapshot",
+            &fixture(fixture_name),
+            "--now",
+            NOW,
+            "--fail-on",
+            class,
+        ])
+        .status
+        .code()
+    };
+    assert_eq!(run("rate-limited.yaml", "any"), Some(1));
+    assert_eq!(run("rate-limited.yaml", "expiring"), Some(0));
+    assert_eq!(run("rate-limited.yaml", "overdue"), Some(0));
+    assert_eq!(run("silent-failures.yaml", "expiring"), Some(1));
+    assert_eq!(run("silent-failures.yaml", "overdue"), Some(1));
+    assert_eq!(run("healthy.yaml", "any"), Some(0));
+}

@@ -242,6 +242,21 @@ pub struct ReportArgs {
     /// Write to this file instead of standard output (also when its name is a format's).
     #[arg(long, value_name = "FILE", conflicts_with = "output")]
     pub output_file: Option<PathBuf>,
+    /// Exit 1 only for this class of problem (for a cron job or a pipeline): `expiring`
+    /// (certificate-expiring), `overdue` (renewal-overdue, not-reconciled) or `any` (default).
+    #[arg(long, value_enum, default_value_t = FailOn::Any)]
+    pub fail_on: FailOn,
+}
+
+/// What makes `certdx report` exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Any problem.
+    Any,
+    /// A certificate expiring or expired.
+    Expiring,
+    /// A renewal nobody started, or a Certificate cert-manager does not act on.
+    Overdue,
 }
 
 /// `certdx check`.

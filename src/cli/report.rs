@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use jiff::Timestamp;
 
-use super::args::GlobalArgs;
+use super::args::{FailOn, GlobalArgs};
 use super::probe::LiveChecks;
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS, ReportArgs, write_output};
 use crate::diagnose::{DiagnoseOptions, add_cluster_checks, add_live_checks, diagnose_estate};
+use crate::model::Code;
 use crate::model::{ChainIndex, Inventory};
 use crate::report::{Format, Report, render};
 
@@ -45,7 +46,20 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
     ));
     tracing::debug!(elapsed = ?started.elapsed(), diagnoses = report.diagnoses.len(), "diagnosed");
     let (format, file) = output_choice(a)?;
-    let code = emit(&report, format, file.as_deref());
+    let code = emit(&report, format, file.as_deref()).map(|code| {
+        // `--fail-on` narrows exit 1 to one class; `any` keeps every problem.
+        let codes: &[Code] = match a.fail_on {
+            FailOn::Any => return code,
+            FailOn::Expiring => &[Code::CertificateExpiring],
+            FailOn::Overdue => &[Code::RenewalOverdue, Code::NotReconciled],
+        };
+        let present = report
+            .diagnoses
+            .iter()
+            .flat_map(|d| &d.findings)
+            .any(|f| codes.contains(&f.code) && f.severity.is_problem());
+        ExitCode::from(if present { EXIT_PROBLEMS } else { EXIT_OK })
+    });
     tracing::debug!(elapsed = ?started.elapsed(), "written");
     code
 }
