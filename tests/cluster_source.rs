@@ -213,7 +213,12 @@ async fn preflight_says_exactly_what_is_wrong() {
             "{err}"
         );
         assert!(err.contains(&format!("did you mean \"{ns}\"")), "{err}");
-        let (code, err) = report_err(&kubeconfig, &["--context", "reader", "-n", &ns]).await;
+        // The fixture's certificate is valid at its own time, not at today's clock.
+        let (code, err) = report_err(
+            &kubeconfig,
+            &["--context", "reader", "-n", &ns, "--now", NOW],
+        )
+        .await;
         assert_eq!(code, Some(0), "{err}");
 
         lab.stop_apiserver();
