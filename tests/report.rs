@@ -946,3 +946,26 @@ fn fail_on_narrows_the_exit_code() {
     assert_eq!(run("silent-failures.yaml", "overdue"), Some(1));
     assert_eq!(run("healthy.yaml", "any"), Some(0));
 }
+
+/// A dump whose file is much newer than anything in it says so next to the instant it is read
+/// at: a cluster where nothing moved for days would otherwise look fresh.
+#[test]
+fn a_dump_newer_than_its_timestamps_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dump.yaml");
+    std::fs::copy(fixture("rate-limited.yaml"), &path).unwrap();
+    let clock = |written: &str| {
+        let at: jiff::Timestamp = written.parse().unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(std::time::SystemTime::from(at)).unwrap();
+        drop(file);
+        let out = certdx(&["report", "--snapshot", path.to_str().unwrap(), "-o", "json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["clock"].as_str().unwrap().to_owned()
+    };
+    let fresh = clock("2026-01-15T13:00:00Z");
+    assert!(!fresh.contains("newer"), "{fresh}");
+    let stale = clock("2026-03-01T00:00:00Z");
+    assert!(stale.contains("the file is 44d12h newer"), "{stale}");
+    assert!(stale.contains("--now current"), "{stale}");
+}

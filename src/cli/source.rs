@@ -72,10 +72,21 @@ pub fn load_snapshot(g: &GlobalArgs, path: &std::path::Path) -> Result<Loaded, C
     let (now, clock) = match (g.now, inventory.newest_observed()) {
         (Some(NowArg::At(t)), _) => (t, Some("--now".to_owned())),
         (Some(NowArg::Current), _) | (None, None) => (Timestamp::now(), None),
-        (None, Some(newest)) => (
-            newest,
-            Some("the snapshot's newest timestamp; --now current for the clock".to_owned()),
-        ),
+        (None, Some(newest)) => {
+            let mut note =
+                "the snapshot's newest timestamp; --now current for the clock".to_owned();
+            // A dump of a cluster where nothing moved for days has an old newest timestamp:
+            // read then, a Challenge stuck since looks fresh. The file's own time says so.
+            if let Some(written) = written_at(path)
+                && written.duration_since(newest) > jiff::SignedDuration::from_hours(24)
+            {
+                let gap = crate::model::state::human_duration(written.duration_since(newest));
+                note = format!(
+                    "the snapshot's newest timestamp, but the file is {gap} newer: if the dump is that recent, --now current reads it at the clock"
+                );
+            }
+            (newest, Some(note))
+        }
     };
     Ok(Loaded {
         inventory,
@@ -134,6 +145,20 @@ async fn namespace_exists(conn: &Connection, ns: &str) -> Result<(), CliError> {
         }
     }
     Err(CliError::Usage(msg))
+}
+
+/// When a snapshot file (or the newest file of a directory's top level) was last written.
+fn written_at(path: &std::path::Path) -> Option<Timestamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    let modified = if meta.is_dir() {
+        std::fs::read_dir(path)
+            .ok()?
+            .filter_map(|e| e.ok()?.metadata().ok()?.modified().ok())
+            .max()?
+    } else {
+        meta.modified().ok()?
+    };
+    Timestamp::try_from(modified).ok()
 }
 
 /// Keeps the objects of one namespace (and the cluster-scoped ones). A namespace that holds
