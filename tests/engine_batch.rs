@@ -154,9 +154,15 @@ fn order_rows(state: &Path) -> Vec<OrderRow> {
     let conn =
         rusqlite::Connection::open_with_flags(state, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .expect("state store");
-    let mut stmt = conn
+    // The store's file exists a moment before its tables do: a poll in that moment sees no
+    // order yet.
+    let mut stmt = match conn
         .prepare("SELECT id, order_url, identifiers_json, status FROM orders ORDER BY id")
-        .unwrap();
+    {
+        Ok(stmt) => stmt,
+        Err(e) if e.to_string().contains("no such table") => return Vec::new(),
+        Err(e) => panic!("reading the state store: {e}"),
+    };
     stmt.query_map([], |r| {
         let json: String = r.get(2)?;
         Ok(OrderRow {
