@@ -82,7 +82,7 @@ pub fn run(a: &DemoArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
         }),
         None => None,
     };
-    let report = build_report(
+    let mut report = build_report(
         load().inventory,
         Vec::new(),
         "demo",
@@ -90,6 +90,10 @@ pub fn run(a: &DemoArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
         live.as_ref(),
         None,
     );
+    report.checked_from = Some(match &live {
+        Some(l) => format!("{} (the demo's own servers on loopback)", l.vantage()),
+        None => "none (--offline): only the objects were read".to_owned(),
+    });
     let code = emit(&report, a.format, None);
     drop(lab);
     code
