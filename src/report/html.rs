@@ -76,25 +76,21 @@ fn answer_table(s: &mut String, r: &Report) {
         s,
         "<table><tr><th>Object</th><th>State</th><th>Root cause</th><th>Retry after</th><th>Next</th></tr>"
     );
-    for (i, d) in r.diagnoses.iter().enumerate() {
-        let (cause, retry) = match &d.root_cause {
-            Some(rc) => (
-                format!("<code>{}</code> {}", rc.code, esc(&rc.summary)),
-                rc.retry_after.map(|t| t.to_string()).unwrap_or_default(),
-            ),
-            None => (String::new(), String::new()),
-        };
-        let next = d
-            .root_cause
-            .as_ref()
-            .and_then(|rc| rc.next.as_deref())
+    for (i, row) in super::next::answer_rows(r).enumerate() {
+        let cause = row
+            .cause
+            .map(|(code, summary)| format!("<code>{code}</code> {}", esc(summary)))
+            .unwrap_or_default();
+        let next = row
+            .next
             .map(|c| format!("<code>{}</code>", esc(c)))
             .unwrap_or_default();
         let _ = writeln!(
             s,
             "<tr><td><a href=\"#d{i}\">{}</a></td><td class=\"{1}\">{1}</td><td>{cause}</td><td>{retry}</td><td>{next}</td></tr>",
-            esc(&d.subject.to_string()),
-            d.status.state,
+            esc(&row.subject),
+            row.state,
+            retry = row.retry,
         );
     }
     let _ = writeln!(s, "</table>");

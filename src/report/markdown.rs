@@ -71,25 +71,21 @@ fn answer_table(s: &mut String, r: &Report) {
         s,
         "| Object | State | Root cause | Retry after | Next |\n|---|---|---|---|---|"
     );
-    for d in &r.diagnoses {
-        let (cause, retry) = match &d.root_cause {
-            Some(rc) => (
-                format!("`{}` {}", rc.code, cell(&short(&rc.summary, 120))),
-                rc.retry_after.map(|t| t.to_string()).unwrap_or_default(),
-            ),
-            None => (String::new(), String::new()),
-        };
-        let next = d
-            .root_cause
-            .as_ref()
-            .and_then(|rc| rc.next.as_deref())
+    for row in super::next::answer_rows(r) {
+        let cause = row
+            .cause
+            .map(|(code, summary)| format!("`{code}` {}", cell(&short(summary, 120))))
+            .unwrap_or_default();
+        let next = row
+            .next
             .map(|c| format!("`{}`", code_span(c)))
             .unwrap_or_default();
         let _ = writeln!(
             s,
-            "| {} | {} | {cause} | {retry} | {next} |",
-            cell(&d.subject.to_string()),
-            d.status.state
+            "| {} | {} | {cause} | {} | {next} |",
+            cell(&row.subject),
+            row.state,
+            row.retry
         );
     }
     let _ = writeln!(s);

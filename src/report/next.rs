@@ -47,3 +47,34 @@ pub fn next_command(d: &Diagnosis, now: Timestamp) -> Option<String> {
         _ => renew,
     }
 }
+
+/// One row of a report's answer table, before a format escapes it.
+pub(super) struct AnswerRow<'a> {
+    /// The diagnosed object, as `Kind ns/name`.
+    pub subject: String,
+    /// Its state.
+    pub state: crate::model::State,
+    /// The root cause's code and summary, if any.
+    pub cause: Option<(Code, &'a str)>,
+    /// The retry-after instant, or empty.
+    pub retry: String,
+    /// The next command, if any.
+    pub next: Option<&'a str>,
+}
+
+/// The answer table's rows, one per diagnosis, in report order.
+pub(super) fn answer_rows(r: &super::Report) -> impl Iterator<Item = AnswerRow<'_>> {
+    r.diagnoses.iter().map(|d| {
+        let rc = d.root_cause.as_ref();
+        AnswerRow {
+            subject: d.subject.to_string(),
+            state: d.status.state,
+            cause: rc.map(|rc| (rc.code, rc.summary.as_str())),
+            retry: rc
+                .and_then(|rc| rc.retry_after)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            next: rc.and_then(|rc| rc.next.as_deref()),
+        }
+    })
+}
