@@ -104,6 +104,24 @@ fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| (*x).to_owned()).collect()
 }
 
+/// `certdx report` on a snapshot with the live checks through `resolver`, as JSON.
+async fn report_through(snap: &std::path::Path, resolver: &str) -> (Value, i32) {
+    certdx(s(&[
+        "report",
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "--format",
+        "json",
+        "--now",
+        NOW,
+        "--resolver",
+        resolver,
+        "--timeout",
+        "3",
+    ]))
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_names_the_nameserver_that_lacks_the_txt() {
     let mut b = LabBuilder::new(&SLOTS);
@@ -126,20 +144,7 @@ async fn report_names_the_nameserver_that_lacks_the_txt() {
     .unwrap();
 
     let resolver = lab.resolver.to_string();
-    let (report, exit) = certdx(s(&[
-        "report",
-        "--snapshot",
-        snap.to_str().unwrap(),
-        "--format",
-        "json",
-        "--now",
-        NOW,
-        "--resolver",
-        &resolver,
-        "--timeout",
-        "3",
-    ]))
-    .await;
+    let (report, exit) = report_through(&snap, &resolver).await;
     assert_eq!(exit, 1);
     let d = &report["diagnoses"][0];
     let rc = &d["root_cause"];
@@ -340,20 +345,7 @@ async fn a_resolver_that_filters_everything_does_not_outrank_the_cluster() {
     )
     .unwrap();
 
-    let (report, exit) = certdx(s(&[
-        "report",
-        "--snapshot",
-        snap.to_str().unwrap(),
-        "--format",
-        "json",
-        "--now",
-        NOW,
-        "--resolver",
-        &filter,
-        "--timeout",
-        "3",
-    ]))
-    .await;
+    let (report, exit) = report_through(&snap, &filter).await;
     assert_eq!(exit, 1);
     let d = &report["diagnoses"][0];
     assert_eq!(
@@ -431,20 +423,7 @@ async fn a_name_cert_manager_reached_is_not_called_nonexistent_from_here() {
         ),
     )
     .unwrap();
-    let (report, exit) = certdx(s(&[
-        "report",
-        "--snapshot",
-        snap.to_str().unwrap(),
-        "--format",
-        "json",
-        "--now",
-        NOW,
-        "--resolver",
-        &lab.resolver.to_string(),
-        "--timeout",
-        "3",
-    ]))
-    .await;
+    let (report, exit) = report_through(&snap, &lab.resolver.to_string()).await;
     assert_eq!(exit, 1);
     let d = &report["diagnoses"][0];
     assert_eq!(
