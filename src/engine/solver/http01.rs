@@ -6,21 +6,27 @@
 //! the engine publishes a challenge before telling the CA "ready" and withdraws it once the
 //! authorization is final, without touching the listener.
 //!
-//! Hand-rolled on a `TcpListener` rather than hyper: the hyper in certdx's tree is built with
-//! its client side only (kube, reqwest), and turning on its server side plus hyper-util's would
-//! rebuild the whole HTTP stack for a responder that answers one bodiless GET per connection.
-//! The bounds are explicit instead: the request head is capped ([`Http01Limits`]), reading and
-//! writing have timeouts, connections beyond a cap are closed at once, and every connection
-//! is closed after its one response (validation servers open a fresh one per request anyway).
+//! HTTP is hyper's server (HTTP/1 only: CAs validate over HTTP/1.1). certdx keeps the bounds
+//! ([`Http01Limits`]): hyper caps the request head (431) and the time to send it (closed
+//! unanswered), certdx caps connections at once (more are closed at accept), the whole
+//! exchange, and the time a graceful shutdown waits. Every connection is closed after its
+//! one response (validation servers open a fresh one per request anyway).
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -31,11 +37,13 @@ pub const CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
 /// The responder's bounds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Http01Limits {
-    /// The largest request head (request line and headers) read; larger gets 431.
+    /// The largest request head (request line and headers) read; larger gets 431. hyper also
+    /// answers 431 past 100 header lines.
     pub max_request_bytes: usize,
     /// How long a client may take to send its request head.
     pub read_timeout: Duration,
-    /// How long a client may take to take the response.
+    /// How long a client may take to take the response (the whole exchange is bounded by
+    /// this plus `read_timeout`).
     pub write_timeout: Duration,
     /// Connections served at once; more are closed without an answer.
     pub max_connections: usize,
@@ -242,7 +250,7 @@ async fn serve(
                     let limits = Arc::clone(&limits);
                     connections.spawn(async move {
                         let _permit = permit;
-                        answer(stream, &tokens, &limits).await;
+                        answer(stream, tokens, &limits).await;
                     });
                 }
                 Err(e) => {
@@ -260,148 +268,86 @@ async fn serve(
     connections.abort_all();
 }
 
-/// Reads one request head, writes one response, closes.
-async fn answer(mut stream: TcpStream, tokens: &Http01Tokens, limits: &Http01Limits) {
-    let head = tokio::time::timeout(
-        limits.read_timeout,
-        read_head(&mut stream, limits.max_request_bytes),
-    )
-    .await;
-    let response = match head {
-        Ok(Ok(Some(head))) => respond(&head, tokens),
-        Ok(Ok(None)) => Response::status(431, "Request Header Fields Too Large"),
-        // A timeout or a reset: nobody to answer.
-        Ok(Err(_)) | Err(_) => return,
-    };
-    let bytes = response.into_bytes();
-    let write = async {
-        stream.write_all(&bytes).await?;
-        stream.shutdown().await
-    };
-    let _ = tokio::time::timeout(limits.write_timeout, write).await;
-}
-
-/// The request head up to the blank line; `None` when it exceeds `max` bytes.
-async fn read_head(stream: &mut TcpStream, max: usize) -> io::Result<Option<Vec<u8>>> {
-    let mut buf = Vec::with_capacity(512);
-    let mut chunk = [0u8; 1024];
-    loop {
-        if let Some(end) = head_end(&buf) {
-            buf.truncate(end);
-            return Ok(Some(buf));
-        }
-        if buf.len() > max {
-            return Ok(None);
-        }
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
+/// Serves one connection: one request, one response, closed.
+async fn answer(stream: TcpStream, tokens: Http01Tokens, limits: &Http01Limits) {
+    let service = service_fn(move |request: Request<Incoming>| {
+        let response = respond(&request, &tokens);
+        async move { Ok::<_, Infallible>(response) }
+    });
+    let connection = http1_server(limits).serve_connection(TokioIo::new(stream), service);
+    // hyper bounds the head; this bounds the whole exchange, the response's write included
+    // (a client that never reads it).
+    let whole = limits.read_timeout.saturating_add(limits.write_timeout);
+    if let Ok(Err(e)) = tokio::time::timeout(whole, connection).await {
+        tracing::trace!(error = %e, "HTTP-01 connection ended with an error");
     }
 }
 
-/// Where the head ends: after `\r\n\r\n` (or a bare `\n\n`, which some clients send).
-fn head_end(buf: &[u8]) -> Option<usize> {
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+/// hyper's HTTP/1 server with the responder's bounds.
+fn http1_server(limits: &Http01Limits) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.read_timeout)
+        .max_header_size(limits.max_request_bytes)
+        // hyper refuses a buffer under 8 KiB; the head limit above is what callers set.
+        .max_buf_size(limits.max_request_bytes.max(MIN_HYPER_BUFFER))
+        .keep_alive(false)
+        // A client may shut its side once the request is sent; it still gets the answer.
+        .half_close(true)
+        .title_case_headers(true)
+        .auto_date_header(false);
+    builder
 }
 
-struct Response {
-    status: u16,
-    reason: &'static str,
-    body: Vec<u8>,
-    head_only: bool,
-    allow: bool,
-}
+/// The smallest read buffer hyper accepts.
+const MIN_HYPER_BUFFER: usize = 8 * 1024;
 
-impl Response {
-    fn status(status: u16, reason: &'static str) -> Response {
-        Response {
-            status,
-            reason,
-            body: format!("{status} {reason}\n").into_bytes(),
-            head_only: false,
-            allow: false,
-        }
+/// The response to one request.
+fn respond(request: &Request<Incoming>, tokens: &Http01Tokens) -> Response<Full<Bytes>> {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        let mut response = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            status_body(StatusCode::METHOD_NOT_ALLOWED),
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
     }
-
-    fn into_bytes(self) -> Vec<u8> {
-        let mut out = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\nServer: certdx\r\n",
-            self.status,
-            self.reason,
-            self.body.len()
-        )
-        .into_bytes();
-        if self.allow {
-            out.extend_from_slice(b"Allow: GET, HEAD\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
-        if !self.head_only {
-            out.extend_from_slice(&self.body);
-        }
-        out
-    }
-}
-
-/// The response to one request head.
-fn respond(head: &[u8], tokens: &Http01Tokens) -> Response {
-    let line = head
-        .split(|&b| b == b'\n')
-        .next()
-        .map(|l| String::from_utf8_lossy(l).trim_end().to_owned())
-        .unwrap_or_default();
-    let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Response::status(400, "Bad Request");
-    };
-    if !version.starts_with("HTTP/1.") {
-        return Response::status(400, "Bad Request");
-    }
-    let head_only = match method {
-        "GET" => false,
-        "HEAD" => true,
-        _ => {
-            let mut r = Response::status(405, "Method Not Allowed");
-            r.allow = true;
-            return r;
-        }
-    };
-    let mut response = match token_of(target).and_then(|t| tokens.lookup(t)) {
+    match token_of(request.uri().path()).and_then(|t| tokens.lookup(t)) {
         Some(key_authorization) => {
             tokens.inner.served.fetch_add(1, Ordering::Relaxed);
-            Response {
-                status: 200,
-                reason: "OK",
-                body: key_authorization.as_bytes().to_vec(),
-                head_only: false,
-                allow: false,
-            }
+            plain(
+                StatusCode::OK,
+                Bytes::copy_from_slice(key_authorization.as_bytes()),
+            )
         }
-        None => Response::status(404, "Not Found"),
-    };
-    response.head_only = head_only;
+        None => plain(StatusCode::NOT_FOUND, status_body(StatusCode::NOT_FOUND)),
+    }
+}
+
+/// `404 Not Found` and the like, as a one-line body.
+fn status_body(status: StatusCode) -> Bytes {
+    let reason = status.canonical_reason().unwrap_or_default();
+    Bytes::from(format!("{} {reason}\n", status.as_u16()))
+}
+
+/// A `text/plain` response; hyper leaves the body out for HEAD but keeps its length.
+fn plain(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.clone()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    headers.insert(header::SERVER, HeaderValue::from_static("certdx"));
     response
 }
 
-/// The token a request target asks for: origin-form or absolute-form, query ignored, only
-/// base64url characters (what CAs issue).
-fn token_of(target: &str) -> Option<&str> {
-    let path = match target.find("://") {
-        Some(i) => {
-            let rest = &target[i + 3..];
-            &rest[rest.find('/')?..]
-        }
-        None => target,
-    };
-    let path = path.split(['?', '#']).next().unwrap_or(path);
+/// The token a request path asks for: only base64url characters (what CAs issue), so an
+/// encoded slash or a dot segment never matches.
+fn token_of(path: &str) -> Option<&str> {
     let token = path.strip_prefix(CHALLENGE_PREFIX)?;
     let valid = !token.is_empty()
         && token
@@ -414,6 +360,7 @@ fn token_of(target: &str) -> Option<&str> {
 mod tests {
     use super::*;
     use std::time::Instant;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     async fn solver(limits: Http01Limits) -> Http01Solver {
         Http01Solver::bind("127.0.0.1:0".parse().unwrap(), limits)
@@ -573,10 +520,145 @@ mod tests {
         assert_eq!(token_of("/.well-known/acme-challenge/aB-_9"), Some("aB-_9"));
         assert_eq!(token_of("/.well-known/acme-challenge/a%2Fb"), None);
         assert_eq!(token_of("/.well-known/acme-challenge/a/b"), None);
-        assert_eq!(
-            token_of("https://h:80/.well-known/acme-challenge/t#f"),
-            Some("t")
-        );
+        assert_eq!(token_of("/.well-known/acme-challenge/"), None);
+        assert_eq!(token_of("//.well-known/acme-challenge/t"), None);
         assert_eq!(token_of("/other/t"), None);
+    }
+
+    /// Reads until the server closes (or resets); how long that took, or `None` past `limit`.
+    async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<(Duration, Vec<u8>)> {
+        let started = Instant::now();
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 1024];
+        let read_all = async {
+            loop {
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => out.extend_from_slice(&chunk[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(limit, read_all).await.ok()?;
+        Some((started.elapsed(), out))
+    }
+
+    #[tokio::test]
+    async fn a_client_dripping_its_head_is_cut_off_at_the_read_timeout() {
+        let limits = Http01Limits {
+            read_timeout: Duration::from_millis(500),
+            ..Http01Limits::default()
+        };
+        let s = solver(limits).await;
+        let mut stream = TcpStream::connect(s.local_addr()).await.unwrap();
+        stream.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        let (mut reader, mut writer) = stream.into_split();
+        // One header line every 50 ms, for longer than the test waits: a slowloris.
+        let drip = tokio::spawn(async move {
+            for i in 0..200 {
+                let line = format!("X-Drip-{i}: x\r\n");
+                if writer.write_all(line.as_bytes()).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        let started = Instant::now();
+        let mut out = Vec::new();
+        let cut = tokio::time::timeout(Duration::from_secs(5), async {
+            let mut chunk = [0u8; 256];
+            loop {
+                match reader.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => out.extend_from_slice(&chunk[..n]),
+                }
+            }
+        })
+        .await;
+        drip.abort();
+        let waited = started.elapsed();
+        assert!(cut.is_ok(), "a dripping client is never cut off");
+        assert!(out.is_empty(), "no answer to an unfinished head: {out:?}");
+        assert!(
+            waited >= Duration::from_millis(400) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn connections_over_the_cap_are_closed_at_once() {
+        let limits = Http01Limits {
+            max_connections: 2,
+            read_timeout: Duration::from_secs(5),
+            ..Http01Limits::default()
+        };
+        let s = solver(limits).await;
+        let addr = s.local_addr();
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            c.write_all(b"GET /x HTTP/1.1\r\n").await.unwrap();
+            held.push(c);
+        }
+        // Both are accepted (and hold a permit) before the third arrives.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut third = TcpStream::connect(addr).await.unwrap();
+        let _ = third.write_all(&get("/")).await;
+        let (took, out) = closed_within(&mut third, Duration::from_secs(2))
+            .await
+            .expect("the connection over the cap is closed at once, not served later");
+        assert!(out.is_empty(), "no answer over the cap: {out:?}");
+        assert!(took < Duration::from_secs(1), "{took:?}");
+        // The held ones are still served, and free their places.
+        for mut c in held {
+            c.write_all(b"\r\n").await.unwrap();
+            let (_, out) = closed_within(&mut c, Duration::from_secs(5)).await.unwrap();
+            assert!(out.starts_with(b"HTTP/1.1 404 "), "{out:?}");
+        }
+        let mut served = false;
+        for _ in 0..50 {
+            let r = raw(addr, &get("/")).await;
+            if r.starts_with("HTTP/1.1 404 ") {
+                served = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(served, "places come back once connections end");
+    }
+
+    #[tokio::test]
+    async fn one_request_per_connection_even_when_pipelined() {
+        let s = solver(Http01Limits::default()).await;
+        s.tokens().add("t", "t.k");
+        let mut two = get("/.well-known/acme-challenge/t");
+        two.extend(get("/.well-known/acme-challenge/t"));
+        let out = raw(s.local_addr(), &two).await;
+        assert_eq!(out.matches("HTTP/1.1 ").count(), 1, "{out}");
+        assert!(out.contains("Connection: close\r\n"), "{out}");
+        assert_eq!(s.tokens().served(), 1);
+    }
+
+    #[tokio::test]
+    async fn any_host_or_none_and_ipv6_loopback_are_served() {
+        let addr: SocketAddr = "[::1]:0".parse().unwrap();
+        let s = match Http01Solver::bind(addr, Http01Limits::default()).await {
+            Ok(s) => s,
+            Err(e) => panic!("this test needs ::1: {e}"),
+        };
+        assert!(s.local_addr().is_ipv6());
+        s.tokens().add("v6", "v6.k");
+        let path = "/.well-known/acme-challenge/v6";
+        for request in [
+            format!("GET {path} HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"),
+            format!("GET {path} HTTP/1.1\r\nHost: elsewhere.test\r\n\r\n"),
+            format!("GET {path} HTTP/1.0\r\n\r\n"),
+        ] {
+            let r = raw(s.local_addr(), request.as_bytes()).await;
+            assert!(
+                r.starts_with("HTTP/1.") && r.contains(" 200 OK\r\n"),
+                "{request}: {r}"
+            );
+            assert!(r.ends_with("\r\n\r\nv6.k"), "{r}");
+        }
     }
 }

@@ -1,17 +1,27 @@
 //! The demo's web servers: a few ingress controllers, each answering by Host header the way
 //! the scenario needs (a solver, a missing route, a forced-HTTPS redirect, a dead backend).
 //!
-//! A small hand-written HTTP/1.1 responder rather than hyper: every answer is canned, one
-//! request per connection (`Connection: close`, which certdx's probe asks for anyway), and
-//! the only parsing needed is the request line and the Host header. That keeps the demo free
-//! of a server framework the rest of certdx does not use.
+//! HTTP is hyper's server (HTTP/1 only). Every answer is canned and every connection is closed
+//! after one (`Connection: close`, which certdx's probe asks for anyway), within the bounds of
+//! [`Bounds`]: a head of at most 16 KiB (431 past it), sent within 5 s (closed unanswered
+//! after), the whole exchange within 10 s, and at most 256 connections at once per site (more
+//! are closed at accept).
 
+use std::convert::Infallible;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::ext::ReasonPhrase;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::scenario::{
@@ -19,14 +29,36 @@ use super::scenario::{
     SHOP_INGRESS,
 };
 
-/// The longest request head read; anything longer is answered 431.
-const MAX_HEAD: usize = 16 * 1024;
-/// How long a client may take to send its request head.
-const READ_DEADLINE: Duration = Duration::from_secs(5);
 /// What ingress-nginx puts in the Server header.
 const SERVER: &str = "nginx";
 /// The path prefix HTTP-01 tokens live under.
 const CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
+/// The smallest read buffer hyper accepts.
+const MIN_HYPER_BUFFER: usize = 8 * 1024;
+
+/// How much a demo web server takes from one client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bounds {
+    /// The longest request head read; anything longer is answered 431.
+    max_head: usize,
+    /// How long a client may take to send its request head.
+    read_deadline: Duration,
+    /// How long the whole exchange may take, the response's write included.
+    exchange_deadline: Duration,
+    /// Connections served at once; more are closed at accept.
+    max_connections: usize,
+}
+
+impl Default for Bounds {
+    fn default() -> Bounds {
+        Bounds {
+            max_head: 16 * 1024,
+            read_deadline: Duration::from_secs(5),
+            exchange_deadline: Duration::from_secs(10),
+            max_connections: 256,
+        }
+    }
+}
 
 /// How one host name is answered on a site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,8 +162,11 @@ pub fn respond(site: &Site, host: Option<&str>, path: &str, thumbprint: &str) ->
     let Some(host) = host else {
         return Reply::nginx(400);
     };
-    // Host may carry a port and, rarely, the root dot.
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    // Host may carry a port (after an IPv6 literal's brackets) and, rarely, the root dot.
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     let behaviour = site.hosts.iter().find(|(h, _)| *h == host).map(|(_, b)| *b);
     match behaviour {
@@ -164,12 +199,31 @@ fn is_token(token: &str) -> bool {
 /// Serves `site` on `listener` until the task is aborted; aborting also drops (and so
 /// aborts) every connection task, so nothing outlives the lab.
 pub async fn serve(listener: TcpListener, site: Arc<Site>, thumbprint: Arc<str>) {
+    serve_within(listener, site, thumbprint, Bounds::default()).await;
+}
+
+async fn serve_within(
+    listener: TcpListener,
+    site: Arc<Site>,
+    thumbprint: Arc<str>,
+    bounds: Bounds,
+) {
+    let permits = Arc::new(Semaphore::new(bounds.max_connections.max(1)));
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    connections.spawn(answer(stream, site.clone(), thumbprint.clone()));
+                    let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                        // Over the cap: closing at once costs less than queueing.
+                        drop(stream);
+                        continue;
+                    };
+                    let (site, thumbprint) = (site.clone(), thumbprint.clone());
+                    connections.spawn(async move {
+                        let _permit = permit;
+                        answer(stream, site, thumbprint, bounds).await;
+                    });
                 }
                 // Out of file descriptors or similar: wait rather than spin.
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -190,73 +244,68 @@ pub async fn hold(listener: TcpListener) {
     }
 }
 
-async fn answer(mut stream: TcpStream, site: Arc<Site>, thumbprint: Arc<str>) {
-    let reply = match tokio::time::timeout(READ_DEADLINE, read_head(&mut stream)).await {
-        Ok(Ok(Some(head))) => {
-            let (method, path, host) = parse_head(&head);
-            let mut reply = respond(&site, host.as_deref(), &path, &thumbprint);
-            if method == "HEAD" {
-                reply.body.clear();
-            }
-            reply
-        }
-        Ok(Ok(None)) => Reply::nginx(431),
-        // The client went away or was too slow: nobody to answer.
-        Ok(Err(_)) | Err(_) => return,
-    };
-    let _ = stream.write_all(&encode(&reply)).await;
-    let _ = stream.shutdown().await;
+/// Serves one connection: one request, one canned answer, closed.
+async fn answer(stream: TcpStream, site: Arc<Site>, thumbprint: Arc<str>, bounds: Bounds) {
+    let service = service_fn(move |request: Request<Incoming>| {
+        let response = encode(&request_reply(&request, &site, &thumbprint));
+        async move { Ok::<_, Infallible>(response) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(bounds.read_deadline)
+        .max_header_size(bounds.max_head)
+        .max_buf_size(bounds.max_head.max(MIN_HYPER_BUFFER))
+        .keep_alive(false)
+        // A client may shut its side once the request is sent; it still gets the answer.
+        .half_close(true)
+        // nginx writes `Content-Type`, not `content-type`.
+        .title_case_headers(true)
+        .auto_date_header(false);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    // A slow or vanished client has nobody to answer: the outcome does not matter.
+    let _ = tokio::time::timeout(bounds.exchange_deadline, connection).await;
 }
 
-/// Reads up to the blank line ending the request head; `None` when it is too long.
-async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
-    let mut head = Vec::with_capacity(1024);
-    let mut buf = [0u8; 2048];
-    loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        head.extend_from_slice(&buf[..n]);
-        if head.windows(4).any(|w| w == b"\r\n\r\n") {
-            return Ok(Some(head));
-        }
-        if head.len() > MAX_HEAD {
-            return Ok(None);
-        }
+/// The canned reply to one request: by its Host header (not the request target's authority,
+/// as ingress-nginx does) and path.
+fn request_reply(request: &Request<Incoming>, site: &Site, thumbprint: &str) -> Reply {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|h| String::from_utf8_lossy(h.as_bytes()).trim().to_owned());
+    respond(site, host.as_deref(), request.uri().path(), thumbprint)
+}
+
+/// `reply` as hyper's response, with nginx's reason phrases; HEAD gets the headers only
+/// (hyper leaves the body out).
+fn encode(reply: &Reply) -> Response<Full<Bytes>> {
+    let body = Bytes::from(reply.body.clone());
+    let mut response = Response::new(Full::new(body.clone()));
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let phrase = reason(reply.status);
+    if !phrase.is_empty() {
+        response
+            .extensions_mut()
+            .insert(ReasonPhrase::from_static(phrase.as_bytes()));
     }
-}
-
-/// The method, the path (without query) and the Host header of a request head.
-fn parse_head(head: &[u8]) -> (String, String, Option<String>) {
-    let text = String::from_utf8_lossy(head);
-    let mut lines = text.split("\r\n");
-    let mut request_line = lines.next().unwrap_or_default().split(' ');
-    let method = request_line.next().unwrap_or_default().to_owned();
-    let target = request_line.next().unwrap_or("/");
-    let path = target.split(['?', '#']).next().unwrap_or("/").to_owned();
-    let host = lines
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("host"))
-        .map(|(_, value)| value.trim().to_owned());
-    (method, path, host)
-}
-
-fn encode(reply: &Reply) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {} {}\r\nServer: {SERVER}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        reply.status,
-        reason(reply.status),
-        reply.content_type,
-        reply.body.len()
+    let headers = response.headers_mut();
+    headers.insert(header::SERVER, HeaderValue::from_static(SERVER));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(reply.content_type),
     );
-    if let Some(location) = &reply.location {
-        out.push_str(&format!("Location: {location}\r\n"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    if let Some(location) = reply
+        .location
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        headers.insert(header::LOCATION, location);
     }
-    out.push_str("\r\n");
-    out.push_str(&reply.body);
-    out.into_bytes()
+    response
 }
 
 fn reason(status: u16) -> &'static str {
@@ -302,12 +351,232 @@ mod tests {
     }
 
     #[test]
-    fn requests_are_parsed_leniently() {
-        let (m, p, h) = parse_head(b"GET /a/b?q=1 HTTP/1.1\r\nhost: x.example:81\r\n\r\n");
-        assert_eq!(
-            (m.as_str(), p.as_str(), h.as_deref()),
-            ("GET", "/a/b", Some("x.example:81"))
+    fn host_headers_lose_their_port_brackets_and_root_dot() {
+        let shop = site(SHOP_INGRESS);
+        let path = "/.well-known/acme-challenge/t";
+        for host in [
+            "shop.example.com.",
+            "SHOP.example.com:80",
+            "shop.example.com",
+        ] {
+            assert_eq!(respond(&shop, Some(host), path, "T").status, 200, "{host}");
+        }
+        for host in ["[::1]:80", "[::1]", "shop.example.com.evil"] {
+            assert_eq!(respond(&shop, Some(host), path, "T").status, 404, "{host}");
+        }
+        assert_eq!(respond(&shop, None, path, "T").status, 400);
+    }
+
+    /// A site served on an ephemeral loopback port, stopped when dropped.
+    struct Served {
+        addr: std::net::SocketAddr,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for Served {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    async fn served(ip: Ipv4Addr, listen: &str, bounds: Bounds) -> Served {
+        let listener = TcpListener::bind(listen).await.expect("bind loopback");
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(serve_within(
+            listener,
+            Arc::new(site(ip)),
+            Arc::from("THUMB"),
+            bounds,
+        ));
+        Served { addr, task }
+    }
+
+    fn quick() -> Bounds {
+        Bounds {
+            read_deadline: Duration::from_millis(500),
+            exchange_deadline: Duration::from_secs(3),
+            ..Bounds::default()
+        }
+    }
+
+    /// Everything the server writes until it closes, and how long that took; `None` past
+    /// `limit`.
+    async fn until_closed(stream: &mut TcpStream, limit: Duration) -> Option<(Duration, String)> {
+        use tokio::io::AsyncReadExt;
+        let started = std::time::Instant::now();
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 1024];
+        let read_all = async {
+            loop {
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => out.extend_from_slice(&chunk[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(limit, read_all).await.ok()?;
+        Some((
+            started.elapsed(),
+            String::from_utf8_lossy(&out).into_owned(),
+        ))
+    }
+
+    async fn exchange(addr: std::net::SocketAddr, request: &str) -> String {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        until_closed(&mut stream, Duration::from_secs(5))
+            .await
+            .expect("the server closes")
+            .1
+    }
+
+    #[tokio::test]
+    async fn the_wire_looks_like_nginx_and_answers_by_host() {
+        let shop = served(SHOP_INGRESS, "127.0.0.1:0", quick()).await;
+        let token = "/.well-known/acme-challenge/abc";
+        let ok = exchange(
+            shop.addr,
+            &format!("GET {token}?x=1 HTTP/1.1\r\nHost: shop.example.com\r\n\r\n"),
+        )
+        .await;
+        assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+        for line in [
+            "Server: nginx",
+            "Content-Type: text/plain",
+            "Connection: close",
+        ] {
+            assert!(ok.contains(&format!("{line}\r\n")), "{line}: {ok}");
+        }
+        assert!(ok.ends_with("\r\n\r\nabc.THUMB"), "{ok}");
+        let head = exchange(
+            shop.addr,
+            &format!("HEAD {token} HTTP/1.1\r\nHost: shop.example.com\r\n\r\n"),
+        )
+        .await;
+        assert!(head.contains("Content-Length: 9\r\n"), "{head}");
+        assert!(head.ends_with("\r\n\r\n"), "no body after HEAD: {head:?}");
+        let wrong = exchange(
+            shop.addr,
+            &format!("GET {token} HTTP/1.1\r\nHost: www.shop.example.com\r\n\r\n"),
+        )
+        .await;
+        assert!(wrong.starts_with("HTTP/1.1 404 Not Found\r\n"), "{wrong}");
+        assert!(wrong.contains("<center>nginx</center>"), "{wrong}");
+        let no_host = exchange(shop.addr, &format!("GET {token} HTTP/1.0\r\n\r\n")).await;
+        assert!(no_host.contains(" 400 Bad Request\r\n"), "{no_host}");
+
+        let marketing = served(MARKETING_INGRESS, "127.0.0.1:0", quick()).await;
+        let dead = exchange(
+            marketing.addr,
+            "GET / HTTP/1.1\r\nHost: landing.example.com\r\n\r\n",
+        )
+        .await;
+        assert!(
+            dead.starts_with("HTTP/1.1 503 Service Temporarily Unavailable\r\n"),
+            "{dead}"
         );
-        assert_eq!(parse_head(b"\r\n\r\n").2, None);
+        let blog = served(BLOG_INGRESS, "[::1]:0", quick()).await;
+        let redirect = exchange(
+            blog.addr,
+            "GET /x HTTP/1.1\r\nHost: blog.example.org\r\n\r\n",
+        )
+        .await;
+        assert!(
+            redirect.starts_with("HTTP/1.1 308 Permanent Redirect\r\n"),
+            "{redirect}"
+        );
+        assert!(
+            redirect.contains("Location: https://blog.example.org:8443/x\r\n"),
+            "{redirect}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_oversize_head_is_refused_with_431() {
+        let shop = served(SHOP_INGRESS, "127.0.0.1:0", quick()).await;
+        let pad = "a".repeat(20 * 1024);
+        let r = exchange(
+            shop.addr,
+            &format!("GET / HTTP/1.1\r\nHost: shop.example.com\r\nX-Pad: {pad}\r\n\r\n"),
+        )
+        .await;
+        assert!(r.starts_with("HTTP/1.1 431 "), "{r}");
+        // Just under the bound is still read.
+        let pad = "a".repeat(15 * 1024);
+        let r = exchange(
+            shop.addr,
+            &format!("GET / HTTP/1.1\r\nHost: shop.example.com\r\nX-Pad: {pad}\r\n\r\n"),
+        )
+        .await;
+        assert!(r.starts_with("HTTP/1.1 404 "), "{r}");
+    }
+
+    #[tokio::test]
+    async fn a_client_dripping_its_head_is_cut_off() {
+        use tokio::io::AsyncWriteExt;
+        let shop = served(SHOP_INGRESS, "127.0.0.1:0", quick()).await;
+        let stream = TcpStream::connect(shop.addr).await.unwrap();
+        let (mut reader, mut writer) = stream.into_split();
+        let drip = tokio::spawn(async move {
+            let _ = writer.write_all(b"GET / HTTP/1.1\r\n").await;
+            for i in 0..200 {
+                let line = format!("X-Drip-{i}: x\r\n");
+                if writer.write_all(line.as_bytes()).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        let started = std::time::Instant::now();
+        let cut = tokio::time::timeout(Duration::from_secs(5), async {
+            use tokio::io::AsyncReadExt;
+            let mut out = Vec::new();
+            let _ = reader.read_to_end(&mut out).await;
+            out
+        })
+        .await;
+        drip.abort();
+        let out = cut.expect("a dripping client is never cut off");
+        assert!(out.is_empty(), "no answer to an unfinished head: {out:?}");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(400) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn connections_over_the_cap_are_closed_at_once() {
+        use tokio::io::AsyncWriteExt;
+        let bounds = Bounds {
+            max_connections: 2,
+            read_deadline: Duration::from_secs(5),
+            ..Bounds::default()
+        };
+        let shop = served(SHOP_INGRESS, "127.0.0.1:0", bounds).await;
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut c = TcpStream::connect(shop.addr).await.unwrap();
+            c.write_all(b"GET / HTTP/1.1\r\nHost: shop.example.com\r\n")
+                .await
+                .unwrap();
+            held.push(c);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut third = TcpStream::connect(shop.addr).await.unwrap();
+        let _ = third.write_all(b"GET / HTTP/1.1\r\n\r\n").await;
+        let (took, out) = until_closed(&mut third, Duration::from_secs(2))
+            .await
+            .expect("the connection over the cap is closed at once, not served later");
+        assert!(
+            out.is_empty() && took < Duration::from_secs(1),
+            "{took:?} {out}"
+        );
+        for mut c in held {
+            c.write_all(b"\r\n").await.unwrap();
+            let (_, out) = until_closed(&mut c, Duration::from_secs(5)).await.unwrap();
+            assert!(out.starts_with("HTTP/1.1 404 "), "{out}");
+        }
     }
 }
