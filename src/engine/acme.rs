@@ -30,7 +30,7 @@ mod types;
 
 pub use account::{AccountOptions, AcmeClient, AcmeConfig, Eab};
 pub use ari::{RenewalWindow, certificate_id};
-pub use csr::{KeyKind, PrivateKeyPem};
+pub use csr::{KeyKind, PrivateKeyPem, new_key_and_csr};
 pub use error::{AcmeError, AcmeProblem, AcmeSubproblem, Operation};
 pub use order::{AcmeOrder, IssuedCertificate};
 pub use retry::RetryPolicy;

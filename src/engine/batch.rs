@@ -24,7 +24,6 @@ mod config;
 mod error;
 mod finalize;
 mod input;
-mod key;
 mod lock;
 mod output;
 mod preflight;

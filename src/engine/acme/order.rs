@@ -317,7 +317,7 @@ impl AcmeOrder {
         } else {
             self.info.identifiers.clone()
         };
-        let (csr, key) = csr::generate(&names, kind)?;
+        let (csr, key) = csr::new_key_and_csr(&names, kind)?;
         self.finalize_csr(&csr, deadline).await?;
         Ok(key)
     }

@@ -5,13 +5,12 @@ use std::path::PathBuf;
 
 use tokio::time::Instant;
 
-use crate::engine::acme::{AcmeError, AcmeOrder, OrderStatus};
+use crate::engine::acme::{AcmeError, AcmeOrder, OrderStatus, new_key_and_csr};
 use crate::engine::store::OrderId;
 use crate::model::{Code, Finding};
 
 use super::error::BatchError;
 use super::input::CertRequest;
-use super::key::new_key_and_csr;
 use super::output;
 use super::record::order_status;
 use super::report::Stage;
@@ -42,13 +41,8 @@ pub(super) async fn finalize(
         let (csr, key) = match new_key_and_csr(&request.names, ctx.key_kind) {
             Ok(pair) => pair,
             Err(why) => {
-                let finding = Finding::new(
-                    Code::AcmeOther,
-                    format!(
-                        "generating the key or CSR for {}: {why}",
-                        request.first_name()
-                    ),
-                );
+                let finding =
+                    Finding::new(Code::AcmeOther, format!("{}: {why}", request.first_name()));
                 return Ok(Finalized::Failed(Box::new(Failure::abandoned(
                     Stage::Finalize,
                     finding,

@@ -14,7 +14,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::input::file_stem;
-use super::key::KeyPem;
+use crate::engine::acme::PrivateKeyPem;
 use crate::engine::store::OrderId;
 
 /// The files of one order's certificate.
@@ -46,7 +46,7 @@ pub(super) fn ensure_dir(out_dir: &Path) -> io::Result<()> {
 /// Writes `key` to the staging file, mode 0600 from its creation. A staging file left by an
 /// earlier try of the same order is replaced: that key was never sent in a CSR (the order was
 /// still `ready`, which is the only time a key is staged).
-pub(super) fn stage_key(path: &Path, key: &KeyPem) -> io::Result<()> {
+pub(super) fn stage_key(path: &Path, key: &PrivateKeyPem) -> io::Result<()> {
     match fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -57,7 +57,7 @@ pub(super) fn stage_key(path: &Path, key: &KeyPem) -> io::Result<()> {
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    file.write_all(key.expose().as_bytes())?;
+    file.write_all(key.expose_pem().as_bytes())?;
     file.sync_all()
 }
 
@@ -114,8 +114,7 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     use super::*;
-    use crate::engine::acme::KeyKind;
-    use crate::engine::batch::key::new_key_and_csr;
+    use crate::engine::acme::{KeyKind, new_key_and_csr};
 
     #[test]
     fn the_key_is_private_from_creation_and_moves_into_place_with_the_chain() {
@@ -136,7 +135,7 @@ mod tests {
         assert!(!paths.staged_key.exists());
         assert_eq!(fs::metadata(&paths.key).unwrap().mode() & 0o777, 0o600);
         assert_eq!(fs::metadata(&paths.cert).unwrap().mode() & 0o777, 0o644);
-        assert_eq!(fs::read_to_string(&paths.key).unwrap(), key.expose());
+        assert_eq!(fs::read_to_string(&paths.key).unwrap(), key.expose_pem());
 
         // Left by interrupted runs: a half-written chain, and staged keys of orders 7 (now
         // closed) and 8 (still open).
