@@ -1,15 +1,18 @@
 //! The engine's ACME client and HTTP-01 solver against a real Pebble 2.4.0 (and the fault
 //! proxy for what Pebble cannot do). Every wait is bounded by a deadline.
 
+#[path = "common/acme_finalize.rs"]
+mod acme_finalize;
 #[path = "common/pebble_lab.rs"]
 mod pebble_lab;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use acme_finalize::{Finalize, IssuedCertificate};
 use certdx::engine::acme::{
     AccountOptions, AcmeClient, AcmeConfig, AcmeError, AcmeOrder, AuthzStatus, ChallengeKind, Eab,
-    IssuedCertificate, KeyKind, OrderStatus,
+    KeyKind, OrderStatus,
 };
 use certdx::engine::solver::http01::{Http01Limits, Http01Solver, Http01Tokens};
 use certdx::model::Code;

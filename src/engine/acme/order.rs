@@ -14,7 +14,6 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::account::AcmeClient;
-use super::csr::{self, KeyKind, PrivateKeyPem};
 use super::error::{AcmeError, AcmeProblem, Operation, excerpt};
 use super::http::Exchange;
 use super::retry::{RetryPolicy, next_poll, retrying};
@@ -28,17 +27,6 @@ pub struct AcmeOrder {
     client: AcmeClient,
     inner: Order,
     info: OrderInfo,
-}
-
-/// A certificate issued through [`AcmeOrder::finalize_and_download`].
-#[derive(Debug, Clone)]
-pub struct IssuedCertificate {
-    /// The chain in PEM, leaf first.
-    pub chain_pem: String,
-    /// The certificate's private key (write it with mode 0600).
-    pub key: PrivateKeyPem,
-    /// The order as it ended.
-    pub order: OrderInfo,
 }
 
 impl AcmeClient {
@@ -301,27 +289,6 @@ impl AcmeOrder {
         }
     }
 
-    /// Finalizes with a new key of `kind` and a CSR for the order's identifiers; returns the
-    /// key. The order is usually `processing` afterwards: [`AcmeOrder::poll_certificate`].
-    pub async fn finalize(
-        &mut self,
-        kind: KeyKind,
-        deadline: Instant,
-    ) -> Result<PrivateKeyPem, AcmeError> {
-        let names = if self.info.identifiers.is_empty() {
-            self.authorizations(deadline)
-                .await?
-                .iter()
-                .map(AuthzInfo::ordered_name)
-                .collect()
-        } else {
-            self.info.identifiers.clone()
-        };
-        let (csr, key) = csr::new_key_and_csr(&names, kind)?;
-        self.finalize_csr(&csr, deadline).await?;
-        Ok(key)
-    }
-
     /// Finalizes with a DER CSR the caller made.
     pub async fn finalize_csr(
         &mut self,
@@ -412,21 +379,6 @@ impl AcmeOrder {
             });
         }
         Ok(chain)
-    }
-
-    /// Finalizes with a new key of `kind`, waits for issuance and downloads the chain.
-    pub async fn finalize_and_download(
-        &mut self,
-        kind: KeyKind,
-        deadline: Instant,
-    ) -> Result<IssuedCertificate, AcmeError> {
-        let key = self.finalize(kind, deadline).await?;
-        let chain_pem = self.poll_certificate(deadline).await?;
-        Ok(IssuedCertificate {
-            chain_pem,
-            key,
-            order: self.info.clone(),
-        })
     }
 
     async fn ensure_authorizations(&mut self, deadline: Instant) -> Result<(), AcmeError> {
@@ -649,9 +601,8 @@ mod tests {
         send(order.poll_authorization("", d));
         send(order.deactivate_authorization("", d));
         send(order.poll_ready(d));
-        send(order.finalize(KeyKind::EcdsaP256, d));
+        send(order.finalize_csr(&[], d));
         send(order.poll_certificate(d));
-        send(order.finalize_and_download(KeyKind::EcdsaP256, d));
         let config = super::super::account::AcmeConfig::new("");
         send(AcmeClient::create_account(&config, &Default::default(), d));
         send(AcmeClient::from_credentials(
