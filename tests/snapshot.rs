@@ -1,5 +1,8 @@
 //! Loading snapshots: every shape kubectl writes, and every kind of bad input.
 
+#[path = "common/synthetic.rs"]
+mod synthetic;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -296,7 +299,7 @@ fn events_match_by_uid_or_by_name_and_events_v1_is_understood() {
 
 #[test]
 fn thousands_of_objects_link_completely() {
-    let yaml = certdx::source::synthetic::estate_yaml(2000);
+    let yaml = synthetic::estate_yaml(2000);
     let mut snap = snapshot::Snapshot::default();
     snapshot::load_text(&yaml, Path::new("synthetic.yaml"), &mut snap);
     assert!(

@@ -3,4 +3,3 @@
 pub mod cluster;
 pub mod demo;
 pub mod snapshot;
-pub mod synthetic;

@@ -19,6 +19,8 @@
 
 #[path = "../common/kube_lab.rs"]
 mod kube_lab;
+#[path = "../common/synthetic.rs"]
+mod synthetic;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -195,7 +197,7 @@ fn summary(runs: &[Run]) -> (Duration, u64) {
 /// created and then given its status, which the status subresource ignores on create. The
 /// owner references keep the synthetic uids: certdx falls back to the owner's name.
 async fn load_estate(lab: &KubeLab, certificates: usize) -> usize {
-    let yaml = certdx::source::synthetic::estate_yaml(certificates);
+    let yaml = synthetic::estate_yaml(certificates);
     let objects = kube_lab::parse_fixture(&yaml);
     let namespaces: BTreeSet<String> = objects
         .iter()

@@ -8,6 +8,8 @@
 
 #[path = "measure.rs"]
 mod measure;
+#[path = "../common/synthetic.rs"]
+mod synthetic;
 
 use std::process::Command;
 
@@ -18,7 +20,7 @@ fn main() {
     let (certificates, repeats) = if bench { (5000, 5) } else { (50, 1) };
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("estate.yaml");
-    let yaml = certdx::source::synthetic::estate_yaml(certificates);
+    let yaml = synthetic::estate_yaml(certificates);
     std::fs::write(&path, &yaml).expect("write estate");
     if let Some(keep) = std::env::var_os("CERTDX_BENCH_KEEP") {
         std::fs::write(keep, &yaml).expect("keep estate");

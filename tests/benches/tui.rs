@@ -15,7 +15,7 @@ use ratatui::backend::TestBackend;
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let certificates = if bench { 5000 } else { 50 };
-    let yaml = certdx::source::synthetic::estate_yaml(certificates);
+    let yaml = support::synthetic::estate_yaml(certificates);
     let mut snap = certdx::source::snapshot::Snapshot::default();
     certdx::source::snapshot::load_text(&yaml, std::path::Path::new("big.yaml"), &mut snap);
     assert_eq!(snap.inventory.len(), certificates * 4 + 1);

@@ -6,6 +6,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+#[path = "../common/synthetic.rs"]
+pub mod synthetic;
+
 use certdx::actions::{Action, Actions, Unavailable};
 use certdx::model::Inventory;
 use certdx::tui::theme::Theme;
@@ -80,7 +83,7 @@ pub fn demo_app(size: (u16, u16)) -> App {
 
 /// A synthetic estate of `certificates` Certificates (4 objects each).
 pub fn synthetic_app(certificates: usize, size: (u16, u16)) -> App {
-    let yaml = certdx::source::synthetic::estate_yaml(certificates);
+    let yaml = synthetic::estate_yaml(certificates);
     let mut snap = certdx::source::snapshot::Snapshot::default();
     certdx::source::snapshot::load_text(&yaml, std::path::Path::new("synthetic.yaml"), &mut snap);
     app_with(config(size), snap.inventory)

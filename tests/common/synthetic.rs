@@ -1,5 +1,6 @@
 //! A synthetic estate of any size, in the YAML shape `kubectl get -o yaml` writes: for
-//! benchmarks and scale tests (thousands of Certificates with their whole chains).
+//! benchmarks and scale tests (thousands of Certificates with their whole chains). Test code
+//! only: the library never needs it.
 
 use std::fmt::Write;
 
