@@ -88,7 +88,10 @@ fn redact_issuer_config(c: &mut crate::model::issuer::IssuerConfig) {
             redact_config(s);
         });
     }
-    for v in [&mut c.ca, &mut c.self_signed, &mut c.vault].into_iter().flatten() {
+    for v in [&mut c.ca, &mut c.self_signed, &mut c.vault]
+        .into_iter()
+        .flatten()
+    {
         redact_config(v);
     }
 }
