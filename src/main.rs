@@ -8,13 +8,7 @@ pub fn main() -> ExitCode {
     // color-eyre makes a panic readable; library code never panics on input by design.
     let _ = color_eyre::install();
     tracing_subscriber::fmt()
-        .with_writer(|| -> Box<dyn std::io::Write> {
-            if certdx::cli::VIEW_ACTIVE.load(std::sync::atomic::Ordering::Relaxed) {
-                Box::new(std::io::sink())
-            } else {
-                Box::new(std::io::stderr())
-            }
-        })
+        .with_writer(certdx::cli::log_writer)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CERTDX_LOG")
                 .unwrap_or_else(|_| "warn".into()),

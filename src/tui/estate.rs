@@ -112,6 +112,12 @@ impl Object<'_> {
         }
     }
 
+    /// Whether a raw form of the object may be shown (false when its redaction failed).
+    pub fn showable(&self) -> bool {
+        let annotations = self.meta().annotations.as_ref();
+        annotations.is_none_or(|a| !a.contains_key(crate::model::redact::WITHHELD))
+    }
+
     /// The typed object as YAML. Fields certdx does not model were dropped at load time.
     pub fn to_yaml(&self) -> String {
         let r = match self {

@@ -19,14 +19,15 @@
 
 #[path = "../common/kube_lab.rs"]
 mod kube_lab;
+#[path = "measure.rs"]
+mod measure;
 #[path = "../common/synthetic.rs"]
 mod synthetic;
+#[path = "terminal.rs"]
+mod terminal;
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::io::{Read as _, Seek as _};
-use std::os::unix::process::CommandExt as _;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -37,18 +38,15 @@ use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::ApiResource;
 use kube_lab::KubeLab;
 use serde_json::Value;
+use terminal::{Run, bounded};
 
 /// In-flight requests while loading: enough to keep both cores of the API server and etcd
 /// busy, far below the server's default max-in-flight (200 mutating).
 const LOAD_CONCURRENCY: usize = 64;
 /// Bounds every measured command and the view's wait for its overview.
 const RUN_LIMIT: Duration = Duration::from_secs(180);
-/// Bounds the view's exit after `q`.
-const QUIT_LIMIT: Duration = Duration::from_secs(20);
 /// Bounds each short tool call (tmux, `kubectl version`).
 const TOOL_LIMIT: Duration = Duration::from_secs(20);
-/// How often the view's screen is read.
-const POLL: Duration = Duration::from_millis(20);
 
 /// Creation order: owners before what they own, as cert-manager creates them.
 const KINDS: [&str; 5] = [
@@ -60,10 +58,8 @@ const KINDS: [&str; 5] = [
 ];
 
 fn main() {
+    measure::serve_helper();
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some(HELPER_ARG) {
-        helper(&args[2..]);
-    }
     let bench = args.iter().any(|a| a == "--bench");
     let (certificates, repeats) = if bench { (5000, 3) } else { (50, 1) };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -167,20 +163,6 @@ fn main() {
     }
 }
 
-/// `program` under coreutils' `timeout`: a hung tmux server or command cannot stall the
-/// benchmark.
-fn bounded(limit: Duration, program: &str) -> Command {
-    let mut c = Command::new("timeout");
-    c.args(["--kill-after=5", &format!("{}", limit.as_secs()), program]);
-    c
-}
-
-/// One measured run: wall time and peak resident memory.
-struct Run {
-    wall: Duration,
-    peak_kib: u64,
-}
-
 /// The median wall time and the largest peak of `runs`.
 fn summary(runs: &[Run]) -> (Duration, u64) {
     let mut walls: Vec<Duration> = runs.iter().map(|r| r.wall).collect();
@@ -266,342 +248,38 @@ async fn create_with_status(client: Client, resource: &ApiResource, mut obj: Val
     }
 }
 
-/// A child process, SIGKILLed and reaped when dropped unless it was reaped already: a
-/// command that overruns its limit (or a panic) leaves nothing behind.
-struct Reaper {
-    pid: libc::pid_t,
-    reaped: bool,
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        if !self.reaped {
-            // SAFETY: pid is our own unreaped child, so it cannot have been reused.
-            unsafe {
-                libc::kill(self.pid, libc::SIGKILL);
-                libc::waitpid(self.pid, std::ptr::null_mut(), 0);
-            }
-        }
-    }
-}
-
-/// The first argument of the benchmark binary started as [`measure`]'s helper.
-const HELPER_ARG: &str = "--certdx-bench-measure";
-
-/// Runs `cmd` (stdout to /dev/null) and measures its wall time and peak RSS. Panics, with the
-/// command's stderr, when it overruns [`RUN_LIMIT`] or exits with a code not in `ok`.
-///
-/// The command is started by a fresh copy of this binary ([`helper`]), not by this process:
-/// a child's maxrss starts at its parent's RSS at fork time (the kernel carries the forked
-/// memory's high-water mark across exec), and this process holds the parsed estate, so every
-/// command would seem to use at least that much.
-fn measure(what: &str, cmd: &mut Command, ok: &[i32]) -> Run {
-    let mut helper = Command::new(std::env::current_exe().expect("the benchmark's own path"));
-    helper
-        .arg(HELPER_ARG)
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (key, value) in cmd.get_envs() {
-        match value {
-            Some(v) => helper.env(key, v),
-            None => helper.env_remove(key),
-        };
-    }
-    // Files, not pipes: a chatty command can never block on them.
-    let mut report = tempfile::tempfile().expect("helper output file");
-    let mut stderr = tempfile::tempfile().expect("stderr file");
-    helper
-        .stdin(Stdio::null())
-        .stdout(report.try_clone().expect("helper output handle"))
-        .stderr(stderr.try_clone().expect("stderr file handle"));
-    let start = Instant::now();
-    let child = helper
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting the helper for {what}: {e}"));
-    let mut reaper = Reaper {
-        pid: child.id() as libc::pid_t,
-        reaped: false,
-    };
-    // Reaped through waitpid below; Child's own wait must not run.
-    std::mem::forget(child);
-    let mut helper_status = 0;
-    loop {
-        // SAFETY: our own child; WNOHANG keeps the wait bounded by the loop's deadline.
-        let rc = unsafe { libc::waitpid(reaper.pid, &mut helper_status, libc::WNOHANG) };
-        if rc == reaper.pid {
-            reaper.reaped = true;
-            break;
-        }
-        assert_eq!(
-            rc,
-            0,
-            "waitpid on {what}: {}",
-            std::io::Error::last_os_error()
-        );
-        // Dropping the reaper kills the helper, and with it the command (PR_SET_PDEATHSIG).
-        assert!(
-            start.elapsed() < RUN_LIMIT,
-            "{what} still running after {RUN_LIMIT:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let mut line = String::new();
-    let _ = report.rewind();
-    let _ = report.read_to_string(&mut line);
-    let fields: Vec<u64> = line
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let read_stderr = |stderr: &mut std::fs::File| {
-        let mut text = String::new();
-        let _ = stderr.rewind();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    };
-    let [wall_ns, peak_kib, status] = fields[..] else {
-        panic!(
-            "the helper for {what} failed ({helper_status:#x}): {line:?}\n{}",
-            read_stderr(&mut stderr)
-        );
-    };
-    let status = status as i32;
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    if !code.is_some_and(|c| ok.contains(&c)) {
-        let how = match code {
-            Some(c) => format!("exit code {c}"),
-            None => format!("signal {}", libc::WTERMSIG(status)),
-        };
-        panic!("{what} failed ({how}):\n{}", read_stderr(&mut stderr));
-    }
-    Run {
-        wall: Duration::from_nanos(wall_ns),
-        peak_kib,
-    }
-}
-
-/// The helper of [`measure`]: runs `argv` with stdout to /dev/null, waits for it, and prints
-/// `WALL_NS PEAK_KIB WAIT_STATUS`. Started before it has touched much memory, it lends the
-/// command no high-water mark of its own worth counting.
-fn helper(argv: &[String]) -> ! {
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
-    // SAFETY: prctl is async-signal-safe and touches only the child's own state. The helper
-    // is single-threaded, so the signal fires when the helper dies (killed on overrun).
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let start = Instant::now();
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", argv[0]));
-    let pid = child.id() as libc::pid_t;
-    std::mem::forget(child);
-    let mut status = 0;
-    // SAFETY: rusage is plain data, zero is a valid initial value; pid is our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(rc, pid, "wait4: {}", std::io::Error::last_os_error());
-    let wall = start.elapsed();
-    println!("{} {} {}", wall.as_nanos(), usage.ru_maxrss, status as u32);
-    std::process::exit(0);
-}
-
-/// A tmux server on its own socket, killed on drop (also when the benchmark panics).
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn command(&self) -> Command {
-        let mut c = bounded(TOOL_LIMIT, "tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    /// `tmux display -p FORMAT` for the pane, or None once the server is gone.
-    fn display(&self, format: &str) -> Option<String> {
-        let out = self
-            .command()
-            .args(["display", "-p", "-t", "bench", format])
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .command()
-            .args(["capture-pane", "-p", "-t", "bench"])
-            .stderr(Stdio::null())
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self
-            .command()
-            .arg("kill-server")
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-/// Opens `certdx -A` in a 200x50 tmux pane and measures the time from launch until the
-/// header counts all `certificates`, and the process's peak RSS at that moment; then quits
-/// it with `q` and checks it exited 0.
+/// Opens `certdx -A` in a tmux pane until its header counts all `certificates`.
 fn view_until_overview(certdx: &str, kubeconfig: &str, certificates: usize) -> Run {
-    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = tempfile::tempdir().expect("tmux config dir");
-    // Its own config: no user settings, and a dead pane stays, so the screen of a crash can
-    // still be read.
-    let conf = dir.path().join("tmux.conf");
-    fs::write(&conf, "set -g remain-on-exit on\n").expect("writing tmux.conf");
     for path in [certdx, kubeconfig] {
         assert!(
             !path.contains(|c: char| c.is_whitespace() || "'\"\\$`".contains(c)),
             "path needs shell quoting: {path}"
         );
     }
-    // `exec`: the pane's process is certdx itself, so pane_pid is the pid to read.
-    let shell = format!("exec {certdx} --kubeconfig {kubeconfig} --context admin -A");
-    let tmux = Tmux {
-        socket: format!("certdx-bench-{}-{run}", std::process::id()),
-    };
-    let header = format!("· {certificates} Certificates: ");
+    terminal::view_until(
+        &format!("exec {certdx} --kubeconfig {kubeconfig} --context admin -A"),
+        "certdx",
+        &format!("· {certificates} Certificates: "),
+    )
+}
 
-    let start = Instant::now();
-    let out = tmux
-        .command()
-        .arg("-f")
-        .arg(&conf)
-        .args(["new-session", "-d", "-s", "bench", "-x", "200", "-y", "50"])
-        .args(["-P", "-F", "#{pane_pid}"])
-        .arg(&shell)
-        .env_remove("KUBECONFIG")
-        .env_remove("CERTDX_LOG")
-        .output()
-        .expect("tmux runs (apt-get install tmux)");
-    assert!(
-        out.status.success(),
-        "tmux new-session: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid: u32 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("tmux printed the pane's pid");
-    let wall = loop {
-        let screen = tmux.screen();
-        if screen.contains(&header) {
-            break start.elapsed();
-        }
-        if tmux.display("#{pane_dead}").as_deref() != Some("0") {
-            panic!("certdx left before showing the overview; screen:\n{screen}");
-        }
-        assert!(
-            start.elapsed() < RUN_LIMIT,
-            "no overview with {certificates} Certificates after {RUN_LIMIT:?}; screen:\n{screen}"
+/// Runs `cmd` (stdout to /dev/null) through the shared helper ([`measure::measure_with`]:
+/// the command's own peak, not this process's estate) and panics, with the command's stderr,
+/// when it exits with a code not in `ok`.
+fn measure(what: &str, cmd: &mut Command, ok: &[i32]) -> Run {
+    let mut stderr = tempfile::tempfile().expect("stderr file");
+    let run = measure::measure_with(cmd, None, Some(stderr.try_clone().expect("stderr handle")));
+    if !ok.contains(&run.code) {
+        let mut text = String::new();
+        let _ = stderr.rewind();
+        let _ = stderr.read_to_string(&mut text);
+        panic!(
+            "{what} failed (exit code {}; -1 is a signal):\n{text}",
+            run.code
         );
-        std::thread::sleep(POLL);
-    };
-    let peak_kib = vm_hwm_kib(pid);
-
-    let sent = tmux
-        .command()
-        .args(["send-keys", "-t", "bench", "q"])
-        .status()
-        .expect("tmux send-keys");
-    assert!(sent.success(), "tmux send-keys failed");
-    let quit = Instant::now();
-    loop {
-        match fate(pid) {
-            Fate::Running => {}
-            Fate::Ended(status) => {
-                assert!(
-                    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-                    "certdx ended with wait status {status:#x} after q; screen:\n{}",
-                    tmux.screen()
-                );
-                break;
-            }
-            Fate::Reaped => {
-                let code = tmux.display("#{pane_dead_status}");
-                assert_eq!(
-                    code.as_deref(),
-                    Some("0"),
-                    "certdx exit status after q; screen:\n{}",
-                    tmux.screen()
-                );
-                break;
-            }
-        }
-        assert!(
-            quit.elapsed() < QUIT_LIMIT,
-            "certdx still running {QUIT_LIMIT:?} after q; screen:\n{}",
-            tmux.screen()
-        );
-        std::thread::sleep(POLL);
     }
-    Run { wall, peak_kib }
-}
-
-/// The peak resident set of a running process (VmHWM in /proc/PID/status).
-fn vm_hwm_kib(pid: u32) -> u64 {
-    let status = fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status"))
-        .unwrap_or_else(|e| panic!("reading /proc/{pid}/status: {e}"));
-    assert!(
-        status
-            .lines()
-            .any(|l| l.starts_with("Name:") && l.contains("certdx")),
-        "pid {pid} is not certdx:\n{status}"
-    );
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status"))
-}
-
-/// Where a process of the pane is in its life.
-enum Fate {
-    Running,
-    /// Exited, not yet reaped: its wait status.
-    Ended(i32),
-    /// Exited and reaped: only its parent knows how it ended.
-    Reaped,
-}
-
-/// Reads `pid`'s fate from /proc. The view's exit is judged here rather than through tmux's
-/// `pane_dead_status`: on this machine tmux 3.3a sometimes leaves its pane's process a zombie
-/// for good (its SIGCHLD seemingly lost), and then never learns the status.
-fn fate(pid: u32) -> Fate {
-    let Ok(stat) = fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")) else {
-        return Fate::Reaped;
-    };
-    // The fields after the command name, which may itself hold spaces and parentheses.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    match fields.first() {
-        // Field 52, exit_code (the wait status), is the 50th after the name.
-        Some(&"Z") | Some(&"X") => {
-            Fate::Ended(fields.get(49).and_then(|c| c.parse().ok()).unwrap_or(-1))
-        }
-        _ => Fate::Running,
+    Run {
+        wall: run.wall,
+        peak_kib: run.max_rss_kib.max(0) as u64,
     }
 }

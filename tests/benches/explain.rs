@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use measure::{measure, median};
+use measure::{measure_with, median};
 
 /// The info lines a busy controller writes between errors (shapes from cert-manager's logs).
 const INFO: [&str; 4] = [
@@ -104,6 +104,7 @@ fn findings(certdx: &str, path: &Path) -> usize {
 }
 
 fn main() {
+    measure::serve_helper();
     let bench = std::env::args().any(|a| a == "--bench");
     let (bytes, repeats) = if bench {
         (10 * 1024 * 1024, 5)
@@ -117,8 +118,7 @@ fn main() {
     let certdx = env!("CARGO_BIN_EXE_certdx");
     let ours = || {
         let mut c = Command::new(certdx);
-        c.args(["explain", "-"])
-            .stdin(std::fs::File::open(&path).expect("open log"));
+        c.args(["explain", "-"]);
         c
     };
     let grep = || {
@@ -126,13 +126,12 @@ fn main() {
         c.args([
             "-c",
             "grep -iE 'error|fail|invalid|denied|refused|timeout' | sort | uniq -c | sort -rn",
-        ])
-        .stdin(std::fs::File::open(&path).expect("open log"));
+        ]);
         c
     };
     if !bench {
         // Under `cargo test`: one silent run that must find messages.
-        let run = measure(&mut ours());
+        let run = measure_with(&ours(), Some(&path), None);
         assert!(run.code <= 1, "certdx explain failed on the generated log");
         assert!(findings(certdx, &path) > 10, "explain found nothing");
         println!("explain benchmark smoke: 1 passed, 0 failed");
@@ -143,14 +142,22 @@ fn main() {
         text.len() as f64 / (1024.0 * 1024.0),
         text.lines().count()
     );
-    let run = median((0..repeats).map(|_| measure(&mut ours())).collect());
+    let run = median(
+        (0..repeats)
+            .map(|_| measure_with(&ours(), Some(&path), None))
+            .collect(),
+    );
     println!(
         "certdx explain -          {:>7.0} ms wall, {:>5} MiB peak RSS, {} distinct findings, each with its code",
         run.wall.as_secs_f64() * 1000.0,
         run.max_rss_kib / 1024,
         findings(certdx, &path)
     );
-    let run = median((0..repeats).map(|_| measure(&mut grep())).collect());
+    let run = median(
+        (0..repeats)
+            .map(|_| measure_with(&grep(), Some(&path), None))
+            .collect(),
+    );
     println!(
         "grep | sort | uniq -c     {:>7.0} ms wall, {:>5} MiB peak RSS, {} distinct lines, unclassified",
         run.wall.as_secs_f64() * 1000.0,

@@ -114,6 +114,7 @@ fn line(label: &str, n: usize, run: &Result<Run, String>) {
 }
 
 fn main() {
+    measure::serve_helper();
     let bench = std::env::args().any(|a| a == "--bench");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -35,7 +35,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
-use super::measure::{Run, measure};
+use super::measure::{Run, measure_with};
 use super::pebble_lab::PebbleLab;
 
 /// How long one uacme or dehydrated run may take for one certificate.
@@ -189,7 +189,7 @@ pub fn run_ok(cmd: &mut Command, what: &str, dir: &Path) -> Run {
         .append(true)
         .open(&log)
         .unwrap();
-    let run = measure(cmd.stderr(file));
+    let run = measure_with(cmd, None, Some(file));
     if run.code != 0 {
         let mut text = std::fs::read_to_string(&log).unwrap_or_default();
         let keep = text.len().saturating_sub(4000);

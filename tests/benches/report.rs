@@ -16,6 +16,7 @@ use std::process::Command;
 use measure::{Run, measure, median};
 
 fn main() {
+    measure::serve_helper();
     let bench = std::env::args().any(|a| a == "--bench");
     let (certificates, repeats) = if bench { (5000, 5) } else { (50, 1) };
     let dir = tempfile::tempdir().expect("tempdir");

@@ -6,9 +6,16 @@
 # instances on loopback addresses.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-mapfile -t wanted < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$here/packages.txt" | grep -v '^$' || true)
+# A line is a package, or `PACKAGE unless-command CMD`: a package wanted only for a command
+# the machine may already have from elsewhere (kubectl ships in several packages that
+# conflict with each other).
+mapfile -t wanted < <(sed -e 's/#.*//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' "$here/packages.txt" | grep -v '^$' || true)
 missing=()
-for p in "${wanted[@]}"; do
+for line in "${wanted[@]}"; do
+  read -r p condition cmd <<<"$line"
+  if [ "${condition:-}" = "unless-command" ] && command -v "$cmd" >/dev/null 2>&1; then
+    continue
+  fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$p")
   fi

@@ -109,7 +109,9 @@ async fn run_one(command: &str, c: &CertResult, timeout: Duration) -> HookRun {
         Err(_) => failed(format!("killed after {} s", timeout.as_secs())),
         Ok((Err(e), _)) => failed(format!("waiting for it: {e}")),
         Ok((Ok(status), output)) => {
-            let text = String::from_utf8_lossy(&output);
+            // Redacted whole before the tail is cut, so a key the hook printed is found by its
+            // BEGIN line even when only its end would have been kept.
+            let text = crate::model::redact::redact(&String::from_utf8_lossy(&output));
             let start = text.len().saturating_sub(KEPT_OUTPUT);
             let start = (start..=text.len())
                 .find(|i| text.is_char_boundary(*i))
@@ -122,5 +124,60 @@ async fn run_one(command: &str, c: &CertResult, timeout: Duration) -> HookRun {
                 output: text[start..].trim_end().to_owned(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hook that prints the key it was handed (a `cat` left in while debugging): the run's
+    /// record keeps the tail of its output, without the key.
+    #[tokio::test]
+    async fn a_hook_printing_the_private_key_leaves_it_out_of_the_report() {
+        let dir = std::env::temp_dir().join(format!("certdx-hook-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("k.key");
+        let body = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgHOOKBODY";
+        std::fs::write(
+            &key,
+            format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"),
+        )
+        .unwrap();
+        let c = CertResult {
+            name: "a.example".to_owned(),
+            names: vec!["a.example".to_owned()],
+            status: CertStatus::Issued,
+            stage: None,
+            code: None,
+            finding: None,
+            certificate: None,
+            key: Some(key),
+            order_url: None,
+            resumed: false,
+            attempts: 1,
+            requested: 1,
+            started_at: None,
+            duration_ms: None,
+            origin: "--domain".to_owned(),
+            not_after: None,
+            renew_from: None,
+            renewed: None,
+        };
+        // Enough output before the key that the kept tail starts inside it.
+        let command = format!(
+            "head -c {} /dev/zero | tr '\\0' x; cat \"$CERTDX_KEY\"; echo deployed",
+            KEPT_OUTPUT
+        );
+        let run = run_one(&command, &c, Duration::from_secs(30)).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(run.ok, "{run:?}");
+        assert!(run.output.ends_with("deployed"), "{}", run.output);
+        assert!(!run.output.contains("HOOKBODY"), "{}", run.output);
+        assert!(
+            run.output.contains("[private key redacted]"),
+            "{}",
+            run.output
+        );
     }
 }

@@ -14,7 +14,6 @@
 //! NOTAUTH each get their own error saying what to fix. (Knot answers BADKEY both for a key
 //! it does not know and for a known key no acl of the zone allows, so that error names both.)
 
-mod base64;
 mod error;
 mod key;
 mod keyfile;

@@ -21,7 +21,7 @@ use super::list::{EVENT_KINDS, PAGE_SIZE, event_selector, scoped_api};
 use super::preflight::{Preflight, root_cause};
 use super::{Connection, Resource};
 use crate::model::inventory::slim_object;
-use crate::model::redact::redact_object;
+use crate::model::redact::{Redact, redact_all};
 use crate::model::{
     Certificate, CertificateRequest, Challenge, ClusterIssuer, Inventory, Issuer, Order,
 };
@@ -190,6 +190,7 @@ fn run_kind<K>(
 ) -> Store<K>
 where
     K: KubeResource
+        + Redact
         + Clone
         + DeserializeOwned
         + Serialize
@@ -216,7 +217,7 @@ where
         watcher(api.clone(), cfg).default_backoff().map_ok(|ev| {
             ev.modify(|o| {
                 slim_object(o);
-                redact_object(o);
+                redact_all(o);
             })
         }),
     );

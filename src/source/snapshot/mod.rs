@@ -143,6 +143,7 @@ pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
     }
     // Dumps made with --show-managed-fields carry them; nothing reads them.
     snap.inventory.slim();
+    crate::model::redact::redact_structure(&mut snap.inventory);
     if snap.inventory.is_empty() {
         let mut problems = std::mem::take(&mut snap.problems);
         if problems.is_empty() {

@@ -189,6 +189,11 @@ fn yaml(out: &mut Out, object: Option<Object<'_>>) {
         dim,
     );
     match object {
+        Some(o) if !o.showable() => out.text(
+            0,
+            "# withheld: certdx could not redact this object, so it shows no raw form of it",
+            dim,
+        ),
         Some(o) => {
             // Cut long lines at the pane's edge without reflowing words: YAML's shape is
             // what the reader scans.
@@ -307,6 +312,9 @@ fn fields(out: &mut Out, app: &App, e: &Estate, d: &Diagnosis, o: Object<'_>) {
             out.kv(
                 "solver",
                 match &ch.spec.solver {
+                    Some(_) if !crate::model::redact::showable(ch) => {
+                        "(withheld: could not be redacted)".to_owned()
+                    }
                     Some(solver) => serde_json::to_string(solver).unwrap_or_default(),
                     None => "(not recorded in the object)".to_owned(),
                 },

@@ -9,7 +9,6 @@ use hickory_proto::rr::Name;
 use hickory_proto::rr::TSigner;
 use hickory_proto::rr::rdata::tsig::TsigAlgorithm as HickoryAlgorithm;
 
-use super::base64;
 use super::keyfile::{RawKey, parse_keys};
 
 /// How far apart our clock and the server's may be (RFC 8945 recommends 300 s).
@@ -119,31 +118,94 @@ pub enum TsigKeyError {
     },
     /// An algorithm certdx does not sign with.
     #[error(
-        "TSIG key {key}: algorithm {algorithm:?} is not supported; use hmac-sha256, hmac-sha384 \
-         or hmac-sha512 (e.g. `tsig-keygen -a hmac-sha256 {key}` or `keymgr -t {key} hmac-sha256`)"
+        "{at}: {algorithm} is not supported; use hmac-sha256, hmac-sha384 or hmac-sha512 \
+         (e.g. `tsig-keygen -a hmac-sha256 NAME` or `keymgr -t NAME hmac-sha256`)"
     )]
     UnsupportedAlgorithm {
-        /// The key's name.
-        key: String,
-        /// The algorithm as written.
-        algorithm: String,
+        /// Where the key is.
+        at: KeyOrigin,
+        /// The algorithm when it is one certdx knows by name (never the text as written).
+        algorithm: AlgorithmSeen,
     },
     /// The key's name is not a DNS name.
-    #[error("TSIG key name {name:?} is not a DNS name: {reason}")]
+    #[error(
+        "{at}: the key's name is not a DNS name (labels of letters, digits and hyphens, at most \
+         63 bytes each); is the secret where the name should be?"
+    )]
     InvalidName {
-        /// The name as written.
-        name: String,
-        /// Why.
-        reason: String,
+        /// Where the key is.
+        at: KeyOrigin,
     },
     /// The secret is not base64, or too short to be a real key.
-    #[error("TSIG key {key}: the secret is unusable: {reason}")]
+    #[error("{at}: the secret is unusable: {reason}")]
     BadSecret {
-        /// The key's name.
-        key: String,
+        /// Where the key is.
+        at: KeyOrigin,
         /// What is wrong with it (never the secret itself).
         reason: String,
     },
+}
+
+/// Where a key came from, as errors name it: the file and the line, never a field's value (a
+/// file written with name and secret swapped has the secret where the name should be).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOrigin {
+    /// The file, when the key came from one.
+    pub path: Option<PathBuf>,
+    /// The line the key starts on, when it came from text.
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for KeyOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.path, self.line) {
+            (Some(p), Some(l)) => write!(f, "TSIG key on line {l} of {}", p.display()),
+            (Some(p), None) => write!(f, "TSIG key in {}", p.display()),
+            (None, Some(l)) => write!(f, "TSIG key on line {l} of the key text"),
+            (None, None) => f.write_str("TSIG key"),
+        }
+    }
+}
+
+/// An algorithm a key names, as an error may show it: a name from certdx's own list (the
+/// deprecated ones users still have), or only that it is unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlgorithmSeen {
+    /// A TSIG algorithm certdx knows but does not sign with (`hmac-md5`, `hmac-sha1`, ...).
+    Known(&'static str),
+    /// Something else: not quoted, since it could be anything from the file.
+    Unknown,
+}
+
+impl AlgorithmSeen {
+    /// Names certdx may quote back: RFC 8945's table and what BIND and knot accept.
+    const NAMES: &'static [&'static str] = &[
+        "hmac-md5",
+        "hmac-md5.sig-alg.reg.int",
+        "hmac-sha1",
+        "hmac-sha224",
+        "hmac-sha256-128",
+        "hmac-sha384-192",
+        "hmac-sha512-256",
+        "gss-tsig",
+    ];
+
+    fn of(written: &str) -> AlgorithmSeen {
+        let w = written.trim().trim_end_matches('.').to_ascii_lowercase();
+        AlgorithmSeen::NAMES
+            .iter()
+            .find(|n| **n == w)
+            .map_or(AlgorithmSeen::Unknown, |n| AlgorithmSeen::Known(n))
+    }
+}
+
+impl fmt::Display for AlgorithmSeen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AlgorithmSeen::Known(n) => write!(f, "algorithm {n}"),
+            AlgorithmSeen::Unknown => f.write_str("its algorithm is not a TSIG algorithm and"),
+        }
+    }
 }
 
 /// A TSIG key: its name (which the server must know by the same name), algorithm and secret.
@@ -161,20 +223,28 @@ impl TsigKey {
         algorithm: TsigAlgorithm,
         secret: Vec<u8>,
     ) -> Result<TsigKey, TsigKeyError> {
-        let mut parsed = Name::from_ascii(name.trim()).map_err(|e| TsigKeyError::InvalidName {
-            name: name.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let at = KeyOrigin {
+            path: None,
+            line: None,
+        };
+        TsigKey::new_at(name, algorithm, secret, &at)
+    }
+
+    fn new_at(
+        name: &str,
+        algorithm: TsigAlgorithm,
+        secret: Vec<u8>,
+        at: &KeyOrigin,
+    ) -> Result<TsigKey, TsigKeyError> {
+        let invalid = || TsigKeyError::InvalidName { at: at.clone() };
+        let mut parsed = Name::from_ascii(name.trim()).map_err(|_| invalid())?;
         if parsed.is_root() {
-            return Err(TsigKeyError::InvalidName {
-                name: name.to_owned(),
-                reason: "empty".to_owned(),
-            });
+            return Err(invalid());
         }
         parsed.set_fqdn(true);
         if secret.len() < MIN_SECRET_BYTES {
             return Err(TsigKeyError::BadSecret {
-                key: parsed.to_string(),
+                at: at.clone(),
                 reason: format!(
                     "{} bytes, fewer than the {MIN_SECRET_BYTES} any real key has",
                     secret.len()
@@ -182,9 +252,9 @@ impl TsigKey {
             });
         }
         let signer = TSigner::new(secret, algorithm.to_hickory(), parsed.clone(), FUDGE_SECS)
-            .map_err(|e| TsigKeyError::UnsupportedAlgorithm {
-                key: parsed.to_string(),
-                algorithm: format!("{algorithm} ({e})"),
+            .map_err(|_| TsigKeyError::UnsupportedAlgorithm {
+                at: at.clone(),
+                algorithm: AlgorithmSeen::of(algorithm.as_str()),
             })?;
         Ok(TsigKey {
             name: parsed,
@@ -241,23 +311,27 @@ impl TsigKey {
                 });
             }
         };
-        TsigKey::from_raw(raw)
+        TsigKey::from_raw(raw, path)
     }
 
-    fn from_raw(raw: RawKey) -> Result<TsigKey, TsigKeyError> {
+    fn from_raw(raw: RawKey, path: Option<&Path>) -> Result<TsigKey, TsigKeyError> {
+        let at = KeyOrigin {
+            path: path.map(Path::to_owned),
+            line: Some(raw.line),
+        };
         // `kdig -y name:secret` and knot default to hmac-sha256 when no algorithm is given.
         let algorithm_name = raw.algorithm.as_deref().unwrap_or("hmac-sha256");
         let algorithm = TsigAlgorithm::from_name(algorithm_name).ok_or_else(|| {
             TsigKeyError::UnsupportedAlgorithm {
-                key: raw.name.clone(),
-                algorithm: algorithm_name.to_owned(),
+                at: at.clone(),
+                algorithm: AlgorithmSeen::of(algorithm_name),
             }
         })?;
-        let secret = base64::decode(&raw.secret).map_err(|e| TsigKeyError::BadSecret {
-            key: raw.name.clone(),
-            reason: format!("not base64 ({e})"),
+        let secret = decode_secret(&raw.secret).map_err(|reason| TsigKeyError::BadSecret {
+            at: at.clone(),
+            reason,
         })?;
-        TsigKey::new(&raw.name, algorithm, secret)
+        TsigKey::new_at(&raw.name, algorithm, secret, &at)
     }
 
     /// The key's name, fully qualified.
@@ -284,6 +358,32 @@ impl fmt::Debug for TsigKey {
             .field("secret", &"<redacted>")
             .finish()
     }
+}
+
+/// Decodes a base64 secret as key files write it: standard alphabet, padding optional,
+/// whitespace allowed (BIND splits long secrets). The reason never quotes the text or a byte
+/// of it.
+fn decode_secret(text: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    LENIENT.decode(compact.as_bytes()).map_err(|e| {
+        let why = match e {
+            base64::DecodeError::InvalidByte(at, _) => {
+                format!("a character that is not base64 at position {}", at + 1)
+            }
+            base64::DecodeError::InvalidLength(_) => "a length no base64 text has".to_owned(),
+            base64::DecodeError::InvalidLastSymbol(..) => {
+                "its last character encodes bits no key has".to_owned()
+            }
+            base64::DecodeError::InvalidPadding => "misplaced '=' padding".to_owned(),
+        };
+        format!("not base64 ({why})")
+    })
 }
 
 #[cfg(unix)]
@@ -328,7 +428,11 @@ mod tests {
             matches!(md5, TsigKeyError::UnsupportedAlgorithm { .. }),
             "{md5}"
         );
-        assert!(md5.to_string().contains("hmac-md5"));
+        assert!(md5.to_string().contains("hmac-md5"), "{md5}");
+        assert_eq!(
+            decode_secret("aGVs bG8g\nd29y bGQ").unwrap(),
+            b"hello world".to_vec()
+        );
         let bad = TsigKey::parse("k:not*base64").unwrap_err();
         assert!(matches!(bad, TsigKeyError::BadSecret { .. }), "{bad}");
         assert!(!bad.to_string().contains("not*base64"));
@@ -345,5 +449,38 @@ mod tests {
             TsigKey::parse("# nothing\n"),
             Err(TsigKeyError::Format { .. })
         ));
+    }
+
+    /// A file written with name and secret swapped: the error names the file and the line,
+    /// never the name (which is the secret).
+    #[test]
+    fn a_swapped_key_file_keeps_the_secret_out_of_the_error() {
+        let dir = std::env::temp_dir().join(format!("certdx-tsig-swap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("swapped.key");
+        let text = format!(
+            "# written by hand\nkey \"{SECRET}\" {{\n  algorithm hmac-sha256;\n  secret \"certdx-key\";\n}};\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let err = TsigKey::from_file(&path).unwrap_err().to_string();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!err.contains(&SECRET[..8]), "{err}");
+        assert!(
+            err.contains("line 2") && err.contains("swapped.key"),
+            "{err}"
+        );
+        let swapped_one_line = TsigKey::parse(&format!("hmac-sha256:{SECRET}:certdx-key"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !swapped_one_line.contains(&SECRET[..8]),
+            "{swapped_one_line}"
+        );
+        let odd_algorithm = TsigKey::parse(&format!("{SECRET}:k:{SECRET}"))
+            .unwrap_err()
+            .to_string();
+        assert!(!odd_algorithm.contains(&SECRET[..8]), "{odd_algorithm}");
     }
 }

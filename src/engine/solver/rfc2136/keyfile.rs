@@ -6,7 +6,8 @@
 //!   `key:` / `  - id: name` / `    algorithm: hmac-sha256` / `    secret: base64`
 //! - One line as `kdig -y` / `knsupdate -y` take it: `[algorithm:]name:base64`.
 //!
-//! Error texts name a line at most, never its content: the content may be the secret.
+//! Error texts name a line at most, never its content, not even a key's name: a file written
+//! with name and secret swapped has the secret where the name should be.
 
 /// One key as written in a file, before its algorithm and secret are checked.
 pub(super) struct RawKey {
@@ -16,6 +17,8 @@ pub(super) struct RawKey {
     pub(super) algorithm: Option<String>,
     /// The base64 secret.
     pub(super) secret: String,
+    /// The line the key starts on (1-based), for error messages.
+    pub(super) line: usize,
 }
 
 impl std::fmt::Debug for RawKey {
@@ -24,6 +27,7 @@ impl std::fmt::Debug for RawKey {
             .field("name", &self.name)
             .field("algorithm", &self.algorithm)
             .field("secret", &"<redacted>")
+            .field("line", &self.line)
             .finish()
     }
 }
@@ -239,7 +243,11 @@ fn parse_bind_key(tokens: &[(Token, usize)], i: usize) -> Result<(RawKey, usize)
                 }
                 j += 3;
             }
-            Some((_, l)) => return Err(format!("unexpected text on line {l} in key {name:?}")),
+            Some((_, l)) => {
+                return Err(format!(
+                    "unexpected text on line {l} in the key statement starting on line {line}"
+                ));
+            }
             None => return Err(format!("the key statement on line {line} never ends")),
         }
     }
@@ -248,12 +256,13 @@ fn parse_bind_key(tokens: &[(Token, usize)], i: usize) -> Result<(RawKey, usize)
     if tokens.get(next).map(|t| &t.0) == Some(&Token::Semicolon) {
         next += 1;
     }
-    let secret = secret.ok_or_else(|| format!("key {name:?} has no secret"))?;
+    let secret = secret.ok_or_else(|| format!("the key statement on line {line} has no secret"))?;
     Ok((
         RawKey {
             name,
             algorithm,
             secret,
+            line,
         },
         next,
     ))
@@ -314,24 +323,25 @@ fn parse_knot(text: &str) -> Result<Vec<RawKey>, String> {
     entries
         .into_iter()
         .map(|(line, name, algorithm, secret)| {
-            let secret =
-                secret.ok_or_else(|| format!("key {name:?} (line {line}) has no secret"))?;
+            let secret = secret.ok_or_else(|| format!("the key on line {line} has no secret"))?;
             Ok(RawKey {
                 name,
                 algorithm,
                 secret,
+                line,
             })
         })
         .collect()
 }
 
 fn parse_one_line(text: &str) -> Result<Vec<RawKey>, String> {
-    let lines: Vec<&str> = text
+    let lines: Vec<(usize, &str)> = text
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
         .collect();
-    let [line] = lines.as_slice() else {
+    let [(index, line)] = lines.as_slice() else {
         return Err(
             "not a BIND key statement, a knot key section, or one [algorithm:]name:secret line"
                 .to_owned(),
@@ -341,12 +351,15 @@ fn parse_one_line(text: &str) -> Result<Vec<RawKey>, String> {
     let (algorithm, name, secret) = match parts.as_slice() {
         [name, secret] => (None, *name, *secret),
         [algorithm, name, secret] => (Some((*algorithm).to_owned()), *name, *secret),
-        _ => return Err("the key line is not [algorithm:]name:secret".to_owned()),
+        _ => {
+            return Err(format!("line {} is not [algorithm:]name:secret", index + 1));
+        }
     };
     Ok(vec![RawKey {
         name: name.to_owned(),
         algorithm,
         secret: secret.to_owned(),
+        line: index + 1,
     }])
 }
 
@@ -420,5 +433,22 @@ mod tests {
             assert!(!err.contains(&SECRET[..10]), "{err}");
         }
         assert!(format!("{:?}", one(&format!("k:{SECRET}"))).contains("redacted"));
+    }
+
+    /// Name and secret swapped: the secret sits where the name should be, so no error may
+    /// quote the name either.
+    #[test]
+    fn errors_never_quote_a_name_that_may_be_the_secret() {
+        let cases = [
+            format!("key \"{SECRET}\" {{ algorithm hmac-sha256; oops }};"),
+            format!("key \"{SECRET}\" {{ algorithm hmac-sha256; }};"),
+            format!("key:\n  - id: {SECRET}\n    algorithm: hmac-sha256\n"),
+        ];
+        for text in cases {
+            let err = parse_keys(&text).unwrap_err();
+            assert!(!err.contains(&SECRET[..10]), "{err}");
+            assert!(err.contains("line"), "{err}");
+        }
+        assert_eq!(one(&format!("\n# c\nk:{SECRET}")).line, 3);
     }
 }
