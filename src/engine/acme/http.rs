@@ -27,8 +27,8 @@ use crate::checks::http01::{MAX_HEAD_BYTES, MAX_HEADERS};
 
 /// The largest response body read from the CA, 1 MiB. A directory is about 1 KiB, an order
 /// or authorization under 1 KiB, an order with 100 names about 10 KiB and a certificate chain
-/// a few KiB: a thousand times the real sizes still fits, while a CA (or a proxy in front of
-/// it) answering 100 MB never gets more than this into memory.
+/// a few KiB: room for a thousand directories or a hundred of the largest orders, while a CA
+/// (or a proxy in front of it) answering 100 MB never gets more than this into memory.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// The order statuses instant-acme can parse (RFC 8555 section 7.1.6).
