@@ -367,7 +367,7 @@ async fn huge_body_is_cut_and_is_a_wrong_body() {
     );
     assert_eq!(codes(&r), vec![Code::Http01WrongBody]);
     assert!(
-        r.findings[0].summary.contains("longer than 65536"),
+        r.findings[0].summary.contains("longer than 128 bytes"),
         "{}",
         r.findings[0].summary
     );

@@ -42,7 +42,7 @@ static NOT_JSON_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// Failures of the connection itself: DNS, TCP, TLS, proxy, time.
 static NETWORK_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)no such host|server misbehaving|i/o timeout|timeout|timed out|deadline exceeded|connection refused|connection reset|no route to host|network is unreachable|x509:|certificate verify failed|SSLError|tls:|handshake|proxyconnect|ProxyError|NameResolutionError|Failed to establish a new connection|Temporary failure in name resolution|getaddrinfo|EOF|\b404\b|not found|unsupported protocol scheme",
+        r"(?i)no such host|server misbehaving|i/o timeout|timeout|timed out|deadline exceeded|connection refused|connection reset|no route to host|network is unreachable|x509:|certificate verify failed|SSLError|tls:|handshake|proxyconnect|ProxyError|NameResolutionError|Failed to establish a new connection|Temporary failure in name resolution|getaddrinfo|EOF|\b404\b|not found|unsupported protocol scheme|headers exceeded|head is too large|body (?:is )?too large|body went past|announced a body of|answered too slowly",
     )
 });
 
@@ -124,6 +124,20 @@ fn reason(err: &str) -> String {
     {
         return "its name does not resolve from here (cluster DNS)".to_owned();
     }
+    // Bounds a client put on a hostile or broken server: Go's `MaxResponseHeaderBytes`, hyper's
+    // head limit, certdx's own body cap and deadline.
+    if lower.contains("headers exceeded") || lower.contains("head is too large") {
+        return "its response headers never end (larger than the client accepts: not an ACME server, or a broken proxy)".to_owned();
+    }
+    if lower.contains("too large")
+        || lower.contains("went past")
+        || lower.contains("announced a body of")
+    {
+        return "its answer is far larger than any ACME response (a wrong URL, or a proxy serving something else)".to_owned();
+    }
+    if let Some(at) = lower.find("answered too slowly") {
+        return short(err.get(at..).unwrap_or(err), 160);
+    }
     if lower.contains("404") {
         return "404: the server URL is wrong (it must point at the directory)".to_owned();
     }
@@ -145,6 +159,21 @@ mod tests {
         assert!(f.summary.contains("intercepting"), "{}", f.summary);
         let f = classify("requests.exceptions.ConnectionError: HTTPSConnectionPool(host='acme-v02.api.letsencrypt.org', port=443): Max retries exceeded with url: /directory (Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object>: Failed to establish a new connection: [Errno -3] Temporary failure in name resolution'))").unwrap();
         assert!(f.summary.contains("does not resolve"), "{}", f.summary);
+    }
+
+    #[test]
+    fn a_ca_answer_cut_at_a_limit_is_unreachable_with_the_limit_named() {
+        let f = classify(r#"Get "https://acme.example/directory": net/http: server response headers exceeded 1048576 bytes; aborted"#).unwrap();
+        assert_eq!(f.code, Code::AcmeDirectoryUnreachable);
+        assert!(f.summary.contains("headers never end"), "{}", f.summary);
+        let f = classify("fetch https://ca.example/acme/directory: the response body went past 1048576 bytes (1 MiB), more than any ACME response needs").unwrap();
+        assert!(f.summary.contains("far larger"), "{}", f.summary);
+        let f = classify("fetch https://ca.example/acme/directory: the CA answered too slowly: 12 body bytes in 2.0 s, no complete body within the 2 s deadline of a request").unwrap();
+        assert!(
+            f.summary.contains("12 body bytes in 2.0 s"),
+            "{}",
+            f.summary
+        );
     }
 
     #[test]

@@ -108,38 +108,101 @@ async fn udp_exchange(
     }
 }
 
+/// The most bytes read from one TCP connection. A DNS message over TCP is at most 65,535 bytes
+/// behind its 2-byte length, and a fresh connection should carry nothing but our answer: room
+/// for two full messages tolerates one stray, anything beyond is a server streaming garbage.
+const TCP_MAX_BYTES: usize = 2 * (2 + 65_535);
+
+/// Why a TCP exchange produced no answer; turned into evidence text by [`tcp_exchange`].
+enum TcpFailure {
+    Io(io::Error),
+    TooMuch,
+}
+
 async fn tcp_exchange(
     addr: SocketAddr,
     query: &[u8],
     id: u16,
     timeout: Duration,
 ) -> Result<Vec<u8>, String> {
-    let deadline = Instant::now() + timeout;
-    let late = || format!("no answer within {} ms (TCP)", timeout.as_millis());
+    let started = Instant::now();
+    // One deadline for connect, send and every read: a per-read timeout would let a server
+    // trickling one byte a second hold the check for as long as it likes.
+    let deadline = started + timeout;
     let mut stream = timeout_at(deadline, TcpStream::connect(addr))
         .await
-        .map_err(|_| late())?
+        .map_err(|_| format!("no TCP connection within {} ms", timeout.as_millis()))?
         .map_err(|e| describe_io("TCP connect", &e))?;
     let len = u16::try_from(query.len()).map_err(|_| "query too long for TCP".to_owned())?;
     let mut framed = Vec::with_capacity(query.len() + 2);
     framed.extend_from_slice(&len.to_be_bytes());
     framed.extend_from_slice(query);
-    let io = async {
-        stream.write_all(&framed).await?;
-        loop {
-            let mut len = [0u8; 2];
-            stream.read_exact(&mut len).await?;
-            let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-            stream.read_exact(&mut msg).await?;
-            if is_answer_to(&msg, id) {
-                return Ok::<_, io::Error>(msg);
-            }
+    let mut received = 0usize;
+    let outcome = timeout_at(deadline, async {
+        stream.write_all(&framed).await.map_err(TcpFailure::Io)?;
+        read_answer(&mut stream, id, &mut received).await
+    })
+    .await;
+    match outcome {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(TcpFailure::Io(e))) => Err(describe_io("TCP", &e)),
+        Ok(Err(TcpFailure::TooMuch)) => Err(format!(
+            "sent more than {TCP_MAX_BYTES} bytes over TCP without answering the question \
+             (the most one exchange may take)"
+        )),
+        Err(_) if received == 0 => Err(format!(
+            "no answer within {} ms (TCP: connected, nothing came back)",
+            timeout.as_millis()
+        )),
+        Err(_) => Err(format!(
+            "answered too slowly over TCP: {received} bytes in {:.1} s, no complete answer \
+             within the {} ms deadline",
+            started.elapsed().as_secs_f64(),
+            timeout.as_millis()
+        )),
+    }
+}
+
+/// Reads length-prefixed messages until the one answering `id`, counting every byte in
+/// `received` (read by the caller when the deadline cuts this short).
+async fn read_answer(
+    stream: &mut TcpStream,
+    id: u16,
+    received: &mut usize,
+) -> Result<Vec<u8>, TcpFailure> {
+    loop {
+        let mut len = [0u8; 2];
+        read_full(stream, &mut len, received).await?;
+        let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        read_full(stream, &mut msg, received).await?;
+        if is_answer_to(&msg, id) {
+            return Ok(msg);
         }
-    };
-    timeout_at(deadline, io)
-        .await
-        .map_err(|_| late())?
-        .map_err(|e| describe_io("TCP", &e))
+    }
+}
+
+/// `read_exact` that counts partial progress and stops at [`TCP_MAX_BYTES`].
+async fn read_full(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    received: &mut usize,
+) -> Result<(), TcpFailure> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        if *received + (buf.len() - filled) > TCP_MAX_BYTES {
+            return Err(TcpFailure::TooMuch);
+        }
+        let n = stream
+            .read(&mut buf[filled..])
+            .await
+            .map_err(TcpFailure::Io)?;
+        if n == 0 {
+            return Err(TcpFailure::Io(io::ErrorKind::UnexpectedEof.into()));
+        }
+        filled += n;
+        *received += n;
+    }
+    Ok(())
 }
 
 /// Turns an IO error into evidence text, naming the two cases on-call engineers meet most.

@@ -19,6 +19,14 @@ use super::Http01Options;
 /// How many characters of a body go into evidence.
 pub const EXCERPT_CHARS: usize = 200;
 
+/// The most header lines a response may carry: hyper's own default, set explicitly so the
+/// finding can name it. A real challenge response has a handful.
+pub const MAX_HEADERS: usize = 100;
+
+/// The most bytes of a response head hyper buffers before it gives up (its default read
+/// buffer limit, 8 KiB + 100 × 4 KiB; reqwest does not expose the setting).
+pub const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
+
 /// A response that came back.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -72,11 +80,12 @@ async fn request(
     evidence: &mut HttpEvidence,
 ) -> Result<Fetched, String> {
     let client = client(url, SocketAddr::new(addr, port), opts)?;
+    let started = Instant::now();
     let mut response = client
         .get(url.clone())
         .send()
         .await
-        .map_err(|e| describe(&e, opts.timeout))?;
+        .map_err(|e| describe_head_error(&e, opts.timeout))?;
     let status = response.status().as_u16();
     evidence.status = Some(status);
     let header = |name| {
@@ -103,6 +112,17 @@ async fn request(
     loop {
         let chunk = response.chunk().await.map_err(|e| {
             evidence.body_excerpt = excerpt(&body);
+            if e.is_timeout() {
+                // reqwest's timeout is one deadline for the whole request, body included, so
+                // a body trickled a byte at a time ends here too.
+                return format!(
+                    "reading the body timed out: {} bytes in {:.1} s, the request's deadline is \
+                     {} ms (a server that stalls or trickles its body)",
+                    body.len(),
+                    started.elapsed().as_secs_f64(),
+                    opts.timeout.as_millis()
+                );
+            }
             format!(
                 "reading the body after {} bytes: {}",
                 body.len(),
@@ -139,6 +159,7 @@ fn client(url: &Url, to: SocketAddr, opts: &Http01Options) -> Result<reqwest::Cl
         .connect_timeout(opts.timeout)
         .pool_max_idle_per_host(0)
         .http1_only()
+        .http1_max_headers(MAX_HEADERS)
         // The CA does not validate certificates when it follows a redirect to https.
         .tls_danger_accept_invalid_certs(true)
         .tls_danger_accept_invalid_hostnames(true);
@@ -148,6 +169,28 @@ fn client(url: &Url, to: SocketAddr, opts: &Http01Options) -> Result<reqwest::Cl
     builder
         .build()
         .map_err(|e| format!("building the HTTP client: {e}"))
+}
+
+/// An error of the request before the body: what [`describe`] says, with the two ways a
+/// hostile server holds the head named (a deadline and hyper's size limits).
+fn describe_head_error(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() && !e.is_connect() {
+        return format!(
+            "timed out after {} ms: connected, but the response head (status line and headers) \
+             did not arrive in full within the request's deadline (a server that is silent, \
+             trickles, or never ends its headers)",
+            timeout.as_millis()
+        );
+    }
+    let text = describe(e, timeout);
+    if text.contains("message head is too large") {
+        return format!(
+            "the response head is too large: more than {MAX_HEADERS} header lines or more than \
+             {MAX_HEAD_BYTES} bytes before the blank line that ends it (a server that never \
+             ends its headers); reading stopped there"
+        );
+    }
+    text
 }
 
 /// An error in words, innermost causes included: reqwest's top line alone ("error sending

@@ -21,9 +21,17 @@ use crate::model::{Code, Evidence, Finding};
 
 use super::{AddressLookup, CheckReport, CheckStatus};
 
+pub use fetch::{MAX_HEAD_BYTES, MAX_HEADERS};
 pub use reserved::reserved_reason;
 
 use verdict::Expect;
+
+/// The most body bytes Let's Encrypt reads from an HTTP-01 response: Boulder's
+/// `maxResponseSize` (`va/http.go`), 128, read through `core.ErrOnLimitReader`, so a body of
+/// 128 bytes passes and one of 129 fails validation. A key authorization is 87 bytes; the rest
+/// is room for trailing whitespace. Reading more than the CA would only judge a body the CA
+/// never sees, and lets a server hand certdx a gigabyte.
+pub const CA_MAX_BODY: usize = 128;
 
 /// How the HTTP-01 check talks to the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +44,8 @@ pub struct Http01Options {
     pub https_port: u16,
     /// Treat 127.0.0.0/8 and ::1 as reachable: tests and the demo run there.
     pub allow_loopback: bool,
-    /// The most body bytes read per response; a longer body is a wrong body.
+    /// The most body bytes read per response; a longer body is a wrong body. Defaults to
+    /// [`CA_MAX_BODY`], what Let's Encrypt reads.
     pub max_body: usize,
     /// The User-Agent sent, so server logs show the probe for what it is.
     pub user_agent: String,
@@ -49,7 +58,7 @@ impl Default for Http01Options {
             http_port: 80,
             https_port: 443,
             allow_loopback: false,
-            max_body: 64 * 1024,
+            max_body: CA_MAX_BODY,
             user_agent: format!(
                 "certdx/{} (+like Let's Encrypt validation)",
                 env!("CARGO_PKG_VERSION")

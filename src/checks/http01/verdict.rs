@@ -50,11 +50,20 @@ pub fn findings(probe: &Probe, expect: Expect<'_>, max_body: usize) -> Vec<Findi
                     Code::Http01Unreachable,
                     format!("{at} did not answer GET {url}{after}: {error}"),
                 )
-                .with_detail(format!(
-                    "Started from {origin}. The CA connects to every address of the name the same way; \
-                     a firewall, a security group, a load balancer without a port-80 listener, or a \
-                     server that is down gives this error."
-                )),
+                .with_detail(if held_at_a_limit(error) {
+                    format!(
+                        "Started from {origin}. The server accepted the connection but was stopped \
+                         at a limit: the CA's validation has a deadline and bounded reads too, so it \
+                         fails the same way. A proxy or application answering the challenge path \
+                         instead of the solver, or an overloaded backend, behaves like this."
+                    )
+                } else {
+                    format!(
+                        "Started from {origin}. The CA connects to every address of the name the same way; \
+                         a firewall, a security group, a load balancer without a port-80 listener, or a \
+                         server that is down gives this error."
+                    )
+                }),
             ));
         }
         End::BadRedirect(why) => out.push(with_hops(
@@ -95,6 +104,12 @@ pub fn findings(probe: &Probe, expect: Expect<'_>, max_body: usize) -> Vec<Findi
         }
     }
     out
+}
+
+/// Whether a fetch error says the server connected and was then cut off at a deadline or a
+/// size limit (the wording of `fetch`), rather than never being reached.
+fn held_at_a_limit(error: &str) -> bool {
+    error.contains("response head") || error.contains("reading the body timed out")
 }
 
 /// A short label of how an address answered, for comparing IPv4 with IPv6.
@@ -239,7 +254,7 @@ pub fn diagnose_status(status: u16, body: &[u8]) -> (&'static str, String) {
 fn diagnose_body(f: &Fetched, token: &str, max_body: usize) -> String {
     if f.body_truncated {
         return format!(
-            "the body is longer than {max_body} bytes (reading stopped there): a page or a file, not a key authorization"
+            "the body is longer than {max_body} bytes, the most the CA reads (reading stopped there): a page or a file, not a key authorization"
         );
     }
     let Ok(text) = std::str::from_utf8(&f.body) else {

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
 use crate::engine::batch::{CertResult, CertStatus};
@@ -89,18 +89,10 @@ async fn run_one(command: &str, c: &CertResult, timeout: Duration) -> HookRun {
     let collect = async {
         // Both pipes at once: a hook that fills one while certdx waits on the other would
         // otherwise block forever.
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        let read_out = async {
-            if let Some(o) = out.as_mut() {
-                let _ = o.read_to_end(&mut stdout).await;
-            }
-        };
-        let read_err = async {
-            if let Some(e) = err.as_mut() {
-                let _ = e.read_to_end(&mut stderr).await;
-            }
-        };
-        tokio::join!(read_out, read_err);
+        let (mut stdout, stderr) = tokio::join!(
+            read_tail(out.as_mut(), KEPT_OUTPUT),
+            read_tail(err.as_mut(), KEPT_OUTPUT)
+        );
         let status = child.wait().await;
         stdout.extend_from_slice(&stderr);
         (status, stdout)
@@ -109,8 +101,8 @@ async fn run_one(command: &str, c: &CertResult, timeout: Duration) -> HookRun {
         Err(_) => failed(format!("killed after {} s", timeout.as_secs())),
         Ok((Err(e), _)) => failed(format!("waiting for it: {e}")),
         Ok((Ok(status), output)) => {
-            // Redacted whole before the tail is cut, so a key the hook printed is found by its
-            // BEGIN line even when only its end would have been kept.
+            // Redacted before the last cut; a key whose BEGIN line fell outside the tail kept
+            // while reading is still caught by its END line (see `redact`).
             let text = crate::model::redact::redact(&String::from_utf8_lossy(&output));
             let start = text.len().saturating_sub(KEPT_OUTPUT);
             let start = (start..=text.len())
@@ -125,6 +117,28 @@ async fn run_one(command: &str, c: &CertResult, timeout: Duration) -> HookRun {
             }
         }
     }
+}
+
+/// Reads `pipe` to its end keeping only the last `keep` bytes: a hook that prints without end
+/// (a stray `yes`, a loop) for the minutes it may run must not grow certdx's memory with it.
+async fn read_tail<R: AsyncRead + Unpin>(pipe: Option<&mut R>, keep: usize) -> Vec<u8> {
+    let mut tail = Vec::new();
+    let Some(pipe) = pipe else {
+        return tail;
+    };
+    let mut buf = [0u8; 8192];
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => tail.extend_from_slice(buf.get(..n).unwrap_or_default()),
+        }
+        // Trimmed in batches, not on every read, so the copying stays linear.
+        if tail.len() > 2 * keep {
+            tail.drain(..tail.len() - keep);
+        }
+    }
+    tail.drain(..tail.len().saturating_sub(keep));
+    tail
 }
 
 #[cfg(test)]
@@ -178,6 +192,17 @@ mod tests {
             run.output.contains("[private key redacted]"),
             "{}",
             run.output
+    #[tokio::test]
+    async fn endless_output_keeps_only_its_tail_in_memory() {
+        let mut endless = tokio::io::repeat(b'a').take(16 << 20).chain(&b"END"[..]);
+        let tail = read_tail(Some(&mut endless), 2048).await;
+        assert_eq!(tail.len(), 2048);
+        assert!(tail.ends_with(b"aEND"));
+        // A few read buffers' worth, whatever the length of the output.
+        assert!(
+            tail.capacity() < 64 * 1024,
+            "capacity {} after reading 16 MiB",
+            tail.capacity()
         );
     }
 }

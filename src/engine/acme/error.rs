@@ -449,6 +449,11 @@ impl AcmeError {
             AcmeError::Problem { status, .. } if status.is_some_and(|s| s >= 500) => {
                 Code::AcmeServerError
             }
+            // Setting up the account starts with the directory: a CA that cannot be read
+            // there (refused, too slow, too large) is unreachable, not merely busy.
+            AcmeError::Transport { operation, .. } if operation.is_account() => {
+                Code::AcmeDirectoryUnreachable
+            }
             // Unreachable or too slow: the CA, not the name, is what to wait for.
             AcmeError::Transport { .. } | AcmeError::Deadline { .. } => Code::AcmeServerError,
             AcmeError::OrderFailed {

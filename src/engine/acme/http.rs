@@ -23,8 +23,12 @@ use http::header::{RETRY_AFTER, USER_AGENT};
 use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
 use jiff::{SignedDuration, Timestamp};
 
-/// Certificate chains are a few KiB and an order with 100 names about 10 KiB: anything near
-/// this is not an ACME response, and reading it whole would let a bad server exhaust memory.
+use crate::checks::http01::{MAX_HEAD_BYTES, MAX_HEADERS};
+
+/// The largest response body read from the CA, 1 MiB. A directory is about 1 KiB, an order
+/// or authorization under 1 KiB, an order with 100 names about 10 KiB and a certificate chain
+/// a few KiB: room for a thousand directories or a hundred of the largest orders, while a CA
+/// (or a proxy in front of it) answering 100 MB never gets more than this into memory.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// The order statuses instant-acme can parse (RFC 8555 section 7.1.6).
@@ -96,6 +100,7 @@ impl Capture {
 #[derive(Clone)]
 pub(crate) struct AcmeHttp {
     client: reqwest::Client,
+    timeout: Duration,
 }
 
 impl AcmeHttp {
@@ -121,8 +126,11 @@ impl AcmeHttp {
             // ACME resources never redirect; a redirect means a wrong URL, and following it
             // would sign requests for one URL and send them to another.
             .redirect(reqwest::redirect::Policy::none())
+            // One deadline for connect, head and body: a per-read timeout would let a CA
+            // trickling a byte a second hold a request forever.
             .timeout(timeout)
-            .connect_timeout(timeout);
+            .connect_timeout(timeout)
+            .http1_max_headers(MAX_HEADERS);
         if is_loopback(&url) {
             // An HTTPS_PROXY meant for the internet must not swallow a local test CA.
             builder = builder.no_proxy();
@@ -138,14 +146,16 @@ impl AcmeHttp {
         let client = builder
             .build()
             .map_err(|e| format!("building the HTTP client: {e}"))?;
-        Ok(AcmeHttp { client })
+        Ok(AcmeHttp { client, timeout })
     }
 
     async fn send(
         client: reqwest::Client,
+        timeout: Duration,
         req: http::Request<BodyWrapper<Bytes>>,
         capture: Option<Capture>,
     ) -> Result<BytesResponse, instant_acme::Error> {
+        let started = std::time::Instant::now();
         let (parts, body) = req.into_parts();
         let url = parts.uri.to_string();
         // BodyWrapper<Bytes> is an http_body::Body with an exact size, so hyper still sends a
@@ -159,11 +169,11 @@ impl AcmeHttp {
         if let Ok(value) = agent.parse() {
             headers.insert(USER_AGENT, value);
         }
-        let transport = |e: reqwest::Error| {
+        let failed = |reason: String, maybe_sent: bool| {
             instant_acme::Error::Other(Box::new(TransportError {
                 url: url.clone(),
-                reason: describe(&e),
-                maybe_sent: !e.is_connect(),
+                reason,
+                maybe_sent,
             }))
         };
         let mut resp = client
@@ -172,18 +182,48 @@ impl AcmeHttp {
             .body(payload)
             .send()
             .await
-            .map_err(transport)?;
+            .map_err(|e| failed(describe_head(&e, timeout), !e.is_connect()))?;
         let status = resp.status();
         let version = resp.version();
         let response_headers = resp.headers().clone();
+        if let Some(announced) = resp.content_length()
+            && announced > MAX_BODY_BYTES as u64
+        {
+            return Err(failed(
+                format!(
+                    "the CA announced a body of {announced} bytes (Content-Length), more than \
+                     the {MAX_BODY_BYTES} bytes (1 MiB) any ACME response needs; not read"
+                ),
+                true,
+            ));
+        }
         let mut received = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+        loop {
+            let chunk = match resp.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) if e.is_timeout() => {
+                    return Err(failed(
+                        format!(
+                            "the CA answered too slowly: {} body bytes in {:.1} s, no complete \
+                             body within the {} s deadline of a request",
+                            received.len(),
+                            started.elapsed().as_secs_f64(),
+                            timeout.as_secs_f64()
+                        ),
+                        true,
+                    ));
+                }
+                Err(e) => return Err(failed(describe(&e), true)),
+            };
             if received.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(instant_acme::Error::Other(Box::new(TransportError {
-                    url,
-                    reason: format!("the response body is larger than {MAX_BODY_BYTES} bytes"),
-                    maybe_sent: true,
-                })));
+                return Err(failed(
+                    format!(
+                        "the response body went past {MAX_BODY_BYTES} bytes (1 MiB), more than \
+                         any ACME response needs; reading stopped there"
+                    ),
+                    true,
+                ));
             }
             received.extend_from_slice(&chunk);
         }
@@ -232,7 +272,12 @@ impl HttpClient for AcmeHttp {
         // Taken now, while instant-acme polls inside the operation's scope; the returned future
         // then carries its own handle.
         let capture = CAPTURE.try_with(Capture::clone).ok();
-        Box::pin(AcmeHttp::send(self.client.clone(), req, capture))
+        Box::pin(AcmeHttp::send(
+            self.client.clone(),
+            self.timeout,
+            req,
+            capture,
+        ))
     }
 }
 
@@ -246,6 +291,31 @@ fn is_loopback(url: &reqwest::Url) -> bool {
         Ok(ip) => ip.is_loopback(),
         Err(_) => bare.eq_ignore_ascii_case("localhost"),
     }
+}
+
+/// An error before the body, with the two ways a hostile server holds the head named: the
+/// request's deadline and hyper's size limits.
+fn describe_head(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        let what = if e.is_connect() {
+            "no connection"
+        } else {
+            "connected, but no complete response head (status line and headers)"
+        };
+        return format!(
+            "{what} within the {} s deadline of a request (a CA that is silent, trickles, or \
+             never ends its headers)",
+            timeout.as_secs_f64()
+        );
+    }
+    let text = describe(e);
+    if text.contains("message head is too large") {
+        return format!(
+            "the response head is too large: more than {MAX_HEADERS} header lines or more than \
+             {MAX_HEAD_BYTES} bytes before the blank line that ends it; reading stopped there"
+        );
+    }
+    text
 }
 
 /// An error in words, innermost causes included: reqwest's top line alone ("error sending
