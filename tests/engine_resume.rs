@@ -7,7 +7,8 @@
 //! The resumed run (same store) must find the order in the account's orders list and continue
 //! it, or deactivate its authorizations when the names are no longer asked for; against a CA
 //! without an orders list (the proxy strips `orders` from the account object, as Boulder sends
-//! it) it must say what may remain at the CA. Nothing may stay `new` in the store.
+//! it) it must say what may remain at the CA. Nothing may stay `new` in the store. The same
+//! lost answer without a kill (the request times out) is reconciled at the end of that run.
 //!
 //! Every wait is bounded, every process is killed when its test ends (panics included), and the
 //! scenarios run one at a time.
@@ -23,7 +24,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use acme_audit::{audit, certificates_by_name, stored_client};
-use certdx::engine::acme::AuthzStatus;
+use certdx::checks::dns::{Dns, DnsOptions};
+use certdx::engine::acme::{AcmeConfig, AuthzStatus, RetryPolicy};
+use certdx::engine::batch::{BatchConfig, CertStatus, SolverConfig, collect_requests, parse_group};
 use pebble_lab::{Endpoint, FaultProxy, Logged, PebbleLab};
 use serde_json::Value;
 
@@ -379,6 +382,76 @@ async fn without_an_orders_list_the_run_says_what_may_remain_at_the_ca() {
             "{rows:?}"
         );
         nothing_unconfirmed(&state);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_order_answer_lost_in_a_run_is_reconciled_at_its_end() {
+    scenario(Duration::from_secs(300), async {
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let dir = tempfile::tempdir().unwrap();
+        let directory = proxy.directory_url();
+        let state = dir.path().join("state.sqlite");
+        let name = "timeout.lost.certdx.example";
+        proxy.lose_answers(Endpoint::NewOrder, 1);
+
+        // In process, with a short request timeout: the lost answer ends the request quickly.
+        let policy = RetryPolicy {
+            request_timeout: Duration::from_secs(3),
+            ..RetryPolicy::default()
+        };
+        let acme = AcmeConfig::new(&directory)
+            .with_ca_cert_pem(lab.root_pem())
+            .with_policy(policy);
+        let dns = Dns::new(DnsOptions {
+            resolver: Some(lab.dns_addr()),
+            timeout: Duration::from_secs(2),
+            authoritative_port: 53,
+        })
+        .expect("DNS");
+        let requests =
+            collect_requests([(parse_group(name), "--domain".to_owned())]).expect("requests");
+        let solver = SolverConfig::Http01 {
+            listen: lab.http01_addr(),
+        };
+        let mut config = BatchConfig::new(acme, requests, solver, dns);
+        config.state_path = state.clone();
+        config.out_dir = dir.path().join("certs");
+        config.checks.http.allow_loopback = true;
+        config.checks.http.http_port = lab.http01_port();
+        config.checks.http.timeout = Duration::from_secs(5);
+        config.batch_timeout = Duration::from_secs(120);
+        config.new_order_concurrency = Some(1);
+        let report = certdx::engine::batch::run_batch(config, None)
+            .await
+            .expect("the batch ran");
+
+        assert_eq!(report.certificates[0].status, CertStatus::Issued);
+        let log = proxy.log();
+        let created = new_orders(&log);
+        assert_eq!(created.len(), 2, "the lost newOrder, then the retry");
+        let lost_url = created[0].location.clone().expect("the lost order's URL");
+        let lost = &report.summary.interrupted_orders;
+        assert_eq!(lost.closed, 1, "{lost:?}");
+        assert_eq!(lost.unresolved, 0, "{lost:?}");
+
+        let client = stored_client(&lab, &directory, &state).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let mut order = client.order(&lost_url, deadline).await.expect("order");
+        let authorizations = order
+            .authorizations(deadline)
+            .await
+            .expect("authorizations");
+        assert_eq!(authorizations[0].status, AuthzStatus::Deactivated);
+        nothing_unconfirmed(&state);
+        let audit = audit(&lab, &directory, &state).await;
+        assert!(
+            audit.pending_unknown.is_empty(),
+            "{:?}",
+            audit.pending_unknown
+        );
     })
     .await;
 }
