@@ -32,7 +32,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::engine::acme::{AcmeClient, AcmeOrder, AuthzStatus};
+use crate::engine::acme::{AcmeClient, AcmeError, AcmeOrder, AuthzStatus};
 use crate::engine::store::{
     AuthorizationOutcome, OrderId, OrderRecord, OrderStatus, Store, StoreError,
     normalize_identifiers,
@@ -139,22 +139,32 @@ pub(super) async fn reconcile(
     }
     let n = unconfirmed.len();
     let listing = match client.orders_url(deadline).await {
-        Ok(None) => {
+        Ok(None) => Err(None),
+        Ok(Some(url)) => client
+            .list_orders(&url, MAX_PAGES, deadline)
+            .await
+            .map_err(Some),
+        Err(err) => Err(Some(err)),
+    };
+    let listing = match listing {
+        Ok(listing) => listing,
+        // No list, or one this CA will never serve: nothing can be looked up, now or later.
+        Err(refused) if refused.as_ref().is_none_or(|e| !passing(e)) => {
             let store = lock_store(store);
             for row in &unconfirmed {
                 store.set_order_status(row.id, OrderStatus::Abandoned, Some(UNLISTED_WHY))?;
             }
+            let mut note = unlisted_note(n);
+            if let Some(err) = refused {
+                note = format!("{note} (the orders list could not be read: {err})");
+            }
+            tracing::warn!(orders = n, "{note}");
             done.report.unlisted = n;
-            done.report.note = Some(unlisted_note(n));
-            tracing::warn!(orders = n, "{}", unlisted_note(n));
+            done.report.note = Some(note);
             return Ok(done);
         }
-        Ok(Some(url)) => client.list_orders(&url, MAX_PAGES, deadline).await,
-        Err(err) => Err(err),
-    };
-    let listing = match listing {
-        Ok(listing) => listing,
         Err(err) => {
+            let err = err.map_or_else(String::new, |e| e.to_string());
             done.report.unresolved = n;
             done.report.note = Some(format!(
                 "{n} order(s) whose newOrder answer was lost could not be looked up at the CA \
@@ -173,6 +183,7 @@ pub(super) async fn reconcile(
     }
     let mut complete = listing.complete;
     let mut fetched = 0;
+    let mut cut_short: Option<AcmeError> = None;
     for url in &listing.orders {
         if waiting.values().all(VecDeque::is_empty) {
             break;
@@ -187,9 +198,14 @@ pub(super) async fn reconcile(
         fetched += 1;
         let mut order = match client.order(url, deadline).await {
             Ok(order) => order,
+            // The CA could not answer now: what was not matched yet waits for the next run.
+            Err(err) if passing(&err) => {
+                cut_short = Some(err);
+                break;
+            }
+            // Gone since it was listed (expired), or not this account's: not one of ours.
             Err(err) => {
                 tracing::debug!(%url, error = %err, "a listed order could not be fetched");
-                complete = false;
                 continue;
             }
         };
@@ -220,6 +236,17 @@ pub(super) async fn reconcile(
         }
     }
 
+    if let Some(err) = cut_short {
+        let left = waiting.values().map(VecDeque::len).sum::<usize>();
+        done.report.unresolved = left;
+        if left > 0 {
+            done.report.note = Some(format!(
+                "{left} order(s) whose newOrder answer was lost were not found before the CA \
+                 stopped answering ({err}); the next run looks again"
+            ));
+        }
+        return Ok(done);
+    }
     let why = if complete {
         NOT_AT_CA_WHY
     } else {
@@ -239,6 +266,15 @@ pub(super) async fn reconcile(
         ));
     }
     Ok(done)
+}
+
+/// Whether `err` says nothing about the order, only that the CA could not answer now.
+fn passing(err: &AcmeError) -> bool {
+    matches!(
+        err,
+        AcmeError::Transport { .. } | AcmeError::Deadline { .. }
+    ) || err.is_rate_limited()
+        || err.status().is_some_and(|s| s >= 500)
 }
 
 /// Closes an order found unseen that this run does not continue: its authorizations recorded,
@@ -313,6 +349,27 @@ mod tests {
         ] {
             assert!(note.contains(needed), "{needed:?} missing from {note}");
         }
+    }
+
+    #[test]
+    fn only_a_ca_that_cannot_answer_now_defers_the_lookup() {
+        let http = |status| AcmeError::Http {
+            operation: crate::engine::acme::Operation::FetchOrder,
+            url: "https://ca.test/order/1".into(),
+            status,
+            retry_after: None,
+            body: String::new(),
+        };
+        assert!(passing(&http(503)));
+        assert!(passing(&http(429)));
+        assert!(!passing(&http(404)));
+        assert!(!passing(&http(403)));
+        assert!(passing(&AcmeError::Transport {
+            operation: crate::engine::acme::Operation::FetchOrder,
+            url: String::new(),
+            reason: "timed out".into(),
+            maybe_sent: true,
+        }));
     }
 
     #[test]
