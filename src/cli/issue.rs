@@ -291,6 +291,18 @@ fn render_text(report: &BatchReport) -> String {
             m.resumed_orders, m.settled_orders
         ));
     }
+    let lost = &m.interrupted_orders;
+    if lost.total() > 0 {
+        s.push_str(&format!(
+            "orders whose newOrder answer was lost: {} found at the CA and continued, {} found \
+             and closed, {} never created, {} not looked up (no orders list), {} left for the \
+             next run\n",
+            lost.adopted, lost.closed, lost.not_at_ca, lost.unlisted, lost.unresolved
+        ));
+    }
+    if let Some(note) = &lost.note {
+        s.push_str(&format!("note: {note}\n"));
+    }
     s
 }
 

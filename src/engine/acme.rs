@@ -25,6 +25,7 @@ mod csr;
 mod error;
 mod http;
 mod order;
+mod orders_list;
 mod retry;
 mod types;
 
@@ -33,6 +34,7 @@ pub use ari::{RenewalWindow, certificate_id};
 pub use csr::{KeyKind, PrivateKeyPem, new_key_and_csr};
 pub use error::{AcmeError, AcmeProblem, AcmeSubproblem, Operation};
 pub use order::AcmeOrder;
+pub use orders_list::OrdersListing;
 pub use retry::RetryPolicy;
 pub use types::{
     AuthzInfo, AuthzStatus, ChallengeInfo, ChallengeKind, ChallengeStatus, OrderInfo, OrderStatus,

@@ -28,6 +28,7 @@ mod lock;
 mod output;
 mod preflight;
 mod progress;
+mod reconcile;
 mod record;
 mod renewal;
 mod report;
@@ -46,7 +47,9 @@ pub use error::BatchError;
 pub use input::{CertRequest, InputError, collect_requests, parse_domains_file, parse_group};
 pub use lock::{LockError, StateLock};
 pub use progress::{BatchProgress, ItemProgress, ItemState, Phase};
-pub use report::{AuthorizationTally, BatchReport, BatchSummary, CertResult, CertStatus, Stage};
+pub use report::{
+    AuthorizationTally, BatchReport, BatchSummary, CertResult, CertStatus, InterruptedOrders, Stage,
+};
 pub use run::run_batch;
 
 /// The store behind its mutex, for one short call; a panic elsewhere does not make the record

@@ -18,6 +18,9 @@
 //! Pebble 2.4.0 sends no `Retry-After`, has no rate limits and finalizes within milliseconds.
 //! [`FaultProxy`] sits in front of it and injects exactly those: a 429 rateLimited problem
 //! with `Retry-After`, a 503 with `Retry-After`, an order held in `processing` for N polls.
+//! It can also lose an answer after Pebble acted on the request ([`FaultProxy::lose_answers`])
+//! and show account objects without `orders`, as Boulder sends them
+//! ([`FaultProxy::hide_orders_list`]).
 //! Design: it speaks HTTPS on both sides (the client's TLS ends at the proxy, with the same lab
 //! certificate; a new TLS connection goes to Pebble) and forwards each request with its `Host`
 //! header unchanged. Pebble builds every URL it returns (directory, `Location`, order and
@@ -473,6 +476,8 @@ pub enum Endpoint {
     NewAccount,
     /// `/order-plz`.
     NewOrder,
+    /// `/my-account/...`: the account object.
+    Account,
     /// `/my-order/...`.
     Order,
     /// `/finalize-order/...`.
@@ -496,6 +501,7 @@ impl Endpoint {
             ("/nonce-plz", Endpoint::Nonce),
             ("/sign-me-up", Endpoint::NewAccount),
             ("/order-plz", Endpoint::NewOrder),
+            ("/my-account/", Endpoint::Account),
             ("/my-order/", Endpoint::Order),
             ("/finalize-order/", Endpoint::Finalize),
             ("/authZ/", Endpoint::Authorization),
@@ -550,6 +556,10 @@ pub struct Logged {
     pub order_status: Option<String>,
     /// Whether the order status was rewritten to "processing".
     pub held: bool,
+    /// Whether Pebble's answer was kept from the client ([`FaultProxy::lose_answers`]).
+    pub lost: bool,
+    /// The answer's `Location` header (a created order's URL).
+    pub location: Option<String>,
 }
 
 /// Where the proxy serves ACME Renewal Information (RFC 9773) once [`FaultProxy::serve_ari`]
@@ -573,6 +583,8 @@ struct ProxyState {
     faults: HashMap<Endpoint, Vec<Fault>>,
     hold_polls: usize,
     hold_retry_after: u64,
+    lose: HashMap<Endpoint, usize>,
+    hide_orders_list: bool,
     log: Vec<Logged>,
 }
 
@@ -654,6 +666,19 @@ impl FaultProxy {
         lock(&self.state).ari = Some(window);
     }
 
+    /// Forwards the next `times` requests to `endpoint` to Pebble but never answers them: the
+    /// connection stays open, silent, until the client goes or 30 s pass. A CA that acted on a
+    /// request whose answer was lost; the request is logged (with `lost`) once Pebble answered.
+    pub fn lose_answers(&self, endpoint: Endpoint, times: usize) {
+        *lock(&self.state).lose.entry(endpoint).or_default() += times;
+    }
+
+    /// Removes `orders` from every account object, as Let's Encrypt's Boulder sends them
+    /// (`docs/acme-divergences.md`: no `orders` field on account objects).
+    pub fn hide_orders_list(&self) {
+        lock(&self.state).hide_orders_list = true;
+    }
+
     /// Every request seen so far, in arrival order.
     pub fn log(&self) -> Vec<Logged> {
         let mut log = lock(&self.state).log.clone();
@@ -728,6 +753,8 @@ where
         injected: fault.is_some(),
         order_status: None,
         held: false,
+        lost: false,
+        location: None,
     };
     let ari = lock(state).ari.clone();
     let (status, headers, body) = match (fault, ari) {
@@ -742,6 +769,33 @@ where
             let (body, order_status, held) = hold(state, endpoint, status, &mut headers, body);
             entry.order_status = order_status;
             entry.held = held;
+            entry.location = headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| v.clone());
+            let lose = {
+                let mut s = lock(state);
+                match s.lose.get_mut(&endpoint) {
+                    Some(n) if *n > 0 => {
+                        *n -= 1;
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            if lose {
+                entry.status = status;
+                entry.lost = true;
+                entry.answered = Instant::now();
+                lock(state).log.push(entry);
+                // Bounded by the connection's 30 s limit in `FaultProxy::start`.
+                std::future::pending::<()>().await;
+                return None;
+            }
+            let body = match endpoint {
+                Endpoint::Account if lock(state).hide_orders_list => without_orders(body),
+                _ => body,
+            };
             (status, headers, body)
         }
     };
@@ -772,6 +826,20 @@ fn with_ari(body: Vec<u8>, host: &str) -> Vec<u8> {
     };
     directory["renewalInfo"] = json!(format!("https://{host}{}", ARI_PATH.trim_end_matches('/')));
     serde_json::to_vec(&directory).expect("JSON")
+}
+
+/// An account object without its `orders` member.
+fn without_orders(body: Vec<u8>) -> Vec<u8> {
+    let Ok(mut account) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    let removed = account
+        .as_object_mut()
+        .and_then(|object| object.remove("orders"));
+    match removed {
+        Some(_) => serde_json::to_vec(&account).expect("JSON"),
+        None => body,
+    }
 }
 
 /// A renewal-information answer (RFC 9773 section 4.2).

@@ -43,6 +43,8 @@ pub(crate) struct Exchange {
     pub status: u16,
     /// The response's `Retry-After`, as an instant.
     pub retry_after: Option<Timestamp>,
+    /// The response's `Link` header values, as sent (paging of the account's orders list).
+    pub links: Vec<String>,
     /// The response body as the server sent it (at most [`MAX_BODY_BYTES`]), before any
     /// rewriting: what the typed layer reads the order's real status from.
     pub body: Vec<u8>,
@@ -246,6 +248,11 @@ impl AcmeHttp {
                 url,
                 status: status.as_u16(),
                 retry_after,
+                links: response_headers
+                    .get_all(http::header::LINK)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                    .collect(),
                 body: received,
             });
         }

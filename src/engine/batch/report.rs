@@ -8,6 +8,8 @@ use serde::Serialize;
 
 use crate::model::{Code, Finding};
 
+pub use super::reconcile::InterruptedOrders;
+
 /// How a certificate request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -158,6 +160,9 @@ pub struct BatchSummary {
     /// Orders an earlier run left unfinished that nothing asks for any more: their
     /// authorizations were recorded and settled, and the orders closed.
     pub settled_orders: usize,
+    /// Orders whose newOrder answer was never recorded (a kill or a lost response), as
+    /// reconciled with the CA's orders list, or what may remain where there is none.
+    pub interrupted_orders: InterruptedOrders,
     /// The whole run, in milliseconds.
     pub duration_ms: u64,
     /// The preflight checks, in milliseconds.
@@ -187,6 +192,7 @@ impl BatchSummary {
             not_ordered: count(&|c| c.stage == Some(Stage::Preflight)),
             resumed_orders: count(&|c| c.resumed),
             settled_orders: 0,
+            interrupted_orders: InterruptedOrders::default(),
             duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
             preflight_ms: 0,
             certificates_per_second: issued as f64 / duration.as_secs_f64().max(1e-3),

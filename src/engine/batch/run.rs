@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::engine::scheduler::{Disposition, Outcome, Scheduler, Waiting, WorkId, WorkItem};
-use crate::engine::store::{OrderId, OrderRecord, Store};
+use crate::engine::store::{OrderId, OrderRecord, OrderStatus, Store};
 use crate::model::{Code, Finding};
 
 use super::account::open_account;
@@ -25,6 +25,7 @@ use super::lock_store;
 use super::output;
 use super::preflight::{CaDomain, preflight};
 use super::progress::{BatchProgress, ItemProgress, ItemState, Phase, Reporter};
+use super::reconcile::reconcile;
 use super::renewal::{self, Renewal};
 use super::report::{AuthorizationTally, BatchReport, BatchSummary, CertResult, CertStatus, Stage};
 use super::responder::Responder;
@@ -166,10 +167,33 @@ pub async fn run_batch(
     });
     let preflight_ms = millis(preflight_started.elapsed());
 
+    // Orders an interrupted run sent newOrder for and never saw answered: looked up at the CA
+    // first, so one this run still wants is continued below instead of ordered twice.
+    let wanted: BTreeSet<Vec<String>> = requests
+        .iter()
+        .zip(&tracked)
+        .filter(|(_, t)| t.result.is_none())
+        .map(|(r, _)| r.key())
+        .collect();
+    let reconcile_deadline = (Instant::now() + SETTLE_TIME).min(deadline);
+    let reconciled = reconcile(
+        &store,
+        &account.client,
+        &directory,
+        &wanted,
+        reconcile_deadline,
+    )
+    .await?;
+    let mut interrupted = reconciled.report;
+
     // Orders an interrupted run left open: continued when this run asks for the same names,
-    // closed at the end otherwise.
+    // closed at the end otherwise. Unconfirmed ones the CA could not be asked about now are
+    // kept as they are, for the next run to look up.
     let mut open: BTreeMap<Vec<String>, Vec<OrderRecord>> = BTreeMap::new();
     for order in lock_store(&store).orders_to_resume(&directory)? {
+        if order.status == OrderStatus::New && order.order_url.is_none() {
+            continue;
+        }
         open.entry(order.identifiers.clone())
             .or_default()
             .push(order);
@@ -179,7 +203,7 @@ pub async fn run_batch(
     let mut scheduler = Scheduler::new(scheduler_config, &lock_store(&store))?;
     let mut work_of: HashMap<WorkId, usize> = HashMap::new();
     let mut fresh = Vec::new();
-    let mut touched: BTreeSet<OrderId> = BTreeSet::new();
+    let mut touched: BTreeSet<OrderId> = reconciled.touched.into_iter().collect();
     let now = Timestamp::now();
     for (i, request) in requests.iter().enumerate() {
         if tracked[i].result.is_some() {
@@ -419,6 +443,17 @@ pub async fn run_batch(
     });
     let settle_deadline = Instant::now() + SETTLE_TIME;
     let settled = close_orders(&ctx.store, &ctx.client, &leftovers, settle_deadline).await?;
+    // newOrder answers this run lost (timeouts, broken connections): nothing continues them now.
+    let late = reconcile(
+        &ctx.store,
+        &ctx.client,
+        &directory,
+        &BTreeSet::new(),
+        settle_deadline,
+    )
+    .await?;
+    touched.extend(late.touched);
+    interrupted.add(late.report);
     let authorizations = settle_store(&ctx, &directory, &config.out_dir, &touched)?;
     solver.shutdown().await;
 
@@ -434,6 +469,7 @@ pub async fn run_batch(
         .collect();
     let mut summary = BatchSummary::of(&certificates, started.elapsed(), authorizations);
     summary.settled_orders = settled;
+    summary.interrupted_orders = interrupted;
     summary.preflight_ms = preflight_ms;
     reporter.update(|p| {
         p.phase = Phase::Done;

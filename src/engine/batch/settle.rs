@@ -12,7 +12,9 @@
 //!   *pending* authorization as a failed validation (boulder PR 7835), the same as letting the
 //!   CA reject it, which would spend the name's failure budget (5 per hour) for nothing; and its
 //!   only benefit, freeing a slot under the pending-authorizations limit, no longer exists there
-//!   (the limit was retired). The scheduler still caps pending authorizations itself.
+//!   (the limit was retired). The scheduler still caps pending authorizations itself. The one
+//!   exception is in `reconcile`: an order created unseen at a CA that lists orders (so not
+//!   Let's Encrypt) and no longer wanted.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;

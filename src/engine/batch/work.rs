@@ -351,12 +351,28 @@ async fn new_order(
             Ok(Ok((survivor, order)))
         }
         Err(err) => {
-            ctx.store().set_order_status(
-                id,
-                store::OrderStatus::Abandoned,
-                Some(&format!("newOrder failed: {err}")),
-            )?;
+            // An answer lost after the request may have left means the CA may have created the
+            // order: the record stays `new` for the reconciliation (`reconcile`) to look up.
+            let status = if answer_lost(&err) {
+                store::OrderStatus::New
+            } else {
+                store::OrderStatus::Abandoned
+            };
+            ctx.store()
+                .set_order_status(id, status, Some(&format!("newOrder failed: {err}")))?;
             Ok(Err(Failure::from_acme(&err, Stage::Order)))
         }
     }
+}
+
+/// Whether newOrder may have reached the CA and been acted on though no answer came: the
+/// connection broke or timed out after the request could have left.
+fn answer_lost(err: &AcmeError) -> bool {
+    matches!(
+        err,
+        AcmeError::Transport {
+            maybe_sent: true,
+            ..
+        } | AcmeError::Deadline { .. }
+    )
 }

@@ -235,6 +235,20 @@ impl Store {
         rows.map(|r| r?.into_record()).collect()
     }
 
+    /// Orders on `directory_url` recorded before newOrder was sent whose answer was never
+    /// recorded (status `new`, no URL), oldest first: the CA may hold them unseen, so a run
+    /// reconciles them with the account's orders list before ordering anything.
+    pub fn unconfirmed_orders(&self, directory_url: &str) -> Result<Vec<OrderRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders o JOIN accounts a ON a.id = o.account_id
+             WHERE a.directory_url = ?1 AND o.status = 'new' AND o.order_url IS NULL
+             ORDER BY o.id"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([directory_url], RawOrder::from_row)?;
+        rows.map(|r| r?.into_record()).collect()
+    }
+
     /// The newest issued order for exactly this set of identifiers on `directory_url`, with the
     /// certificate's path: the engine never orders again what is already issued.
     pub fn issued_for<S: AsRef<str>>(
@@ -334,6 +348,37 @@ mod tests {
         assert_eq!(
             store.order(a).unwrap().unwrap().error.as_deref(),
             Some("rejectedIdentifier")
+        );
+    }
+
+    #[test]
+    fn unconfirmed_orders_are_the_new_ones_without_an_answer() {
+        let (store, account) = store_with_account();
+        let sent = store.begin_order(account, &["a.example"]).unwrap();
+        let answered = store.begin_order(account, &["b.example"]).unwrap();
+        store
+            .set_order_url(answered, "https://acme.test/order/b", None)
+            .unwrap();
+        let refused = store.begin_order(account, &["c.example"]).unwrap();
+        store
+            .set_order_status(refused, OrderStatus::Abandoned, Some("newOrder failed"))
+            .unwrap();
+        let lost = store.begin_order(account, &["a.example"]).unwrap();
+        store
+            .set_order_status(lost, OrderStatus::New, Some("newOrder: timed out"))
+            .unwrap();
+        let ids: Vec<_> = store
+            .unconfirmed_orders(DIR)
+            .unwrap()
+            .iter()
+            .map(|o| o.id)
+            .collect();
+        assert_eq!(ids, [sent, lost]);
+        assert!(
+            store
+                .unconfirmed_orders("https://other.test/dir")
+                .unwrap()
+                .is_empty()
         );
     }
 

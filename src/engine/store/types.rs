@@ -96,7 +96,8 @@ text_enum! {
     /// An order's state: RFC 8555's five, Pebble's `deactivated`, and two of our own (`new`,
     /// `abandoned`) for orders the CA never confirmed or that the engine gave up on.
     OrderStatus {
-        /// Recorded before newOrder was sent; the CA may or may not have created it.
+        /// Recorded before newOrder was sent (and kept when its answer was lost); the CA may or
+        /// may not have created it, which the batch's reconciliation looks up.
         New => "new",
         /// Authorizations still to complete.
         Pending => "pending",
