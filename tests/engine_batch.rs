@@ -503,7 +503,7 @@ async fn a_rate_limit_past_the_deadline_is_reported_with_its_retry_time_by_the_c
             );
         }
         assert_eq!(doc["summary"]["failed"], 3);
-        assert_eq!(doc["schema_version"], 1);
+        assert_eq!(doc["schema_version"], 2);
         let orders = new_orders(&proxy.log()).len();
         assert_eq!(orders, 3, "each order asked once, then the account waits");
         let rows = order_rows(&dir.path().join("state.sqlite"));

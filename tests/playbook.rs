@@ -154,7 +154,10 @@ async fn report_names_the_nameserver_that_lacks_the_txt() {
         rc["summary"].as_str().unwrap().contains(&ns2_addr),
         "the root cause names ns2: {rc:#}"
     );
-    assert_eq!(rc["subject"], "Challenge web/site-1-1-1");
+    assert_eq!(
+        rc["subject"],
+        serde_json::json!({"kind": "Challenge", "namespace": "web", "name": "site-1-1-1"})
+    );
     // cert-manager's own reason is still there, below the live finding.
     let codes: Vec<&str> = d["findings"]
         .as_array()
@@ -501,7 +504,8 @@ async fn check_takes_what_an_engineer_pastes() {
         assert_eq!(exit, 0, "{target:?}: {v:#}");
         assert_eq!(v["targets"][0]["name"], "www.paste.test", "{target:?}");
         assert_eq!(
-            v["targets"][0]["challenge"], "Challenge web/site-1-1-1",
+            v["targets"][0]["challenge"],
+            serde_json::json!({"kind": "Challenge", "namespace": "web", "name": "site-1-1-1"}),
             "{target:?}"
         );
         let http01 = v["checks"]

@@ -196,7 +196,7 @@ fn healthy_estate_reports_nothing_and_exits_zero() {
 #[test]
 fn json_document_is_versioned_and_carries_finding_fields() {
     let (report, _) = report_json("rate-limited.yaml");
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     assert_eq!(report["generated_at"], NOW);
     let d = report["diagnoses"]
         .as_array()
@@ -227,9 +227,16 @@ fn json_document_is_versioned_and_carries_finding_fields() {
         .filter(|f| f["code"] == "ratelimit-failed-authorizations")
         .count();
     assert_eq!(copies, 1);
-    assert!(
-        f["subject"].as_str().unwrap().starts_with("Order rl-auth/"),
-        "{f:#}"
+    // One shape for every subject (schema 2): an object, as the diagnosis's own.
+    assert_eq!(f["subject"]["kind"], "Order", "{f:#}");
+    assert_eq!(f["subject"]["namespace"], "rl-auth", "{f:#}");
+    assert_eq!(
+        d["subject"]
+            .as_object()
+            .map(|o| o.keys().collect::<Vec<_>>()),
+        f["subject"]
+            .as_object()
+            .map(|o| o.keys().collect::<Vec<_>>())
     );
     assert!(
         f["evidence"].as_array().unwrap().len() >= 3,
@@ -635,7 +642,7 @@ fn dash_o_takes_a_format_or_a_file() {
     let snap = fixture("rate-limited.yaml");
     let out = certdx(&["report", "--snapshot", &snap, "-o", "json"]);
     let v: Value = serde_json::from_slice(&out.stdout).expect("-o json is JSON");
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     let out = certdx(&["report", "--snapshot", &snap, "-o", "yaml"]);
     let y: Value = serde_norway::from_slice(&out.stdout).expect("-o yaml is YAML");
     assert_eq!(y["diagnoses"], v["diagnoses"]);
@@ -664,7 +671,7 @@ fn dash_o_takes_a_format_or_a_file() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&named_json).unwrap()).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
 
     let out = certdx(&[
         "report",

@@ -198,7 +198,10 @@ async fn missing_and_broken_solvers_are_named_from_the_api() {
         assert_eq!(f[5].code, Code::Http01NotPointingToIngress);
         assert_eq!(f[5].severity, Severity::Info);
         let subject = format!("Challenge {ns}/{CHALLENGE}");
-        assert!(f.iter().all(|f| f.subject.as_deref() == Some(subject.as_str())));
+        assert!(
+            f.iter()
+                .all(|f| f.subject.as_ref().map(ToString::to_string) == Some(subject.clone()))
+        );
 
         // The same through the playbook's entry point. Two controller Pods: one not yet on a
         // node (the API answers an empty log), one on a node that does not exist (the API

@@ -165,7 +165,7 @@ pub fn expects_solver_objects(ch: &Challenge) -> bool {
 struct Ctx<'a> {
     challenge: &'a Challenge,
     namespace: String,
-    subject: String,
+    subject: ObjectRef,
     config: SolverConfig,
     /// `/.well-known/acme-challenge/TOKEN`.
     path: String,
@@ -176,7 +176,7 @@ impl<'a> Ctx<'a> {
         Ctx {
             challenge,
             namespace: challenge.namespace().unwrap_or_default(),
-            subject: ObjectRef::of(Kind::Challenge, challenge).to_string(),
+            subject: ObjectRef::of(Kind::Challenge, challenge),
             config: SolverConfig::from_challenge(challenge),
             path: format!("{CHALLENGE_PATH}/{}", challenge.spec.token),
         }
@@ -209,9 +209,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// A fact about a named object, for evidence.
-    fn fact(subject: String, detail: impl Into<String>) -> Evidence {
+    fn fact(subject: impl std::fmt::Display, detail: impl Into<String>) -> Evidence {
         Evidence::Fact {
-            subject,
+            subject: subject.to_string(),
             detail: detail.into(),
         }
     }
@@ -295,7 +295,8 @@ mod tests {
             ]
         );
         assert!(f.iter().all(|f| f.code == Code::Http01SolverBlocked
-            && f.subject.as_deref() == Some("Challenge shop/www-example-com-1-2-3")));
+            && f.subject.as_ref().map(ToString::to_string).as_deref()
+                == Some("Challenge shop/www-example-com-1-2-3")));
     }
 
     #[test]

@@ -75,10 +75,8 @@ pub async fn add_cluster_side(
     let Some((namespace, name)) = result
         .target
         .challenge
-        .as_deref()
-        .and_then(|c| c.strip_prefix("Challenge "))
-        .and_then(|c| c.split_once('/'))
-        .map(|(n, m)| (n.to_owned(), m.to_owned()))
+        .as_ref()
+        .map(|c| (c.namespace.clone(), c.name.clone()))
     else {
         return;
     };

@@ -132,7 +132,7 @@ impl Pass<'_> {
                     Code::CertificateNotReady,
                     format!("{subject} is not Ready: {}", status.reason),
                 )
-                .with_subject(subject.to_string()),
+                .with_subject(subject.clone()),
             );
         }
         let mut names = cert.spec.dns_names.clone();
@@ -242,7 +242,7 @@ impl Pass<'_> {
                         crate::model::state::one_line(&why)
                     ),
                 )
-                .with_subject(obj.to_string()),
+                .with_subject(obj.clone()),
             );
             findings.append(&mut c.out);
         }
@@ -266,6 +266,19 @@ impl Pass<'_> {
         listed: bool,
         findings: &[Finding],
     ) -> Finding {
+        let missing = ObjectRef {
+            kind: if r.is_cluster() {
+                Kind::ClusterIssuer
+            } else {
+                Kind::Issuer
+            },
+            namespace: if r.is_cluster() {
+                String::new()
+            } else {
+                namespace.to_owned()
+            },
+            name: r.name.clone(),
+        };
         let made_for = self.newest_made_for(r, namespace);
         let existed = made_for
             .as_ref()
@@ -284,7 +297,7 @@ impl Pass<'_> {
                 Code::IssuerNotInSource,
                 format!("{label}, used by {user}, is not in this source"),
             )
-            .with_subject(label.to_owned())
+            .with_subject(missing.clone())
             .with_detail(detail);
         }
         let downstream = findings
@@ -301,7 +314,7 @@ impl Pass<'_> {
             Code::IssuerNotFound,
             format!("{label}, used by {user}, does not exist"),
         )
-        .with_subject(label.to_owned());
+        .with_subject(missing.clone());
         if downstream {
             // The failure below stopped this attempt; the missing issuer stops the next one.
             f.severity = crate::model::Severity::Warning;
@@ -467,19 +480,15 @@ pub(super) fn settle(d: &mut Diagnosis) {
 /// as its subject (where the error happened) and every copy as evidence.
 fn merge_propagated(findings: Vec<Finding>) -> Vec<Finding> {
     let depth = |f: &Finding| {
-        let s = f.subject.as_deref().unwrap_or("");
         // Issuers first: an issuer's own condition says more than the requests that wait for it.
-        [
-            "Issuer ",
-            "ClusterIssuer ",
-            "Challenge ",
-            "Order ",
-            "CertificateRequest ",
-            "Certificate ",
-        ]
-        .iter()
-        .position(|k| s.starts_with(k))
-        .map_or(0, |p| 6 - p)
+        f.subject.as_ref().map_or(0, |s| match s.kind {
+            Kind::Issuer => 6,
+            Kind::ClusterIssuer => 5,
+            Kind::Challenge => 4,
+            Kind::Order => 3,
+            Kind::CertificateRequest => 2,
+            Kind::Certificate => 1,
+        })
     };
     let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
     for f in findings {

@@ -59,7 +59,7 @@ impl Collector<'_> {
                 text: excerpt(text),
                 at,
             }];
-            f.subject = Some(subject.to_string());
+            f.subject = Some(subject.clone());
             self.push(f);
         }
     }
@@ -143,7 +143,7 @@ impl Collector<'_> {
                         human_duration(retry.duration_since(self.now))
                     ),
                 )
-                .with_subject(subject.to_string())
+                .with_subject(subject.clone())
                 .with_detail(format!("last failure at {failed_at}; the backoff doubles from 1h up to 32h"));
                 f.rate_limit = Some(crate::model::RateLimit {
                     retry_after: Some(retry),
@@ -169,11 +169,11 @@ impl Collector<'_> {
             && !self
                 .out
                 .iter()
-                .any(|f| f.subject.as_deref() == Some(&subject.to_string()))
+                .any(|f| f.subject.as_ref() == Some(&subject))
         {
             self.push(
                 Finding::new(Code::RequestFailed, format!("{subject}: {}", status.reason))
-                    .with_subject(subject.to_string()),
+                    .with_subject(subject.clone()),
             );
         }
     }
@@ -194,14 +194,14 @@ impl Collector<'_> {
                         status.state.as_deref().unwrap_or_default()
                     ),
                 )
-                .with_subject(subject.to_string()),
+                .with_subject(subject.clone()),
             ),
             Some("expired") => self.push(
                 Finding::new(
                     Code::ExpiredOrder,
                     format!("{subject} expired before it completed"),
                 )
-                .with_subject(subject.to_string())
+                .with_subject(subject.clone())
                 .with_detail(reason.to_owned()),
             ),
             _ => {}
@@ -225,7 +225,7 @@ impl Collector<'_> {
                         ch.spec.type_
                     ),
                 )
-                .with_subject(subject.to_string()),
+                .with_subject(subject.clone()),
             );
         }
         match wait {
@@ -236,7 +236,7 @@ impl Collector<'_> {
                         Code::ChallengeBlockedDuplicate,
                         format!("{name} ({}) waits for {other}, which is for the same name and type", ch.spec.type_),
                     )
-                    .with_subject(subject.to_string())
+                    .with_subject(subject.clone())
                     .with_evidence(Evidence::Fact { subject: other.to_string(), detail: "processing the same DNS name and challenge type".into() }),
                 );
             }
@@ -245,7 +245,7 @@ impl Collector<'_> {
                     Code::ChallengeNotScheduled,
                     format!("{name} waits for a scheduler slot: {processing} Challenges are processing (limit {max})"),
                 )
-                .with_subject(subject.to_string())
+                .with_subject(subject.clone())
                 .with_evidence(Evidence::Fact {
                     subject: "cluster".into(),
                     detail: format!("{processing} Challenges with status.processing=true"),
@@ -275,7 +275,7 @@ impl Collector<'_> {
                                 human_duration(age)
                             ),
                         )
-                        .with_subject(subject.to_string())
+                        .with_subject(subject.clone())
                         .with_detail(format!(
                             "presented and processing since {}; last reason: {}",
                             created.0,

@@ -5,7 +5,7 @@
 use kube::ResourceExt;
 
 use crate::model::state::request_status;
-use crate::model::{CertificateChain, Code, Finding, Inventory, Kind, State};
+use crate::model::{CertificateChain, Code, Finding, Inventory, Kind, ObjectRef, State};
 
 /// The finding naming the missing links of `chain`, unless the source listed them (a live
 /// cluster) or something found already explains the Certificate's state. `acme` says whether
@@ -23,14 +23,14 @@ pub(super) fn missing_links(
         return None;
     }
     let acme_possible = acme != Some(false);
-    let (missing, below): (&[Kind], String) = match chain.current() {
+    let (missing, below): (&[Kind], ObjectRef) = match chain.current() {
         None if acme_possible => (
             &[Kind::CertificateRequest, Kind::Order, Kind::Challenge],
-            format!("Certificate {ns}/{}", cert.name_any()),
+            ObjectRef::of(Kind::Certificate, cert),
         ),
         None => (
             &[Kind::CertificateRequest],
-            format!("Certificate {ns}/{}", cert.name_any()),
+            ObjectRef::of(Kind::Certificate, cert),
         ),
         Some(link) => {
             let req = &inv.requests[link.request];
@@ -41,7 +41,7 @@ pub(super) fn missing_links(
             match link.orders.first() {
                 None if pending && acme_possible => (
                     &[Kind::Order, Kind::Challenge],
-                    format!("CertificateRequest {ns}/{}", req.name_any()),
+                    ObjectRef::of(Kind::CertificateRequest, req),
                 ),
                 Some(o) if o.challenges.is_empty() => {
                     let order = &inv.orders[o.order];
@@ -56,10 +56,7 @@ pub(super) fn missing_links(
                     if !(open && submitted) {
                         return None;
                     }
-                    (
-                        &[Kind::Challenge],
-                        format!("Order {ns}/{}", order.name_any()),
-                    )
+                    (&[Kind::Challenge], ObjectRef::of(Kind::Order, order))
                 }
                 _ => return None,
             }

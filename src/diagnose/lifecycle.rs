@@ -11,7 +11,7 @@ pub const RECONCILE_GRACE: SignedDuration = SignedDuration::from_mins(10);
 
 /// The lifecycle findings of one Certificate at `now`.
 pub fn lifecycle(cert: &Certificate, now: Timestamp) -> Vec<Finding> {
-    let subject = ObjectRef::of(Kind::Certificate, cert).to_string();
+    let subject = ObjectRef::of(Kind::Certificate, cert);
     let mut out = Vec::new();
     let Some(status) = cert.status.as_ref() else {
         let created = cert.metadata.creation_timestamp.as_ref().map(|t| t.0);

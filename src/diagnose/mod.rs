@@ -80,7 +80,7 @@ pub struct RootCause {
     pub advice: String,
     /// The object where the cause was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
+    pub subject: Option<ObjectRef>,
     /// For rate limits: when the CA accepts requests again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<Timestamp>,

@@ -36,9 +36,9 @@ pub struct Target {
     /// The ACME account URI, for CAA `accounturi`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_uri: Option<String>,
-    /// The Challenge this target comes from, as `Challenge ns/name`.
+    /// The Challenge this target comes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub challenge: Option<String>,
+    pub challenge: Option<crate::model::ObjectRef>,
 }
 
 impl Target {
@@ -88,7 +88,10 @@ impl Target {
                 .unwrap_or(DEFAULT_CA_DOMAIN)
                 .to_owned(),
             account_uri,
-            challenge: Some(format!("Challenge {namespace}/{}", ch.name_any())),
+            challenge: Some(crate::model::ObjectRef::of(
+                crate::model::Kind::Challenge,
+                ch,
+            )),
         }
     }
 }

@@ -157,9 +157,10 @@ pub struct Finding {
     pub detail: String,
     /// What to do.
     pub advice: String,
-    /// The object the finding is about, e.g. `Challenge default/web-1-123-456`, if any.
+    /// The object the finding is about, if any: the same shape as a diagnosis's subject
+    /// (`{kind, namespace, name}`), so one jq path reads both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
+    pub subject: Option<super::ObjectRef>,
     /// The identifier (DNS name or IP address) the finding is about, when one is named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
@@ -194,8 +195,8 @@ impl Finding {
     }
 
     /// Sets the subject object.
-    pub fn with_subject(mut self, subject: impl Into<String>) -> Finding {
-        self.subject = Some(subject.into());
+    pub fn with_subject(mut self, subject: super::ObjectRef) -> Finding {
+        self.subject = Some(subject);
         self
     }
 

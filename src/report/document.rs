@@ -8,7 +8,7 @@ use crate::model::{Severity, State};
 
 /// Version of the JSON document's shape. Bumped on any incompatible change; additions of
 /// optional fields keep it.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A diagnosis report: the problems in an estate, for humans and machines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -195,7 +195,7 @@ fn chain(s: &mut String, node: &ChainNode, depth: usize) {
 fn finding(s: &mut String, f: &Finding) {
     let _ = writeln!(s, "#### `{}`: {}\n", f.code, inline(&f.summary));
     if let Some(sub) = &f.subject {
-        let _ = writeln!(s, "- Where: {}", inline(sub));
+        let _ = writeln!(s, "- Where: {}", inline(&sub.to_string()));
     }
     if !f.detail.is_empty() {
         let _ = writeln!(s, "- Detail: {}", inline(&f.detail));

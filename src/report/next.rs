@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 
 use crate::diagnose::Diagnosis;
-use crate::model::{Code, Kind};
+use crate::model::{Code, Kind, ObjectRef};
 
 /// The next command for `d` read at `now`, if the root cause suggests one.
 pub fn next_command(d: &Diagnosis, now: Timestamp) -> Option<String> {
@@ -20,14 +20,18 @@ pub fn next_command(d: &Diagnosis, now: Timestamp) -> Option<String> {
         };
     }
     // A cause found on a Challenge is checked on that Challenge.
-    if let Some(ch) = rc
-        .subject
-        .as_deref()
-        .and_then(|s| s.strip_prefix("Challenge "))
-    {
-        return Some(format!("certdx check {ch}"));
+    if let Some(ch) = rc.subject.as_ref().filter(|s| s.kind == Kind::Challenge) {
+        return Some(format!("certdx check {}/{}", ch.namespace, ch.name));
     }
-    let issuer = |label: &str| {
+    let described = |s: &ObjectRef| match s.kind {
+        Kind::ClusterIssuer => Some(format!("kubectl describe clusterissuer {}", s.name)),
+        Kind::Issuer => Some(format!(
+            "kubectl describe issuer {} -n {}",
+            s.name, s.namespace
+        )),
+        _ => None,
+    };
+    let labelled = |label: &str| {
         if let Some(name) = label.strip_prefix("ClusterIssuer ") {
             Some(format!("kubectl describe clusterissuer {name}"))
         } else {
@@ -40,9 +44,9 @@ pub fn next_command(d: &Diagnosis, now: Timestamp) -> Option<String> {
     match rc.code {
         Code::IssuerNotReady | Code::IssuerNotFound | Code::AcmeAccount => rc
             .subject
-            .as_deref()
-            .and_then(issuer)
-            .or_else(|| d.issuer.as_deref().and_then(issuer)),
+            .as_ref()
+            .and_then(described)
+            .or_else(|| d.issuer.as_deref().and_then(labelled)),
         Code::SourceIncomplete | Code::IssuerNotInSource => None,
         _ => renew,
     }

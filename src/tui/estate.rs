@@ -278,10 +278,10 @@ impl Estate {
             let mut findings = self.base_findings[i].clone();
             let mut mine = Vec::new();
             current_challenges(&d.chain, &mut mine);
-            for key in mine.iter().map(ToString::to_string) {
-                if let Some(r) = result_of(&key) {
+            for challenge in &mine {
+                if let Some(r) = result_of(&challenge.to_string()) {
                     findings.extend(r.findings.iter().cloned().map(|mut f| {
-                        f.subject.get_or_insert_with(|| key.clone());
+                        f.subject.get_or_insert_with(|| challenge.clone());
                         f
                     }));
                 }

@@ -164,4 +164,32 @@ fn main() {
         run.max_rss_kib / 1024,
         stdout_of(&mut grep(), &path).lines().count()
     );
+    typical_messages();
+}
+
+/// The classifier alone on the messages users paste most, in this process: what one message
+/// costs (target < 50 µs in a release build).
+fn typical_messages() {
+    let texts = [
+        "429 urn:ietf:params:acme:error:rateLimited: too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s, retry after 2025-12-31 04:04:56 UTC: see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-exact-set-of-identifiers",
+        "Waiting for HTTP-01 challenge propagation: wrong status code '404', expected '200'",
+        "Error accepting authorization: acme: authorization error for example.com: 400 urn:ietf:params:acme:error:dns: DNS problem: SERVFAIL looking up CAA for example.com - the domain's nameservers may be malfunctioning",
+        "Issuing certificate as Secret does not exist",
+    ];
+    for t in texts {
+        let _ = certdx::checks::explain::explain(t); // regexes compiled outside the timing
+    }
+    let rounds: u32 = 2000;
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        for t in texts {
+            std::hint::black_box(certdx::checks::explain::explain(std::hint::black_box(t)));
+        }
+    }
+    let per_message = start.elapsed() / (rounds * texts.len() as u32);
+    println!(
+        "one typical message        {:>7.1} µs (classifier alone, {} messages)",
+        per_message.as_secs_f64() * 1e6,
+        rounds as usize * texts.len()
+    );
 }

@@ -375,13 +375,12 @@ fn conditions(out: &mut Out, conditions: &[Condition]) {
 }
 
 fn findings(out: &mut Out, app: &App, d: &Diagnosis, node: &ChainNode) {
-    let me = node.object.to_string();
     // The Certificate (the root) shows every finding; other nodes show their own.
     let root = node.object == d.subject;
     let mine: Vec<&Finding> = d
         .findings
         .iter()
-        .filter(|f| root || f.subject.as_deref() == Some(me.as_str()))
+        .filter(|f| root || f.subject.as_ref() == Some(&node.object))
         .collect();
     if mine.is_empty() {
         return;
@@ -403,7 +402,13 @@ fn finding(out: &mut Out, app: &App, f: &Finding, show_subject: bool) {
     ]));
     out.text(4, &f.summary, Style::new());
     if show_subject {
-        out.kv("  where", f.subject.clone().unwrap_or_default());
+        out.kv(
+            "  where",
+            f.subject
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        );
     }
     if !f.detail.is_empty() && f.detail != f.summary {
         out.kv("  detail", &f.detail);
