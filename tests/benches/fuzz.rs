@@ -7,7 +7,9 @@
 //! slow input to `target/fuzz-findings/` (`CERTDX_FUZZ_OUT` elsewhere). Settings:
 //! `CERTDX_FUZZ_INPUTS` (inputs per target, default 1,000,000), `CERTDX_FUZZ_SEED`,
 //! `CERTDX_FUZZ_TARGETS` (comma-separated names). Under `cargo test` it runs 200 inputs each.
-//! The process exits 1 when any input crashed.
+//! The process exits 1 when any input crashed. `CERTDX_FUZZ_REPLAY=FILE` with one target in
+//! `CERTDX_FUZZ_TARGETS` runs that input three times and prints each time (the first run of a
+//! target also pays for its one-time setup, such as compiling the classifiers' patterns).
 
 #[path = "../fuzz/mod.rs"]
 mod fuzz;
@@ -48,6 +50,10 @@ fn main() {
         "{:<14} {:>10} {:>9} {:>10} {:>9} {:>8} {:>5}",
         "target", "inputs", "wall s", "inputs/s", "max ms", "crashes", "slow"
     );
+    if let Some(path) = std::env::var_os("CERTDX_FUZZ_REPLAY") {
+        replay(&PathBuf::from(path), only.as_deref().unwrap_or_default());
+        return;
+    }
     let mut crashed = false;
     for target in fuzz::targets() {
         if only
@@ -81,5 +87,24 @@ fn main() {
     }
     if crashed {
         std::process::exit(1);
+    }
+}
+
+/// Runs one saved input through the named targets, timing each of three runs.
+fn replay(path: &std::path::Path, names: &[String]) {
+    let input = std::fs::read(path).expect("read the input to replay");
+    for target in fuzz::targets() {
+        if !names.iter().any(|n| n == target.name()) {
+            continue;
+        }
+        for round in 1..=3 {
+            let started = std::time::Instant::now();
+            target.run(&input);
+            println!(
+                "{} run {round}: {:.1} ms",
+                target.name(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
     }
 }
