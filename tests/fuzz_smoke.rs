@@ -165,11 +165,13 @@ fn the_binary_exits_2_without_a_panic_on_a_nan_timeout() {
 }
 
 #[test]
-fn batch_and_self_check_timeouts_beyond_the_clock_are_usage_errors() {
+fn time_and_count_flags_beyond_what_the_engine_can_hold_are_usage_errors() {
     let base = timeout_commands().pop().expect("the issue command line");
     for (flag, bad) in [
         ("--batch-timeout", "18446744073709551615"),
         ("--self-check-timeout", "18446744073709551615"),
+        // Sizes a semaphore, which panics above usize::MAX >> 3 permits.
+        ("--new-order-concurrency", "18446744073709551615"),
     ] {
         let mut line = base.clone();
         line.extend([flag, bad]);

@@ -124,6 +124,15 @@ pub const MAX_BATCH_TIMEOUT_SECS: u64 = 365 * 24 * 3600;
 /// The most `--self-check-timeout` accepts, in seconds (a day), for the same reason.
 pub const MAX_SELF_CHECK_TIMEOUT_SECS: u64 = 24 * 3600;
 
+/// Parses `--new-order-concurrency`: 1 to 10,000 (it sizes a semaphore, which refuses more
+/// permits than it can count).
+pub fn parse_new_order_concurrency(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n @ 1..=10_000) => Ok(n),
+        _ => Err(format!("{text:?} is not a count from 1 to 10000")),
+    }
+}
+
 /// Parses a resolver address: `IP:PORT`, `[IPv6]:PORT`, or a bare address on port 53.
 pub fn parse_resolver(text: &str) -> Result<std::net::SocketAddr, String> {
     let t = text.trim();
@@ -456,7 +465,7 @@ pub struct IssueArgs {
     pub concurrency: usize,
     /// Most newOrder requests in flight at once (labs: Pebble 2.4.0 can deadlock on concurrent
     /// newOrder requests).
-    #[arg(long, value_name = "N", hide = true)]
+    #[arg(long, value_name = "N", hide = true, value_parser = parse_new_order_concurrency)]
     pub new_order_concurrency: Option<usize>,
     /// Where certificates (`NAME.crt`) and keys (`NAME.key`, 0600) are written.
     #[arg(long, value_name = "DIR", default_value = "certs")]
