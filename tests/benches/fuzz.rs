@@ -7,8 +7,8 @@
 //! slow input to `target/fuzz-findings/` (`CERTDX_FUZZ_OUT` elsewhere). Settings:
 //! `CERTDX_FUZZ_INPUTS` (inputs per target, default 1,000,000), `CERTDX_FUZZ_SEED`,
 //! `CERTDX_FUZZ_TARGETS` (comma-separated names). Under `cargo test` it runs 200 inputs each.
-//! The process exits 1 when any input crashed. `CERTDX_FUZZ_REPLAY=FILE` with one target in
-//! `CERTDX_FUZZ_TARGETS` runs that input three times and prints each time (the first run of a
+//! The process exits 1 when any input crashed. `CERTDX_FUZZ_REPLAY=FILE` (or a directory of
+//! findings) with the targets in `CERTDX_FUZZ_TARGETS` runs each input three times and prints each time (the first run of a
 //! target also pays for its one-time setup, such as compiling the classifiers' patterns).
 
 #[path = "../fuzz/mod.rs"]
@@ -90,21 +90,41 @@ fn main() {
     }
 }
 
-/// Runs one saved input through the named targets, timing each of three runs.
+/// Runs saved inputs (a file, or every `TARGET-*` file of a directory) through the named
+/// targets, timing each of three runs.
 fn replay(path: &std::path::Path, names: &[String]) {
-    let input = std::fs::read(path).expect("read the input to replay");
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .expect("read the replay directory")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_owned()]
+    };
     for target in fuzz::targets() {
         if !names.iter().any(|n| n == target.name()) {
             continue;
         }
-        for round in 1..=3 {
-            let started = std::time::Instant::now();
-            target.run(&input);
-            println!(
-                "{} run {round}: {:.1} ms",
-                target.name(),
-                started.elapsed().as_secs_f64() * 1000.0
-            );
+        for file in &files {
+            let is_dir_entry = path.is_dir();
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if is_dir_entry && !name.starts_with(&format!("{}-", target.name())) {
+                continue;
+            }
+            let input = std::fs::read(file).expect("read the input to replay");
+            let times: Vec<String> = (0..3)
+                .map(|_| {
+                    let started = std::time::Instant::now();
+                    target.run(&input);
+                    format!("{:.1}", started.elapsed().as_secs_f64() * 1000.0)
+                })
+                .collect();
+            println!("{} {name}: {} ms", target.name(), times.join(" / "));
         }
     }
 }
