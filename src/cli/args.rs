@@ -96,6 +96,43 @@ pub fn parse_now(text: &str) -> Result<NowArg, String> {
         })
 }
 
+/// The range `--timeout` accepts, in seconds: below a tenth of a second no server answers in
+/// time, and a check that waits more than two minutes for one request is not a check.
+pub const TIMEOUT_SECS: std::ops::RangeInclusive<f64> = 0.1..=120.0;
+
+/// Parses `--timeout`: seconds within [`TIMEOUT_SECS`]. `nan`, `inf`, negative and huge values
+/// are refused here, as usage errors, rather than turned into a duration that cannot exist.
+pub fn parse_timeout(text: &str) -> Result<f64, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !TIMEOUT_SECS.contains(&secs) {
+        return Err(format!(
+            "{text:?} is outside the accepted range: give seconds from {} to {}",
+            TIMEOUT_SECS.start(),
+            TIMEOUT_SECS.end()
+        ));
+    }
+    Ok(secs)
+}
+
+/// The most `--batch-timeout` accepts, in seconds (a year): larger values would overflow the
+/// clock's deadline arithmetic and no batch runs that long.
+pub const MAX_BATCH_TIMEOUT_SECS: u64 = 365 * 24 * 3600;
+
+/// The most `--self-check-timeout` accepts, in seconds (a day), for the same reason.
+pub const MAX_SELF_CHECK_TIMEOUT_SECS: u64 = 24 * 3600;
+
+/// Parses `--new-order-concurrency`: 1 to 10,000 (it sizes a semaphore, which refuses more
+/// permits than it can count).
+pub fn parse_new_order_concurrency(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n @ 1..=10_000) => Ok(n),
+        _ => Err(format!("{text:?} is not a count from 1 to 10000")),
+    }
+}
+
 /// Parses a resolver address: `IP:PORT`, `[IPv6]:PORT`, or a bare address on port 53.
 pub fn parse_resolver(text: &str) -> Result<std::net::SocketAddr, String> {
     let t = text.trim();
@@ -307,7 +344,7 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "IP[:PORT]", value_parser = parse_resolver)]
     pub resolver: Option<std::net::SocketAddr>,
     /// Seconds allowed for each HTTP request (DNS questions get a third of it).
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: f64,
     /// How many names are checked at once.
     #[arg(long, default_value_t = 64, value_name = "N")]
@@ -409,7 +446,7 @@ pub struct IssueArgs {
     #[arg(long, value_name = "IP[:PORT]", value_parser = parse_resolver)]
     pub resolver: Option<std::net::SocketAddr>,
     /// Seconds allowed for each check's HTTP request (DNS questions get a third of it).
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: f64,
     /// The CA's CAA issuer domain (default: known from the directory URL).
     #[arg(long, value_name = "D")]
@@ -428,17 +465,27 @@ pub struct IssueArgs {
     pub concurrency: usize,
     /// Most newOrder requests in flight at once (labs: Pebble 2.4.0 can deadlock on concurrent
     /// newOrder requests).
-    #[arg(long, value_name = "N", hide = true)]
+    #[arg(long, value_name = "N", hide = true, value_parser = parse_new_order_concurrency)]
     pub new_order_concurrency: Option<usize>,
     /// Where certificates (`NAME.crt`) and keys (`NAME.key`, 0600) are written.
     #[arg(long, value_name = "DIR", default_value = "certs")]
     pub out: PathBuf,
     /// Seconds the whole run may take; what is left is reported with why it waited.
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(0..=MAX_BATCH_TIMEOUT_SECS)
+    )]
     pub batch_timeout: u64,
     /// Seconds certdx's own check of a challenge (token served, TXT on every authoritative
     /// server) may keep retrying before the challenge is given up without being answered.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(0..=MAX_SELF_CHECK_TIMEOUT_SECS)
+    )]
     pub self_check_timeout: u64,
     /// Order again a certificate an earlier run issued when it expires within this many days
     /// (default: a third of its lifetime, at most 30 days).

@@ -9,7 +9,11 @@ use crate::diagnose::playbook::PlaybookOptions;
 
 impl ProbeArgs {
     fn timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.timeout.clamp(0.1, 120.0))
+        // The flag's parser refuses what is out of range; a caller that builds ProbeArgs by
+        // hand still gets a duration that exists (NaN passes through clamp).
+        let range = super::args::TIMEOUT_SECS;
+        Duration::try_from_secs_f64(self.timeout.clamp(*range.start(), *range.end()))
+            .unwrap_or(Duration::from_secs(10))
     }
 
     /// The DNS handle: the resolver given (or the system's), a third of the timeout per question.

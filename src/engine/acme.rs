@@ -23,6 +23,8 @@ mod account;
 mod ari;
 mod csr;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod http;
 mod order;
 mod orders_list;

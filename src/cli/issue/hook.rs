@@ -192,6 +192,9 @@ mod tests {
             run.output.contains("[private key redacted]"),
             "{}",
             run.output
+        );
+    }
+
     #[tokio::test]
     async fn endless_output_keeps_only_its_tail_in_memory() {
         let mut endless = tokio::io::repeat(b'a').take(16 << 20).chain(&b"END"[..]);

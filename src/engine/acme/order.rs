@@ -472,19 +472,9 @@ fn describe_order(
     let retry_after = last.and_then(|x| x.retry_after);
     let raw = last
         .filter(|x| (200..300).contains(&x.status))
-        .and_then(|x| serde_json::from_slice::<RawOrder>(&x.body).ok());
+        .and_then(|x| order_from_body(&url, &x.body, retry_after));
     let mut info = match raw {
-        Some(raw) => OrderInfo {
-            url,
-            status: OrderStatus::from(raw.status),
-            identifiers: raw.identifiers.into_iter().map(|i| i.value).collect(),
-            authorizations: raw.authorizations,
-            finalize: raw.finalize,
-            certificate: raw.certificate,
-            expires: raw.expires.and_then(|e| e.parse().ok()),
-            error: raw.error.map(|p| AcmeProblem::from_instant(&p, None)),
-            retry_after,
-        },
+        Some(info) => info,
         None => from_state(url, order.state(), retry_after),
     };
     if info.identifiers.is_empty()
@@ -493,6 +483,27 @@ fn describe_order(
         info.identifiers = previous.identifiers.clone();
     }
     info
+}
+
+/// The order a response body describes, read as certdx reads it (every status kept), or
+/// `None` when the body is not an order object.
+pub(crate) fn order_from_body(
+    url: &str,
+    body: &[u8],
+    retry_after: Option<Timestamp>,
+) -> Option<OrderInfo> {
+    let raw = serde_json::from_slice::<RawOrder>(body).ok()?;
+    Some(OrderInfo {
+        url: url.to_owned(),
+        status: OrderStatus::from(raw.status),
+        identifiers: raw.identifiers.into_iter().map(|i| i.value).collect(),
+        authorizations: raw.authorizations,
+        finalize: raw.finalize,
+        certificate: raw.certificate,
+        expires: raw.expires.and_then(|e| e.parse().ok()),
+        error: raw.error.map(|p| AcmeProblem::from_instant(&p, None)),
+        retry_after,
+    })
 }
 
 fn from_state(url: String, state: &OrderState, retry_after: Option<Timestamp>) -> OrderInfo {

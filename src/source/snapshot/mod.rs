@@ -224,6 +224,18 @@ fn read_text(file: &Path) -> Result<String, String> {
 
 /// Loads the objects in `text` (read from `file`) into `snap`.
 pub fn load_text(text: &str, file: &Path, snap: &mut Snapshot) {
+    load_text_splitting_above(text, file, snap, PARALLEL_LIST_BYTES);
+}
+
+/// [`load_text`] with another size above which a List is cut into items: the fuzz targets use
+/// 0 and `usize::MAX` to drive small inputs down both paths. Not for other callers.
+#[doc(hidden)]
+pub fn load_text_splitting_above(
+    text: &str,
+    file: &Path,
+    snap: &mut Snapshot,
+    parallel_list_bytes: usize,
+) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim_start().starts_with(['{', '[']) {
         // JSON (kubectl -o json): one value, possibly a List. serde_json is far faster than a
@@ -256,7 +268,7 @@ pub fn load_text(text: &str, file: &Path, snap: &mut Snapshot) {
         {
             continue;
         }
-        if doc.len() > PARALLEL_LIST_BYTES
+        if doc.len() > parallel_list_bytes
             && let Some(list) = yaml::split_list_items(doc)
             && load_list(list, file, document, first_line, snap)
         {

@@ -40,8 +40,9 @@ pub(super) fn parse_yaml(doc: &str, first_line: usize) -> Result<Value, (usize, 
         let line = e.location().map_or(1, |l| l.line().max(1)) + first_line - 1;
         let text = first_line_of(&e.to_string());
         let message = LINE_REF.replace_all(&text, |c: &regex::Captures| {
+            // The message may quote the document, so "line N" may be any number at all.
             let n: usize = c[1].parse().unwrap_or(1);
-            format!("line {}", n + first_line - 1)
+            format!("line {}", n.saturating_add(first_line - 1))
         });
         (line, message.into_owned())
     })
@@ -70,7 +71,7 @@ pub(super) fn split_list_items(doc: &str) -> Option<ListItems> {
     let first = lines[items_at + 1..]
         .iter()
         .find(|l| !is_blank_or_comment(l))?;
-    let indent = first.len() - first.trim_start().len();
+    let indent = indentation(first);
     if !first[indent..].starts_with("- ") && first[indent..].trim_end() != "-" {
         return None;
     }
@@ -87,7 +88,7 @@ pub(super) fn split_list_items(doc: &str) -> Option<ListItems> {
         if n == items_at {
             continue;
         }
-        let line_indent = line.len() - line.trim_start().len();
+        let line_indent = indentation(line);
         if in_items
             && line_indent == indent
             && (line[indent..].starts_with("- ") || line[indent..].trim_end() == "-")
@@ -96,11 +97,13 @@ pub(super) fn split_list_items(doc: &str) -> Option<ListItems> {
             items.push((n, format!("{rest}\n")));
             continue;
         }
-        if in_items && (is_blank_or_comment(line) || line_indent >= body_indent) {
+        // Deeper than the dashes: the item's own (a line indented less than its siblings is
+        // the item's to report as broken, not the header's).
+        if in_items && (is_blank_or_comment(line) || line_indent > indent) {
             match items.last_mut() {
                 Some((_, text)) => {
-                    text.push_str(if line_indent >= body_indent {
-                        &line[body_indent..]
+                    text.push_str(if line_indent > indent {
+                        &line[line_indent.min(body_indent)..]
                     } else {
                         line.trim_start()
                     });
@@ -124,9 +127,16 @@ pub(super) fn split_list_items(doc: &str) -> Option<ListItems> {
     Some(ListItems { header, items })
 }
 
+/// The indentation of a line in bytes: YAML indents with spaces only (tabs and Unicode
+/// spaces are content to it), and counting only ASCII spaces keeps every offset derived from
+/// it on a character boundary.
+fn indentation(line: &str) -> usize {
+    line.bytes().take_while(|&b| b == b' ').count()
+}
+
 fn is_blank_or_comment(line: &str) -> bool {
-    let t = line.trim_start();
-    t.is_empty() || t.starts_with('#')
+    let t = line.trim_start_matches([' ', '\t']);
+    t.trim_end_matches([' ', '\t', '\r']).is_empty() || t.starts_with('#')
 }
 
 fn first_line_of(s: &str) -> String {
@@ -161,6 +171,22 @@ mod tests {
             ]
         );
         assert!(split_list_items("kind: List\nitems: []\n").is_none());
+    }
+
+    #[test]
+    fn unicode_spaces_are_content_not_indentation() {
+        // U+3000 is three bytes and U+00A0 two: YAML indents with ASCII spaces only, and an
+        // offset counted through them once landed inside a character.
+        let doc = "items:\n- kind: X\n \u{3000}a: 1\n \u{a0}b: 2\n  c: 3\n- kind: Y\n\u{3000}\nkind: List\n";
+        let l = split_list_items(doc).unwrap();
+        assert_eq!(
+            l.items,
+            vec![
+                (1, "kind: X\n\u{3000}a: 1\n\u{a0}b: 2\nc: 3\n".to_owned()),
+                (5, "kind: Y\n".to_owned())
+            ]
+        );
+        assert_eq!(l.header, "\u{3000}\nkind: List\n");
     }
 
     #[test]
