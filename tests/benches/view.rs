@@ -23,8 +23,7 @@ fn main() {
     let (certificates, repeats) = if bench { (5000, 3) } else { (50, 1) };
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("estate.yaml");
-    std::fs::write(&path, synthetic::estate_yaml(certificates))
-        .expect("writing the estate");
+    std::fs::write(&path, synthetic::estate_yaml(certificates)).expect("writing the estate");
     let certdx = env!("CARGO_BIN_EXE_certdx");
     let file = path.display().to_string();
     for p in [certdx, file.as_str()] {

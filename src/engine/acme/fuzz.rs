@@ -50,6 +50,7 @@ pub fn read_response(
         status,
         retry_after: parse_retry_after(retry_after, Timestamp::UNIX_EPOCH),
         body: body.to_vec(),
+        links: Vec::new(),
     };
     let mut reading = ResponseReading {
         order: order_from_body(url, body, exchange.retry_after),
