@@ -133,6 +133,28 @@ fn chain_narrow_with_history_folded() {
     insta::assert_snapshot!("chain_80x24", screen);
 }
 
+/// Under the root cause and its advice, the one command to run next, with the real names: the
+/// same command the reports' answer table gives.
+#[test]
+fn chain_names_the_next_command() {
+    let mut app = demo_app(WIDE);
+    select(&mut app, "marketing/promo");
+    feed(&mut app, [Msg::Open]);
+    let screen = draw(&app);
+    let line = screen
+        .lines()
+        .find(|l| l.contains(" next: "))
+        .unwrap_or_else(|| panic!("no next command:\n{screen}"));
+    assert!(line.contains("certdx check marketing/promo-"), "{line}");
+    let mut rate_limited = demo_app(WIDE);
+    feed(&mut rate_limited, [Msg::Open]);
+    let screen = draw(&rate_limited);
+    assert!(
+        screen.contains(" next: ") && screen.contains("certdx renew"),
+        "{screen}"
+    );
+}
+
 #[test]
 fn chain_wide_with_history_shown() {
     let mut app = demo_app(WIDE);

@@ -260,6 +260,7 @@ fn view_until_overview(certdx: &str, kubeconfig: &str, certificates: usize) -> R
         &format!("exec {certdx} --kubeconfig {kubeconfig} --context admin -A"),
         "certdx",
         &format!("· {certificates} Certificates: "),
+        &["q"],
     )
 }
 

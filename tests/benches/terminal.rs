@@ -80,8 +80,8 @@ impl Drop for Tmux {
 /// Runs `shell` (a command line starting with `exec`, so the pane's process is the program
 /// itself) in a 200x50 tmux pane and measures the time from launch until the screen shows
 /// `ready`, and the process's peak RSS at that moment (named `name` in /proc); then quits it
-/// with `q` and checks it exited 0.
-pub fn view_until(shell: &str, name: &str, ready: &str) -> Run {
+/// with the tmux keys `quit` (`["q"]` for certdx and less) and checks it exited 0.
+pub fn view_until(shell: &str, name: &str, ready: &str, quit: &[&str]) -> Run {
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = tempfile::tempdir().expect("tmux config dir");
@@ -136,7 +136,8 @@ pub fn view_until(shell: &str, name: &str, ready: &str) -> Run {
 
     let sent = tmux
         .command()
-        .args(["send-keys", "-t", "bench", "q"])
+        .args(["send-keys", "-t", "bench"])
+        .args(quit)
         .status()
         .expect("tmux send-keys");
     assert!(sent.success(), "tmux send-keys failed");
@@ -147,7 +148,7 @@ pub fn view_until(shell: &str, name: &str, ready: &str) -> Run {
             Fate::Ended(status) => {
                 assert!(
                     libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-                    "{name} ended with wait status {status:#x} after q; screen:\n{}",
+                    "{name} ended with wait status {status:#x} after quitting; screen:\n{}",
                     tmux.screen()
                 );
                 break;
@@ -157,7 +158,7 @@ pub fn view_until(shell: &str, name: &str, ready: &str) -> Run {
                 assert_eq!(
                     code.as_deref(),
                     Some("0"),
-                    "{name} exit status after q; screen:\n{}",
+                    "{name} exit status after quitting; screen:\n{}",
                     tmux.screen()
                 );
                 break;
@@ -165,7 +166,7 @@ pub fn view_until(shell: &str, name: &str, ready: &str) -> Run {
         }
         assert!(
             quit.elapsed() < QUIT_LIMIT,
-            "{name} still running {QUIT_LIMIT:?} after q; screen:\n{}",
+            "{name} still running {QUIT_LIMIT:?} after quitting; screen:\n{}",
             tmux.screen()
         );
         std::thread::sleep(POLL);

@@ -33,11 +33,12 @@ fn main() {
         );
     }
     let header = format!("· {certificates} Certificates: ");
-    let mut tools: Vec<(String, String, &str, &str)> = vec![(
+    let mut tools: Vec<(String, String, &str, &str, &[&str])> = vec![(
         "`certdx --snapshot estate.yaml`, until the full overview is on screen".to_owned(),
         format!("exec {certdx} --snapshot {file}"),
         "certdx",
         header.as_str(),
+        &["q"],
     )];
     if bench {
         tools.push((
@@ -45,6 +46,7 @@ fn main() {
             format!("exec less {file}"),
             "less",
             "apiVersion",
+            &["q"],
         ));
         if std::process::Command::new("vim")
             .arg("--version")
@@ -56,14 +58,15 @@ fn main() {
                 format!("exec vim -R -u NONE {file}"),
                 "vim",
                 "apiVersion",
+                &[":q!", "Enter"],
             ));
         }
     }
     let mut runs: Vec<Vec<Run>> = tools.iter().map(|_| Vec::new()).collect();
     for _ in 0..repeats {
         // Interleaved, so a slow moment of the machine hits every tool alike.
-        for (i, (_, shell, name, ready)) in tools.iter().enumerate() {
-            runs[i].push(terminal::view_until(shell, name, ready));
+        for (i, (_, shell, name, ready, quit)) in tools.iter().enumerate() {
+            runs[i].push(terminal::view_until(shell, name, ready, quit));
         }
     }
     if !bench {

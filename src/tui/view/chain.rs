@@ -21,7 +21,7 @@ pub const SIDE_BY_SIDE: u16 = 120;
 pub struct Areas {
     /// The title line.
     pub title: Rect,
-    /// Root cause and advice (two lines).
+    /// Root cause, advice and the next command (three lines).
     pub cause: Rect,
     /// The tree, with its border.
     pub tree: Rect,
@@ -33,7 +33,7 @@ pub struct Areas {
 pub fn areas(body: Rect) -> Areas {
     let [title, cause, main] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(2),
+        Constraint::Length(3),
         Constraint::Fill(1),
     ])
     .areas(body);
@@ -109,7 +109,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     super::detail::render(app, frame, a.detail);
 }
 
-/// The root cause in one highlighted line, and the advice under it.
+/// The root cause in one highlighted line, the advice under it, and the one command to run
+/// next with the real names filled in (the same as the reports' `next`).
 fn cause_lines(app: &App, d: &Diagnosis, width: u16) -> Vec<Line<'static>> {
     let t = app.theme;
     let w = width as usize;
@@ -127,7 +128,7 @@ fn cause_lines(app: &App, d: &Diagnosis, width: u16) -> Vec<Line<'static>> {
                 rc.summary
             );
             let pad = w.saturating_sub(text.chars().count());
-            vec![
+            let mut lines = vec![
                 Line::from(Span::styled(
                     format!("{}{}", fmt::truncate(&text, w), " ".repeat(pad)),
                     t.root_cause(),
@@ -136,7 +137,14 @@ fn cause_lines(app: &App, d: &Diagnosis, width: u16) -> Vec<Line<'static>> {
                     fmt::truncate(&format!(" → {}", rc.advice), w),
                     Style::new().add_modifier(ratatui::style::Modifier::BOLD),
                 )),
-            ]
+            ];
+            if let Some(next) = crate::report::next_command(d, app.clock) {
+                lines.push(Line::from(vec![
+                    Span::styled(" next: ", t.dim()),
+                    Span::raw(fmt::truncate(&next, w.saturating_sub(7))),
+                ]));
+            }
+            lines
         }
         None => vec![Line::from(Span::styled(
             format!(
