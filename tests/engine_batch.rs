@@ -9,11 +9,12 @@
 
 #[path = "common/acme_audit.rs"]
 mod acme_audit;
+#[path = "common/issue_run.rs"]
+mod issue_run;
 #[path = "common/pebble_lab.rs"]
 mod pebble_lab;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -29,21 +30,11 @@ use certdx::engine::batch::{
 };
 use certdx::engine::store::{AuthorizationOutcome, Store};
 use certdx::model::Code;
+use issue_run::{OrderRow, issue_command, new_orders, order_rows, run_json, scenario};
 use pebble_lab::{AriWindow, Endpoint, Fault, FaultProxy, Logged, PebbleLab, PebbleOptions};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
-
-/// One scenario at a time (see the module documentation).
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Runs `body` within `limit`, one scenario at a time.
-async fn scenario<F: Future<Output = ()>>(limit: Duration, body: F) {
-    let _turn = SERIAL.lock().await;
-    tokio::time::timeout(limit, body)
-        .await
-        .unwrap_or_else(|_| panic!("the scenario did not finish within {limit:?}"));
-}
 
 fn names(prefix: &str, n: usize) -> Vec<String> {
     (0..n)
@@ -134,49 +125,6 @@ fn assert_no_staged_keys(out: &Path) {
     assert!(staged.is_empty(), "left behind: {staged:?}");
 }
 
-fn new_orders(log: &[Logged]) -> Vec<&Logged> {
-    log.iter()
-        .filter(|l| l.endpoint == Endpoint::NewOrder)
-        .collect()
-}
-
-/// One row of the store's `orders` table, read straight from the file: the store's API has no
-/// "every order" query, and the test wants all of them, whatever their status.
-#[derive(Debug, Clone)]
-struct OrderRow {
-    id: i64,
-    url: Option<String>,
-    identifiers: Vec<String>,
-    status: String,
-}
-
-fn order_rows(state: &Path) -> Vec<OrderRow> {
-    let conn =
-        rusqlite::Connection::open_with_flags(state, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("state store");
-    // The store's file exists a moment before its tables do: a poll in that moment sees no
-    // order yet.
-    let mut stmt = match conn
-        .prepare("SELECT id, order_url, identifiers_json, status FROM orders ORDER BY id")
-    {
-        Ok(stmt) => stmt,
-        Err(e) if e.to_string().contains("no such table") => return Vec::new(),
-        Err(e) => panic!("reading the state store: {e}"),
-    };
-    stmt.query_map([], |r| {
-        let json: String = r.get(2)?;
-        Ok(OrderRow {
-            id: r.get(0)?,
-            url: r.get(1)?,
-            identifiers: serde_json::from_str(&json).unwrap_or_default(),
-            status: r.get(3)?,
-        })
-    })
-    .unwrap()
-    .collect::<Result<_, _>>()
-    .unwrap()
-}
-
 /// The identifiers of each order in `rows` that has a URL, as the CA lists them, by order id.
 async fn orders_at_ca(
     lab: &PebbleLab,
@@ -196,40 +144,6 @@ async fn orders_at_ca(
         }
     }
     out
-}
-
-/// The `certdx` binary with the common `issue` flags for `lab`, its state and output in `dir`.
-fn issue_command(
-    lab: &PebbleLab,
-    directory: &str,
-    dir: &Path,
-    domains: &Path,
-) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_certdx"));
-    cmd.arg("issue")
-        .args(lab.issue_flags(directory, dir))
-        .arg("--domains-file")
-        .arg(domains)
-        .args(["--format", "json"])
-        .env_remove("CERTDX_LOG")
-        .env_remove("CERTDX_EAB_HMAC_KEY")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    cmd
-}
-
-/// Runs `cmd` to its end within `limit`: exit code and the JSON document it printed.
-async fn run_json(mut cmd: tokio::process::Command, limit: Duration) -> (i32, Value, String) {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().expect("certdx started");
-    let out = tokio::time::timeout(limit, child.wait_with_output())
-        .await
-        .expect("certdx finished in time")
-        .expect("certdx output");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let doc: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}); stderr:\n{stderr}"));
-    (out.status.code().unwrap_or(-1), doc, stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,10 +15,11 @@
 
 #[path = "common/acme_audit.rs"]
 mod acme_audit;
+#[path = "common/issue_run.rs"]
+mod issue_run;
 #[path = "common/pebble_lab.rs"]
 mod pebble_lab;
 
-use std::future::Future;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -27,89 +28,8 @@ use acme_audit::{audit, certificates_by_name, stored_client};
 use certdx::checks::dns::{Dns, DnsOptions};
 use certdx::engine::acme::{AcmeConfig, AuthzStatus, RetryPolicy};
 use certdx::engine::batch::{BatchConfig, CertStatus, SolverConfig, collect_requests, parse_group};
-use pebble_lab::{Endpoint, FaultProxy, Logged, PebbleLab};
-use serde_json::Value;
-
-/// One scenario at a time: each starts its own Pebble.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn scenario<F: Future<Output = ()>>(limit: Duration, body: F) {
-    let _turn = SERIAL.lock().await;
-    tokio::time::timeout(limit, body)
-        .await
-        .unwrap_or_else(|_| panic!("the scenario did not finish within {limit:?}"));
-}
-
-/// The `certdx issue` command for `lab` through `directory`, its state and output in `dir`,
-/// the certificates in `domains` (one per line), JSON on stdout.
-fn issue_command(
-    lab: &PebbleLab,
-    directory: &str,
-    dir: &Path,
-    domains: &Path,
-) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_certdx"));
-    cmd.arg("issue")
-        .args(lab.issue_flags(directory, dir))
-        .arg("--domains-file")
-        .arg(domains)
-        .args(["--format", "json"])
-        .env_remove("CERTDX_LOG")
-        .env_remove("CERTDX_EAB_HMAC_KEY")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    cmd
-}
-
-/// Runs `cmd` to its end within `limit`: exit code and the JSON document it printed.
-async fn run_json(mut cmd: tokio::process::Command, limit: Duration) -> (i32, Value, String) {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().expect("certdx started");
-    let out = tokio::time::timeout(limit, child.wait_with_output())
-        .await
-        .expect("certdx finished in time")
-        .expect("certdx output");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let doc: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}); stderr:\n{stderr}"));
-    (out.status.code().unwrap_or(-1), doc, stderr)
-}
-
-/// One row of the store's `orders` table, read straight from the file.
-#[derive(Debug, Clone)]
-struct OrderRow {
-    url: Option<String>,
-    identifiers: Vec<String>,
-    status: String,
-    error: Option<String>,
-}
-
-fn order_rows(state: &Path) -> Vec<OrderRow> {
-    let conn =
-        rusqlite::Connection::open_with_flags(state, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("state store");
-    let mut stmt = conn
-        .prepare("SELECT order_url, identifiers_json, status, error FROM orders ORDER BY id")
-        .expect("orders table");
-    stmt.query_map([], |r| {
-        let json: String = r.get(1)?;
-        Ok(OrderRow {
-            url: r.get(0)?,
-            identifiers: serde_json::from_str(&json).unwrap_or_default(),
-            status: r.get(2)?,
-            error: r.get(3)?,
-        })
-    })
-    .unwrap()
-    .collect::<Result<_, _>>()
-    .unwrap()
-}
-
-fn new_orders(log: &[Logged]) -> Vec<&Logged> {
-    log.iter()
-        .filter(|l| l.endpoint == Endpoint::NewOrder)
-        .collect()
-}
+use issue_run::{issue_command, new_orders, order_rows, run_json, scenario};
+use pebble_lab::{Endpoint, FaultProxy, PebbleLab};
 
 /// Starts `certdx issue` for `domains` on a store holding no order yet, waits until its
 /// newOrder reached Pebble and the answer was kept from it, kills it with SIGKILL, and returns
