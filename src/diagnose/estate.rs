@@ -455,6 +455,9 @@ pub(super) fn settle(d: &mut Diagnosis) {
     d.findings = merge_propagated(std::mem::take(&mut d.findings));
     d.findings
         .sort_by_key(|f| std::cmp::Reverse((f.severity, rank(f.code))));
+    for f in &mut d.findings {
+        super::advice::name_commands(&d.subject, f);
+    }
     d.root_cause = if d.status.state == State::Ready {
         // A Ready Certificate's problem is one that fails silently: a renewal nobody started,
         // a certificate running out, cert-manager not acting on it.

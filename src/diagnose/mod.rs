@@ -1,6 +1,7 @@
 //! Turns objects into diagnoses: the chain with each link's state, every finding, and the one
 //! root cause with advice.
 
+pub mod advice;
 pub mod cluster;
 mod estate;
 mod expired_limit;

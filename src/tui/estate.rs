@@ -287,6 +287,9 @@ impl Estate {
                 }
             }
             findings.sort_by_key(|f| std::cmp::Reverse((f.severity, rank(f.code))));
+            for f in &mut findings {
+                crate::diagnose::advice::name_commands(&d.subject, f);
+            }
             d.root_cause = if d.status.state == State::Ready {
                 None
             } else {
