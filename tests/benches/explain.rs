@@ -9,8 +9,12 @@
 //! `cargo bench --bench explain` prints wall time and peak memory (median of 5) and
 //! how much each leaves to read. Under `cargo test` it runs once on 200 KiB.
 
+#[path = "../common/corpus.rs"]
+mod corpus;
 #[path = "measure.rs"]
 mod measure;
+
+use corpus::corpus_texts;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -25,29 +29,6 @@ const INFO: [&str; 4] = [
     r#"{"level":"info","ts":1714556715.2,"logger":"cert-manager.controller","msg":"certificate does not need re-issuance","resource_name":"web","resource_namespace":"shop"}"#,
     r#"I0501 09:45:16.000007       1 acme.go:233] cert-manager/certificaterequests-issuer-acme/sign "msg"="certificate issued" "related_resource_kind"="Order""#,
 ];
-
-/// Every corpus message's text.
-fn corpus_texts() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/explain-corpus");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("corpus directory")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
-    let mut texts = Vec::new();
-    for f in files {
-        let entries: Vec<serde_json::Value> =
-            serde_norway::from_str(&std::fs::read_to_string(&f).expect("read corpus"))
-                .expect("corpus YAML");
-        texts.extend(
-            entries
-                .iter()
-                .filter_map(|e| e["text"].as_str().map(str::to_owned)),
-        );
-    }
-    texts
-}
 
 /// A log of at least `bytes` bytes: nineteen info lines, then one corpus message, in turn in
 /// klog text, klog with logr pairs, and JSON.

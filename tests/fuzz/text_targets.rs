@@ -7,30 +7,15 @@ use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 use serde_json::{Value, json};
 
+#[path = "../common/corpus.rs"]
+mod corpus;
+
 use super::harness::Target;
 use super::mutate::{mutated, raw_bytes, token_soup};
 
 /// Every message of the explain corpus: real wordings to build pastes and problems from.
 pub fn corpus() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/explain-corpus");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("corpus directory")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
-    let mut texts = Vec::new();
-    for f in files {
-        let entries: Vec<Value> =
-            serde_norway::from_str(&std::fs::read_to_string(&f).expect("read corpus"))
-                .expect("corpus YAML");
-        texts.extend(
-            entries
-                .iter()
-                .filter_map(|e| e["text"].as_str().map(str::to_owned)),
-        );
-    }
-    texts
+    corpus::corpus_texts()
 }
 
 fn lossy(input: &[u8]) -> std::borrow::Cow<'_, str> {
