@@ -111,10 +111,7 @@ impl Redact for ClusterIssuer {
 /// Both rules on one object: structure (annotations, free-form values) then shape (every
 /// string). An object that cannot be rebuilt after redaction is marked [`WITHHELD`].
 pub fn redact_all<K: Redact>(obj: &mut K) {
-    if let Some(a) = obj.meta_mut().annotations.as_mut() {
-        redact_annotations(a);
-    }
-    obj.redact_free_form();
+    redact_by_structure(obj);
     if !redact_object(obj) {
         obj.meta_mut()
             .annotations
@@ -134,19 +131,21 @@ pub fn showable<K: kube::Resource>(obj: &K) -> bool {
 /// Redacts every object of an inventory by structure; snapshot loading, which already
 /// redacted text by shape as it parsed, calls this once at the end.
 pub fn redact_structure(inv: &mut super::Inventory) {
-    fn one<K: Redact>(o: &mut K) {
-        if let Some(a) = o.meta_mut().annotations.as_mut() {
-            redact_annotations(a);
-        }
-        o.redact_free_form();
+    inv.certificates.iter_mut().for_each(redact_by_structure);
+    inv.requests.iter_mut().for_each(redact_by_structure);
+    inv.orders.iter_mut().for_each(redact_by_structure);
+    inv.challenges.iter_mut().for_each(redact_by_structure);
+    inv.issuers.iter_mut().for_each(redact_by_structure);
+    inv.cluster_issuers.iter_mut().for_each(redact_by_structure);
+    inv.events.iter_mut().for_each(redact_by_structure);
+}
+
+/// The structural rule on one object: its annotations and its free-form values.
+fn redact_by_structure<K: Redact>(obj: &mut K) {
+    if let Some(a) = obj.meta_mut().annotations.as_mut() {
+        redact_annotations(a);
     }
-    inv.certificates.iter_mut().for_each(one);
-    inv.requests.iter_mut().for_each(one);
-    inv.orders.iter_mut().for_each(one);
-    inv.challenges.iter_mut().for_each(one);
-    inv.issuers.iter_mut().for_each(one);
-    inv.cluster_issuers.iter_mut().for_each(one);
-    inv.events.iter_mut().for_each(one);
+    obj.redact_free_form();
 }
 
 /// Redacts every object of an inventory read from a cluster (both rules).
