@@ -1,5 +1,6 @@
-//! [`Actions`] on a live cluster: retry deletes a failed Order, renew sets the Certificate's
-//! `Issuing` condition the way `cmctl renew` does.
+//! [`Actions`] on a live cluster: delete a failed Order, set the Certificate's `Issuing`
+//! condition the way `cmctl renew` does, or release a Challenge stuck in deletion (remove
+//! cert-manager's finalizer). Which of them a retry makes is decided in [`super::retry`].
 //!
 //! The TUI and the CLI share one decision path: [`KubeActions::plan`] reads the object fresh,
 //! refuses states where the write makes no sense and asks the API (SelfSubjectAccessReview)
@@ -12,7 +13,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use futures::future::BoxFuture;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, PostParams, Preconditions};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions,
+};
 
 use super::{Action, Actions};
 use crate::model::CertificateRequest;
@@ -24,7 +27,10 @@ mod wire;
 
 use need::Need;
 use renew_status::{renew_status, round_seconds};
-use wire::{certificate_resource, get, order_resource, rbac_words, read_only_reason, write_error};
+use wire::{
+    certificate_resource, challenge_resource, get, order_resource, rbac_words, read_only_reason,
+    write_error,
+};
 
 /// The reason `Issuing` is set to True with, as `cmctl renew` sets it.
 pub const MANUALLY_TRIGGERED: &str = "ManuallyTriggered";
@@ -78,6 +84,15 @@ enum Change {
     /// Replace the Certificate's status with this object's (its resourceVersion is the one
     /// read, so a concurrent change makes the server answer 409).
     ReplaceStatus { object: Box<DynamicObject> },
+    /// Set the Challenge's finalizers to `kept` (cert-manager's removed), only if it is still
+    /// the object read: the merge patch carries the uid and resourceVersion read, which the
+    /// server checks (409 on a changed object).
+    SetFinalizers {
+        uid: String,
+        resource_version: String,
+        kept: Vec<String>,
+        removed: Vec<String>,
+    },
 }
 
 impl Plan {
@@ -145,6 +160,9 @@ impl KubeActions {
             }
             Action::RenewCertificate { namespace, name } => {
                 self.plan_renew(action, namespace, name).await
+            }
+            Action::ReleaseChallenge { namespace, name } => {
+                self.plan_release(action, namespace, name).await
             }
         }
     }
@@ -217,6 +235,47 @@ impl KubeActions {
                         e,
                         Need::UpdateCertificateStatus,
                         "Certificate",
+                        namespace,
+                        name,
+                    )),
+                }
+            }
+            (
+                Action::ReleaseChallenge { namespace, name },
+                Change::SetFinalizers {
+                    uid,
+                    resource_version,
+                    kept,
+                    removed,
+                },
+            ) => {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(self.client.clone(), namespace, &challenge_resource());
+                let patch = serde_json::json!({
+                    "metadata": {
+                        "uid": uid,
+                        "resourceVersion": resource_version,
+                        "finalizers": kept,
+                    }
+                });
+                let params = PatchParams {
+                    dry_run,
+                    field_manager: Some("certdx".to_owned()),
+                    ..PatchParams::default()
+                };
+                match api.patch(name, &params, &Patch::Merge(&patch)).await {
+                    Ok(_) if dry_run => Ok(format!(
+                        "dry run: the server accepted removing finalizer {} from Challenge {namespace}/{name} (nothing changed)",
+                        removed.join(", ")
+                    )),
+                    Ok(_) => Ok(format!(
+                        "Removed finalizer {} from Challenge {namespace}/{name}; the API server deletes it, and new Challenges for its name can proceed",
+                        removed.join(", ")
+                    )),
+                    Err(e) => Err(write_error(
+                        e,
+                        Need::PatchChallenges,
+                        "Challenge",
                         namespace,
                         name,
                     )),
@@ -347,6 +406,61 @@ impl KubeActions {
         }
     }
 
+    /// Releases only a Challenge that is being deleted and still carries cert-manager's
+    /// finalizer: any other Challenge is cert-manager's to handle.
+    async fn plan_release(&self, action: &Action, ns: &str, name: &str) -> Result<Plan, String> {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), ns, &challenge_resource());
+        let ch = get(&api, Resource::Challenges, "Challenge", ns, name).await?;
+        let Some(since) = ch.metadata.deletion_timestamp.as_ref() else {
+            return Err(format!(
+                "Challenge {ns}/{name} is not being deleted: its finalizer is cert-manager's to manage, refusing to touch it"
+            ));
+        };
+        let finalizers = ch.metadata.finalizers.clone().unwrap_or_default();
+        let (removed, kept): (Vec<String>, Vec<String>) = finalizers
+            .into_iter()
+            .partition(|f| super::retry::CHALLENGE_FINALIZERS.contains(&f.as_str()));
+        if removed.is_empty() {
+            return Err(format!(
+                "Challenge {ns}/{name} no longer carries cert-manager's finalizer: the API server deletes it once its other finalizers ({}) go",
+                if kept.is_empty() {
+                    "none".to_owned()
+                } else {
+                    kept.join(", ")
+                }
+            ));
+        }
+        let (Some(uid), Some(resource_version)) = (
+            ch.metadata.uid.clone(),
+            ch.metadata.resource_version.clone(),
+        ) else {
+            return Err(format!(
+                "Challenge {ns}/{name}: the server returned it without uid or resourceVersion"
+            ));
+        };
+        let description = format!(
+            "Remove finalizer {} from Challenge {ns}/{name} (being deleted since {}; uid {uid}, resourceVersion {resource_version}){}; the API server then deletes it.",
+            removed.join(", "),
+            since.0,
+            if kept.is_empty() {
+                String::new()
+            } else {
+                format!(", keeping {}", kept.join(", "))
+            }
+        );
+        Ok(Plan {
+            action: action.clone(),
+            description,
+            change: Change::SetFinalizers {
+                uid,
+                resource_version,
+                kept,
+                removed,
+            },
+        })
+    }
+
     async fn plan_renew(&self, action: &Action, ns: &str, name: &str) -> Result<Plan, String> {
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.client.clone(), ns, &certificate_resource());
@@ -429,6 +543,9 @@ impl Actions for KubeActions {
             ),
             Action::RenewCertificate { namespace, name } => format!(
                 "Set condition Issuing=True (reason {MANUALLY_TRIGGERED}, message \"{MANUALLY_TRIGGERED_MESSAGE}\") on Certificate {namespace}/{name} through its status subresource, keeping its other conditions; cert-manager then issues a new revision."
+            ),
+            Action::ReleaseChallenge { namespace, name } => format!(
+                "Remove cert-manager's finalizer from Challenge {namespace}/{name} (only while it is being deleted; the patch holds only for the uid and resourceVersion just read); the API server then deletes it."
             ),
         }
     }

@@ -1,4 +1,4 @@
-//! Guarded cluster writes: retry a failed Order, renew a Certificate.
+//! Guarded cluster writes: retry by intent ([`retry`] picks the write), renew a Certificate.
 //!
 //! This module holds the interface the interactive view and the CLI use. Every write is
 //! described before it is made, so the engineer confirms exactly what will change, and every
@@ -6,7 +6,10 @@
 //!
 //! [`kube`] is the implementation on a live cluster ([`kube::KubeActions`]).
 
+pub mod attempt;
 pub mod kube;
+pub mod retry;
+pub mod target;
 
 use futures::future::BoxFuture;
 
@@ -19,6 +22,14 @@ pub enum Action {
         /// The Order's namespace.
         namespace: String,
         /// The Order's name.
+        name: String,
+    },
+    /// Remove cert-manager's finalizer from a Challenge stuck in deletion, so the API server
+    /// deletes it and it stops blocking new Challenges for its name.
+    ReleaseChallenge {
+        /// The Challenge's namespace.
+        namespace: String,
+        /// The Challenge's name.
         name: String,
     },
     /// Trigger re-issuance of a Certificate (Issuing=True, reason ManuallyTriggered).
@@ -35,6 +46,9 @@ impl Action {
     pub fn label(&self) -> String {
         match self {
             Action::RetryOrder { namespace, name } => format!("retry Order {namespace}/{name}"),
+            Action::ReleaseChallenge { namespace, name } => {
+                format!("release Challenge {namespace}/{name}")
+            }
             Action::RenewCertificate { namespace, name } => {
                 format!("renew Certificate {namespace}/{name}")
             }
@@ -85,6 +99,9 @@ impl Actions for Unavailable {
             ),
             Action::RenewCertificate { namespace, name } => format!(
                 "Set condition Issuing=True (reason ManuallyTriggered) on Certificate {namespace}/{name}; cert-manager then issues a new revision."
+            ),
+            Action::ReleaseChallenge { namespace, name } => format!(
+                "Remove cert-manager's finalizer from Challenge {namespace}/{name}; the API server then deletes it."
             ),
         }
     }

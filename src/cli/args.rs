@@ -198,11 +198,12 @@ pub enum Command {
         after_help = "Examples:\n  certdx demo                     # the interactive view on the demo estate\n  certdx demo --print -o json     # its report\n  certdx demo --serve             # only the demo's servers, to try `certdx check` on"
     )]
     Demo(DemoArgs),
-    /// Delete a failed Order so cert-manager creates a new one (-n NS, default the context's).
+    /// Make cert-manager issue again now: names any object of a chain and makes the one write
+    /// that restarts it (renew, delete a failed Order, or release a stuck Challenge).
     #[command(
-        after_help = "Examples:\n  certdx retry www-shop-1-2841905717 -n shop --dry-run   # what would happen, nothing changed\n  certdx retry www-shop-1-2841905717 -n shop             # asks before deleting the Order"
+        after_help = "Examples:\n  certdx retry www-shop -n shop --dry-run          # what it would write and why, nothing changed\n  certdx retry order/www-shop-1-2841905717 -n shop # any object of the chain: Certificate, CertificateRequest, Order, Challenge\n  certdx retry www-shop -n shop --yes --wait       # then follow the new attempt: exit 0 Ready, 1 failed, 2 gave up"
     )]
-    Retry(WriteArgs),
+    Retry(RetryArgs),
     /// Trigger re-issuance of a Certificate: Issuing=True, reason ManuallyTriggered.
     #[command(
         after_help = "Examples:\n  certdx renew www-shop -n shop            # asks, then sets Issuing=True\n  certdx renew www-shop -n shop --yes      # in a script: no question"
@@ -215,10 +216,34 @@ pub enum Command {
     Issue(Box<IssueArgs>),
 }
 
-/// `certdx retry` and `certdx renew`.
+/// `certdx retry`.
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The object: a Certificate, CertificateRequest, Order or Challenge, as NAME or KIND/NAME.
+    #[arg(value_name = "OBJECT")]
+    pub target: String,
+    /// Do it without asking for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Ask the server to validate the change without keeping it (server-side dry run).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Retry even into an active CA rate limit or a paused account (it will fail again).
+    #[arg(long)]
+    pub force: bool,
+    /// After the write, follow the new attempt: exit 0 when the Certificate is Ready, 1 when
+    /// the attempt fails (with its root cause), 2 when `--timeout` passes first.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long `--wait` follows the attempt, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600, requires = "wait")]
+    pub timeout: u64,
+}
+
+/// `certdx renew`.
 #[derive(Debug, Args)]
 pub struct WriteArgs {
-    /// The object's name (the Order for retry, the Certificate for renew).
+    /// The Certificate's name.
     #[arg(value_name = "NAME")]
     pub name: String,
     /// Do it without asking for confirmation.

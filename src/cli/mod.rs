@@ -13,12 +13,13 @@ pub use log::log_writer;
 mod output;
 mod probe;
 mod report;
+mod retry;
 mod source;
 mod write;
 
 pub use args::{
-    CheckArgs, Cli, Command, ExplainArgs, IssueArgs, MethodArg, ProbeArgs, ReportArgs, SecretArg,
-    TextOrJson, WriteArgs,
+    CheckArgs, Cli, Command, ExplainArgs, IssueArgs, MethodArg, ProbeArgs, ReportArgs, RetryArgs,
+    SecretArg, TextOrJson, WriteArgs,
 };
 pub use output::write_output;
 
@@ -62,7 +63,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Report(a)) => report::run(&a, &cli.global),
         Some(Command::Check(a)) => check::run(&a, &cli.global),
         Some(Command::Demo(a)) => demo::run(&a, &cli.global),
-        Some(Command::Retry(a)) => write::retry(&a, &cli.global),
+        Some(Command::Retry(a)) => retry::retry(&a, &cli.global),
         Some(Command::Renew(a)) => write::renew(&a, &cli.global),
         Some(Command::Issue(a)) => issue::run(&a),
         None => interactive(&cli.global, cli.filter.as_deref().unwrap_or_default()),

@@ -1,4 +1,5 @@
-//! `certdx retry` and `certdx renew`: the two guarded writes, on the live cluster.
+//! `certdx renew`, and what every guarded write on the command line shares (refusals,
+//! confirmation); `certdx retry` is in `retry.rs`.
 //!
 //! The decision (fresh read, state check, SelfSubjectAccessReview) is the one the interactive
 //! view makes ([`KubeActions::plan`]); this file adds only what a command line needs: the
@@ -13,19 +14,6 @@ use super::{CliError, EXIT_ERROR, EXIT_OK, probe};
 use crate::actions::Action;
 use crate::actions::kube::KubeActions;
 use crate::source::cluster::connect;
-
-/// `certdx retry ORDER [-n NS]`: delete a failed Order so cert-manager creates a new one.
-pub fn retry(a: &WriteArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
-    check_target("retry", "Order", g)?;
-    run(
-        |namespace| Action::RetryOrder {
-            namespace,
-            name: a.name.clone(),
-        },
-        a,
-        g,
-    )
-}
 
 /// `certdx renew CERTIFICATE [-n NS]`: set Issuing=True (ManuallyTriggered) on a Certificate.
 pub fn renew(a: &WriteArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
@@ -42,7 +30,7 @@ pub fn renew(a: &WriteArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
 
 /// Refuses what cannot name one object in one cluster. Without `-n` the context's namespace
 /// is used, as kubectl does: the plan printed before the confirmation names the namespace.
-fn check_target(command: &str, kind: &str, g: &GlobalArgs) -> Result<(), CliError> {
+pub(super) fn check_target(command: &str, kind: &str, g: &GlobalArgs) -> Result<(), CliError> {
     if g.snapshot.is_some() {
         return Err(CliError::Usage(format!(
             "{command} writes to a live cluster: --snapshot is read-only"
@@ -110,13 +98,13 @@ fn run(
 }
 
 /// Prints why nothing was done and returns exit code 2.
-fn refuse(reason: &str) -> ExitCode {
+pub(super) fn refuse(reason: &str) -> ExitCode {
     eprintln!("certdx: {reason}");
     ExitCode::from(EXIT_ERROR)
 }
 
 /// Asks `Proceed? [y/N]` on stderr and reads one line; anything but y/yes is no.
-fn confirm() -> bool {
+pub(super) fn confirm() -> bool {
     eprint!("Proceed? [y/N] ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use kube::ResourceExt;
 
-use super::findings::backoff;
+use super::findings::issuance_backoff as backoff;
 use crate::model::state::human_duration;
 use crate::model::{Certificate, Finding};
 

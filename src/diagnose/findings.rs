@@ -134,7 +134,7 @@ impl Collector<'_> {
         if let (Some(failed_at), Some(attempts)) =
             (status.last_failure_time, status.failed_issuance_attempts)
         {
-            let retry = failed_at + backoff(attempts);
+            let retry = failed_at + issuance_backoff(attempts);
             if retry > self.now {
                 let mut f = Finding::new(
                     Code::IssuanceBackoff,
@@ -297,8 +297,9 @@ pub fn display_name(ch: &Challenge) -> String {
     }
 }
 
-/// cert-manager's issuance backoff after `attempts` consecutive failures: 1h doubling, at most 32h.
-pub(super) fn backoff(attempts: u32) -> SignedDuration {
+/// cert-manager's failed-issuance backoff after `attempts` consecutive failures: 1 h,
+/// doubling up to 32 h.
+pub fn issuance_backoff(attempts: u32) -> SignedDuration {
     let hours = 1i64 << attempts.saturating_sub(1).min(5);
     SignedDuration::from_hours(hours)
 }
@@ -329,10 +330,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_to_32h() {
-        assert_eq!(backoff(1), SignedDuration::from_hours(1));
-        assert_eq!(backoff(2), SignedDuration::from_hours(2));
-        assert_eq!(backoff(6), SignedDuration::from_hours(32));
-        assert_eq!(backoff(60), SignedDuration::from_hours(32));
-        assert_eq!(backoff(0), SignedDuration::from_hours(1));
+        assert_eq!(issuance_backoff(1), SignedDuration::from_hours(1));
+        assert_eq!(issuance_backoff(2), SignedDuration::from_hours(2));
+        assert_eq!(issuance_backoff(6), SignedDuration::from_hours(32));
+        assert_eq!(issuance_backoff(60), SignedDuration::from_hours(32));
+        assert_eq!(issuance_backoff(0), SignedDuration::from_hours(1));
     }
 }

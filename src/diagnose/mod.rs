@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Code, Finding, ObjectRef, Severity, Status};
 
 pub use estate::{DiagnoseOptions, diagnose_estate};
+pub use findings::issuance_backoff;
 pub use live::{add_cluster_checks, add_live_checks};
 pub use root_cause::{pick_root_cause, rank};
 

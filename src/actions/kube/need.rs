@@ -10,10 +10,16 @@ pub(super) enum Need {
     DeleteOrders,
     /// `update certificates.cert-manager.io/status`.
     UpdateCertificateStatus,
+    /// `patch challenges.acme.cert-manager.io` (to remove cert-manager's finalizer).
+    PatchChallenges,
 }
 
 impl Need {
-    pub(super) const ALL: [Need; 2] = [Need::DeleteOrders, Need::UpdateCertificateStatus];
+    pub(super) const ALL: [Need; 3] = [
+        Need::DeleteOrders,
+        Need::UpdateCertificateStatus,
+        Need::PatchChallenges,
+    ];
 
     pub(super) fn of(action: &Action) -> (Need, &str) {
         match action {
@@ -21,6 +27,7 @@ impl Need {
             Action::RenewCertificate { namespace, .. } => {
                 (Need::UpdateCertificateStatus, namespace)
             }
+            Action::ReleaseChallenge { namespace, .. } => (Need::PatchChallenges, namespace),
         }
     }
 
@@ -28,6 +35,7 @@ impl Need {
         match self {
             Need::DeleteOrders => "delete",
             Need::UpdateCertificateStatus => "update",
+            Need::PatchChallenges => "patch",
         }
     }
 
@@ -35,12 +43,13 @@ impl Need {
         match self {
             Need::DeleteOrders => Resource::Orders,
             Need::UpdateCertificateStatus => Resource::Certificates,
+            Need::PatchChallenges => Resource::Challenges,
         }
     }
 
     pub(super) fn subresource(self) -> Option<&'static str> {
         match self {
-            Need::DeleteOrders => None,
+            Need::DeleteOrders | Need::PatchChallenges => None,
             Need::UpdateCertificateStatus => Some("status"),
         }
     }

@@ -5,11 +5,15 @@ use kube::api::{Api, ApiResource, DynamicObject};
 
 use super::Need;
 use crate::actions::Action;
-use crate::model::{Certificate, Order};
+use crate::model::{Certificate, Challenge, Order};
 use crate::source::cluster::{ClusterError, Resource};
 
 pub(super) fn order_resource() -> ApiResource {
     ApiResource::erase::<Order>(&())
+}
+
+pub(super) fn challenge_resource() -> ApiResource {
+    ApiResource::erase::<Challenge>(&())
 }
 
 pub(super) fn certificate_resource() -> ApiResource {
