@@ -5,7 +5,6 @@
 mod kube_lab;
 
 use std::future::Future;
-use std::process::Stdio;
 use std::time::Duration;
 
 use certdx::actions::kube::KubeActions;
@@ -17,8 +16,6 @@ use serde_json::json;
 
 /// Bounds every test: a hung server must fail the test, not the CI job.
 const TEST_DEADLINE: Duration = Duration::from_secs(120);
-/// Bounds every run of the CLI binary.
-const CLI_DEADLINE: Duration = Duration::from_secs(60);
 
 /// issuance-backoff.yaml: Certificate crm (Ready=False, Issuing=False Failed), Order errored,
 /// its CertificateRequest failed (so a retry is refused: renew is the way).
@@ -461,27 +458,7 @@ async fn availability_is_answered_from_the_prefetched_cache() {
 
 /// Runs the certdx binary against the lab as `context`, stdin not a terminal.
 async fn cli(lab: &KubeLab, context: &str, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_certdx"));
-    cmd.arg("--kubeconfig")
-        .arg(lab.kubeconfig_path())
-        .arg("--context")
-        .arg(context)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(CLI_DEADLINE, cmd.output())
-        .await
-        .expect("certdx finished in time")
-        .expect("certdx ran");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    lab.certdx(context, args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -518,7 +495,7 @@ async fn cli_retry_and_renew_confirm_refuse_and_exit_as_documented() {
         let (code, _, err) = cli(&lab, "writer", &["retry", ERRORED_ORDER, "--yes"]).await;
         assert_eq!(code, 2, "{err}");
         assert!(
-            err.contains(&format!("Order default/{ERRORED_ORDER} not found")),
+            err.contains(&format!("named \"{ERRORED_ORDER}\" in namespace default")),
             "{err}"
         );
         assert!(order(&lab, &ns, ERRORED_ORDER).await.is_some());
@@ -529,7 +506,10 @@ async fn cli_retry_and_renew_confirm_refuse_and_exit_as_documented() {
         // A missing Order: not found, named.
         let (code, _, err) = cli(&lab, "writer", &["retry", "nope", "-n", &ns, "--yes"]).await;
         assert_eq!(code, 2, "{err}");
-        assert!(err.contains(&format!("Order {ns}/nope not found")), "{err}");
+        assert!(
+            err.contains(&format!("named \"nope\" in namespace {ns}; closest:")),
+            "{err}"
+        );
 
         // The reader is denied, with verb and resource named.
         let (code, _, err) = cli(

@@ -340,3 +340,20 @@ fn a_cause_still_in_place_is_said_before_the_retry() {
     let w = write(decide(BACKOFF, "crm", "crm", CLOCK));
     assert!(w.warnings.is_empty(), "{:?}", w.warnings);
 }
+
+#[test]
+fn a_failed_certificate_nobody_retries_after_its_backoff_is_renewed() {
+    let no_request = BACKOFF
+        .split("- apiVersion: cert-manager.io/v1\n  kind: CertificateRequest")
+        .next()
+        .unwrap()
+        .to_owned();
+    // The 4h backoff ended at 15:00; a day later nothing has happened.
+    let w = write(decide(&no_request, "crm", "crm", "2026-01-16T15:00:00Z"));
+    assert_eq!(w.action, renew("crm", "crm"));
+    assert!(
+        w.why.contains("is not Ready and cert-manager is not issuing it (Issuing=False, reason Failed), although nothing has held it back for 1d0h"),
+        "{}",
+        w.why
+    );
+}

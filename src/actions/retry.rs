@@ -221,6 +221,36 @@ fn decide_chain(
             cert_ref.name, cert_ref.namespace
         ));
     }
+    // Not Ready, not issuing, and no backoff left to wait for: cert-manager's trigger should
+    // have started a new attempt by now.
+    if !ready
+        && !issuing.is_some_and(|c| c.is_true())
+        && let Some(ready_cond) = condition(&status.conditions, "Ready")
+    {
+        let idle_since = status
+            .last_failure_time
+            .map(|t| t + issuance_backoff(status.failed_issuance_attempts.unwrap_or(1)))
+            .or(ready_cond.last_transition_time);
+        if let Some(since) = idle_since
+            && now.duration_since(since) > RENEWAL_GRACE
+        {
+            let issuing_words = match issuing {
+                Some(c) => format!(
+                    "Issuing={}{}",
+                    c.status,
+                    c.reason
+                        .as_deref()
+                        .map(|r| format!(", reason {r}"))
+                        .unwrap_or_default()
+                ),
+                None => "no Issuing condition".to_owned(),
+            };
+            return renew(format!(
+                "{cert_ref} is not Ready and cert-manager is not issuing it ({issuing_words}), although nothing has held it back for {}; renewing it (Issuing=True) starts a new attempt now.",
+                human_duration(now.duration_since(since))
+            ));
+        }
+    }
     if cert.status.is_none() {
         return RetryDecision::Refuse(format!(
             "cert-manager has not acted on {cert_ref} (it has no status): a write would not be read either; check that cert-manager runs and watches namespace {}",

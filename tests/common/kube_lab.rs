@@ -928,3 +928,35 @@ fn remove_stale_labs(parent: &Path) {
         }
     }
 }
+
+/// How long one run of the certdx binary against a lab may take.
+const CLI_DEADLINE: Duration = Duration::from_secs(90);
+
+impl KubeLab {
+    /// Runs the certdx binary against the lab as `context` (a user: `admin`, `reader`,
+    /// `writer`, `nobody`) with standard input not a terminal; returns its exit code, stdout
+    /// and stderr. Bounded by [`CLI_DEADLINE`]; the process is killed if the test drops it.
+    pub async fn certdx(&self, context: &str, args: &[&str]) -> (i32, String, String) {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_certdx"));
+        cmd.arg("--kubeconfig")
+            .arg(self.kubeconfig_path())
+            .arg("--context")
+            .arg(context)
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let out = tokio::time::timeout(CLI_DEADLINE, cmd.output())
+            .await
+            .expect("certdx finished in time")
+            .expect("certdx ran");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
