@@ -330,10 +330,11 @@ fn busy_action_and_outcome_in_the_status_line() {
     let mut cfg = config(NARROW);
     cfg.actions = Arc::new(support::Allowed);
     let mut app = support::app_with(cfg, certdx::source::demo::load().inventory);
-    let cmds = feed(&mut app, [Msg::Retry, Msg::Confirm]);
+    // marketing/promo, the second row: its request failed on CAA, so retry renews it.
+    let cmds = feed(&mut app, [Msg::Down, Msg::Retry, Msg::Confirm]);
     let screen = draw(&app);
     assert!(
-        screen.contains("retry Order internal/legacy-portal-6-2206735431"),
+        screen.contains("renew Certificate marketing/promo"),
         "{screen}"
     );
     let Cmd::Perform { id, action } = cmds[0].clone() else {
@@ -347,10 +348,7 @@ fn busy_action_and_outcome_in_the_status_line() {
             result: Err("forbidden: RBAC".into()),
         }],
     );
-    assert!(
-        draw(&app)
-            .contains("retry Order internal/legacy-portal-6-2206735431 failed: forbidden: RBAC")
-    );
+    assert!(draw(&app).contains("renew Certificate marketing/promo failed: forbidden: RBAC"));
 }
 
 #[test]

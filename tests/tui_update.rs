@@ -408,30 +408,58 @@ fn checks_off_say_why_and_start_nothing() {
 }
 
 #[test]
-fn retry_asks_first_and_is_disabled_with_the_reason_when_unavailable() {
-    let mut app = demo_app(SIZE);
+fn retry_by_intent_names_the_write_and_what_blocks_it_first() {
+    let mut cfg = config(SIZE);
+    cfg.actions = Arc::new(support::Allowed);
+    let mut app = support::app_with(cfg, certdx::source::demo::load().inventory);
+    // legacy-portal: its request failed on the duplicate-certificate limit, in force for
+    // another 1d21h.
     assert!(feed(&mut app, [Msg::Retry]).is_empty());
     let Some(Overlay::Confirm(c)) = &app.overlay else {
         panic!("a confirmation opens")
     };
     assert_eq!(
         c.action,
-        Action::RetryOrder {
+        Some(Action::RenewCertificate {
             namespace: "internal".into(),
-            name: "legacy-portal-6-2206735431".into()
-        }
+            name: "legacy-portal".into()
+        })
     );
+    let why = c.why.as_deref().unwrap();
     assert!(
-        c.description
-            .contains("Delete Order internal/legacy-portal-6-2206735431")
+        why.contains("failed") && why.contains("so deleting its Order would change nothing; renewing Certificate internal/legacy-portal"),
+        "{why}"
     );
-    assert_eq!(c.blocked.as_deref(), Some("demo: read-only source"));
-    // Confirming a disabled action does nothing but say why.
+    let blocked = c.blocked.as_deref().unwrap();
+    assert!(blocked.starts_with("the CA refuses until"), "{blocked}");
+    assert!(blocked.contains("certdx retry --force"), "{blocked}");
+    // Confirming a blocked retry does nothing but say why.
     assert!(feed(&mut app, [Msg::Confirm]).is_empty());
     assert!(app.overlay.is_none());
     let s = app.status.as_ref().unwrap();
     assert_eq!(s.kind, StatusKind::Error);
-    assert!(s.text.contains("read-only source"));
+    assert!(s.text.contains("the CA refuses until"), "{}", s.text);
+}
+
+#[test]
+fn retry_on_a_chain_still_working_is_refused_with_what_it_waits_for() {
+    let mut cfg = config(SIZE);
+    cfg.actions = Arc::new(support::Allowed);
+    let mut app = support::app_with(cfg, certdx::source::demo::load().inventory);
+    select(&mut app, "api/api-gateway");
+    assert!(feed(&mut app, [Msg::Retry]).is_empty());
+    let Some(Overlay::Confirm(c)) = &app.overlay else {
+        panic!("a dialog opens")
+    };
+    assert_eq!(c.action, None);
+    let why = c.blocked.as_deref().unwrap();
+    assert!(
+        why.starts_with(
+            "nothing failed: cert-manager is still working on Certificate api/api-gateway"
+        ),
+        "{why}"
+    );
+    assert!(feed(&mut app, [Msg::Confirm]).is_empty());
 }
 
 #[test]
@@ -494,7 +522,7 @@ fn confirmed_actions_become_commands_and_report_their_outcome() {
 }
 
 #[test]
-fn retry_on_a_selected_challenge_targets_its_order_and_read_only_blocks_writes() {
+fn retry_on_a_selected_challenge_finds_its_chain_and_read_only_blocks_writes() {
     let mut cfg = config(SIZE);
     cfg.actions = Arc::new(support::Allowed);
     cfg.read_only = true;
@@ -504,12 +532,19 @@ fn retry_on_a_selected_challenge_targets_its_order_and_read_only_blocks_writes()
     let Some(Overlay::Confirm(c)) = &app.overlay else {
         panic!("a confirmation opens")
     };
+    assert!(c.title.contains("Challenge marketing/"), "{}", c.title);
     assert_eq!(
         c.action,
-        Action::RetryOrder {
+        Some(Action::RenewCertificate {
             namespace: "marketing".into(),
-            name: "promo-1-1176403291".into()
-        }
+            name: "promo".into()
+        })
+    );
+    // CAA forbids the CA: the retry would fail the same way, and the dialog says so.
+    assert!(
+        c.warnings.iter().any(|w| w.contains("(acme-caa)")),
+        "{:?}",
+        c.warnings
     );
     assert!(c.blocked.as_deref().unwrap().contains("read-only"));
     assert!(feed(&mut app, [Msg::Confirm]).is_empty());
@@ -744,5 +779,111 @@ fn silent_failures_sort_with_the_failing() {
     assert!(
         pos("expired") < pos("overdue") && pos("last-days") < pos("overdue"),
         "{order:?}"
+    );
+}
+
+/// The demo inventory with `edit` applied to Certificate shop/www-shop's status.
+fn demo_with_www_shop(edit: impl FnOnce(&mut certdx::model::CertificateStatus)) -> Inventory {
+    let mut inv = certdx::source::demo::load().inventory;
+    let cert = inv
+        .certificates
+        .iter_mut()
+        .find(|c| c.metadata.name.as_deref() == Some("www-shop"))
+        .expect("the demo has shop/www-shop");
+    edit(cert.status.get_or_insert_with(Default::default));
+    inv
+}
+
+fn loaded(app: &mut App, inv: Inventory) -> Vec<Cmd> {
+    let estate = certdx::tui::estate::Estate::build(Arc::new(inv), app.clock);
+    feed(app, [Msg::Loaded(Box::new(estate))])
+}
+
+/// Renews shop/www-shop and reports the write done: the attempt is followed from here.
+fn renewed_www_shop() -> App {
+    let mut cfg = config(SIZE);
+    cfg.actions = Arc::new(support::Allowed);
+    let mut app = support::app_with(cfg, certdx::source::demo::load().inventory);
+    select(&mut app, "shop/www-shop");
+    let cmds = feed(&mut app, [Msg::Renew, Msg::Confirm]);
+    let [Cmd::Perform { id, action }] = &cmds[..] else {
+        panic!("expected one write, got {cmds:?}")
+    };
+    feed(
+        &mut app,
+        [Msg::ActionDone {
+            id: *id,
+            action: action.clone(),
+            result: Ok("Issuing=True set".into()),
+        }],
+    );
+    let attempt = app.attempt.as_ref().expect("the attempt is followed");
+    assert_eq!(attempt.label(), "retrying: attempt 1 since 12:00:00");
+    app
+}
+
+#[test]
+fn a_followed_attempt_checks_its_presented_challenges_and_ends_when_ready() {
+    let mut app = renewed_www_shop();
+    // The next picture: the chain's presented Challenge is checked on its own, once.
+    let cmds = loaded(&mut app, certdx::source::demo::load().inventory);
+    let checks: Vec<&String> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Cmd::RunCheck { key, .. } => Some(key),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(checks.len(), 1, "{cmds:?}");
+    assert!(checks[0].starts_with("Challenge shop/"), "{checks:?}");
+    assert!(app.attempt.is_some());
+    // Issued: Ready at a newer revision ends the attempt, said in the status line.
+    loaded(
+        &mut app,
+        demo_with_www_shop(|s| {
+            s.revision = Some(s.revision.unwrap_or(0) + 1);
+            s.conditions = vec![certdx::model::Condition {
+                type_: "Ready".into(),
+                status: "True".into(),
+                reason: Some("Ready".into()),
+                message: Some("Certificate is up to date and has not expired".into()),
+                last_transition_time: None,
+                observed_generation: None,
+            }];
+        }),
+    );
+    assert!(app.attempt.is_none());
+    let s = app.status.as_ref().unwrap();
+    assert_eq!(s.kind, StatusKind::Ok);
+    assert_eq!(
+        s.text,
+        "Certificate shop/www-shop is Ready: attempt 1 succeeded"
+    );
+}
+
+#[test]
+fn a_followed_attempt_that_fails_says_so_with_its_new_root_cause() {
+    let mut app = renewed_www_shop();
+    let at = app.clock;
+    loaded(
+        &mut app,
+        demo_with_www_shop(|s| {
+            s.last_failure_time = Some(at);
+            s.failed_issuance_attempts = Some(1);
+        }),
+    );
+    assert!(app.attempt.is_none());
+    let s = app.status.as_ref().unwrap();
+    assert_eq!(s.kind, StatusKind::Error);
+    assert!(
+        s.text
+            .starts_with("attempt 1 of Certificate shop/www-shop failed: "),
+        "{}",
+        s.text
+    );
+    assert!(
+        s.text.contains("selfcheck-http01-wrong-status"),
+        "{}",
+        s.text
     );
 }

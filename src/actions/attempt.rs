@@ -112,6 +112,30 @@ impl Attempt {
     }
 }
 
+impl Attempt {
+    /// The Challenges of the attempt's current request that cert-manager has presented and
+    /// not finished: the ones whose checks say whether this attempt will pass.
+    pub fn presented_challenges(&self, inv: &Inventory, index: &ChainIndex) -> Vec<ObjectRef> {
+        index
+            .certificates
+            .iter()
+            .filter(|chain| {
+                ObjectRef::of(Kind::Certificate, &inv.certificates[chain.certificate])
+                    == self.certificate
+            })
+            .filter_map(|chain| chain.current())
+            .flat_map(|r| r.orders.iter())
+            .flat_map(|o| o.challenges.iter())
+            .map(|&i| &inv.challenges[i])
+            .filter(|ch| {
+                ch.status.as_ref().is_some_and(|s| s.presented)
+                    && !crate::model::state::challenge_is_final(ch)
+            })
+            .map(|ch| ObjectRef::of(Kind::Challenge, ch))
+            .collect()
+    }
+}
+
 fn find_cert<'a>(inv: &'a Inventory, c: &ObjectRef) -> Option<&'a crate::model::Certificate> {
     inv.certificates
         .iter()

@@ -169,6 +169,9 @@ fn decide_chain(
     if let Some((_, req)) = current
         && let Some(failure) = request_failure(req)
     {
+        // The verb only: the message is the root cause, shown beside the dialog and in the
+        // warnings; repeated here it would bury the sentence.
+        let failure = failure.split(':').next().unwrap_or_default();
         let req_ref = ObjectRef::of(Kind::CertificateRequest, req);
         if issuing.is_some_and(|c| c.is_true()) {
             return RetryDecision::Refuse(format!(

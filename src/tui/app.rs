@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use super::cmd::Cmd;
 use super::estate::{Estate, Row};
 use super::theme::Theme;
+use crate::actions::attempt::Attempt;
 use crate::actions::{Action, Actions};
 use crate::diagnose::playbook::{PlaybookResult, Target};
 use crate::diagnose::{ChainNode, Diagnosis};
@@ -88,6 +89,10 @@ pub struct App {
     pub next_id: u64,
     /// The live cluster feed's state; `None` for snapshots and the demo.
     pub live: Option<Live>,
+    /// The write in flight whose new attempt to follow when it succeeds (by busy id).
+    pub pending_attempt: Option<(u64, Attempt)>,
+    /// The issuance attempt a retry started, followed until it ends.
+    pub attempt: Option<Attempt>,
 }
 
 /// Where a live cluster feed stands.
@@ -322,7 +327,7 @@ pub enum Overlay {
         scroll: usize,
     },
     /// Confirm a cluster write.
-    Confirm(Confirm),
+    Confirm(Box<Confirm>),
     /// Choose an export format.
     Export(ExportDialog),
 }
@@ -330,12 +335,21 @@ pub enum Overlay {
 /// A write waiting for confirmation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Confirm {
-    /// The write.
-    pub action: Action,
+    /// The dialog's title, e.g. `Retry Certificate shop/www?`.
+    pub title: String,
+    /// The write; `None` when there is nothing to write (a refused retry says why in
+    /// `blocked`).
+    pub action: Option<Action>,
+    /// Why this write, to this object, in one sentence (retry by intent).
+    pub why: Option<String>,
     /// Exactly what will change.
     pub description: String,
+    /// Why the write will probably fail the same way.
+    pub warnings: Vec<String>,
     /// Why it cannot be done, if it cannot: the dialog then only informs.
     pub blocked: Option<String>,
+    /// The attempt to follow once the write succeeds.
+    pub follow: Option<Attempt>,
 }
 
 /// What to export.
@@ -421,6 +435,8 @@ impl App {
             suspend: false,
             next_id: 1,
             live: None,
+            pending_attempt: None,
+            attempt: None,
         };
         let now = app.data_now;
         (app, vec![Cmd::Diagnose { inventory, now }])

@@ -108,7 +108,7 @@ pub fn done(app: &mut App, key: String, generation: u64, result: Result<Playbook
     }
 }
 
-fn start(app: &mut App, challenges: &[ObjectRef]) -> Vec<Cmd> {
+pub(super) fn start(app: &mut App, challenges: &[ObjectRef]) -> Vec<Cmd> {
     let mut cmds = Vec::new();
     for r in challenges {
         let key = r.to_string();

@@ -83,11 +83,11 @@ pub fn loaded(app: &mut App, estate: Estate) -> Vec<Cmd> {
     if let Some((subject, old)) = open_chain {
         reopen_chain(app, &subject, old);
     }
+    let mut cmds = follow_attempt_checks(app);
     let Some(live) = &mut app.live else {
-        return Vec::new();
+        return cmds;
     };
     live.diagnosing = false;
-    let mut cmds = Vec::new();
     // Writes are offered only where the API says they are allowed: ask once per namespace,
     // as namespaces appear.
     let fresh: Vec<String> = app
@@ -145,4 +145,18 @@ fn reopen_chain(app: &mut App, subject: &ObjectRef, old: ChainView) {
             format!("{subject} was deleted from the cluster"),
         ),
     }
+}
+
+/// Ends or goes on following a retry's attempt, and starts the checks of each Challenge of it
+/// that cert-manager has presented and that was not checked yet.
+fn follow_attempt_checks(app: &mut App) -> Vec<Cmd> {
+    let presented = super::write::follow_attempt(app);
+    if app.checks.disabled.is_some() {
+        return Vec::new();
+    }
+    let fresh: Vec<_> = presented
+        .into_iter()
+        .filter(|c| !app.checks.runs.contains_key(&c.to_string()))
+        .collect();
+    super::checks::start(app, &fresh)
 }

@@ -9,22 +9,65 @@ use super::super::app::{
 use super::super::cmd::Cmd;
 use super::super::msg::Msg;
 use crate::actions::Action;
-use crate::diagnose::ChainNode;
+use crate::actions::attempt::{Attempt, AttemptOutcome};
+use crate::actions::retry::{RetryContext, RetryDecision, decide_retry};
 use crate::model::Kind;
+use crate::model::ObjectRef;
 use crate::report::{Format, Report};
 
-/// `R`: asks to retry the Order in focus.
+/// `R`: retry by intent on the object in focus (the selected node of the open chain, else
+/// the selected Certificate): the dialog says which write that comes to and why, or why
+/// there is nothing to write.
 pub fn ask_retry(app: &mut App) {
-    match focused_order(app) {
-        Some(o) => confirm(
-            app,
-            Action::RetryOrder {
-                namespace: o.namespace,
-                name: o.name,
-            },
-        ),
-        None => app.say(StatusKind::Info, "no Order to retry here"),
-    }
+    let (Some(target), Some(e)) = (focused_object(app), app.estate.as_ref()) else {
+        app.say(
+            StatusKind::Info,
+            "select a Certificate, or an object of its chain, to retry",
+        );
+        return;
+    };
+    let cx = RetryContext {
+        inventory: &e.inventory,
+        index: &e.index,
+        diagnoses: &e.diagnoses,
+        now: app.clock,
+    };
+    let title = format!(" Retry {target}? ");
+    let write = match decide_retry(&cx, &target) {
+        RetryDecision::Write(w) => w,
+        RetryDecision::Refuse(why) => {
+            app.overlay = Some(Overlay::Confirm(Box::new(Confirm {
+                title,
+                action: None,
+                why: None,
+                description: String::new(),
+                warnings: Vec::new(),
+                blocked: Some(why),
+                follow: None,
+            })));
+            return;
+        }
+    };
+    let follow = write
+        .certificate
+        .clone()
+        .map(|c| Attempt::begin(c, &e.inventory, &e.index, app.clock));
+    // What no flag overrides (the source, the session, RBAC) comes before the rate limit.
+    let blocked = write_blocked(app, &write.action).or_else(|| {
+        write
+            .blocker
+            .map(|b| format!("{b}; `certdx retry --force` on the command line overrides this"))
+    });
+    let description = app.actions.describe(&write.action);
+    app.overlay = Some(Overlay::Confirm(Box::new(Confirm {
+        title,
+        action: Some(write.action),
+        why: Some(write.why),
+        description,
+        warnings: write.warnings,
+        blocked,
+        follow,
+    })));
 }
 
 /// `N`: asks to renew the Certificate in focus.
@@ -33,30 +76,44 @@ pub fn ask_renew(app: &mut App) {
         .focused_diagnosis()
         .and_then(|d| Some(app.estate.as_ref()?.diagnoses[d].subject.clone()))
         .filter(|s| s.kind == Kind::Certificate);
-    match subject {
-        Some(s) => confirm(
-            app,
-            Action::RenewCertificate {
-                namespace: s.namespace,
-                name: s.name,
-            },
-        ),
-        None => app.say(StatusKind::Info, "select a Certificate to renew"),
+    let Some(s) = subject else {
+        app.say(StatusKind::Info, "select a Certificate to renew");
+        return;
+    };
+    let action = Action::RenewCertificate {
+        namespace: s.namespace.clone(),
+        name: s.name.clone(),
+    };
+    let follow = app
+        .estate
+        .as_ref()
+        .map(|e| Attempt::begin(s, &e.inventory, &e.index, app.clock));
+    app.overlay = Some(Overlay::Confirm(Box::new(Confirm {
+        title: format!(" {}? ", capitalised(&action.label())),
+        blocked: write_blocked(app, &action),
+        description: app.actions.describe(&action),
+        action: Some(action),
+        why: None,
+        warnings: Vec::new(),
+        follow,
+    })));
+}
+
+/// Why `action` cannot be written now (a read-only session, a permission the API denied).
+fn write_blocked(app: &App, action: &Action) -> Option<String> {
+    if app.read_only {
+        Some("read-only session: writes are disabled".to_owned())
+    } else {
+        app.actions.availability(action).err()
     }
 }
 
-fn confirm(app: &mut App, action: Action) {
-    let blocked = if app.read_only {
-        Some("read-only session: writes are disabled".to_owned())
-    } else {
-        app.actions.availability(&action).err()
-    };
-    let description = app.actions.describe(&action);
-    app.overlay = Some(Overlay::Confirm(Confirm {
-        action,
-        description,
-        blocked,
-    }));
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 /// `e` / `E`: asks for the export format.
@@ -84,21 +141,24 @@ pub fn ask_export(app: &mut App, all: bool) {
 /// Keys while a confirmation or the export dialog is open.
 pub fn dialog_key(app: &mut App, msg: Msg) -> Vec<Cmd> {
     match (app.overlay.take(), msg) {
-        (Some(Overlay::Confirm(c)), Msg::Confirm) => match c.blocked {
-            Some(why) => {
-                app.say(StatusKind::Error, format!("cannot {}: {why}", c.action));
+        (Some(Overlay::Confirm(c)), Msg::Confirm) => match (c.blocked, c.action) {
+            (Some(why), action) => {
+                let what = action.map_or_else(|| "retry".to_owned(), |a| a.to_string());
+                app.say(StatusKind::Error, format!("cannot {what}: {why}"));
                 Vec::new()
             }
-            None => {
-                let id = busy(app, c.action.label());
-                vec![Cmd::Perform {
-                    id,
-                    action: c.action,
-                }]
+            (None, Some(action)) => {
+                let id = busy(app, action.label());
+                app.pending_attempt = c.follow.map(|a| (id, a));
+                vec![Cmd::Perform { id, action }]
             }
+            (None, None) => Vec::new(),
         },
         (Some(Overlay::Confirm(c)), Msg::Back) => {
-            app.say(StatusKind::Info, format!("cancelled: {}", c.action));
+            let what = c
+                .action
+                .map_or_else(|| "retry".to_owned(), |a| a.to_string());
+            app.say(StatusKind::Info, format!("cancelled: {what}"));
             Vec::new()
         }
         (Some(Overlay::Export(mut x)), Msg::ExportNextFormat) => {
@@ -181,12 +241,48 @@ fn busy(app: &mut App, label: String) -> u64 {
     id
 }
 
-/// A write finished.
+/// A write finished: on success the attempt it started is followed (see
+/// [`follow_attempt`]).
 pub fn action_done(app: &mut App, id: u64, action: Action, result: Result<String, String>) {
     app.busy.retain(|b| b.id != id);
+    let attempt = app
+        .pending_attempt
+        .take_if(|(pending, _)| *pending == id)
+        .map(|(_, a)| a);
     match result {
-        Ok(what) => app.say(StatusKind::Ok, format!("{action}: {what}")),
+        Ok(what) => {
+            app.say(StatusKind::Ok, format!("{action}: {what}"));
+            if let Some(mut a) = attempt {
+                // Measured from the write, not from when the dialog opened.
+                a.since = app.clock;
+                app.attempt = Some(a);
+            }
+        }
         Err(why) => app.say(StatusKind::Error, format!("{action} failed: {why}")),
+    }
+}
+
+/// A new picture arrived: ends the followed attempt when it succeeded or failed, saying which
+/// (with the new root cause), and returns the Challenges of its chain that cert-manager has
+/// presented, so their checks run on their own.
+pub fn follow_attempt(app: &mut App) -> Vec<ObjectRef> {
+    let (Some(a), Some(e)) = (&app.attempt, &app.estate) else {
+        return Vec::new();
+    };
+    match a.outcome(&e.inventory, &e.index, &e.diagnoses) {
+        AttemptOutcome::Ready => {
+            let text = format!("{} is Ready: attempt {} succeeded", a.certificate, a.number);
+            app.attempt = None;
+            app.say(StatusKind::Ok, text);
+            Vec::new()
+        }
+        AttemptOutcome::Failed(cause) => {
+            let text = format!("attempt {} of {} failed: {cause}", a.number, a.certificate);
+            app.attempt = None;
+            app.say(StatusKind::Error, text);
+            Vec::new()
+        }
+        AttemptOutcome::Running(_) => a.presented_challenges(&e.inventory, &e.index),
     }
 }
 
@@ -199,34 +295,14 @@ pub fn exported(app: &mut App, id: u64, result: Result<PathBuf, String>) {
     }
 }
 
-/// The Order in focus: the selected Order, the Order above the selected Challenge, else the
-/// newest Order of the current revision.
-fn focused_order(app: &App) -> Option<crate::model::ObjectRef> {
+/// The object in focus: the selected node of the open chain, else the selected row's subject.
+fn focused_object(app: &App) -> Option<ObjectRef> {
     let e = app.estate.as_ref()?;
     let d = &e.diagnoses[app.focused_diagnosis()?];
     if let Some(c) = &app.chain
         && let Some(TreeItem::Node(path)) = c.nodes.get(c.selected).map(|n| &n.item)
     {
-        // The nearest Order on the way from the selection up to the root.
-        for len in (0..=path.len()).rev() {
-            let n = node_at(&d.chain, &path[..len])?;
-            if n.object.kind == Kind::Order {
-                return Some(n.object.clone());
-            }
-        }
-        // Otherwise the selection's own first Order below it (a request, or the Certificate).
-        let n = node_at(&d.chain, path)?;
-        return first_order(n);
+        return node_at(&d.chain, path).map(|n| n.object.clone());
     }
-    first_order(&d.chain)
-}
-
-fn first_order(node: &ChainNode) -> Option<crate::model::ObjectRef> {
-    if node.object.kind == Kind::Order {
-        return Some(node.object.clone());
-    }
-    node.children
-        .iter()
-        .filter(|c| !c.history || node.history)
-        .find_map(first_order)
+    Some(d.subject.clone())
 }

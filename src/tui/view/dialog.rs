@@ -46,11 +46,20 @@ pub fn confirm(app: &App, c: &Confirm, frame: &mut Frame, area: Rect) {
         ));
         lines.push(Line::from(""));
     }
-    lines.push(Line::from(Span::styled("What would change:", t.heading())));
-    lines.extend(wrapped(&c.description, width, 2, Style::new()));
+    if let Some(why) = &c.why {
+        lines.push(Line::from(Span::styled("Why:", t.heading())));
+        lines.extend(wrapped(why, width, 2, Style::new()));
+    }
+    if c.action.is_some() {
+        lines.push(Line::from(Span::styled("What would change:", t.heading())));
+        lines.extend(wrapped(&c.description, width, 2, Style::new()));
+    }
+    for w in &c.warnings {
+        lines.extend(wrapped(&format!("Warning: {w}"), width, 0, t.error()));
+    }
     lines.push(Line::from(""));
-    match &c.blocked {
-        Some(_) => {
+    match (&c.blocked, &c.action) {
+        (Some(_), Some(_)) => {
             lines.push(Line::from(vec![
                 Span::styled("y", t.disabled()),
                 Span::styled(" confirm (disabled)   ", t.disabled()),
@@ -58,15 +67,26 @@ pub fn confirm(app: &App, c: &Confirm, frame: &mut Frame, area: Rect) {
                 Span::raw(" close"),
             ]));
         }
-        None => lines.push(Line::from(vec![
+        (_, None) => lines.push(Line::from(vec![
+            Span::styled("Esc", t.key()),
+            Span::raw(" close"),
+        ])),
+        (None, Some(_)) => lines.push(Line::from(vec![
             Span::styled("y", t.key()),
             Span::raw(" do it   "),
             Span::styled("n / Esc / Enter", t.key()),
             Span::raw(" cancel"),
         ])),
     }
-    let title = format!(" {}? ", capitalise(&c.action.label()));
-    boxed(frame, area, title, lines);
+    // A long reason must not push the keys off the screen: cut the middle, keep the end.
+    let room = area.height.saturating_sub(2) as usize;
+    if lines.len() > room && room >= 3 {
+        let tail = lines.split_off(lines.len() - 2);
+        lines.truncate(room - 3);
+        lines.push(Line::from(Span::styled("  …", t.dim())));
+        lines.extend(tail);
+    }
+    boxed(frame, area, c.title.clone(), lines);
 }
 
 /// Draws the export format choice.
@@ -122,12 +142,4 @@ pub fn export(app: &App, x: &ExportDialog, frame: &mut Frame, area: Rect) {
         ]),
     ];
     boxed(frame, area, " Export ".to_owned(), lines);
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
