@@ -161,6 +161,42 @@ impl CertManagerHealth {
         self.findings.iter().find(|f| f.severity.is_problem())
     }
 
+    /// One line for a report's or the view's header: the verdict, said once.
+    pub fn verdict(&self) -> String {
+        let which = match (&self.version, &self.namespace) {
+            (Some(v), Some(ns)) => format!("cert-manager {v} (namespace {ns})"),
+            (None, Some(ns)) => format!("cert-manager (namespace {ns})"),
+            (Some(v), None) => format!("cert-manager {v}"),
+            (None, None) => "cert-manager".to_owned(),
+        };
+        match (self.state, self.headline()) {
+            (HealthState::Unhealthy, Some(f)) => {
+                let blocked = match self.blocked_certificates {
+                    0 => String::new(),
+                    1 => "; it is the root cause of 1 Certificate".to_owned(),
+                    n => format!("; it is the root cause of {n} Certificates"),
+                };
+                format!("{which} is unhealthy: {}{blocked}", f.summary)
+            }
+            (HealthState::Healthy, _) => {
+                let found: Vec<&str> = self
+                    .components
+                    .iter()
+                    .filter(|c| c.found)
+                    .map(|c| c.component.as_str())
+                    .collect();
+                format!("{which} is healthy: {} ready", found.join(", "))
+            }
+            _ => format!(
+                "{which}: health unknown{}",
+                self.notes
+                    .first()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            ),
+        }
+    }
+
     /// Whether the installation is broken enough to stop issuance (error or fatal).
     pub fn blocks_issuance(&self) -> bool {
         self.headline()
