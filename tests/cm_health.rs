@@ -118,8 +118,8 @@ spec: {{holderIdentity: cert-manager-6f7b8c9d4-x2x9q_1c2e, leaseDurationSeconds:
 
 /// A CA certificate as the webhook configurations carry it (base64 of the PEM).
 fn ca_bundle() -> String {
-    let ca = rcgen::generate_simple_self_signed(vec!["cert-manager-webhook-ca".to_owned()])
-        .expect("CA");
+    let ca =
+        rcgen::generate_simple_self_signed(vec!["cert-manager-webhook-ca".to_owned()]).expect("CA");
     base64::engine::general_purpose::STANDARD.encode(ca.cert.pem())
 }
 
@@ -411,7 +411,11 @@ async fn a_stale_leader_lease_is_fatal() {
         let p = problems(&h);
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].0, Severity::Fatal);
-        assert!(p[0].1.contains("kube-system/cert-manager-controller"), "{}", p[0].1);
+        assert!(
+            p[0].1.contains("kube-system/cert-manager-controller"),
+            "{}",
+            p[0].1
+        );
         assert!(p[0].1.contains("no controller is acting"), "{}", p[0].1);
         assert!(h.leases[0].stale);
         assert!(h.blocks_issuance());

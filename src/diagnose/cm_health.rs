@@ -273,8 +273,7 @@ pub fn judge(objects: &HealthObjects, now: Timestamp) -> CertManagerHealth {
             "the webhook's CA bundle is not compared with its serving certificate: that CA is in a Secret, which certdx does not read".to_owned(),
         );
     }
-    h.findings
-        .sort_by_key(|f| std::cmp::Reverse(f.severity));
+    h.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     h.state = if h.findings.iter().any(|f| f.severity.is_problem()) {
         HealthState::Unhealthy
     } else if h.components.iter().any(|c| c.found) {
@@ -546,6 +545,15 @@ fn judge_lease(l: &LeaseRead, now: Timestamp) -> (LeaseHealth, Option<Finding>, 
     (out, Some(f), None)
 }
 
+/// One webhook configuration as read: its webhooks' CA bundles and where cainjector takes
+/// them from.
+struct ConfigSeen {
+    kind: &'static str,
+    name: String,
+    bundles: Vec<Option<Vec<u8>>>,
+    injected: Option<String>,
+}
+
 /// The annotations cainjector acts on.
 const INJECT_ANNOTATIONS: [&str; 3] = [
     "cert-manager.io/inject-ca-from-secret",
@@ -556,57 +564,58 @@ const INJECT_ANNOTATIONS: [&str; 3] = [
 /// The CA bundles of the webhook's configurations: present, parseable, in date, the same in
 /// both kinds.
 fn judge_webhook_configs(objects: &HealthObjects, now: Timestamp, h: &mut CertManagerHealth) {
-    let mut seen: Vec<(String, String, Vec<Option<Vec<u8>>>, Option<String>)> = Vec::new();
+    let mut seen: Vec<ConfigSeen> = Vec::new();
     match &objects.validating {
-        Read::Found(list) => {
-            for c in list {
-                let bundles = c
+        Read::Found(list) => seen.extend(list.iter().map(|c| {
+            ConfigSeen {
+                kind: "ValidatingWebhookConfiguration",
+                name: c.name_any(),
+                bundles: c
                     .webhooks
                     .iter()
                     .flatten()
                     .map(|w| w.client_config.ca_bundle.clone().map(|b| b.0))
-                    .collect();
-                seen.push((
-                    "ValidatingWebhookConfiguration".to_owned(),
-                    c.name_any(),
-                    bundles,
-                    injected_from(c.annotations()),
-                ));
+                    .collect(),
+                injected: injected_from(c.annotations()),
             }
-        }
-        Read::Absent => h.notes.push(
-            "no ValidatingWebhookConfiguration calls cert-manager's webhook".to_owned(),
-        ),
+        })),
+        Read::Absent => h
+            .notes
+            .push("no ValidatingWebhookConfiguration calls cert-manager's webhook".to_owned()),
         Read::Unreadable(why) => h.notes.push(why.clone()),
     }
     match &objects.mutating {
-        Read::Found(list) => {
-            for c in list {
-                let bundles = c
+        Read::Found(list) => seen.extend(list.iter().map(|c| {
+            ConfigSeen {
+                kind: "MutatingWebhookConfiguration",
+                name: c.name_any(),
+                bundles: c
                     .webhooks
                     .iter()
                     .flatten()
                     .map(|w| w.client_config.ca_bundle.clone().map(|b| b.0))
-                    .collect();
-                seen.push((
-                    "MutatingWebhookConfiguration".to_owned(),
-                    c.name_any(),
-                    bundles,
-                    injected_from(c.annotations()),
-                ));
+                    .collect(),
+                injected: injected_from(c.annotations()),
             }
-        }
-        Read::Absent => h.notes.push(
-            "no MutatingWebhookConfiguration calls cert-manager's webhook".to_owned(),
-        ),
+        })),
+        Read::Absent => h
+            .notes
+            .push("no MutatingWebhookConfiguration calls cert-manager's webhook".to_owned()),
         Read::Unreadable(why) => h.notes.push(why.clone()),
     }
     let mut first_bundle: Option<(String, Vec<u8>)> = None;
-    for (kind, name, bundles, injected) in seen {
+    for ConfigSeen {
+        kind,
+        name,
+        bundles,
+        injected,
+    } in seen
+    {
         let present = !bundles.is_empty()
-            && bundles
-                .iter()
-                .all(|b| b.as_ref().is_some_and(|b| !b.iter().all(u8::is_ascii_whitespace)));
+            && bundles.iter().all(|b| {
+                b.as_ref()
+                    .is_some_and(|b| !b.iter().all(u8::is_ascii_whitespace))
+            });
         let bundle = bundles.iter().flatten().next().cloned();
         let not_after = bundle.as_deref().and_then(first_not_after);
         let label = format!("{kind} {name}");
@@ -621,8 +630,10 @@ fn judge_webhook_configs(objects: &HealthObjects, now: Timestamp, h: &mut CertMa
                     }
                 ),
             );
-            f.evidence
-                .push(fact(&label, "webhooks[].clientConfig.caBundle is empty".to_owned()));
+            f.evidence.push(fact(
+                &label,
+                "webhooks[].clientConfig.caBundle is empty".to_owned(),
+            ));
             h.findings.push(f);
         } else if let Some(t) = not_after.filter(|t| *t <= now) {
             h.findings.push(unhealthy(
@@ -653,7 +664,7 @@ fn judge_webhook_configs(objects: &HealthObjects, now: Timestamp, h: &mut CertMa
             first_bundle = Some((label.clone(), b.clone()));
         }
         h.webhook_configurations.push(WebhookConfigHealth {
-            kind,
+            kind: kind.to_owned(),
             name,
             ca_bundle_present: present,
             ca_not_after: not_after,
@@ -698,7 +709,9 @@ fn judge_service(s: &ServiceRead) -> (ServiceHealth, Option<Finding>, Vec<String
             out.found = Some(false);
             let f = unhealthy(
                 Severity::Fatal,
-                format!("cert-manager's webhook {label} does not exist: the API server cannot reach the webhook"),
+                format!(
+                    "cert-manager's webhook {label} does not exist: the API server cannot reach the webhook"
+                ),
             );
             return (out, Some(f), notes);
         }
@@ -768,7 +781,12 @@ pub fn attribute(diagnoses: &mut [Diagnosis], health: &mut CertManagerHealth) ->
             continue;
         }
         let mut f = headline.clone();
-        for other in health.findings.iter().skip(1).filter(|f| f.severity.is_problem()) {
+        for other in health
+            .findings
+            .iter()
+            .skip(1)
+            .filter(|f| f.severity.is_problem())
+        {
             f.evidence.push(fact("cert-manager", other.summary.clone()));
         }
         super::advice::name_commands(&d.subject, &mut f);
@@ -854,7 +872,10 @@ mod tests {
         );
         assert_eq!(h.state, HealthState::Unhealthy);
         let f = h.headline().expect("a finding");
-        assert_eq!((f.code, f.severity), (Code::CertManagerUnhealthy, Severity::Fatal));
+        assert_eq!(
+            (f.code, f.severity),
+            (Code::CertManagerUnhealthy, Severity::Fatal)
+        );
         assert!(f.summary.contains("0 of 1"), "{}", f.summary);
         assert!(f.summary.contains("CrashLoopBackOff"), "{}", f.summary);
         assert!(f.summary.contains("7 restarts"), "{}", f.summary);
@@ -867,8 +888,16 @@ mod tests {
     fn ready_deployments_are_healthy_and_a_down_cainjector_only_warns() {
         let all = |cainjector_ready| {
             objects(vec![
-                (Component::Controller, deployment(Component::Controller, 1, 1), vec![]),
-                (Component::Webhook, deployment(Component::Webhook, 1, 1), vec![]),
+                (
+                    Component::Controller,
+                    deployment(Component::Controller, 1, 1),
+                    vec![],
+                ),
+                (
+                    Component::Webhook,
+                    deployment(Component::Webhook, 1, 1),
+                    vec![],
+                ),
                 (
                     Component::Cainjector,
                     deployment(Component::Cainjector, 1, cainjector_ready),
@@ -930,12 +959,17 @@ mod tests {
     fn versions_come_from_the_tag_not_the_digest_or_registry_port() {
         let mut d = deployment(Component::Controller, 1, 1);
         let set = |d: &mut Deployment, image: &str| {
-            d.spec.template.spec.as_mut().unwrap().containers[0].image =
-                Some(image.to_owned());
+            d.spec.template.spec.as_mut().unwrap().containers[0].image = Some(image.to_owned());
         };
-        set(&mut d, "registry.local:5000/jetstack/cert-manager-controller:v1.15.3@sha256:abc");
+        set(
+            &mut d,
+            "registry.local:5000/jetstack/cert-manager-controller:v1.15.3@sha256:abc",
+        );
         assert_eq!(version(&d).as_deref(), Some("v1.15.3"));
-        set(&mut d, "registry.local:5000/cert-manager-controller@sha256:abc");
+        set(
+            &mut d,
+            "registry.local:5000/cert-manager-controller@sha256:abc",
+        );
         assert_eq!(version(&d), None);
     }
 }

@@ -132,7 +132,8 @@ impl Report {
             .is_some_and(|h| h.headline().is_some());
         cert_manager
             || self.diagnoses.iter().any(|d| {
-            d.status.state == State::Failed || d.findings.iter().any(|f| f.severity.is_problem())
-        })
+                d.status.state == State::Failed
+                    || d.findings.iter().any(|f| f.severity.is_problem())
+            })
     }
 }

@@ -47,7 +47,11 @@ pub fn to_html(r: &Report) -> String {
         m.warnings
     );
     if let Some(h) = &r.cert_manager {
-        let class = if h.headline().is_some() { " class=failed" } else { "" };
+        let class = if h.headline().is_some() {
+            " class=failed"
+        } else {
+            ""
+        };
         let _ = writeln!(s, "<p{class}><strong>{}</strong></p>", esc(&h.verdict()));
         if h.findings.len() > 1 || !h.notes.is_empty() {
             let _ = writeln!(s, "<ul>");

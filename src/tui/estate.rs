@@ -8,8 +8,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use kube::{Resource, ResourceExt};
 
-use crate::diagnose::playbook::PlaybookResult;
 use crate::diagnose::cm_health::CertManagerHealth;
+use crate::diagnose::playbook::PlaybookResult;
 use crate::diagnose::{
     ChainNode, DiagnoseOptions, Diagnosis, diagnose_estate, pick_root_cause, rank,
 };

@@ -330,8 +330,7 @@ async fn find_deployments(
                 None,
                 "searched namespace cert-manager instead",
             ));
-            let local: Api<Deployment> =
-                Api::namespaced(client.clone(), CERT_MANAGER_NAMESPACE);
+            let local: Api<Deployment> = Api::namespaced(client.clone(), CERT_MANAGER_NAMESPACE);
             match bounded(local.list(&lp)).await {
                 Ok(list) => (Some(list.items), false),
                 Err(e) => {
@@ -444,8 +443,7 @@ where
                 .items
                 .into_iter()
                 .filter(|c| {
-                    c.name_any() == name
-                        || services(c).iter().any(|(n, s)| n == ns && s == name)
+                    c.name_any() == name || services(c).iter().any(|(n, s)| n == ns && s == name)
                 })
                 .collect();
             if mine.is_empty() {
