@@ -419,3 +419,40 @@ fn colours_mark_failed_rows_red() {
     assert_eq!(cell.symbol(), "✗");
     assert_eq!(cell.fg, Color::Red);
 }
+
+#[test]
+fn an_unhealthy_cert_manager_is_said_once_in_the_header() {
+    use certdx::diagnose::cm_health::{CertManagerHealth, HealthState};
+    use certdx::tui::estate::Estate;
+    let mut finding = Finding::new(
+        Code::CertManagerUnhealthy,
+        "cert-manager's controller is not ready: 0 of 1 replicas",
+    );
+    finding.severity = certdx::model::Severity::Fatal;
+    let health = CertManagerHealth {
+        state: HealthState::Unhealthy,
+        findings: vec![finding],
+        ..CertManagerHealth::default()
+    };
+    let mut app = demo_app(NARROW);
+    let estate = Estate::build_with_health(
+        Arc::new(certdx::source::demo::load().inventory),
+        app.data_now,
+        Some(health),
+    );
+    feed(&mut app, [Msg::Loaded(Box::new(estate))]);
+    let screen = draw(&app);
+    let first = screen.lines().next().unwrap_or_default();
+    assert_eq!(
+        first.matches("cert-manager unhealthy").count(),
+        1,
+        "{screen}"
+    );
+    assert_eq!(
+        screen.matches("cert-manager unhealthy").count(),
+        1,
+        "{screen}"
+    );
+    // Without a reading (a snapshot, the demo), nothing is said.
+    assert!(!draw(&demo_app(NARROW)).contains("cert-manager unhealthy"));
+}

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use super::args::{FailOn, GlobalArgs};
 use super::probe::LiveChecks;
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS, ReportArgs, write_output};
+use crate::diagnose::cm_health::{attribute, cert_manager_health};
 use crate::diagnose::{DiagnoseOptions, add_cluster_checks, add_live_checks, diagnose_estate};
 use crate::model::Code;
 use crate::model::{ChainIndex, Inventory};
@@ -37,7 +38,7 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
         &loaded.label,
         loaded.now,
         live.as_ref(),
-        loaded.cluster.as_ref().map(|(c, _)| &c.client),
+        loaded.cluster.as_ref().map(|(c, _)| (&c.client, rt)),
     );
     report.clock = loaded.clock;
     report.checked_from = Some(live.as_ref().map_or_else(
@@ -114,14 +115,16 @@ pub(super) fn emit(
 
 /// Diagnoses loaded objects and builds the report; `problems` are what limited the load.
 /// With `live`, the playbook runs on the failing Challenges, and with `cluster` too, their
-/// cluster side (solver objects, controller logs).
+/// cluster side (solver objects, controller logs). With `cluster`, cert-manager's own health
+/// is read (also offline: it is objects, not network checks) and made the root cause of the
+/// Certificates it leaves stuck.
 pub fn build_report(
     inventory: Inventory,
     problems: Vec<String>,
     source: &str,
     now: Timestamp,
     live: Option<&LiveChecks>,
-    cluster: Option<&kube::Client>,
+    cluster: Option<(&kube::Client, &tokio::runtime::Runtime)>,
 ) -> Report {
     let t = std::time::Instant::now();
     let index = ChainIndex::build(&inventory);
@@ -140,7 +143,7 @@ pub fn build_report(
             &live.playbook,
         ));
         tracing::debug!(elapsed = ?t.elapsed(), checked, "live checks done");
-        if let Some(client) = cluster {
+        if let Some((client, _)) = cluster {
             let looked = live.runtime.block_on(add_cluster_checks(
                 &mut diagnoses,
                 &inventory,
@@ -153,5 +156,13 @@ pub fn build_report(
     // Freeing tens of thousands of objects takes longer than writing the report: do it off
     // the critical path (the process may exit before it finishes, which is fine).
     std::thread::spawn(move || drop((inventory, index)));
-    Report::new(source, now, diagnoses, problems)
+    let health = cluster.map(|(client, rt)| {
+        let mut health = rt.block_on(cert_manager_health(client, now));
+        let blocked = attribute(&mut diagnoses, &mut health);
+        tracing::debug!(elapsed = ?t.elapsed(), state = ?health.state, blocked, "cert-manager health read");
+        health
+    });
+    let mut report = Report::new(source, now, diagnoses, problems);
+    report.cert_manager = health;
+    report
 }

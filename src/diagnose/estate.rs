@@ -467,7 +467,10 @@ pub(super) fn settle(d: &mut Diagnosis) {
             .filter(|f| {
                 matches!(
                     f.code,
-                    Code::RenewalOverdue | Code::CertificateExpiring | Code::NotReconciled
+                    Code::RenewalOverdue
+                        | Code::CertificateExpiring
+                        | Code::NotReconciled
+                        | Code::CertManagerUnhealthy
                 )
             })
             .cloned()

@@ -3,6 +3,7 @@
 
 pub mod advice;
 pub mod cluster;
+pub mod cm_health;
 mod estate;
 mod expired_limit;
 mod findings;

@@ -12,6 +12,8 @@ pub fn rank(code: Code) -> u8 {
     use Code::*;
     match code {
         RatelimitAccountPaused => 100,
+        // Only given to Certificates with no cause of their own (`cm_health::attribute`).
+        CertManagerUnhealthy => 99,
         RatelimitDuplicateCertificate
         | RatelimitCertificatesPerDomain
         | RatelimitFailedAuthorizations

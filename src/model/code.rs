@@ -271,6 +271,9 @@ codes! {
     SelfcheckFailed = "selfcheck-failed", Error,
         "cert-manager's self-check failed without saying why (older cert-manager).",
         "Run `certdx check` on the Challenge to see what the self-check fails on.";
+    CertManagerUnhealthy = "cert-manager-unhealthy", Fatal,
+        "cert-manager itself is down or stuck: its controller, webhook or cainjector is not ready, the controller's leader Lease is not renewed, or the webhook's CA bundle is missing or wrong, or its Service has no endpoints (live clusters).",
+        "Fix cert-manager first (`kubectl -n cert-manager get deploy,pods`, `kubectl -n cert-manager logs deploy/cert-manager`, `kubectl -n kube-system get lease cert-manager-controller`): the Certificates it blocks recover by themselves once it runs.";
     CertManagerWebhookUnavailable = "cert-manager-webhook-unavailable", Fatal,
         "The API server cannot reach cert-manager's webhook (\"failed calling webhook webhook.cert-manager.io\"): connection refused, timeout, or a certificate it does not trust.",
         "Check the cert-manager-webhook Pod and Service, its CA bundle (cainjector), and that the API server can reach the webhook's port (private clusters need a firewall rule).";

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnose::Diagnosis;
+use crate::diagnose::cm_health::CertManagerHealth;
 use crate::model::{Severity, State};
 
 /// Version of the JSON document's shape. Bumped on any incompatible change; additions of
@@ -36,6 +37,9 @@ pub struct Report {
     /// Documents or files that could not be loaded.
     #[serde(default)]
     pub load_problems: Vec<String>,
+    /// cert-manager's own installation, on a live cluster; `null` for a snapshot or the demo.
+    #[serde(default)]
+    pub cert_manager: Option<CertManagerHealth>,
 }
 
 /// Counts over the whole estate, not only the problems.
@@ -116,13 +120,20 @@ impl Report {
             summary,
             diagnoses: kept,
             load_problems,
+            cert_manager: None,
         }
     }
 
     /// Whether anything in the report is a problem (drives exit code 1).
     pub fn has_problems(&self) -> bool {
-        self.diagnoses.iter().any(|d| {
-            d.status.state == State::Failed || d.findings.iter().any(|f| f.severity.is_problem())
-        })
+        let cert_manager = self
+            .cert_manager
+            .as_ref()
+            .is_some_and(|h| h.headline().is_some());
+        cert_manager
+            || self.diagnoses.iter().any(|d| {
+                d.status.state == State::Failed
+                    || d.findings.iter().any(|f| f.severity.is_problem())
+            })
     }
 }

@@ -46,6 +46,30 @@ pub fn to_html(r: &Report) -> String {
         m.errors,
         m.warnings
     );
+    if let Some(h) = &r.cert_manager {
+        let class = if h.headline().is_some() {
+            " class=failed"
+        } else {
+            ""
+        };
+        let _ = writeln!(s, "<p{class}><strong>{}</strong></p>", esc(&h.verdict()));
+        if h.findings.len() > 1 || !h.notes.is_empty() {
+            let _ = writeln!(s, "<ul>");
+            for f in h.findings.iter().skip(1) {
+                let _ = writeln!(
+                    s,
+                    "<li><code>{}</code> ({}) {}</li>",
+                    f.code,
+                    f.severity,
+                    esc(&f.summary)
+                );
+            }
+            for n in &h.notes {
+                let _ = writeln!(s, "<li>not checked: {}</li>", esc(n));
+            }
+            let _ = writeln!(s, "</ul>");
+        }
+    }
     if !r.load_problems.is_empty() {
         let _ = writeln!(
             s,

@@ -42,6 +42,9 @@ pub fn to_markdown(r: &Report) -> String {
         m.errors,
         m.warnings
     );
+    if let Some(h) = &r.cert_manager {
+        cert_manager(&mut s, h);
+    }
     if !r.load_problems.is_empty() {
         let _ = writeln!(
             s,
@@ -62,6 +65,29 @@ pub fn to_markdown(r: &Report) -> String {
         diagnosis(&mut s, d);
     }
     s
+}
+
+/// cert-manager's own health, said once: the verdict, its other problems, what was not read.
+fn cert_manager(s: &mut String, h: &crate::diagnose::cm_health::CertManagerHealth) {
+    let strong = if h.headline().is_some() { "**" } else { "" };
+    let _ = writeln!(s, "{strong}{}{strong}\n", inline(&h.verdict()));
+    for f in h.findings.iter().skip(1) {
+        let _ = writeln!(s, "- `{}` ({}) {}", f.code, f.severity, inline(&f.summary));
+    }
+    if h.findings.len() > 1 {
+        let _ = writeln!(s);
+    }
+    if !h.notes.is_empty() {
+        let _ = writeln!(
+            s,
+            "<details><summary>cert-manager: {} things not checked</summary>\n",
+            h.notes.len()
+        );
+        for n in &h.notes {
+            let _ = writeln!(s, "- {}", inline(n));
+        }
+        let _ = writeln!(s, "\n</details>\n");
+    }
 }
 
 /// The answer first: one row per diagnosis with its root cause and the command to run next;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use kube::{Resource, ResourceExt};
 
+use crate::diagnose::cm_health::CertManagerHealth;
 use crate::diagnose::playbook::PlaybookResult;
 use crate::diagnose::{
     ChainNode, DiagnoseOptions, Diagnosis, diagnose_estate, pick_root_cause, rank,
@@ -151,6 +152,8 @@ pub struct Estate {
     /// The findings drawn from objects alone, per diagnosis: check results are merged on top
     /// of these, so re-running a check replaces its findings instead of piling them up.
     base_findings: Vec<Vec<Finding>>,
+    /// cert-manager's own health, on a live cluster.
+    pub cert_manager: Option<CertManagerHealth>,
     /// Where each object is in the inventory (index into the vector of its kind).
     objects: HashMap<ObjectRef, usize>,
     /// Which diagnoses show a Challenge in their current revision, by `Challenge ns/name`.
@@ -161,12 +164,25 @@ impl Estate {
     /// Links and diagnoses `inventory` as of `now`. This is the expensive step; the runtime
     /// runs it off the UI thread.
     pub fn build(inventory: Arc<Inventory>, now: Timestamp) -> Estate {
+        Estate::build_with_health(inventory, now, None)
+    }
+
+    /// Like [`Estate::build`], with cert-manager's health read from the cluster: it becomes
+    /// the root cause of the Certificates it leaves stuck.
+    pub fn build_with_health(
+        inventory: Arc<Inventory>,
+        now: Timestamp,
+        mut cert_manager: Option<CertManagerHealth>,
+    ) -> Estate {
         let index = ChainIndex::build(&inventory);
         let opts = DiagnoseOptions {
             now,
             ..Default::default()
         };
-        let diagnoses = diagnose_estate(&inventory, &index, &opts);
+        let mut diagnoses = diagnose_estate(&inventory, &index, &opts);
+        if let Some(h) = cert_manager.as_mut() {
+            crate::diagnose::cm_health::attribute(&mut diagnoses, h);
+        }
         let base_findings = diagnoses.iter().map(|d| d.findings.clone()).collect();
 
         let mut objects = HashMap::with_capacity(inventory.len());
@@ -230,6 +246,7 @@ impl Estate {
             namespaces,
             counts,
             base_findings,
+            cert_manager,
             objects,
             challenge_diagnoses,
         }

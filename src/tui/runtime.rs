@@ -23,6 +23,7 @@ use super::update::update;
 use super::view::render;
 use super::{ChecksConfig, TuiInput};
 use crate::actions::Actions;
+use crate::diagnose::cm_health::CertManagerHealth;
 use crate::diagnose::playbook::run_playbook_guarded;
 use crate::source::cluster::watch::{LiveEvent, LiveWatch};
 
@@ -221,7 +222,13 @@ pub struct Executor {
     limit: Arc<Semaphore>,
     /// A live cluster: checks then also read the Challenge's cluster side.
     cluster: Option<kube::Client>,
+    /// cert-manager's health as last read, and when: pictures come with every change, the
+    /// installation is read again at most every [`HEALTH_EVERY`].
+    health: tokio::sync::Mutex<Option<(Instant, CertManagerHealth)>>,
 }
+
+/// How long a reading of cert-manager's health is reused.
+const HEALTH_EVERY: Duration = Duration::from_secs(15);
 
 impl Executor {
     /// An executor with `checks` (`None`: checks answer that they are off) and `actions`.
@@ -232,6 +239,7 @@ impl Executor {
             actions,
             limit: Arc::new(Semaphore::new(permits)),
             cluster: None,
+            health: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -241,12 +249,29 @@ impl Executor {
         self
     }
 
+    /// cert-manager's health on the live cluster (`None` without one), reused for
+    /// [`HEALTH_EVERY`].
+    async fn health(&self, now: jiff::Timestamp) -> Option<CertManagerHealth> {
+        let client = self.cluster.as_ref()?;
+        let mut cached = self.health.lock().await;
+        if let Some((at, h)) = cached.as_ref()
+            && at.elapsed() < HEALTH_EVERY
+        {
+            return Some(h.clone());
+        }
+        let h = crate::diagnose::cm_health::cert_manager_health(client, now).await;
+        *cached = Some((Instant::now(), h.clone()));
+        Some(h)
+    }
+
     /// Runs `cmd` to completion and returns the message it answers with. CPU-heavy and
     /// blocking work (diagnosis, rendering and writing reports) runs on the blocking pool.
     pub async fn execute(&self, cmd: Cmd) -> Msg {
         match cmd {
             Cmd::Diagnose { inventory, now } => {
-                match tokio::task::spawn_blocking(move || Estate::build(inventory, now)).await {
+                let health = self.health(now).await;
+                let build = move || Estate::build_with_health(inventory, now, health);
+                match tokio::task::spawn_blocking(build).await {
                     Ok(estate) => Msg::Loaded(Box::new(estate)),
                     Err(e) => Msg::LoadFailed(e.to_string()),
                 }

@@ -5,10 +5,12 @@
 //! Layout: `connect` (kubeconfig, context, namespace scope), `resource` (the kinds certdx
 //! reads or writes, and SelfSubjectAccessReview), `preflight`, `list`, `watch`, `solver`
 //! (the HTTP-01 solver's Pods, Services, Ingresses and NetworkPolicies), `logs` (the
-//! cert-manager controller's log lines about an object).
+//! cert-manager controller's log lines about an object), `health` (cert-manager's own
+//! Deployments, Pods, leader Leases and webhook configurations).
 
 mod connect;
 mod error;
+pub mod health;
 pub mod list;
 pub mod logs;
 pub mod preflight;

@@ -95,6 +95,17 @@ fn header(app: &App, e: &Estate) -> Vec<Line<'static>> {
             },
         );
     }
+    // cert-manager's own trouble is said once, where it cannot be pushed off screen.
+    if let Some(h) = e.cert_manager.as_ref().filter(|h| h.headline().is_some()) {
+        let blocked = match h.blocked_certificates {
+            0 => String::new(),
+            n => format!(", root cause of {n}"),
+        };
+        first.insert(
+            if app.live.is_some() { 2 } else { 1 },
+            Span::styled(format!("✗ cert-manager unhealthy{blocked} · "), t.error()),
+        );
+    }
     if c.orphans > 0 {
         let shown = if app.overview.show_orphans {
             "listed"
