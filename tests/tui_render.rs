@@ -74,6 +74,43 @@ fn overview_wide_shows_every_column() {
     insta::assert_snapshot!("overview_200x50", screen);
 }
 
+/// ROOT CAUSE takes the width the other columns leave and says the cause in words with its
+/// code, at every common terminal size; nothing in it is cut mid-word.
+#[test]
+fn overview_root_cause_in_words_at_every_size() {
+    for (size, name) in [
+        ((80, 24), "overview_cause_80x24"),
+        ((100, 30), "overview_cause_100x30"),
+        ((160, 40), "overview_cause_160x40"),
+        ((200, 50), "overview_cause_200x50"),
+    ] {
+        let app = demo_app(size);
+        let screen = draw(&app);
+        // Every code is shown whole, in parentheses after its words or on its own.
+        for code in [
+            "ratelimit-duplicate-certificate",
+            "acme-caa",
+            "challenge-stuck",
+        ] {
+            assert!(
+                screen.contains(code),
+                "{code} not whole at {size:?}:\n{screen}"
+            );
+        }
+        assert!(
+            screen.contains("1d21h (ratelimit-duplicate-certificate)"),
+            "countdown and code at {size:?}:\n{screen}"
+        );
+        if size.0 >= 160 {
+            assert!(
+                screen.contains("Duplicate-certificate limit"),
+                "the cause in words at {size:?}:\n{screen}"
+            );
+        }
+        insta::assert_snapshot!(name, screen);
+    }
+}
+
 #[test]
 fn overview_countdown_moves_with_the_clock() {
     let mut app = demo_app(NARROW);

@@ -1,6 +1,7 @@
 //! `render`: a pure function of the state. It reads the precomputed rows and draws only what
 //! is on screen; it never waits, locks or touches the disk or network.
 
+pub mod cause;
 pub mod chain;
 pub mod checks;
 pub mod detail;
