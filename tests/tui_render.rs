@@ -212,7 +212,8 @@ fn detail_of_a_challenge_shows_its_fields_findings_and_events() {
         "dnsName: promo.example.com",
         "token:",
         "key:",
-        "presented / processing",
+        "presented: no",
+        "processing: no",
         "solver:",
         "ACME server:",
         "acme-caa",
@@ -306,6 +307,77 @@ fn checks_finished_merge_findings_and_change_the_root_cause() {
     assert!(screen.contains("ROOT CAUSE http01-wrong-status"));
     assert!(screen.contains("GET http://www.shop.example.com/.well-known/acme-challenge/x via 127.0.80.10:80: 404 (nginx)"));
     insta::assert_snapshot!("checks_finished_200x50", screen);
+}
+
+/// A multi-server check's findings read as sentences in the chain screen: what was checked,
+/// how it went, who answered what, with the codes in parentheses.
+#[test]
+fn multi_server_findings_read_as_sentences() {
+    use certdx::checks::CheckReport;
+    use certdx::model::{DnsEvidence, Evidence};
+    let mut app = demo_app(WIDE);
+    select(&mut app, "api/api-gateway");
+    feed(&mut app, [Msg::Open, Msg::End]);
+    let (key, generation, target) = start_checks(&mut app).remove(0);
+    let answer = |server: &str, addr: &str, rcode: &str, serial| DnsEvidence {
+        server: server.into(),
+        address: Some(addr.parse().unwrap()),
+        question: "_acme-challenge.api.example.net. TXT".into(),
+        rcode: Some(rcode.into()),
+        soa_serial: Some(serial),
+        elapsed_ms: 2,
+        ..Default::default()
+    };
+    let mut missing = Finding::new(
+        Code::Dns01TxtMissing,
+        "1 of 2 nameservers has no TXT at _acme-challenge.api.example.net.: ns2.example.net. (127.0.53.32:53)",
+    );
+    missing.evidence = vec![Evidence::Dns(answer(
+        "ns2.example.net.",
+        "127.0.53.32:53",
+        "NXDOMAIN",
+        2026011501,
+    ))];
+    let check = |name: &str, findings: Vec<Finding>| {
+        CheckReport::from_findings(
+            name,
+            &target.name,
+            std::time::Duration::from_millis(3),
+            findings,
+        )
+    };
+    let result = certdx::diagnose::playbook::PlaybookResult {
+        target: target.clone(),
+        checks: vec![
+            check("name", Vec::new()),
+            check("dns01", vec![missing.clone()]),
+            check("caa", Vec::new()),
+        ],
+        findings: vec![missing],
+        duration_ms: 9,
+        cluster: None,
+    };
+    feed(
+        &mut app,
+        [
+            Msg::Tick(support::demo_now() + SignedDuration::from_secs(1)),
+            Msg::CheckDone {
+                key,
+                generation,
+                result: Box::new(result),
+            },
+        ],
+    );
+    let screen = draw(&app);
+    for sentence in [
+        "1 of 2 nameservers has no TXT at _acme-challenge.api.example.net.",
+        "the TXT on every authoritative nameserver failed in 3 ms: 1 problem (dns01-txt-missing)",
+        "ns2.example.net. (127.0.53.32:53) answered NXDOMAIN with no records for",
+        "CAA for the CA passed in 3 ms (caa)",
+    ] {
+        assert!(screen.contains(sentence), "{sentence:?} missing:\n{screen}");
+    }
+    insta::assert_snapshot!("checks_multi_server_sentences_200x50", screen);
 }
 
 fn tui_result(

@@ -8,6 +8,7 @@ pub mod detail;
 pub mod dialog;
 pub mod help;
 pub mod overview;
+pub mod sentence;
 pub mod status;
 
 use ratatui::Frame;
