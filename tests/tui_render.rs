@@ -484,8 +484,14 @@ fn help_narrow_and_wide_lists_every_key() {
     let mut app = demo_app(NARROW);
     feed(&mut app, [Msg::Help]);
     insta::assert_snapshot!("help_80x24", draw(&app));
-    feed(&mut app, [Msg::End, Msg::PageDown, Msg::PageDown]);
-    insta::assert_snapshot!("help_80x24_scrolled", draw(&app));
+    feed(&mut app, std::iter::repeat_n(Msg::PageDown, 6));
+    let end = draw(&app);
+    // The last section, how the keys compare with k9s's and lazygit's, is reachable.
+    for (key, why) in certdx::tui::keys::COMPARED {
+        assert!(end.contains(why), "help end lacks {key} {why:?}:\n{end}");
+    }
+    assert!(end.contains("Keys compared with k9s and lazygit"));
+    insta::assert_snapshot!("help_80x24_scrolled", end);
 }
 
 #[test]
