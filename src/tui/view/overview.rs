@@ -417,3 +417,52 @@ fn footer(app: &App, e: &Estate, width: u16) -> Vec<Line<'static>> {
         ])],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn total(p: &Plan) -> usize {
+        p.widths.iter().map(|&w| w as usize).sum::<usize>() + p.widths.len() - 1
+    }
+
+    #[test]
+    fn the_root_cause_takes_what_the_other_columns_leave() {
+        let short = TextWidths {
+            namespace: 9,
+            name: 13,
+            issuer: 30,
+        };
+        for width in 60..=260u16 {
+            let p = plan(width, short);
+            assert_eq!(total(&p), width as usize, "{p:?} at {width}");
+            assert_eq!(p.cols.last(), Some(&Col::Cause));
+            // Short names are shown whole.
+            let name = p.cols.iter().position(|&c| c == Col::Name).unwrap();
+            assert_eq!(p.widths[name], 13);
+        }
+        // Wide terminals keep every column; the root cause has room for words and code.
+        let p = plan(200, short);
+        assert_eq!(p.cols.len(), 8);
+        assert!(p.cause_width() >= 80, "{p:?}");
+        let p = plan(100, short);
+        assert!(p.cause_width() >= 60, "{p:?}");
+    }
+
+    #[test]
+    fn long_names_give_way_to_the_root_cause_down_to_a_floor() {
+        let long = TextWidths {
+            namespace: 40,
+            name: 63,
+            issuer: 60,
+        };
+        for width in 60..=260u16 {
+            let p = plan(width, long);
+            assert_eq!(total(&p), width as usize, "{p:?} at {width}");
+        }
+        let p = plan(80, long);
+        assert_eq!(p.widths, [13, 14, 16, 34]);
+        let p = plan(200, long);
+        assert!(p.cause_width() >= 80, "{p:?}");
+    }
+}
