@@ -220,7 +220,7 @@ fn generated_block(name: &str, body: &str) {
 /// The README's key table is the view's own key list.
 #[test]
 fn readme_keys_are_the_views_keys() {
-    use certdx::tui::keys::{BINDINGS, MODAL_HELP};
+    use certdx::tui::keys::{BINDINGS, COMPARED, MODAL_HELP};
     let mut body = String::from("| where | key | what it does |\n|---|---|---|\n");
     for b in BINDINGS {
         body.push_str(&format!(
@@ -232,6 +232,21 @@ fn readme_keys_are_the_views_keys() {
     }
     for (place, help) in MODAL_HELP {
         body.push_str(&format!("| {place} | | {} |\n", help.replace('|', "\\|")));
+    }
+    // The help's comparison with k9s and lazygit, its continuation lines joined.
+    body.push_str("\nKeys compared with k9s and lazygit:\n\n");
+    let mut items: Vec<(String, String)> = Vec::new();
+    for (key, why) in COMPARED {
+        match items.last_mut() {
+            Some((_, text)) if key.is_empty() => {
+                text.push(' ');
+                text.push_str(why);
+            }
+            _ => items.push(((*key).to_owned(), (*why).to_owned())),
+        }
+    }
+    for (key, why) in items {
+        body.push_str(&format!("- `{key}` {why}\n"));
     }
     generated_block("keys", &body);
 }

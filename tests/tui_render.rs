@@ -74,6 +74,43 @@ fn overview_wide_shows_every_column() {
     insta::assert_snapshot!("overview_200x50", screen);
 }
 
+/// ROOT CAUSE takes the width the other columns leave and says the cause in words with its
+/// code, at every common terminal size; nothing in it is cut mid-word.
+#[test]
+fn overview_root_cause_in_words_at_every_size() {
+    for (size, name) in [
+        ((80, 24), "overview_cause_80x24"),
+        ((100, 30), "overview_cause_100x30"),
+        ((160, 40), "overview_cause_160x40"),
+        ((200, 50), "overview_cause_200x50"),
+    ] {
+        let app = demo_app(size);
+        let screen = draw(&app);
+        // Every code is shown whole, in parentheses after its words or on its own.
+        for code in [
+            "ratelimit-duplicate-certificate",
+            "acme-caa",
+            "challenge-stuck",
+        ] {
+            assert!(
+                screen.contains(code),
+                "{code} not whole at {size:?}:\n{screen}"
+            );
+        }
+        assert!(
+            screen.contains("1d21h (ratelimit-duplicate-certificate)"),
+            "countdown and code at {size:?}:\n{screen}"
+        );
+        if size.0 >= 160 {
+            assert!(
+                screen.contains("Duplicate-certificate limit"),
+                "the cause in words at {size:?}:\n{screen}"
+            );
+        }
+        insta::assert_snapshot!(name, screen);
+    }
+}
+
 #[test]
 fn overview_countdown_moves_with_the_clock() {
     let mut app = demo_app(NARROW);
@@ -175,7 +212,8 @@ fn detail_of_a_challenge_shows_its_fields_findings_and_events() {
         "dnsName: promo.example.com",
         "token:",
         "key:",
-        "presented / processing",
+        "presented: no",
+        "processing: no",
         "solver:",
         "ACME server:",
         "acme-caa",
@@ -269,6 +307,77 @@ fn checks_finished_merge_findings_and_change_the_root_cause() {
     assert!(screen.contains("ROOT CAUSE http01-wrong-status"));
     assert!(screen.contains("GET http://www.shop.example.com/.well-known/acme-challenge/x via 127.0.80.10:80: 404 (nginx)"));
     insta::assert_snapshot!("checks_finished_200x50", screen);
+}
+
+/// A multi-server check's findings read as sentences in the chain screen: what was checked,
+/// how it went, who answered what, with the codes in parentheses.
+#[test]
+fn multi_server_findings_read_as_sentences() {
+    use certdx::checks::CheckReport;
+    use certdx::model::{DnsEvidence, Evidence};
+    let mut app = demo_app(WIDE);
+    select(&mut app, "api/api-gateway");
+    feed(&mut app, [Msg::Open, Msg::End]);
+    let (key, generation, target) = start_checks(&mut app).remove(0);
+    let answer = |server: &str, addr: &str, rcode: &str, serial| DnsEvidence {
+        server: server.into(),
+        address: Some(addr.parse().unwrap()),
+        question: "_acme-challenge.api.example.net. TXT".into(),
+        rcode: Some(rcode.into()),
+        soa_serial: Some(serial),
+        elapsed_ms: 2,
+        ..Default::default()
+    };
+    let mut missing = Finding::new(
+        Code::Dns01TxtMissing,
+        "1 of 2 nameservers has no TXT at _acme-challenge.api.example.net.: ns2.example.net. (127.0.53.32:53)",
+    );
+    missing.evidence = vec![Evidence::Dns(answer(
+        "ns2.example.net.",
+        "127.0.53.32:53",
+        "NXDOMAIN",
+        2026011501,
+    ))];
+    let check = |name: &str, findings: Vec<Finding>| {
+        CheckReport::from_findings(
+            name,
+            &target.name,
+            std::time::Duration::from_millis(3),
+            findings,
+        )
+    };
+    let result = certdx::diagnose::playbook::PlaybookResult {
+        target: target.clone(),
+        checks: vec![
+            check("name", Vec::new()),
+            check("dns01", vec![missing.clone()]),
+            check("caa", Vec::new()),
+        ],
+        findings: vec![missing],
+        duration_ms: 9,
+        cluster: None,
+    };
+    feed(
+        &mut app,
+        [
+            Msg::Tick(support::demo_now() + SignedDuration::from_secs(1)),
+            Msg::CheckDone {
+                key,
+                generation,
+                result: Box::new(result),
+            },
+        ],
+    );
+    let screen = draw(&app);
+    for sentence in [
+        "1 of 2 nameservers has no TXT at _acme-challenge.api.example.net.",
+        "the TXT on every authoritative nameserver failed in 3 ms: 1 problem (dns01-txt-missing)",
+        "ns2.example.net. (127.0.53.32:53) answered NXDOMAIN with no records for",
+        "CAA for the CA passed in 3 ms (caa)",
+    ] {
+        assert!(screen.contains(sentence), "{sentence:?} missing:\n{screen}");
+    }
+    insta::assert_snapshot!("checks_multi_server_sentences_200x50", screen);
 }
 
 fn tui_result(
@@ -373,8 +482,14 @@ fn help_narrow_and_wide_lists_every_key() {
     let mut app = demo_app(NARROW);
     feed(&mut app, [Msg::Help]);
     insta::assert_snapshot!("help_80x24", draw(&app));
-    feed(&mut app, [Msg::End, Msg::PageDown, Msg::PageDown]);
-    insta::assert_snapshot!("help_80x24_scrolled", draw(&app));
+    feed(&mut app, std::iter::repeat_n(Msg::PageDown, 6));
+    let end = draw(&app);
+    // The last section, how the keys compare with k9s's and lazygit's, is reachable.
+    for (key, why) in certdx::tui::keys::COMPARED {
+        assert!(end.contains(why), "help end lacks {key} {why:?}:\n{end}");
+    }
+    assert!(end.contains("Keys compared with k9s and lazygit"));
+    insta::assert_snapshot!("help_80x24_scrolled", end);
 }
 
 #[test]

@@ -123,6 +123,61 @@ fn typing_a_filter_sends_letters_to_the_filter_not_to_the_key_table() {
     ));
 }
 
+/// Each claim of the help's "Keys compared with k9s and lazygit" holds for the key map.
+#[test]
+fn the_help_comparison_with_k9s_and_lazygit_is_true() {
+    use certdx::tui::keys::COMPARED;
+    let mut app = demo_app(SIZE);
+    let press = |app: &certdx::tui::App, c: char| map_key(app, key(KeyCode::Char(c)));
+    // `/` filters; no key searches or jumps to a next match.
+    assert!(matches!(press(&app, '/'), Some(Msg::FilterStart)));
+    // `n` cycles the namespace; `e` exports; nothing edits.
+    assert!(matches!(press(&app, 'n'), Some(Msg::CycleNamespace)));
+    assert!(matches!(press(&app, 'e'), Some(Msg::Export)));
+    // The writes are capitals only: their lower-case letters do not write.
+    assert!(matches!(press(&app, 'R'), Some(Msg::Retry)));
+    assert!(matches!(press(&app, 'N'), Some(Msg::Renew)));
+    for c in ['r', 'n'] {
+        assert!(
+            !matches!(press(&app, c), Some(Msg::Retry | Msg::Renew)),
+            "{c} writes"
+        );
+    }
+    for c in 'a'..='z' {
+        for msg in [press(&app, c), {
+            let mut chain = demo_app(SIZE);
+            feed(&mut chain, [Msg::Open]);
+            press(&chain, c)
+        }] {
+            assert!(
+                !matches!(msg, Some(Msg::Retry | Msg::Renew)),
+                "lower-case {c} writes"
+            );
+        }
+    }
+    // In the renew dialog only `y` confirms; Enter cancels.
+    feed(&mut app, [Msg::Renew]);
+    assert!(app.overlay.is_some(), "renew asks first");
+    assert!(matches!(press(&app, 'y'), Some(Msg::Confirm)));
+    assert!(matches!(
+        map_key(&app, key(KeyCode::Enter)),
+        Some(Msg::Back)
+    ));
+    for c in ('a'..='z').filter(|&c| c != 'y') {
+        assert!(
+            !matches!(press(&app, c), Some(Msg::Confirm)),
+            "{c} confirms"
+        );
+    }
+    // The help states exactly these keys.
+    let keys: Vec<&str> = COMPARED
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| !k.is_empty())
+        .collect();
+    assert_eq!(keys, ["/", "n", "e", "R / N", "confirm"]);
+}
+
 #[test]
 fn namespace_cycles_through_each_then_back_to_all() {
     let mut app = demo_app(SIZE);

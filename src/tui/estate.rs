@@ -72,7 +72,41 @@ pub struct Row {
     pub search: String,
 }
 
+/// The widest text of the overview's content-sized columns, in characters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextWidths {
+    /// The widest namespace.
+    pub namespace: usize,
+    /// The widest [`Row::label`].
+    pub name: usize,
+    /// The widest issuer.
+    pub issuer: usize,
+}
+
+impl TextWidths {
+    /// The widest of each column over `rows`: every row, not only those on screen, so the
+    /// columns do not move while scrolling or filtering.
+    pub fn of<'a>(rows: impl IntoIterator<Item = &'a Row>) -> TextWidths {
+        let mut w = TextWidths::default();
+        for r in rows {
+            w.namespace = w.namespace.max(r.namespace.chars().count());
+            w.name = w.name.max(r.label().chars().count());
+            w.issuer = w.issuer.max(r.issuer.chars().count());
+        }
+        w
+    }
+}
+
 impl Row {
+    /// The NAME column: the name, with the kind in front for an orphan.
+    pub fn label(&self) -> String {
+        if self.kind == Kind::Certificate {
+            self.name.clone()
+        } else {
+            format!("{} {}", self.kind, self.name)
+        }
+    }
+
     /// Whether the row counts as failing for `f`/`Tab`: failed, or a root cause that will
     /// stop issuance.
     pub fn is_failing(&self) -> bool {
@@ -149,6 +183,11 @@ pub struct Estate {
     pub namespaces: Vec<String>,
     /// Counts by state.
     pub counts: Counts,
+    /// The widest namespace, name and issuer among the Certificates' rows, to size the
+    /// table's columns.
+    pub widths: TextWidths,
+    /// The same over every row, orphans included (when they are listed).
+    pub widths_with_orphans: TextWidths,
     /// The findings drawn from objects alone, per diagnosis: check results are merged on top
     /// of these, so re-running a check replaces its findings instead of piling them up.
     base_findings: Vec<Vec<Finding>>,
@@ -238,6 +277,8 @@ impl Estate {
         namespaces.sort_unstable();
         namespaces.dedup();
         namespaces.retain(|n| !n.is_empty());
+        let widths = TextWidths::of(rows.iter().filter(|r| r.kind == Kind::Certificate));
+        let widths_with_orphans = TextWidths::of(&rows);
         Estate {
             inventory,
             index,
@@ -245,6 +286,8 @@ impl Estate {
             rows,
             namespaces,
             counts,
+            widths,
+            widths_with_orphans,
             base_findings,
             cert_manager,
             objects,

@@ -96,7 +96,7 @@ pub const MODAL_HELP: &[(&str, &str)] = &[
     ("filter", "Enter keeps it, Esc clears it, Backspace deletes"),
     (
         "filter",
-        "the list shrinks as you type: n is next namespace",
+        "the list shrinks as you type; every letter is typed",
     ),
     (
         "confirm",
@@ -108,6 +108,24 @@ pub const MODAL_HELP: &[(&str, &str)] = &[
         "←/→ choose a format, Enter writes it, Esc cancels",
     ),
     ("help", "↑/↓ / PgUp / PgDn scroll, ? / Esc / q close"),
+];
+
+/// How certdx's keys differ from k9s's and lazygit's, for the help screen and the README: a
+/// user's habits from those tools meet these keys first. An empty key continues the line
+/// above. `tests/tui_update.rs` checks each claim against [`map_key`].
+pub const COMPARED: &[(&str, &str)] = &[
+    ("/", "filters the list, as in k9s; it does not search,"),
+    ("", "so there is no next-match key (lazygit's n / N)"),
+    ("n", "next namespace on the list (k9s switches with :ns)"),
+    (
+        "e",
+        "exports a report (k9s edits with e; certdx never edits)",
+    ),
+    (
+        "R / N",
+        "retry, renew: capitals, so a stray key never writes",
+    ),
+    ("confirm", "only y confirms a retry or renew; Enter cancels"),
 ];
 
 /// The intent of a key press in the current state, if it has one.

@@ -148,9 +148,10 @@ fn value_findings(target: &Name, good: &[&ServerAnswer], expected: &str) -> Vec<
         let mut finding = Finding::new(
             Code::Dns01TxtMissing,
             format!(
-                "{} of {} nameservers have no TXT at {target}: {}",
+                "{} of {} nameservers {} no TXT at {target}: {}",
                 missing.len(),
                 good.len(),
+                if missing.len() == 1 { "has" } else { "have" },
                 names.join(", ")
             ),
         )

@@ -167,9 +167,10 @@ pub(super) fn check_addresses(
         )
     };
     let detail = format!(
-        "The CA connects to the name's addresses (IPv6 first); {} of {} lead to the ingress that serves the solver. Published addresses: {served}.",
+        "The CA connects to the name's addresses (IPv6 first); {} of {} {} to the ingress that serves the solver. Published addresses: {served}.",
         matched,
-        addresses.len()
+        addresses.len(),
+        if matched == 1 { "leads" } else { "lead" }
     );
     vec![with_evidence(
         ctx.finding(

@@ -39,8 +39,8 @@ pub fn indicator(app: &App, key: &str) -> Option<Span<'static>> {
     })
 }
 
-/// The "Live checks" section of a Challenge's detail.
-pub fn lines(app: &App, key: &str) -> Vec<Line<'static>> {
+/// The "Live checks" section of a Challenge's detail, wrapped to `width` columns.
+pub fn lines(app: &App, key: &str, width: usize) -> Vec<Line<'static>> {
     let t = app.theme;
     let mut out = vec![Line::from(Span::styled("Live checks", t.heading()))];
     if let Some(why) = &app.checks.disabled {
@@ -96,11 +96,18 @@ pub fn lines(app: &App, key: &str) -> Vec<Line<'static>> {
                 CheckStatus::Skipped => ("-", t.dim()),
                 CheckStatus::Reachable => ("~", t.dim()),
             };
-            out.push(Line::from(vec![
-                Span::raw("    "),
-                Span::styled(format!("{mark} {:<7}", c.name), style),
-                Span::raw(format!(" {} in {} ms", c.status.label(), c.duration_ms)),
-            ]));
+            let width = width.saturating_sub(6).max(8);
+            for (i, part) in fmt::wrap(&super::sentence::check_line(c), width)
+                .into_iter()
+                .enumerate()
+            {
+                let lead = if i == 0 {
+                    Span::styled(format!("    {mark} "), style)
+                } else {
+                    Span::raw("      ")
+                };
+                out.push(Line::from(vec![lead, Span::raw(part)]));
+            }
         }
         if r.findings.is_empty() {
             out.push(Line::from(Span::styled("    nothing wrong found", t.ok())));

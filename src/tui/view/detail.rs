@@ -109,8 +109,11 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     findings(&mut out, app, d, node);
     if node.object.kind == Kind::Challenge {
         out.lines.push(Line::from(""));
-        out.lines
-            .extend(super::checks::lines(app, &node.object.to_string()));
+        out.lines.extend(super::checks::lines(
+            app,
+            &node.object.to_string(),
+            out.width,
+        ));
     }
     if let Some(o) = object {
         fields(&mut out, app, e, d, o);
@@ -304,10 +307,9 @@ fn fields(out: &mut Out, app: &App, e: &Estate, d: &Diagnosis, o: Object<'_>) {
             out.kv("key", &ch.spec.key);
             let st = ch.status.clone().unwrap_or_default();
             out.kv("state", st.state.unwrap_or_else(|| "(none yet)".to_owned()));
-            out.kv(
-                "presented / processing",
-                format!("{} / {}", st.presented, st.processing),
-            );
+            let yes = |b: bool| if b { "yes" } else { "no" };
+            out.kv("presented", yes(st.presented));
+            out.kv("processing", yes(st.processing));
             out.kv("reason", st.reason.unwrap_or_default());
             out.kv(
                 "solver",
@@ -393,14 +395,14 @@ fn findings(out: &mut Out, app: &App, d: &Diagnosis, node: &ChainNode) {
 
 fn finding(out: &mut Out, app: &App, f: &Finding, show_subject: bool) {
     let t = out.theme;
-    out.lines.push(Line::from(vec![
-        Span::styled(
-            format!("  {:<7} ", f.severity.as_str()),
-            t.severity(f.severity),
-        ),
-        Span::styled(f.code.as_str(), t.severity(f.severity)),
-    ]));
-    out.text(4, &f.summary, Style::new());
+    // The finding as a sentence, its code after it: the words are what a reader scans.
+    out.lines.extend(fmt::labelled(
+        &format!("  {:<7} ", f.severity.as_str()),
+        &format!("{} ({})", f.summary, f.code.as_str()),
+        out.width,
+        t.severity(f.severity),
+        Style::new(),
+    ));
     if show_subject {
         out.kv(
             "  where",
@@ -432,7 +434,7 @@ fn finding(out: &mut Out, app: &App, f: &Finding, show_subject: bool) {
             },
             Evidence::Fact { subject, detail } => format!("{subject}: {detail}"),
             Evidence::Http(h) => h.describe(),
-            Evidence::Dns(d) => d.describe(),
+            Evidence::Dns(d) => super::sentence::dns_answer(d),
         };
         out.bullet(6, &line, t.dim());
     }

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::super::app::App;
-use super::super::keys::{BINDINGS, Context, MODAL_HELP};
+use super::super::keys::{BINDINGS, COMPARED, Context, MODAL_HELP};
 use super::super::theme::Theme;
 
 fn lines(theme: Theme) -> Vec<Line<'static>> {
@@ -29,6 +29,17 @@ fn lines(theme: Theme) -> Vec<Line<'static>> {
         out.push(Line::from(vec![
             Span::styled(format!("  {when:<16}"), theme.key()),
             Span::raw(*keys),
+        ]));
+    }
+    out.push(Line::from(""));
+    out.push(Line::from(Span::styled(
+        "Keys compared with k9s and lazygit",
+        theme.heading(),
+    )));
+    for (key, why) in COMPARED {
+        out.push(Line::from(vec![
+            Span::styled(format!("  {key:<16}"), theme.key()),
+            Span::raw(*why),
         ]));
     }
     out

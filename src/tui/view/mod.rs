@@ -1,12 +1,14 @@
 //! `render`: a pure function of the state. It reads the precomputed rows and draws only what
 //! is on screen; it never waits, locks or touches the disk or network.
 
+pub mod cause;
 pub mod chain;
 pub mod checks;
 pub mod detail;
 pub mod dialog;
 pub mod help;
 pub mod overview;
+pub mod sentence;
 pub mod status;
 
 use ratatui::Frame;

@@ -9,10 +9,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row as TableRow, Table};
 
 use super::super::app::App;
-use super::super::estate::{Estate, Row};
+use super::super::estate::{Estate, Row, TextWidths};
 use super::super::fmt;
 use super::super::theme::Theme;
-use crate::model::{Kind, State};
+use super::cause::{self, Part};
+use crate::model::State;
 
 /// Lines above the table: counts, then filter/namespace/sort.
 const HEADER: u16 = 2;
@@ -180,63 +181,114 @@ fn empty(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-/// Column sets by terminal width: the widest layout that fits.
-fn columns(width: u16) -> (Vec<&'static str>, Vec<Constraint>) {
-    use Constraint::{Fill, Length};
-    if width >= 150 {
-        (
-            vec![
-                "STATE",
-                "NAMESPACE",
-                "NAME",
-                "ISSUING",
-                "NOT AFTER",
-                "RENEWAL",
-                "ISSUER",
-                "ROOT CAUSE",
-            ],
-            vec![
-                Length(13),
-                Length(16),
-                Fill(2),
-                Length(7),
-                Length(10),
-                Length(10),
-                Fill(1),
-                Length(33),
-            ],
-        )
-    } else if width >= 100 {
-        (
-            vec![
-                "STATE",
-                "NAMESPACE",
-                "NAME",
-                "ISSUING",
-                "NOT AFTER",
-                "ROOT CAUSE",
-            ],
-            vec![
-                Length(13),
-                Length(14),
-                Fill(1),
-                Length(7),
-                Length(10),
-                Length(33),
-            ],
-        )
-    } else if width >= 80 {
-        (
-            vec!["STATE", "NAMESPACE", "NAME", "ROOT CAUSE"],
-            vec![Length(13), Length(12), Fill(1), Length(33)],
-        )
-    } else {
-        // Narrower than 80 columns: the state is its marker alone.
-        (
-            vec!["S", "NAMESPACE", "NAME", "ROOT CAUSE"],
-            vec![Length(1), Length(12), Fill(1), Length(33)],
-        )
+/// A column of the Certificate table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    State,
+    Namespace,
+    Name,
+    Issuing,
+    NotAfter,
+    Renewal,
+    Issuer,
+    Cause,
+}
+
+impl Col {
+    fn title(self, width: u16) -> &'static str {
+        match self {
+            // Narrower than 80 columns the state is its marker alone.
+            Col::State if width < 80 => "S",
+            Col::State => "STATE",
+            Col::Namespace => "NAMESPACE",
+            Col::Name => "NAME",
+            Col::Issuing => "ISSUING",
+            Col::NotAfter => "NOT AFTER",
+            Col::Renewal => "RENEWAL",
+            Col::Issuer => "ISSUER",
+            Col::Cause => "ROOT CAUSE",
+        }
     }
+}
+
+/// The columns shown and their widths; ROOT CAUSE (last) gets what the others leave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Plan {
+    cols: Vec<Col>,
+    widths: Vec<u16>,
+}
+
+impl Plan {
+    fn cause_width(&self) -> usize {
+        self.widths.last().copied().unwrap_or(0) as usize
+    }
+}
+
+/// Lays the table out for `width` columns: NAMESPACE, NAME and ISSUER as wide as their
+/// content (capped), the fixed columns the width allows, and the rest for ROOT CAUSE. Optional
+/// columns are dropped, least useful first, until the root cause has room for words and code
+/// (`words, retry in 1d21h (ratelimit-duplicate-certificate)` wants about 80).
+fn plan(width: u16, content: TextWidths) -> Plan {
+    use Col::*;
+    let mut cols = if width >= 150 {
+        vec![
+            State, Namespace, Name, Issuing, NotAfter, Renewal, Issuer, Cause,
+        ]
+    } else if width >= 100 {
+        vec![State, Namespace, Name, Issuing, NotAfter, Cause]
+    } else {
+        vec![State, Namespace, Name, Cause]
+    };
+    let want_cause: usize = match width {
+        150.. => 80,
+        100.. => 60,
+        _ => 40,
+    };
+    let fit = |content: usize, title: &str, cap: usize| content.max(title.len()).min(cap);
+    let namespace = fit(
+        content.namespace,
+        "NAMESPACE",
+        if width >= 100 { 20 } else { 14 },
+    );
+    let issuer = fit(content.issuer, "ISSUER", 32);
+    let fixed = |c: Col| -> usize {
+        match c {
+            State if width < 80 => 1,
+            State => 13,
+            Namespace => namespace,
+            Issuing => 7,
+            NotAfter | Renewal => 10,
+            Issuer => issuer,
+            Name | Cause => 0,
+        }
+    };
+    // Everything but NAME and ROOT CAUSE, with one space between columns.
+    let taken = |cols: &[Col]| -> usize {
+        cols.iter().map(|&c| fixed(c)).sum::<usize>() + cols.len().saturating_sub(1)
+    };
+    let name_min = content.name.clamp(4, 16);
+    for drop in [Issuing, Renewal, Issuer, NotAfter] {
+        if (width as usize).saturating_sub(taken(&cols)) < name_min + want_cause {
+            cols.retain(|&c| c != drop);
+        }
+    }
+    let left = (width as usize).saturating_sub(taken(&cols));
+    // NAME gives way to the root cause, down to a floor that still tells names apart.
+    let name = content
+        .name
+        .max(4)
+        .min(left.saturating_sub(want_cause).max(name_min))
+        .min(left);
+    let cause = left - name;
+    let widths = cols
+        .iter()
+        .map(|&c| match c {
+            Name => name,
+            Cause => cause,
+            c => fixed(c),
+        } as u16)
+        .collect();
+    Plan { cols, widths }
 }
 
 fn rows_table(app: &App, e: &Estate, frame: &mut Frame, area: Rect) {
@@ -246,8 +298,12 @@ fn rows_table(app: &App, e: &Estate, frame: &mut Frame, area: Rect) {
     // The stored offset keeps the selection on screen; clamp again in case the size changed
     // since the last update.
     let offset = super::super::app::scroll_offset(ov.offset, ov.selected, height);
-    let (titles, widths) = columns(area.width);
-    let ncols = titles.len();
+    let content = if ov.show_orphans {
+        e.widths_with_orphans
+    } else {
+        e.widths
+    };
+    let plan = plan(area.width, content);
     let rows = ov
         .visible
         .iter()
@@ -261,56 +317,72 @@ fn rows_table(app: &App, e: &Estate, frame: &mut Frame, area: Rect) {
             } else {
                 Style::new()
             };
-            TableRow::new(cells(app, r, ncols)).style(style)
+            TableRow::new(cells(app, e, r, &plan)).style(style)
         });
+    let titles = plan.cols.iter().map(|c| Cell::from(c.title(area.width)));
+    let widths = plan.widths.iter().map(|&w| Constraint::Length(w));
     let table = Table::new(rows, widths)
-        .header(TableRow::new(titles.into_iter().map(Cell::from)).style(t.heading()))
+        .header(TableRow::new(titles).style(t.heading()))
         .column_spacing(1);
     frame.render_widget(table, area);
 }
 
-fn cells(app: &App, r: &Row, ncols: usize) -> Vec<Cell<'static>> {
+/// The ROOT CAUSE cell: the cause in words, the countdown of a rate limit in force, and the
+/// code, fitted to `width` at word boundaries.
+fn cause_cell(app: &App, e: &Estate, r: &Row, width: usize) -> Cell<'static> {
     let t = app.theme;
     let now = app.clock;
-    let state_text = if app.size.0 >= 80 {
-        format!("{} {}", Theme::marker(r.state), r.state)
-    } else {
-        Theme::marker(r.state).to_owned()
+    let Some((code, sev)) = r.root else {
+        return Cell::from("");
     };
-    let state = Cell::from(Span::styled(state_text, t.state(r.state)));
-    let name = if r.kind == Kind::Certificate {
-        r.name.clone()
-    } else {
-        format!("{} {}", r.kind, r.name)
-    };
-    let cause = match r.root {
-        // Every rate-limited row counts down, not only the selected one.
-        Some((code, sev)) => Cell::from(Line::from(match r.retry_after.filter(|at| *at > now) {
-            // The countdown first: on a narrow terminal the code is cut, not the time.
-            Some(at) => vec![
-                Span::styled(
-                    format!("{} ", fmt::countdown(at.duration_since(now))),
-                    t.running(),
-                ),
-                Span::styled(code.as_str(), t.severity(sev)),
-            ],
-            None => vec![Span::styled(code.as_str(), t.severity(sev))],
-        })),
-        None => Cell::from(""),
-    };
+    // Every rate-limited row counts down, not only the selected one.
+    let countdown = r
+        .retry_after
+        .filter(|at| *at > now)
+        .map(|at| fmt::countdown(at.duration_since(now)));
+    let summary = e.diagnoses[r.diagnosis]
+        .root_cause
+        .as_ref()
+        .map_or("", |rc| rc.summary.as_str());
+    let words = cause::words(summary, countdown.is_some());
+    let pieces = cause::fit(words, countdown.as_deref(), code.as_str(), width);
+    let spans: Vec<Span<'static>> = pieces
+        .into_iter()
+        .map(|(part, text)| match part {
+            Part::Words | Part::Plain => Span::raw(text),
+            Part::Countdown => Span::styled(text, t.running()),
+            Part::Code => Span::styled(text, t.severity(sev)),
+        })
+        .collect();
+    Cell::from(Line::from(spans))
+}
+
+fn cells(app: &App, e: &Estate, r: &Row, plan: &Plan) -> Vec<Cell<'static>> {
+    let t = app.theme;
+    let now = app.clock;
     let time =
         |ts: Option<jiff::Timestamp>| ts.map(|ts| fmt::relative(ts, now)).unwrap_or_default();
-    let mut out = vec![state, Cell::from(r.namespace.clone()), Cell::from(name)];
-    if ncols >= 6 {
-        out.push(Cell::from(if r.issuing { "yes" } else { "" }));
-        out.push(Cell::from(time(r.not_after)));
-    }
-    if ncols >= 8 {
-        out.push(Cell::from(time(r.renewal)));
-        out.push(Cell::from(r.issuer.clone()));
-    }
-    out.push(cause);
-    out
+    plan.cols
+        .iter()
+        .zip(&plan.widths)
+        .map(|(&col, &w)| match col {
+            Col::State => {
+                let text = if w > 1 {
+                    format!("{} {}", Theme::marker(r.state), r.state)
+                } else {
+                    Theme::marker(r.state).to_owned()
+                };
+                Cell::from(Span::styled(text, t.state(r.state)))
+            }
+            Col::Namespace => Cell::from(fmt::truncate(&r.namespace, w as usize)),
+            Col::Name => Cell::from(fmt::truncate(&r.label(), w as usize)),
+            Col::Issuing => Cell::from(if r.issuing { "yes" } else { "" }),
+            Col::NotAfter => Cell::from(time(r.not_after)),
+            Col::Renewal => Cell::from(time(r.renewal)),
+            Col::Issuer => Cell::from(fmt::truncate(&r.issuer, w as usize)),
+            Col::Cause => cause_cell(app, e, r, plan.cause_width()),
+        })
+        .collect()
 }
 
 fn footer(app: &App, e: &Estate, width: u16) -> Vec<Line<'static>> {
@@ -332,7 +404,13 @@ fn footer(app: &App, e: &Estate, width: u16) -> Vec<Line<'static>> {
                     t.running(),
                 ));
             }
-            first.push(Span::raw(format!(": {}", rc.summary)));
+            // The summary gets what is left, cut at a word: the table above has the start of
+            // it, the chain screen all of it.
+            let used: usize = first.iter().map(|s| s.content.chars().count()).sum();
+            let room = (width as usize).saturating_sub(used + 2);
+            if let Some(words) = cause::cut_at_word(&rc.summary, room) {
+                first.push(Span::raw(format!(": {words}")));
+            }
             vec![
                 Line::from(first),
                 Line::from(Span::styled(
@@ -348,5 +426,54 @@ fn footer(app: &App, e: &Estate, width: u16) -> Vec<Line<'static>> {
             ),
             Span::raw(format!("{}: {}", d.status.state, d.status.reason)),
         ])],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn total(p: &Plan) -> usize {
+        p.widths.iter().map(|&w| w as usize).sum::<usize>() + p.widths.len() - 1
+    }
+
+    #[test]
+    fn the_root_cause_takes_what_the_other_columns_leave() {
+        let short = TextWidths {
+            namespace: 9,
+            name: 13,
+            issuer: 30,
+        };
+        for width in 60..=260u16 {
+            let p = plan(width, short);
+            assert_eq!(total(&p), width as usize, "{p:?} at {width}");
+            assert_eq!(p.cols.last(), Some(&Col::Cause));
+            // Short names are shown whole.
+            let name = p.cols.iter().position(|&c| c == Col::Name).unwrap();
+            assert_eq!(p.widths[name], 13);
+        }
+        // Wide terminals keep every column; the root cause has room for words and code.
+        let p = plan(200, short);
+        assert_eq!(p.cols.len(), 8);
+        assert!(p.cause_width() >= 80, "{p:?}");
+        let p = plan(100, short);
+        assert!(p.cause_width() >= 60, "{p:?}");
+    }
+
+    #[test]
+    fn long_names_give_way_to_the_root_cause_down_to_a_floor() {
+        let long = TextWidths {
+            namespace: 40,
+            name: 63,
+            issuer: 60,
+        };
+        for width in 60..=260u16 {
+            let p = plan(width, long);
+            assert_eq!(total(&p), width as usize, "{p:?} at {width}");
+        }
+        let p = plan(80, long);
+        assert_eq!(p.widths, [13, 14, 16, 34]);
+        let p = plan(200, long);
+        assert!(p.cause_width() >= 80, "{p:?}");
     }
 }
