@@ -880,6 +880,15 @@ fn renewed_www_shop() -> App {
 #[test]
 fn a_followed_attempt_checks_its_presented_challenges_and_ends_when_ready() {
     let mut app = renewed_www_shop();
+    // The header says it is following, on the list and on the chain.
+    assert!(
+        support::draw(&app).contains("retrying: attempt 1 since 12:00:00 (www-shop) · demo"),
+        "{}",
+        support::draw(&app)
+    );
+    feed(&mut app, [Msg::Open]);
+    assert!(support::draw(&app).contains("shop/www-shop retrying: attempt 1 since 12:00:00"));
+    feed(&mut app, [Msg::Back]);
     // The next picture: the chain's presented Challenge is checked on its own, once.
     let cmds = loaded(&mut app, certdx::source::demo::load().inventory);
     let checks: Vec<&String> = cmds

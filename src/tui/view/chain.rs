@@ -11,7 +11,7 @@ use super::super::app::{App, ChainView, TreeItem, node_at, scroll_offset};
 use super::super::fmt;
 use super::super::theme::Theme;
 use crate::diagnose::{ChainNode, Diagnosis};
-use crate::model::Kind;
+use crate::model::{Kind, State};
 
 /// Terminals at least this wide put the tree and the detail side by side.
 pub const SIDE_BY_SIDE: u16 = 120;
@@ -82,6 +82,14 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         Span::styled(
             format!("{} {} ", Theme::marker(d.status.state), d.subject),
             t.state(d.status.state),
+        ),
+        Span::styled(
+            app.attempt
+                .as_ref()
+                .filter(|a| a.certificate == d.subject)
+                .map(|a| format!("{} · ", a.label()))
+                .unwrap_or_default(),
+            t.state(State::InProgress),
         ),
         Span::styled(
             format!("· {} · Esc back · ? help", app.source_label),

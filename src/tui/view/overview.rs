@@ -107,6 +107,21 @@ fn header(app: &App, e: &Estate) -> Vec<Line<'static>> {
             Span::styled(format!("✗ cert-manager unhealthy{blocked} · "), t.error()),
         );
     }
+    // A retry being followed stays in sight until it ends.
+    if let Some(a) = &app.attempt {
+        // Before the source label, after the link and cert-manager's state.
+        let at = first
+            .iter()
+            .position(|s| s.content.contains(" Certificates: "))
+            .unwrap_or(first.len());
+        first.insert(
+            at,
+            Span::styled(
+                format!("{} ({}) · ", a.label(), a.certificate.name),
+                t.state(State::InProgress),
+            ),
+        );
+    }
     if c.orphans > 0 {
         let shown = if app.overview.show_orphans {
             "listed"
