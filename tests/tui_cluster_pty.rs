@@ -1,7 +1,8 @@
 //! End to end on a live cluster: the real binary in a real terminal (tmux) against a real
-//! kube-apiserver. The view shows the cluster's Certificates, follows a creation live, refuses
-//! a retry that would change nothing and renews instead (the condition is set in the API),
-//! says when the API server goes away and when it is back, and leaves cleanly.
+//! kube-apiserver. The view shows the cluster's Certificates, follows a creation live, turns
+//! `R` on a failed Order whose request failed into a renew (the dialog says why; Enter
+//! cancels), follows the new attempt (its new request, then Ready), says when the API server
+//! goes away and when it is back, and leaves cleanly.
 
 #[path = "common/kube_lab.rs"]
 mod kube_lab;
@@ -11,12 +12,32 @@ mod tmux;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use certdx::model::{Certificate, Order};
-use kube::api::{Api, PostParams};
+use certdx::model::{Certificate, CertificateRequest, Order};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube_lab::KubeLab;
 use tmux::Tmux;
 
 const LIMIT: Duration = Duration::from_secs(30);
+
+/// The request cert-manager makes after a renew replaced the failed one.
+const NEW_REQUEST: &str = r#"
+apiVersion: cert-manager.io/v1
+kind: CertificateRequest
+metadata:
+  name: ops-retry
+  annotations:
+    cert-manager.io/certificate-name: ops
+    cert-manager.io/certificate-revision: "1"
+  ownerReferences:
+  - {apiVersion: cert-manager.io/v1, kind: Certificate, name: ops, uid: 43219344-0000-4000-8000-000000000001, controller: true, blockOwnerDeletion: true}
+spec:
+  request: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0KTUlJQ2ZEQ0NBV1FDQVFBd0FEQ0NBU0l3RFFZSktvWklodmNOQVFFQg==
+  issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer, group: cert-manager.io}
+status:
+  conditions:
+  - {type: Approved, status: "True", reason: cert-manager.io, message: Certificate request has been approved by cert-manager.io}
+  - {type: Ready, status: "False", reason: Pending, message: "Waiting on certificate issuance from order ops-retry-1: \"pending\""}
+"#;
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(
@@ -64,55 +85,87 @@ fn the_view_follows_the_cluster_renews_and_survives_an_api_restart() {
         .expect("create");
     t.wait_for("appeared-live", LIMIT);
 
-    // Retry the failed Order of `ops`: the dialog says what will change; on `y` certdx reads
-    // the chain fresh and refuses, because the request is failed too and cert-manager would
-    // not make a new Order. It points at renew, which then works.
+    // Retry on the failed Order of `ops`: its request failed too, so retry means renew, and
+    // the dialog says why. Enter, pressed out of habit, cancels: nothing is written.
     t.keys(&["/"]);
     t.keys(&["-l", "ops"]);
     t.keys(&["Enter"]);
+    t.keys(&["Enter", "End"]);
     t.keys(&["R"]);
-    let dialog = t.wait_for("Delete Order", LIMIT);
-    assert!(dialog.contains("ops-1-543219344"), "{dialog}");
-    t.keys(&["y"]);
-    t.wait_for("renew Certificate", LIMIT);
-    let orders: Api<Order> = Api::namespaced(lab.admin(), &ns);
+    let dialog = t.wait_for("What would change", LIMIT);
     assert!(
-        rt.block_on(orders.get_opt("ops-1-543219344"))
-            .expect("get")
-            .is_some(),
-        "nothing was deleted"
+        dialog.contains(&format!("Retry Order {ns}/ops-1-543219344?")),
+        "{dialog}"
     );
-    t.keys(&["N"]);
-    let dialog = t.wait_for("Issuing=True", LIMIT);
-    assert!(dialog.contains("ops"), "{dialog}");
-    // Enter, pressed out of habit, cancels: nothing is written.
+    assert!(
+        dialog.contains(&format!(
+            "CertificateRequest {ns}/ops-1 failed, so deleting"
+        )),
+        "{dialog}"
+    );
+    assert!(dialog.contains("Issuing=True"), "{dialog}");
     t.keys(&["Enter"]);
     t.wait_for("cancelled: renew", LIMIT);
+    let orders: Api<Order> = Api::namespaced(lab.admin(), &ns);
+    let issuing = |cert: &Certificate| {
+        cert.status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Issuing"))
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    };
     let cert = rt.block_on(certs.get("ops")).expect("get");
-    let manual = cert.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.reason.as_deref() == Some("ManuallyTriggered"))
-    });
-    assert!(!manual, "Enter wrote to the cluster");
-    t.keys(&["N"]);
-    t.wait_for("Issuing=True", LIMIT);
+    assert_ne!(
+        issuing(&cert).and_then(|i| i.1).as_deref(),
+        Some("ManuallyTriggered"),
+        "Enter wrote to the cluster"
+    );
+    assert!(
+        rt.block_on(orders.get_opt("ops-1-543219344"))
+            .unwrap()
+            .is_some()
+    );
+
+    // y: renewed, and the new attempt is followed from the chain.
+    t.keys(&["R"]);
+    t.wait_for("What would change", LIMIT);
     t.keys(&["y"]);
     t.wait_for("Set Issuing=True (ManuallyTriggered)", LIMIT);
+    t.wait_for("retrying: attempt", LIMIT);
     let start = Instant::now();
     loop {
         let cert = rt.block_on(certs.get("ops")).expect("get");
-        let issuing = cert
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Issuing"))
-            .map(|c| (c.status.clone(), c.reason.clone()));
-        if issuing == Some(("True".to_owned(), Some("ManuallyTriggered".to_owned()))) {
+        if issuing(&cert) == Some(("True".to_owned(), Some("ManuallyTriggered".to_owned()))) {
             break;
         }
-        assert!(start.elapsed() < LIMIT, "Issuing not set: {issuing:?}");
+        assert!(
+            start.elapsed() < LIMIT,
+            "Issuing not set: {:?}",
+            issuing(&cert)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Playing cert-manager: the failed request goes, a new one comes, then the certificate.
+    let requests: Api<CertificateRequest> = Api::namespaced(lab.admin(), &ns);
+    rt.block_on(requests.delete("ops-1", &DeleteParams::default()))
+        .expect("delete the failed request");
+    rt.block_on(lab.load_fixture(&ns, NEW_REQUEST));
+    t.wait_for("ops-retry", LIMIT);
+    rt.block_on(certs.patch_status(
+        "ops",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"status": {
+            "revision": 1,
+            "conditions": [{"type": "Ready", "status": "True", "reason": "Ready",
+                            "message": "Certificate is up to date and has not expired"}]
+        }})),
+    ))
+    .expect("cert-manager issues");
+    let done = t.wait_for("is Ready: attempt", LIMIT);
+    assert!(
+        done.contains(&format!("Certificate {ns}/ops is Ready")),
+        "{done}"
+    );
+    t.wait_gone("retrying: attempt", LIMIT);
 
     // The API server goes away and comes back.
     lab.stop_apiserver();
