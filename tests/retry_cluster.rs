@@ -3,6 +3,8 @@
 //! refusal, `--wait` to Ready, to failure and to its timeout, with the shipped RBAC. The test
 //! plays cert-manager's part where a new object or status must appear.
 
+#[path = "common/dns_lab.rs"]
+mod dns_lab;
 #[path = "common/kube_lab.rs"]
 mod kube_lab;
 
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 use certdx::model::{Certificate, CertificateRequest, Challenge, Order};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{CustomResourceExt, Resource};
+use dns_lab::{LabBuilder, Slots};
 use kube_lab::KubeLab;
 use serde_json::json;
 
@@ -24,6 +27,8 @@ const HEALTHY: &str = include_str!("fixtures/healthy.yaml");
 const STUCK: &str = include_str!("fixtures/challenge-stuck.yaml");
 const RATE_LIMITED: &str = include_str!("fixtures/rate-limited.yaml");
 const ORDER: &str = "crm-1-2576102471";
+/// This binary's DNS lab addresses (127.0.7.0/24; the other test binaries use others).
+static SLOTS: Slots = Slots::new(&[7]);
 
 async fn bounded<F: Future<Output = ()>>(test: F) {
     tokio::time::timeout(TEST_DEADLINE, test)
@@ -505,4 +510,98 @@ async fn wait_reports_a_failed_attempt_with_its_root_cause_and_gives_up_in_time(
 #[test]
 fn the_lab_knows_the_kinds_audited() {
     assert_eq!(Challenge::crd_name(), "challenges.acme.cert-manager.io");
+}
+
+/// A request still open whose Order errored, with a DNS-01 Challenge for a name whose zone
+/// (in the DNS lab) has no `_acme-challenge` TXT: the retry's Order would fail the same way.
+const WALL: &str = r#"
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: www, namespace: x}
+spec: {secretName: www-tls, dnsNames: [www.example.test], issuerRef: {name: le, kind: ClusterIssuer}}
+status:
+  conditions:
+  - {type: Ready, status: "False", reason: DoesNotExist, message: "Issuing certificate as Secret does not exist", lastTransitionTime: "2026-01-15T07:00:00Z"}
+  - {type: Issuing, status: "True", reason: DoesNotExist, message: "Issuing certificate as Secret does not exist", lastTransitionTime: "2026-01-15T07:00:00Z"}
+---
+apiVersion: cert-manager.io/v1
+kind: CertificateRequest
+metadata:
+  name: www-1
+  namespace: x
+  annotations: {cert-manager.io/certificate-name: www, cert-manager.io/certificate-revision: "1"}
+  ownerReferences:
+  - {apiVersion: cert-manager.io/v1, kind: Certificate, name: www, uid: u1, controller: true}
+spec:
+  request: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0K
+  issuerRef: {name: le, kind: ClusterIssuer}
+status:
+  conditions:
+  - {type: Ready, status: "False", reason: Pending, message: "Waiting on certificate issuance from order x/www-1-1: \"errored\""}
+---
+apiVersion: acme.cert-manager.io/v1
+kind: Order
+metadata:
+  name: www-1-1
+  namespace: x
+  ownerReferences:
+  - {apiVersion: cert-manager.io/v1, kind: CertificateRequest, name: www-1, uid: u2, controller: true}
+spec:
+  request: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0K
+  issuerRef: {name: le, kind: ClusterIssuer}
+  dnsNames: [www.example.test]
+status: {state: errored, reason: "unexpected non-ACME API error: connection reset"}
+---
+apiVersion: acme.cert-manager.io/v1
+kind: Challenge
+metadata:
+  name: www-1-1-1
+  namespace: x
+  ownerReferences:
+  - {apiVersion: acme.cert-manager.io/v1, kind: Order, name: www-1-1, uid: u3, controller: true}
+spec:
+  dnsName: www.example.test
+  type: DNS-01
+  key: expected-key-value
+  token: tok
+  url: https://acme.example/chall/1
+  authorizationURL: https://acme.example/authz/1
+  issuerRef: {name: le, kind: ClusterIssuer}
+  solver: {dns01: {rfc2136: {nameserver: "127.0.7.3"}}}
+status: {processing: false, presented: false, state: errored, reason: "unexpected non-ACME API error: connection reset"}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_that_fails_now_is_said_before_the_retry() {
+    bounded(async {
+        let mut b = LabBuilder::new(&SLOTS);
+        let auth = b.knot("a");
+        b.zone("example.test", &[("ns1", auth)], "www A 127.0.7.250\n");
+        let dns = b.start().await;
+        let lab = KubeLab::start().await;
+        let ns = lab.namespace("wall").await;
+        lab.load_fixture(&ns, WALL).await;
+        let resolver = dns.resolver.to_string();
+        let args = ["retry", "www", "-n", &ns, "--dry-run"];
+        let (code, out, err) = lab
+            .certdx("writer", &[&args[..], &["--resolver", &resolver]].concat())
+            .await;
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("dry run: the server accepted deleting Order"), "{out}");
+        assert!(err.contains("Checking the 1 Challenge(s) of the current attempt"), "{err}");
+        assert!(
+            err.contains(&format!(
+                "Warning: certdx's checks on Challenge {ns}/www-1-1-1 fail now, from where certdx runs"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("(dns01-txt-missing)"), "{err}");
+        // --offline: no network, no such warning.
+        let (code, _, err) = lab
+            .certdx("writer", &[&args[..], &["--offline"]].concat())
+            .await;
+        assert_eq!(code, 0, "{err}");
+        assert!(!err.contains("Checking the"), "{err}");
+    })
+    .await;
 }

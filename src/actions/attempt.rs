@@ -116,17 +116,8 @@ impl Attempt {
     /// The Challenges of the attempt's current request that cert-manager has presented and
     /// not finished: the ones whose checks say whether this attempt will pass.
     pub fn presented_challenges(&self, inv: &Inventory, index: &ChainIndex) -> Vec<ObjectRef> {
-        index
-            .certificates
-            .iter()
-            .filter(|chain| {
-                ObjectRef::of(Kind::Certificate, &inv.certificates[chain.certificate])
-                    == self.certificate
-            })
-            .filter_map(|chain| chain.current())
-            .flat_map(|r| r.orders.iter())
-            .flat_map(|o| o.challenges.iter())
-            .map(|&i| &inv.challenges[i])
+        super::retry::current_challenges(inv, index, &self.certificate)
+            .into_iter()
             .filter(|ch| {
                 ch.status.as_ref().is_some_and(|s| s.presented)
                     && !crate::model::state::challenge_is_final(ch)

@@ -91,6 +91,27 @@ pub struct RetryWrite {
     pub certificate: Option<ObjectRef>,
 }
 
+/// The Challenges of `certificate`'s current attempt (its current request's Orders) that
+/// are not valid yet: the ones whose checks say whether a retry can pass.
+pub fn current_challenges<'a>(
+    inv: &'a Inventory,
+    index: &ChainIndex,
+    certificate: &ObjectRef,
+) -> Vec<&'a Challenge> {
+    index
+        .certificates
+        .iter()
+        .filter(|chain| {
+            ObjectRef::of(Kind::Certificate, &inv.certificates[chain.certificate]) == *certificate
+        })
+        .filter_map(|chain| chain.current())
+        .flat_map(|r| r.orders.iter())
+        .flat_map(|o| o.challenges.iter())
+        .map(|&i| &inv.challenges[i])
+        .filter(|ch| ch.status.as_ref().and_then(|s| s.state.as_deref()) != Some("valid"))
+        .collect()
+}
+
 /// Decides what retrying `target` means (see the module documentation).
 pub fn decide_retry(cx: &RetryContext<'_>, target: &ObjectRef) -> RetryDecision {
     let inv = cx.inventory;

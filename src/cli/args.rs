@@ -238,6 +238,31 @@ pub struct RetryArgs {
     /// How long `--wait` follows the attempt, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 600, requires = "wait")]
     pub timeout: u64,
+    /// Do not run the playbook checks on the current Challenges before retrying.
+    #[arg(long)]
+    pub offline: bool,
+    /// Recursive resolver for those checks (default: the system's); port 53 unless given.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_resolver)]
+    pub resolver: Option<std::net::SocketAddr>,
+    /// Treat loopback addresses as reachable in those checks (test labs).
+    #[arg(long)]
+    pub allow_loopback: bool,
+}
+
+impl RetryArgs {
+    /// The network settings of the checks run before a retry (`retry` has its own
+    /// `--timeout`, for `--wait`, so it takes only the resolver and loopback flags).
+    pub fn probe(&self) -> ProbeArgs {
+        ProbeArgs {
+            resolver: self.resolver,
+            timeout: 10.0,
+            concurrency: 16,
+            allow_loopback: self.allow_loopback,
+            http_port: 80,
+            https_port: 443,
+            dns_port: 53,
+        }
+    }
 }
 
 /// `certdx renew`.

@@ -18,10 +18,14 @@ use super::write::{check_target, confirm, refuse};
 use super::{CliError, EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, probe};
 use crate::actions::attempt::{Attempt, AttemptOutcome};
 use crate::actions::kube::KubeActions;
-use crate::actions::retry::{RetryContext, RetryDecision, decide_retry};
+use crate::actions::Action;
+use crate::actions::retry::{
+    RetryContext, RetryDecision, RetryWrite, current_challenges, decide_retry,
+};
 use crate::actions::target::find_target;
+use crate::diagnose::playbook::{Target, run_many};
 use crate::diagnose::{DiagnoseOptions, Diagnosis, diagnose_estate};
-use crate::model::{ChainIndex, Inventory};
+use crate::model::{ChainIndex, Inventory, Kind, ObjectRef, Severity};
 use crate::source::cluster::Connection;
 use crate::source::cluster::list::list_inventory;
 use crate::source::cluster::preflight::Preflight;
@@ -45,11 +49,9 @@ pub fn retry(a: &RetryArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
             RetryDecision::Refuse(why) => return Ok(refuse(&why)),
             RetryDecision::Write(w) => w,
         };
+        let mut write = write;
         eprintln!("context {} ({})", conn.context, conn.server);
         eprintln!("Why: {}", write.why);
-        for w in &write.warnings {
-            eprintln!("Warning: {w}");
-        }
         if let Some(blocker) = &write.blocker {
             if !a.force {
                 return Ok(refuse(&format!(
@@ -63,6 +65,12 @@ pub fn retry(a: &RetryArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
                 "read-only session: {} is a write and --read-only forbids it (nothing changed)",
                 write.action
             )));
+        }
+        if !a.offline {
+            write.warnings.extend(check_current(a, &read, &write).await?);
+        }
+        for w in &write.warnings {
+            eprintln!("Warning: {w}");
         }
         let actions = KubeActions::new(conn.client.clone(), false);
         let plan = match actions.plan(&write.action).await {
@@ -101,6 +109,50 @@ pub fn retry(a: &RetryArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
         let attempt = Attempt::begin(follow, &read.inventory, &read.index, since);
         Ok(wait(&conn, &pre, &attempt, Duration::from_secs(a.timeout)).await)
     })
+}
+
+/// Runs the playbook on the current attempt's Challenges, from where certdx runs: each one
+/// that fails now is a wall the retry runs into again (and a failed validation the account
+/// pays for). A released Challenge has nothing to check.
+async fn check_current(
+    a: &RetryArgs,
+    read: &Read,
+    write: &RetryWrite,
+) -> Result<Vec<String>, CliError> {
+    let Some(cert) = &write.certificate else {
+        return Ok(Vec::new());
+    };
+    if matches!(write.action, Action::ReleaseChallenge { .. }) {
+        return Ok(Vec::new());
+    }
+    let challenges = current_challenges(&read.inventory, &read.index, cert);
+    if challenges.is_empty() {
+        return Ok(Vec::new());
+    }
+    let probe = a.probe();
+    let dns = probe.dns()?;
+    let targets: Vec<Target> = challenges
+        .iter()
+        .map(|ch| Target::from_challenge(ch, &read.inventory))
+        .collect();
+    eprintln!(
+        "Checking the {} Challenge(s) of the current attempt from here (--offline skips this)",
+        targets.len()
+    );
+    let results = run_many(&dns, &targets, &probe.playbook()).await;
+    Ok(challenges
+        .iter()
+        .zip(&results)
+        .filter_map(|(ch, r)| {
+            let f = r.findings.first().filter(|f| f.severity >= Severity::Error)?;
+            Some(format!(
+                "certdx's checks on {} fail now, from where certdx runs: {} ({}); unless that is fixed, the retry fails the same way",
+                ObjectRef::of(Kind::Challenge, *ch),
+                f.summary,
+                f.code
+            ))
+        })
+        .collect())
 }
 
 /// Follows `attempt` until it ends or `timeout` passes.

@@ -70,7 +70,7 @@ bindings! {
     Global [ch('f'), KeyCode::Tab] "f / Tab" => Msg::NextFailing, "next failing";
     Global [ch('c')] "c" => Msg::RunChecks, "run live checks for the selection";
     Global [ch('r')] "r" => Msg::RerunChecks, "re-run every check already run";
-    Global [ch('R')] "R" => Msg::Retry, "retry the Order (asks first)";
+    Global [ch('R')] "R" => Msg::Retry, "retry: cert-manager issues again (asks first)";
     Global [ch('N')] "N" => Msg::Renew, "renew the Certificate (asks first)";
     Global [ch('e')] "e" => Msg::Export, "export this diagnosis (Markdown/JSON/HTML)";
     Global [ch('E')] "E" => Msg::ExportAll, "export every diagnosis";
