@@ -13,9 +13,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use certdx::model::{Certificate, CertificateRequest, Challenge, Order};
+use dns_lab::{LabBuilder, Slots};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{CustomResourceExt, Resource};
-use dns_lab::{LabBuilder, Slots};
 use kube_lab::KubeLab;
 use serde_json::json;
 
@@ -602,6 +602,58 @@ async fn a_check_that_fails_now_is_said_before_the_retry() {
             .await;
         assert_eq!(code, 0, "{err}");
         assert!(!err.contains("Checking the"), "{err}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_in_backoff_is_renewed_and_an_errored_challenge_replaces_its_order() {
+    bounded(async {
+        let lab = KubeLab::start().await;
+        let ns = lab.namespace("backoff").await;
+        // crm failed ten minutes ago for the first time: cert-manager waits an hour. Its
+        // request is gone (deleted by hand): only the backoff holds it.
+        let no_request = BACKOFF
+            .split("- apiVersion: cert-manager.io/v1\n  kind: CertificateRequest")
+            .next()
+            .unwrap()
+            .to_owned();
+        lab.load_fixture(&ns, &no_request).await;
+        let failed_at = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(10);
+        set_status::<Certificate>(
+            &lab,
+            &ns,
+            "crm",
+            json!({"lastFailureTime": failed_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(), "failedIssuanceAttempts": 1}),
+        )
+        .await;
+        // The WALL chain with its Order still pending: its Challenge errored, for good.
+        lab.load_fixture(
+            &ns,
+            &WALL.replace(
+                "status: {state: errored, reason: \"unexpected non-ACME API error: connection reset\"}\n---",
+                "status: {state: pending}\n---",
+            ),
+        )
+        .await;
+        let before = audit(&lab, &ns).await;
+        let (code, _, err) = lab
+            .certdx("writer", &["retry", "crm", "-n", &ns, "--yes"])
+            .await;
+        assert_eq!(code, 0, "{err}");
+        assert!(err.contains("waits in cert-manager's backoff until"), "{err}");
+        assert!(err.contains("skipping its 1h0m backoff"), "{err}");
+        let (code, _, err) = lab
+            .certdx("writer", &["retry", "challenge/www-1-1-1", "-n", &ns, "--yes", "--offline"])
+            .await;
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            err.contains(&format!("Why: Order {ns}/www-1-1 is still pending but waits on Challenge {ns}/www-1-1-1, which is errored")),
+            "{err}"
+        );
+        let mut written = changed(&before, &audit(&lab, &ns).await);
+        written.sort();
+        assert_eq!(written, vec!["Certificate/crm".to_owned(), "Order/www-1-1".to_owned()]);
     })
     .await;
 }

@@ -14,11 +14,12 @@ use std::sync::{Arc, RwLock};
 
 use futures::future::BoxFuture;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions,
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+    Preconditions,
 };
 
 use super::{Action, Actions};
-use crate::model::CertificateRequest;
+use crate::model::{CertificateRequest, Challenge, Order};
 use crate::source::cluster::{ClusterError, Resource, resource};
 
 mod need;
@@ -299,17 +300,20 @@ impl KubeActions {
                 "Order {ns}/{name} is valid: its certificate was issued, there is nothing to retry (renew the Certificate for a new one)"
             ));
         }
+        let mut stuck = None;
         if IN_PROGRESS.contains(&state.as_str()) {
-            let shown = if state.is_empty() {
-                "not set yet"
-            } else {
-                &state
-            };
-            return Err(format!(
-                "Order {ns}/{name} is still in progress (state {shown}): cert-manager is still working on it; retry only an Order that failed (invalid, errored, expired)"
-            ));
-        }
-        if !FAILED.contains(&state.as_str()) {
+            stuck = self.pending_but_stuck(ns, name).await?;
+            if stuck.is_none() {
+                let shown = if state.is_empty() {
+                    "not set yet"
+                } else {
+                    &state
+                };
+                return Err(format!(
+                    "Order {ns}/{name} is still in progress (state {shown}): cert-manager is still working on it; retry only an Order that failed (invalid, errored, expired) or one that waits on a failed Challenge"
+                ));
+            }
+        } else if !FAILED.contains(&state.as_str()) {
             return Err(format!(
                 "Order {ns}/{name} has state {state:?}, which certdx does not know: refusing to delete it"
             ));
@@ -337,8 +341,11 @@ impl KubeActions {
             }
             None => "the same CertificateRequest".to_owned(),
         };
+        let stuck = stuck
+            .map(|why| format!(" because {why}"))
+            .unwrap_or_default();
         let description = format!(
-            "Delete Order {ns}/{name} (state {state}, uid {uid}, resourceVersion {resource_version}); cert-manager then creates a new Order for {request}."
+            "Delete Order {ns}/{name} (state {state}, uid {uid}, resourceVersion {resource_version}){stuck}; cert-manager then creates a new Order for {request}."
         );
         Ok(Plan {
             action: action.clone(),
@@ -349,6 +356,52 @@ impl KubeActions {
                 state,
             },
         })
+    }
+
+    /// Why an Order cert-manager still calls pending can never complete (a Challenge of it in
+    /// a final failed state, authorizations outlived), read fresh; `None` while it can.
+    async fn pending_but_stuck(&self, ns: &str, name: &str) -> Result<Option<String>, String> {
+        let orders: Api<Order> = Api::namespaced(self.client.clone(), ns);
+        let order = match orders.get(name).await {
+            Ok(o) => o,
+            Err(e) => {
+                return Err(rbac_words(ClusterError::from_kube(
+                    e,
+                    "get",
+                    &Resource::Orders.qualified(),
+                    Some(ns),
+                )));
+            }
+        };
+        let challenges: Api<Challenge> = Api::namespaced(self.client.clone(), ns);
+        let listed = match challenges.list(&ListParams::default()).await {
+            Ok(l) => l.items,
+            Err(e) => {
+                return Err(rbac_words(ClusterError::from_kube(
+                    e,
+                    "list",
+                    &Resource::Challenges.qualified(),
+                    Some(ns),
+                )));
+            }
+        };
+        let uid = order.metadata.uid.clone().unwrap_or_default();
+        let owned: Vec<&Challenge> = listed
+            .iter()
+            .filter(|c| {
+                c.metadata
+                    .owner_references
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|r| r.kind == "Order" && (r.uid == uid || r.name == name))
+            })
+            .collect();
+        Ok(super::retry::order_stuck(
+            &order,
+            &owned,
+            jiff::Timestamp::now(),
+        ))
     }
 
     /// cert-manager makes a new Order only for a CertificateRequest that has not failed (its

@@ -393,7 +393,11 @@ fn backoff_until(cert: &Certificate, now: Timestamp) -> Option<Timestamp> {
 }
 
 /// Why an Order of an open request cannot complete any more, or `None`.
-fn order_stuck(order: &Order, challenges: &[&Challenge], now: Timestamp) -> Option<String> {
+pub(crate) fn order_stuck(
+    order: &Order,
+    challenges: &[&Challenge],
+    now: Timestamp,
+) -> Option<String> {
     let order_ref = ObjectRef::of(Kind::Order, order);
     let status = order.status.clone().unwrap_or_default();
     let state = status.state.as_deref().unwrap_or("");

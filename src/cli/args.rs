@@ -201,7 +201,7 @@ pub enum Command {
     /// Make cert-manager issue again now: names any object of a chain and makes the one write
     /// that restarts it (renew, delete a failed Order, or release a stuck Challenge).
     #[command(
-        after_help = "Examples:\n  certdx retry www-shop -n shop --dry-run          # what it would write and why, nothing changed\n  certdx retry order/www-shop-1-2841905717 -n shop # any object of the chain: Certificate, CertificateRequest, Order, Challenge\n  certdx retry www-shop -n shop --yes --wait       # then follow the new attempt: exit 0 Ready, 1 failed, 2 gave up"
+        after_help = "Examples:\n  certdx retry www-shop -n shop --dry-run            # the write and why; nothing changed\n  certdx retry order/www-shop-1-2841905717 -n shop   # any object of the chain\n  certdx retry www-shop -n shop --yes --wait         # then follow it: 0 Ready, 1 failed"
     )]
     Retry(RetryArgs),
     /// Trigger re-issuance of a Certificate: Issuing=True, reason ManuallyTriggered.
