@@ -544,6 +544,10 @@ pub struct IssueArgs {
     /// Order every certificate again, even one an earlier run issued that is still good.
     #[arg(long)]
     pub force: bool,
+    /// The CA's certificate profile to order under (e.g. `tlsserver`, `shortlived` at Let's
+    /// Encrypt): checked against the directory's `meta.profiles` before any order.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// The certificate keys' type (RSA is not offered: ECDSA keys are smaller, faster and
     /// accepted by every public CA).
     #[arg(long, value_enum, default_value_t = KeyTypeArg::EcdsaP256)]

@@ -94,6 +94,7 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
         .renew_before_days
         .map(|days| Duration::from_secs(days.saturating_mul(86_400)));
     config.force = a.force;
+    config.profile = a.profile.clone();
     config.key_kind = match a.key_type {
         KeyTypeArg::EcdsaP256 => KeyKind::EcdsaP256,
         KeyTypeArg::EcdsaP384 => KeyKind::EcdsaP384,
@@ -350,7 +351,12 @@ fn detail(c: &CertResult) -> String {
                 .as_ref()
                 .map(|why| format!(" (renewed: {why})"))
                 .unwrap_or_default();
-            format!("{}{took}{renewed}", path.unwrap_or_default())
+            let dropped = c
+                .replaces_dropped
+                .as_ref()
+                .map(|why| format!(" ({why})"))
+                .unwrap_or_default();
+            format!("{}{took}{renewed}{dropped}", path.unwrap_or_default())
         }
         CertStatus::AlreadyIssued => {
             let path = c.certificate.as_ref().map(|p| p.display().to_string());

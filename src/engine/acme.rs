@@ -35,7 +35,7 @@ pub use account::{AccountOptions, AcmeClient, AcmeConfig, Eab};
 pub use ari::{RenewalWindow, certificate_id};
 pub use csr::{KeyKind, PrivateKeyPem, new_key_and_csr};
 pub use error::{AcmeError, AcmeProblem, AcmeSubproblem, Operation};
-pub use order::AcmeOrder;
+pub use order::{AcmeOrder, OrderOptions};
 pub use orders_list::OrdersListing;
 pub use retry::RetryPolicy;
 pub use types::{

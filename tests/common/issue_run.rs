@@ -80,6 +80,10 @@ pub struct OrderRow {
     pub status: String,
     /// Why it ended, when it did.
     pub error: Option<String>,
+    /// The certificate profile it asked for.
+    pub profile: Option<String>,
+    /// The certificate it replaces (RFC 9773 identifier).
+    pub replaces: Option<String>,
 }
 
 /// Every order row of the store at `state`, oldest first.
@@ -89,9 +93,10 @@ pub fn order_rows(state: &Path) -> Vec<OrderRow> {
             .expect("state store");
     // The store's file exists a moment before its tables do: a poll in that moment sees no
     // order yet.
-    let mut stmt = match conn
-        .prepare("SELECT id, order_url, identifiers_json, status, error FROM orders ORDER BY id")
-    {
+    let mut stmt = match conn.prepare(
+        "SELECT id, order_url, identifiers_json, status, error, profile, replaces
+             FROM orders ORDER BY id",
+    ) {
         Ok(stmt) => stmt,
         Err(e) if e.to_string().contains("no such table") => return Vec::new(),
         Err(e) => panic!("reading the state store: {e}"),
@@ -104,6 +109,8 @@ pub fn order_rows(state: &Path) -> Vec<OrderRow> {
             identifiers: serde_json::from_str(&json).unwrap_or_default(),
             status: r.get(3)?,
             error: r.get(4)?,
+            profile: r.get(5)?,
+            replaces: r.get(6)?,
         })
     })
     .unwrap()

@@ -560,6 +560,8 @@ pub struct Logged {
     pub lost: bool,
     /// The answer's `Location` header (a created order's URL).
     pub location: Option<String>,
+    /// For newOrder: the JWS payload the client sent (identifiers, profile, replaces).
+    pub payload: Option<Value>,
 }
 
 /// Where the proxy serves ACME Renewal Information (RFC 9773) once [`FaultProxy::serve_ari`]
@@ -577,9 +579,22 @@ pub struct AriWindow {
     pub explanation_url: Option<String>,
 }
 
+/// A certificate profile the proxy advertises and enforces as Boulder does.
+#[derive(Debug, Clone)]
+pub struct ProfileRule {
+    /// Its name in `meta.profiles`.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// The most identifiers an order under it may hold (Boulder's `maxNames`).
+    pub max_identifiers: usize,
+}
+
 #[derive(Default)]
 struct ProxyState {
     ari: Option<AriWindow>,
+    profiles: Option<Vec<ProfileRule>>,
+    replaced: Vec<String>,
     faults: HashMap<Endpoint, Vec<Fault>>,
     hold_polls: usize,
     hold_retry_after: u64,
@@ -673,6 +688,25 @@ impl FaultProxy {
         *lock(&self.state).lose.entry(endpoint).or_default() += times;
     }
 
+    /// Advertises `profiles` in the directory's `meta.profiles` and holds newOrder to Boulder's
+    /// rules, which Pebble 2.4.0 lacks: an unknown profile is refused with `invalidProfile`
+    /// ("profile name %q not recognized", boulder wfe2/wfe.go validateCertificateProfileName),
+    /// too many identifiers for the profile with `malformed` ("Order cannot contain more than
+    /// %d identifiers", boulder ra/ra.go NewOrder), and a second order naming the same
+    /// `replaces` with 409 `alreadyReplaced` ("cannot indicate an order replaces certificate
+    /// with serial %q, which already has a replacement order", wfe2/wfe.go
+    /// validateReplacementOrder). Orders that pass go to Pebble, which ignores the two fields.
+    pub fn serve_profiles(&self, profiles: Vec<ProfileRule>) {
+        lock(&self.state).profiles = Some(profiles);
+    }
+
+    /// Records `replaces` (an RFC 9773 certificate identifier) as already replaced, as when
+    /// another client's order replaced the certificate first: the next order naming it gets
+    /// `alreadyReplaced` (only while [`FaultProxy::serve_profiles`] is on).
+    pub fn mark_replaced(&self, replaces: &str) {
+        lock(&self.state).replaced.push(replaces.to_owned());
+    }
+
     /// Removes `orders` from every account object, as Let's Encrypt's Boulder sends them
     /// (`docs/acme-divergences.md`: no `orders` field on account objects).
     pub fn hide_orders_list(&self) {
@@ -755,15 +789,29 @@ where
         held: false,
         lost: false,
         location: None,
+        payload: None,
+    };
+    if endpoint == Endpoint::NewOrder {
+        entry.payload = jws_payload(&request.body);
+    }
+    let refused = match &entry.payload {
+        Some(payload) if fault.is_none() => boulder_rules(state, payload),
+        _ => None,
     };
     let ari = lock(state).ari.clone();
     let (status, headers, body) = match (fault, ari) {
         (Some(fault), _) => injected(&fault),
+        (None, _) if refused.is_some() => refused.expect("checked"),
         (None, Some(window)) if endpoint == Endpoint::RenewalInfo => ari_answer(&window),
         (None, ari) => {
             let (status, mut headers, body) = forward(client, upstream, &request).await?;
             let body = match (endpoint, ari, request.header("host")) {
                 (Endpoint::Directory, Some(_), Some(host)) => with_ari(body, host),
+                _ => body,
+            };
+            let body = match (endpoint, lock(state).profiles.clone(), &entry.payload) {
+                (Endpoint::Directory, Some(profiles), _) => with_profiles(body, &profiles),
+                (Endpoint::NewOrder, Some(_), Some(payload)) => echoed(body, payload),
                 _ => body,
             };
             let (body, order_status, held) = hold(state, endpoint, status, &mut headers, body);
@@ -826,6 +874,99 @@ fn with_ari(body: Vec<u8>, host: &str) -> Vec<u8> {
     };
     directory["renewalInfo"] = json!(format!("https://{host}{}", ARI_PATH.trim_end_matches('/')));
     serde_json::to_vec(&directory).expect("JSON")
+}
+
+/// The directory with `meta.profiles`.
+fn with_profiles(body: Vec<u8>, profiles: &[ProfileRule]) -> Vec<u8> {
+    let Ok(mut directory) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    let listed: serde_json::Map<String, Value> = profiles
+        .iter()
+        .map(|p| (p.name.clone(), json!(p.description)))
+        .collect();
+    directory["meta"]["profiles"] = Value::Object(listed);
+    serde_json::to_vec(&directory).expect("JSON")
+}
+
+/// A created order with the `profile` and `replaces` it was asked for, as Boulder's order
+/// objects carry them (RFC 9773 section 5; draft-ietf-acme-profiles); Pebble 2.4.0 drops both.
+fn echoed(body: Vec<u8>, payload: &Value) -> Vec<u8> {
+    let Ok(mut order) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    for field in ["profile", "replaces"] {
+        if let Some(value) = payload.get(field) {
+            order[field] = value.clone();
+        }
+    }
+    serde_json::to_vec(&order).expect("JSON")
+}
+
+/// The decoded payload of a flattened JWS request body.
+fn jws_payload(body: &[u8]) -> Option<Value> {
+    use base64::Engine as _;
+    let jws: Value = serde_json::from_slice(body).ok()?;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(jws["payload"].as_str()?)
+        .ok()?;
+    serde_json::from_slice(&payload).ok()
+}
+
+/// Boulder's answer to a newOrder Pebble would accept, when Boulder would refuse it.
+fn boulder_rules(state: &Mutex<ProxyState>, payload: &Value) -> Option<Answer> {
+    let mut s = lock(state);
+    let profiles = s.profiles.clone()?;
+    if let Some(asked) = payload["profile"].as_str() {
+        let Some(rule) = profiles.iter().find(|p| p.name == asked) else {
+            return Some(problem(
+                400,
+                "invalidProfile",
+                &format!("profile name {asked:?} not recognized"),
+            ));
+        };
+        let count = payload["identifiers"].as_array().map_or(0, Vec::len);
+        if count > rule.max_identifiers {
+            return Some(problem(
+                400,
+                "malformed",
+                &format!(
+                    "Order cannot contain more than {} identifiers",
+                    rule.max_identifiers
+                ),
+            ));
+        }
+    }
+    if let Some(replaces) = payload["replaces"].as_str() {
+        let serial = replaces
+            .split_once('.')
+            .map_or(replaces, |(_, serial)| serial);
+        if s.replaced.iter().any(|r| r == replaces) {
+            return Some(problem(
+                409,
+                "alreadyReplaced",
+                &format!(
+                    "cannot indicate an order replaces certificate with serial {serial:?}, which already has a replacement order"
+                ),
+            ));
+        }
+        s.replaced.push(replaces.to_owned());
+    }
+    None
+}
+
+/// A problem document answer.
+fn problem(status: u16, kind: &str, detail: &str) -> Answer {
+    (
+        status,
+        vec![("Content-Type".into(), "application/problem+json".into())],
+        serde_json::to_vec(&json!({
+            "type": format!("urn:ietf:params:acme:error:{kind}"),
+            "detail": detail,
+            "status": status,
+        }))
+        .expect("JSON"),
+    )
 }
 
 /// An account object without its `orders` member.

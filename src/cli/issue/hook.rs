@@ -177,6 +177,8 @@ mod tests {
             not_after: None,
             renew_from: None,
             renewed: None,
+            replaces: None,
+            replaces_dropped: None,
         };
         // Enough output before the key that the kept tail starts inside it.
         let command = format!(

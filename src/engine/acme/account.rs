@@ -234,6 +234,19 @@ impl AcmeClient {
         self.inner.account.key_thumbprint()
     }
 
+    /// The certificate profiles the CA's directory advertises (`meta.profiles`, name and
+    /// description), sorted by name; empty when the CA offers none.
+    pub fn profiles(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .inner
+            .account
+            .profiles()
+            .map(|p| (p.name.to_owned(), p.description.to_owned()))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The directory URL.
     pub fn directory_url(&self) -> &str {
         &self.inner.directory_url

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use instant_acme::{
-    AuthorizationHandle, AuthorizationStatus, ChallengeType, Identifier, NewOrder, Order,
-    OrderState,
+    AuthorizationHandle, AuthorizationStatus, CertificateIdentifier, ChallengeType, Identifier,
+    NewOrder, Order, OrderState,
 };
 use jiff::Timestamp;
 use rustls::pki_types::CertificateDer;
@@ -29,11 +29,31 @@ pub struct AcmeOrder {
     info: OrderInfo,
 }
 
+/// What a newOrder asks for beyond its names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderOptions {
+    /// The CA's certificate profile (draft-ietf-acme-profiles), e.g. `tlsserver`.
+    pub profile: Option<String>,
+    /// The certificate this order replaces (RFC 9773 `replaces`: its ARI identifier).
+    pub replaces: Option<CertificateIdentifier<'static>>,
+}
+
 impl AcmeClient {
     /// Creates an order for `names` (DNS names, `*.` wildcards, or IP addresses).
     pub async fn new_order(
         &self,
         names: &[String],
+        deadline: Instant,
+    ) -> Result<AcmeOrder, AcmeError> {
+        self.new_order_with(names, &OrderOptions::default(), deadline)
+            .await
+    }
+
+    /// [`AcmeClient::new_order`] with a profile and the certificate it replaces.
+    pub async fn new_order_with(
+        &self,
+        names: &[String],
+        options: &OrderOptions,
         deadline: Instant,
     ) -> Result<AcmeOrder, AcmeError> {
         if names.is_empty() {
@@ -43,7 +63,13 @@ impl AcmeClient {
         }
         let identifiers: Vec<Identifier> = names.iter().map(|n| identifier(n)).collect();
         let account = &self.inner.account;
-        let new_order = NewOrder::new(&identifiers);
+        let mut new_order = NewOrder::new(&identifiers);
+        if let Some(profile) = &options.profile {
+            new_order = new_order.profile(profile);
+        }
+        if let Some(replaces) = &options.replaces {
+            new_order = new_order.replaces(replaces.clone());
+        }
         let done = retrying!(&self.inner.policy, deadline, Operation::NewOrder, {
             account.new_order(&new_order).await
         })?;

@@ -105,6 +105,9 @@ pub struct BatchConfig {
     pub renew_before: Option<Duration>,
     /// Order every certificate again, however much is left of the one issued before.
     pub force: bool,
+    /// The certificate profile to ask the CA for (`--profile`); checked against the
+    /// directory's `meta.profiles` before any order.
+    pub profile: Option<String>,
     /// Receives each certificate's result the moment it is installed (for deploy hooks that
     /// must not wait for the whole batch).
     pub on_issued: Option<tokio::sync::mpsc::UnboundedSender<super::report::CertResult>>,
@@ -142,6 +145,7 @@ impl BatchConfig {
             new_order_concurrency: None,
             renew_before: None,
             force: false,
+            profile: None,
             on_issued: None,
         }
     }

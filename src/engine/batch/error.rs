@@ -29,6 +29,14 @@ pub enum BatchError {
     /// The embedded DNS server could not start (port in use, no permission for port 53).
     #[error(transparent)]
     DnsSolver(#[from] Dns01Error),
+    /// The CA does not offer the certificate profile asked for: nothing was ordered.
+    #[error("--profile {asked}: {why}")]
+    Profile {
+        /// The profile asked for.
+        asked: String,
+        /// What the directory offers instead.
+        why: String,
+    },
     /// The account could not be registered or restored.
     #[error("ACME account: {0}")]
     Account(#[source] AcmeError),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use futures::StreamExt;
+use instant_acme::CertificateIdentifier;
 use tokio::time::Instant;
 
 use super::config::DEFAULT_RENEW_BEFORE;
@@ -97,6 +98,20 @@ pub(super) fn decide(
         renew_from: Timestamp::from_second(not_after.as_second() - window_secs)
             .unwrap_or(not_after),
     }
+}
+
+/// The ARI identifier of the certificate an earlier run issued for `request`'s names, for a
+/// renewal's `replaces`; `None` when there is none or its file cannot be read.
+pub(super) fn replaced_id(
+    store: &Mutex<Store>,
+    directory: &str,
+    request: &CertRequest,
+) -> Option<CertificateIdentifier<'static>> {
+    let (_, path) = lock_store(store)
+        .issued_for(directory, &request.key())
+        .ok()
+        .flatten()?;
+    certificate_id(&std::fs::read(path).ok()?).ok()
 }
 
 /// What the CA's renewal information says about one kept certificate.

@@ -114,6 +114,12 @@ pub struct CertResult {
     /// Why an earlier run's certificate was ordered again (expiring, file gone, `--force`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renewed: Option<String>,
+    /// The ARI identifier of the earlier certificate this renewal replaces (RFC 9773).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+    /// Why the renewal was ordered without `replaces` after the CA refused it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces_dropped: Option<String>,
 }
 
 impl CertResult {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use instant_acme::CertificateIdentifier;
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -49,6 +50,10 @@ struct Tracked {
     resumed: bool,
     /// Why an earlier run's certificate is ordered again.
     renewing: Option<String>,
+    /// The earlier certificate a renewal replaces (RFC 9773 `replaces`).
+    replaces: Option<CertificateIdentifier<'static>>,
+    /// Why the CA made the renewal go without `replaces`.
+    replaces_dropped: Option<String>,
     result: Option<CertResult>,
 }
 
@@ -97,6 +102,9 @@ pub async fn run_batch(
     // out on its own and sixty of them coming back at the same instant.
     acme.policy.max_retry_after = Duration::ZERO;
     let account = open_account(&store, &acme, &config.account, deadline).await?;
+    if let Some(asked) = &config.profile {
+        check_profile(asked, &account.client.profiles())?;
+    }
 
     let mut tracked: Vec<Tracked> = requests.iter().map(|_| Tracked::default()).collect();
     let policy = renewal::Policy {
@@ -123,7 +131,10 @@ pub async fn run_batch(
                 result.renew_from = Some(renew_from);
                 t.result = Some(result);
             }
-            Some(Renewal::Renew { why }) => t.renewing = Some(why),
+            Some(Renewal::Renew { why }) => {
+                t.renewing = Some(why);
+                t.replaces = renewal::replaced_id(&store, &directory, request);
+            }
             None => {}
         }
     }
@@ -249,6 +260,7 @@ pub async fn run_batch(
             .map(|n| tokio::sync::Semaphore::new(n.max(1))),
         recorded,
         reporter: Arc::clone(&reporter),
+        profile: config.profile.clone(),
     });
     reporter.update(|p| p.phase = Phase::Issuing);
 
@@ -282,6 +294,7 @@ pub async fn run_batch(
                     i,
                     requests[i].clone(),
                     t.order,
+                    t.replaces.clone(),
                 ));
                 task_work.insert(handle.id(), a.id);
             }
@@ -326,6 +339,7 @@ pub async fn run_batch(
                             ended: Ended::Failed(Box::new(Failure::abandoned(Stage::Order, finding))),
                             order: None,
                             order_url: None,
+                            replaces_dropped: None,
                         };
                         (join.id(), end)
                     }
@@ -339,6 +353,9 @@ pub async fn run_batch(
                 }
                 if end.order_url.is_some() {
                     t.order_url = end.order_url;
+                }
+                if end.replaces_dropped.is_some() {
+                    t.replaces_dropped = end.replaces_dropped;
                 }
                 match end.ended {
                     Ended::Issued { cert, key } => {
@@ -583,7 +600,33 @@ fn base(request: &CertRequest, t: &Tracked, status: CertStatus) -> CertResult {
         not_after: None,
         renew_from: None,
         renewed: t.renewing.clone(),
+        replaces: t.replaces.as_ref().map(ToString::to_string),
+        replaces_dropped: t.replaces_dropped.clone(),
     }
+}
+
+/// Refuses a profile the CA's directory does not advertise, before any order: an order for it
+/// would only come back as Boulder's `invalidProfile`.
+fn check_profile(asked: &str, offered: &[(String, String)]) -> Result<(), BatchError> {
+    if offered.iter().any(|(name, _)| name == asked) {
+        return Ok(());
+    }
+    let why = if offered.is_empty() {
+        "the CA's directory advertises no profiles (meta.profiles): it cannot honour one".to_owned()
+    } else {
+        format!(
+            "the CA's directory advertises {}",
+            offered
+                .iter()
+                .map(|(name, description)| format!("{name} ({description})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    Err(BatchError::Profile {
+        asked: asked.to_owned(),
+        why,
+    })
 }
 
 fn issued(request: &CertRequest, t: &Tracked, cert: PathBuf, key: PathBuf) -> CertResult {

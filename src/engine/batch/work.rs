@@ -9,7 +9,11 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::engine::acme::{AcmeClient, AcmeError, AcmeOrder, AuthzInfo, KeyKind, OrderStatus};
+use instant_acme::CertificateIdentifier;
+
+use crate::engine::acme::{
+    AcmeClient, AcmeError, AcmeOrder, AuthzInfo, KeyKind, OrderOptions, OrderStatus,
+};
 use crate::engine::scheduler::{Outcome, WorkId};
 use crate::engine::store::{self, AccountId, OrderId, Store};
 use crate::model::{Code, Finding};
@@ -44,6 +48,8 @@ pub(super) struct Ctx {
     pub recorded: mpsc::UnboundedSender<WorkId>,
     /// Where each attempt says which stage it is in.
     pub reporter: Arc<Reporter>,
+    /// The certificate profile every newOrder asks for (`--profile`).
+    pub profile: Option<String>,
 }
 
 impl Ctx {
@@ -150,6 +156,8 @@ pub(super) struct ItemEnd {
     pub ended: Ended,
     pub order: Option<OrderId>,
     pub order_url: Option<String>,
+    /// Why the CA's refusal made the order go without `replaces`, when it did.
+    pub replaces_dropped: Option<String>,
 }
 
 impl ItemEnd {
@@ -158,6 +166,7 @@ impl ItemEnd {
             ended: Ended::Failed(Box::new(failure)),
             order,
             order_url,
+            replaces_dropped: None,
         }
     }
 }
@@ -169,19 +178,26 @@ pub(super) async fn run_item(
     index: usize,
     request: CertRequest,
     resume: Option<OrderId>,
+    replaces: Option<CertificateIdentifier<'static>>,
 ) -> Result<ItemEnd, BatchError> {
     let deadline = (Instant::now() + ctx.attempt_timeout).min(ctx.batch_deadline);
     let identifiers = request.key();
+    let mut replaces_dropped = None;
     let (mut order_id, mut order) = match open_stored(&ctx, resume, deadline).await? {
         Opened::Order(id, mut order) => {
             note_validated(&ctx, work, &mut order, id, deadline).await?;
             (id, *order)
         }
         Opened::Failed(failure) => return Ok(ItemEnd::failed(*failure, resume, None)),
-        Opened::Nothing => match new_order(&ctx, &identifiers, deadline).await? {
-            Ok(pair) => pair,
-            Err(failure) => return Ok(ItemEnd::failed(failure, None, None)),
-        },
+        Opened::Nothing => {
+            match new_order(&ctx, &identifiers, replaces.as_ref(), deadline).await? {
+                Ok(made) => {
+                    replaces_dropped = made.replaces_dropped;
+                    (made.id, made.order)
+                }
+                Err(failure) => return Ok(ItemEnd::failed(failure, None, None)),
+            }
+        }
     };
     // At most one fresh start: when an order was finalized but its key is gone.
     for _ in 0..2 {
@@ -212,6 +228,7 @@ pub(super) async fn run_item(
                     ended: Ended::Issued { cert, key },
                     order: Some(order_id),
                     order_url: Some(url),
+                    replaces_dropped,
                 });
             }
             Finalized::Failed(failure) => {
@@ -223,8 +240,8 @@ pub(super) async fn run_item(
                     store::OrderStatus::Abandoned,
                     Some("finalized, but the staged certificate key is gone: ordered again"),
                 )?;
-                match new_order(&ctx, &identifiers, deadline).await? {
-                    Ok((id, fresh)) => (order_id, order) = (id, fresh),
+                match new_order(&ctx, &identifiers, None, deadline).await? {
+                    Ok(made) => (order_id, order) = (made.id, made.order),
                     Err(failure) => return Ok(ItemEnd::failed(failure, None, None)),
                 }
             }
@@ -328,19 +345,101 @@ async fn open_stored(
     }
 }
 
-/// Records an order, then asks the CA for it.
+/// Records an order, then asks the CA for it, with the run's profile and, for a renewal, the
+/// certificate it replaces. A CA that refuses the `replaces` (already replaced, not this
+/// account's certificate, unknown) gets the same order without it: the renewal matters more
+/// than the CA's replacement bookkeeping; why is recorded on the order and returned.
 async fn new_order(
     ctx: &Ctx,
     identifiers: &[String],
+    replaces: Option<&CertificateIdentifier<'static>>,
     deadline: Instant,
-) -> Result<Result<(OrderId, AcmeOrder), Failure>, BatchError> {
+) -> Result<Result<NewOrderOutcome, Failure>, BatchError> {
+    let mut options = OrderOptions {
+        profile: ctx.profile.clone(),
+        replaces: replaces.cloned(),
+    };
+    let mut dropped = None;
+    loop {
+        let replaces_text = options.replaces.as_ref().map(ToString::to_string);
+        match new_order_once(ctx, identifiers, &options, deadline).await? {
+            Err((err, id)) if replaces_text.is_some() && replaces_refused(&err) => {
+                let why = format!(
+                    "the CA refused `replaces` {}: {err}; ordered without it",
+                    replaces_text.unwrap_or_default()
+                );
+                ctx.store()
+                    .set_order_status(id, store::OrderStatus::Abandoned, Some(&why))?;
+                dropped = Some(why);
+                options.replaces = None;
+            }
+            Err((err, _)) => return Ok(Err(Failure::from_acme(&err, Stage::Order))),
+            Ok((id, order)) => {
+                return Ok(Ok(NewOrderOutcome {
+                    id,
+                    order,
+                    replaces_dropped: dropped,
+                }));
+            }
+        }
+    }
+}
+
+/// A created order, and why its `replaces` was dropped if it was.
+pub(super) struct NewOrderOutcome {
+    pub id: OrderId,
+    pub order: AcmeOrder,
+    pub replaces_dropped: Option<String>,
+}
+
+/// Whether the CA refused the order because of its `replaces` field (RFC 9773 section 5;
+/// Boulder answers alreadyReplaced, or unauthorized / malformed / notFound naming the
+/// replaced certificate).
+fn replaces_refused(err: &AcmeError) -> bool {
+    let Some(problem) = err.problem() else {
+        return false;
+    };
+    let kind = problem.kind.as_deref().unwrap_or_default();
+    let detail = problem
+        .detail
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    kind.ends_with(":alreadyReplaced")
+        || ([":unauthorized", ":malformed", ":notFound"]
+            .iter()
+            .any(|k| kind.ends_with(k))
+            && detail.contains("replace"))
+}
+
+/// One newOrder: recorded first (with what it asks for), then sent. `Err` carries the order
+/// record, already closed (or left `new` when the answer was lost).
+async fn new_order_once(
+    ctx: &Ctx,
+    identifiers: &[String],
+    options: &OrderOptions,
+    deadline: Instant,
+) -> Result<Result<(OrderId, AcmeOrder), (AcmeError, OrderId)>, BatchError> {
     let id = ctx.store().begin_order(ctx.account, identifiers)?;
+    ctx.store().note_order_request(
+        id,
+        options.profile.as_deref(),
+        options
+            .replaces
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+    )?;
     // The semaphore is never closed, so acquiring only fails if it were.
     let _permit = match &ctx.new_orders {
         Some(limit) => limit.acquire().await.ok(),
         None => None,
     };
-    match ctx.client.new_order(identifiers, deadline).await {
+    match ctx
+        .client
+        .new_order_with(identifiers, options, deadline)
+        .await
+    {
         Ok(order) => {
             let finalize = order.info().finalize.clone();
             let survivor = ctx.store().set_order_url(
@@ -360,7 +459,7 @@ async fn new_order(
             };
             ctx.store()
                 .set_order_status(id, status, Some(&format!("newOrder failed: {err}")))?;
-            Ok(Err(Failure::from_acme(&err, Stage::Order)))
+            Ok(Err((err, id)))
         }
     }
 }

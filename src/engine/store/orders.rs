@@ -94,6 +94,20 @@ impl Store {
         Ok(OrderId(id))
     }
 
+    /// Records what `order` asks for beyond its names, before newOrder is sent: the profile
+    /// and the certificate it replaces.
+    pub fn note_order_request(
+        &self,
+        order: OrderId,
+        profile: Option<&str>,
+        replaces: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE orders SET profile = ?2, replaces = ?3 WHERE id = ?1")?
+            .execute(params![order.0, profile, replaces])?;
+        Ok(())
+    }
+
     /// Records the order URL (and finalize URL) the CA returned for `order`, moving it from
     /// `new` to `pending`.
     ///

@@ -89,6 +89,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (directory_url, identifier)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 1 -> 2: what each order asked for beyond its names (the 2025 ACME extensions).
+    r#"
+    -- The certificate profile sent in newOrder (draft-ietf-acme-profiles), NULL for none.
+    ALTER TABLE orders ADD COLUMN profile TEXT;
+    -- The ARI identifier of the certificate this order replaces (RFC 9773), NULL for none.
+    ALTER TABLE orders ADD COLUMN replaces TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.
