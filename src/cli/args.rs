@@ -538,7 +538,8 @@ pub struct IssueArgs {
     )]
     pub self_check_timeout: u64,
     /// Order again a certificate an earlier run issued when it expires within this many days
-    /// (default: a third of its lifetime, at most 30 days).
+    /// (default: a third of its lifetime, at most 30 days). Certificates living under 10 days
+    /// always renew at half their life.
     #[arg(long, value_name = "DAYS")]
     pub renew_before_days: Option<u64>,
     /// Order every certificate again, even one an earlier run issued that is still good.

@@ -811,7 +811,7 @@ where
             };
             let body = match (endpoint, lock(state).profiles.clone(), &entry.payload) {
                 (Endpoint::Directory, Some(profiles), _) => with_profiles(body, &profiles),
-                (Endpoint::NewOrder, Some(_), Some(payload)) => echoed(body, payload),
+                (Endpoint::NewOrder, _, Some(payload)) => echoed(body, payload),
                 _ => body,
             };
             let (body, order_status, held) = hold(state, endpoint, status, &mut headers, body);

@@ -274,6 +274,15 @@ pub enum AcmeError {
         /// What was wrong with it.
         detail: String,
     },
+    /// The CA's directory lacks what the request needs (e.g. `replaces` without a
+    /// `renewalInfo` endpoint); nothing was sent.
+    #[error("{operation}: the CA does not support {what}")]
+    Unsupported {
+        /// What the client was doing.
+        operation: Operation,
+        /// The missing feature.
+        what: &'static str,
+    },
     /// The client's own configuration: directory URL, CA certificate, EAB key, credentials.
     #[error("ACME client configuration: {0}")]
     Config(String),
@@ -304,6 +313,7 @@ impl AcmeError {
                 )),
                 retry_after,
             },
+            instant_acme::Error::Unsupported(what) => AcmeError::Unsupported { operation, what },
             instant_acme::Error::Other(inner) if inner.is::<TransportError>() => {
                 let t = inner
                     .downcast::<TransportError>()
@@ -341,7 +351,8 @@ impl AcmeError {
             | AcmeError::Http { operation, .. }
             | AcmeError::Transport { operation, .. }
             | AcmeError::Deadline { operation, .. }
-            | AcmeError::Protocol { operation, .. } => Some(*operation),
+            | AcmeError::Protocol { operation, .. }
+            | AcmeError::Unsupported { operation, .. } => Some(*operation),
             _ => None,
         }
     }

@@ -63,17 +63,26 @@ impl AcmeClient {
         }
         let identifiers: Vec<Identifier> = names.iter().map(|n| identifier(n)).collect();
         let account = &self.inner.account;
-        let mut new_order = NewOrder::new(&identifiers);
-        if let Some(profile) = &options.profile {
-            new_order = new_order.profile(profile);
+        let mut replaces = options.replaces.clone();
+        loop {
+            let mut new_order = NewOrder::new(&identifiers);
+            if let Some(profile) = &options.profile {
+                new_order = new_order.profile(profile);
+            }
+            if let Some(replaces) = &replaces {
+                new_order = new_order.replaces(replaces.clone());
+            }
+            let done = retrying!(&self.inner.policy, deadline, Operation::NewOrder, {
+                account.new_order(&new_order).await
+            });
+            match done {
+                Ok(done) => return Ok(AcmeOrder::assemble(self.clone(), done.value, done.last)),
+                // A CA without renewal information has no use for `replaces` (and instant-acme
+                // refuses it before sending anything): the same order without it.
+                Err(AcmeError::Unsupported { .. }) if replaces.is_some() => replaces = None,
+                Err(e) => return Err(e),
+            }
         }
-        if let Some(replaces) = &options.replaces {
-            new_order = new_order.replaces(replaces.clone());
-        }
-        let done = retrying!(&self.inner.policy, deadline, Operation::NewOrder, {
-            account.new_order(&new_order).await
-        })?;
-        Ok(AcmeOrder::assemble(self.clone(), done.value, done.last))
     }
 
     /// Resumes the order at `url` (created earlier by this account).

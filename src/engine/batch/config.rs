@@ -100,8 +100,9 @@ pub struct BatchConfig {
     pub new_order_concurrency: Option<usize>,
     /// A certificate an earlier run issued is ordered again when less than this is left of it
     /// (or its file is gone or broken). `None`: a third of the certificate's lifetime, at most
-    /// [`DEFAULT_RENEW_BEFORE`], as cert-manager does; short-lived certificates (6 days, 45
-    /// days) then renew at two thirds of their life instead of at every run.
+    /// [`DEFAULT_RENEW_BEFORE`], as cert-manager does (a 45-day certificate then renews at
+    /// two thirds of its life instead of at every run). Certificates under 10 days ignore it:
+    /// they renew at half their life.
     pub renew_before: Option<Duration>,
     /// Order every certificate again, however much is left of the one issued before.
     pub force: bool,

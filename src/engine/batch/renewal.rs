@@ -42,8 +42,13 @@ pub(super) enum Renewal {
     },
 }
 
+/// Certificates living less than this are short-lived: they renew at half their lifetime.
+pub(super) const SHORT_LIVED: Duration = Duration::from_secs(10 * 86_400);
+
 /// Decides about the certificate at `path` at `now`: renewed when less than `window` is left
-/// (`None`: a third of its lifetime, at most [`DEFAULT_RENEW_BEFORE`]), or when `force`.
+/// (`None`: a third of its lifetime, at most [`DEFAULT_RENEW_BEFORE`]; a short-lived one, under
+/// [`SHORT_LIVED`], always at half its lifetime), or when `force`. The CA's renewal information
+/// (ARI), when it points sooner, is applied by [`earlier_runs`].
 pub(super) fn decide(
     path: &Path,
     now: Timestamp,
@@ -70,14 +75,19 @@ pub(super) fn decide(
             why: format!("--force (the certificate was valid until {not_after})"),
         };
     }
-    let window = window.unwrap_or_else(|| {
-        let lifetime = not_after
-            .as_second()
-            .saturating_sub(not_before.as_second())
-            .max(0);
-        let third = Duration::from_secs(u64::try_from(lifetime / 3).unwrap_or(0));
-        third.min(DEFAULT_RENEW_BEFORE)
-    });
+    let lifetime = not_after
+        .as_second()
+        .saturating_sub(not_before.as_second())
+        .max(0);
+    let lifetime_secs = u64::try_from(lifetime).unwrap_or(0);
+    // A short-lived certificate (under 10 days, e.g. Let's Encrypt's 6-day `shortlived`)
+    // renews at half its life whatever `--renew-before-days` says: a window sized for 90-day
+    // certificates would renew it at every run, or let it expire between two.
+    let window = if lifetime_secs < SHORT_LIVED.as_secs() {
+        Duration::from_secs(lifetime_secs / 2)
+    } else {
+        window.unwrap_or_else(|| Duration::from_secs(lifetime_secs / 3).min(DEFAULT_RENEW_BEFORE))
+    };
     let window_secs = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
     let left = not_after.as_second().saturating_sub(now.as_second());
     if left <= window_secs {
@@ -277,22 +287,44 @@ mod tests {
     }
 
     #[test]
-    fn by_default_a_third_of_the_lifetime_is_left_at_renewal_at_most_thirty_days() {
+    fn a_short_lived_certificate_renews_at_half_its_life_whatever_the_flag() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.test.crt");
-        // A 6-day certificate: kept with 2.5 days left, renewed with 1.9 (a third is 2 days).
+        // A 6-day certificate: kept with 3.1 days left, renewed with 2.9 (half is 3 days),
+        // also when --renew-before-days 30 would renew it at every run.
         let (pem, end) = short_lived(6);
         std::fs::write(&path, pem).unwrap();
         let at =
             |hours_left: i64| Timestamp::from_second(end.as_second() - hours_left * 3600).unwrap();
+        for flag in [None, Some(Duration::from_secs(30 * 86_400))] {
+            assert!(matches!(
+                decide(&path, at(75), flag, false),
+                Renewal::Keep { .. }
+            ));
+            let Renewal::Renew { why } = decide(&path, at(70), flag, false) else {
+                panic!("70 hours left of 6 days is inside the 3-day window");
+            };
+            assert!(why.contains("3-day renewal window"), "{why}");
+        }
+    }
+
+    #[test]
+    fn by_default_a_third_of_the_lifetime_is_left_at_renewal_at_most_thirty_days() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.test.crt");
+        // A 15-day certificate: kept with 5.1 days left, renewed with 4.9 (a third is 5 days).
+        let (pem, end) = short_lived(15);
+        std::fs::write(&path, pem).unwrap();
+        let at =
+            |hours_left: i64| Timestamp::from_second(end.as_second() - hours_left * 3600).unwrap();
         assert!(matches!(
-            decide(&path, at(60), None, false),
+            decide(&path, at(123), None, false),
             Renewal::Keep { .. }
         ));
-        let Renewal::Renew { why } = decide(&path, at(45), None, false) else {
-            panic!("45 hours left of 6 days is inside the 2-day window");
+        let Renewal::Renew { why } = decide(&path, at(117), None, false) else {
+            panic!("117 hours left of 15 days is inside the 5-day window");
         };
-        assert!(why.contains("2-day renewal window"), "{why}");
+        assert!(why.contains("5-day renewal window"), "{why}");
         // A 10-year certificate: the window stays 30 days.
         let (pem, end) = cert();
         std::fs::write(&path, pem).unwrap();
