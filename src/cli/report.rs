@@ -32,6 +32,17 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
     };
     let loaded = super::source::load(g, rt)?;
     tracing::debug!(elapsed = ?started.elapsed(), objects = loaded.inventory.len(), "objects loaded");
+    // The CA directories' profiles, once per server, when live checks run.
+    let directories = match &live {
+        Some(l) => {
+            let servers = acme_servers(&loaded.inventory);
+            let timeout = l.playbook.http.timeout;
+            l.runtime.block_on(crate::checks::directory::fetch_all(
+                servers, &l.dns, timeout,
+            ))
+        }
+        None => Default::default(),
+    };
     let mut report = build_report(
         loaded.inventory,
         loaded.problems,
@@ -39,6 +50,8 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
         loaded.now,
         live.as_ref(),
         loaded.cluster.as_ref().map(|(c, _)| (&c.client, rt)),
+        directories,
+        a.readiness,
     );
     report.clock = loaded.clock;
     report.checked_from = Some(live.as_ref().map_or_else(
@@ -113,11 +126,23 @@ pub(super) fn emit(
     }))
 }
 
+/// Every ACME server an Issuer or ClusterIssuer of the inventory names.
+pub fn acme_servers(inv: &Inventory) -> Vec<String> {
+    let issuers = inv.issuers.iter().map(|i| &i.spec.config);
+    let cluster = inv.cluster_issuers.iter().map(|i| &i.spec.config);
+    issuers
+        .chain(cluster)
+        .filter_map(|c| c.acme.as_ref().map(|a| a.server.clone()))
+        .collect()
+}
+
 /// Diagnoses loaded objects and builds the report; `problems` are what limited the load.
 /// With `live`, the playbook runs on the failing Challenges, and with `cluster` too, their
 /// cluster side (solver objects, controller logs). With `cluster`, cert-manager's own health
 /// is read (also offline: it is objects, not network checks) and made the root cause of the
-/// Certificates it leaves stuck.
+/// Certificates it leaves stuck. `directories` are the CA directories fetched for the
+/// readiness findings; `readiness` makes it a `--readiness` report.
+#[allow(clippy::too_many_arguments)]
 pub fn build_report(
     inventory: Inventory,
     problems: Vec<String>,
@@ -125,12 +150,15 @@ pub fn build_report(
     now: Timestamp,
     live: Option<&LiveChecks>,
     cluster: Option<(&kube::Client, &tokio::runtime::Runtime)>,
+    directories: crate::model::profile::Directories,
+    readiness: bool,
 ) -> Report {
     let t = std::time::Instant::now();
     let index = ChainIndex::build(&inventory);
     tracing::debug!(elapsed = ?t.elapsed(), "chain index built");
     let opts = DiagnoseOptions {
         now,
+        directories,
         ..Default::default()
     };
     let mut diagnoses = diagnose_estate(&inventory, &index, &opts);
@@ -162,7 +190,11 @@ pub fn build_report(
         tracing::debug!(elapsed = ?t.elapsed(), state = ?health.state, blocked, "cert-manager health read");
         health
     });
-    let mut report = Report::new(source, now, diagnoses, problems);
+    let mut report = if readiness {
+        Report::readiness(source, now, diagnoses, problems)
+    } else {
+        Report::new(source, now, diagnoses, problems)
+    };
     report.cert_manager = health;
     report
 }

@@ -12,6 +12,7 @@ mod lifecycle;
 mod live;
 mod local_view;
 pub mod playbook;
+pub mod readiness;
 mod root_cause;
 
 use jiff::Timestamp;

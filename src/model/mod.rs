@@ -28,6 +28,7 @@ pub use request::{
 mod chain;
 mod clock;
 pub mod inventory;
+pub mod profile;
 pub mod scheduler;
 pub mod state;
 
