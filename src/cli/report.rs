@@ -37,9 +37,17 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
         Some(l) => {
             let servers = acme_servers(&loaded.inventory);
             let timeout = l.playbook.http.timeout;
-            l.runtime.block_on(crate::checks::directory::fetch_all(
+            let found = l.runtime.block_on(crate::checks::directory::fetch_all(
                 servers, &l.dns, timeout,
-            ))
+            ));
+            for (url, r) in &found {
+                if let Err(why) = r {
+                    tracing::warn!(
+                        "the ACME directory {url} could not be read ({why}): readiness uses what certdx knows of the CA"
+                    );
+                }
+            }
+            found
         }
         None => Default::default(),
     };
