@@ -450,3 +450,100 @@ async fn a_live_cluster_report_lists_readiness_findings() {
     .await
     .expect("test finished in time");
 }
+
+/// The unpause link of a real paused-account message (lego's log in
+/// https://github.com/nsg/immich-distribution/issues/354), as the fixture holds it.
+const UNPAUSE: &str = "https://portal.letsencrypt.org/sfe/v1/unpause?jwt=eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJTRkUgVW5wYXVzZSIsImV4cCI6MTc2NjU5OTE0MywiaWF0IjoxNzY1Mzg5NTQzLCJpZGVudGlmaWVycyI6ImFuYWNocm9ub3guZHVja2Rucy5vcmciLCJpc3MiOiJXRkUiLCJzdWIiOiIyMzQwMDk4ODU3IiwidmVyc2lvbiI6InYxIn0.__i3MExPD6Dd9ENWPCUFIOxfJdvVPZWEKOZ0FEr1Dpc";
+
+#[test]
+fn a_paused_account_carries_its_unpause_link_and_says_retrying_adds_failures() {
+    let f = fixture("account-paused.yaml");
+    let out = certdx(&[
+        "report",
+        "--snapshot",
+        &f,
+        "--offline",
+        "--now",
+        NOW,
+        "-o",
+        "json",
+    ]);
+    let r = json(&out);
+    let d = diagnosis(&r, "media", "photos");
+    assert_eq!(d["root_cause"]["code"], "ratelimit-account-paused");
+    assert_eq!(d["root_cause"]["unpause_url"], UNPAUSE);
+    assert_eq!(
+        d["root_cause"]["next"],
+        format!("unpause at {UNPAUSE}, then: certdx renew photos -n media")
+    );
+    let paused = d["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "ratelimit-account-paused")
+        .unwrap();
+    assert_eq!(paused["paused"]["unpause_url"], UNPAUSE);
+    assert!(
+        paused["advice"]
+            .as_str()
+            .unwrap()
+            .contains("Retrying before that only adds failed validations"),
+        "{paused:#}"
+    );
+    // Other findings carry no `paused`.
+    assert!(
+        d["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] != "ratelimit-account-paused")
+            .all(|f| f.get("paused").is_none())
+    );
+    let md = certdx(&["report", "--snapshot", &f, "--offline", "--now", NOW]);
+    assert!(String::from_utf8_lossy(&md.stdout).contains(UNPAUSE));
+
+    // A message cut before the link (as posters often paste it): the field is there, null.
+    let cut = certdx(&[
+        "explain",
+        "-o",
+        "json",
+        "429 urn:ietf:params:acme:error:rateLimited: Your account is temporarily prevented from requesting certificates for x.example.org and possibly others.",
+    ]);
+    let v = json(&cut);
+    let f = &v["findings"][0];
+    assert_eq!(f["code"], "ratelimit-account-paused", "{v:#}");
+    assert!(
+        f["paused"].is_object() && f["paused"]["unpause_url"].is_null(),
+        "{f:#}"
+    );
+}
+
+/// A remote perspective's failure names the address it reached (getssl's report of Let's
+/// Encrypt's answer, https://github.com/srvrco/getssl/issues/846).
+#[test]
+fn secondary_validation_names_the_addresses_the_ca_reached() {
+    let out = certdx(&[
+        "explain",
+        "-o",
+        "json",
+        r#"getssl: solidgone.com:Verify error:    "detail": "During secondary validation: 2a06:98c1:3121::1: Invalid response from http://solidgone.com/.well-known/acme-challenge/-xvcbRT5qoVusdKnQDOXfPoYvjvGAXMQDTpQfs4XntM: 403"#,
+    ]);
+    let v = json(&out);
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "acme-secondary-validation")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert!(
+        f["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the CA reached 2a06:98c1:3121::1"),
+        "{f:#}"
+    );
+    assert!(
+        f["evidence"].to_string().contains("addresses the CA named"),
+        "{f:#}"
+    );
+}

@@ -93,6 +93,7 @@ pub fn pick_root_cause(findings: &[Finding]) -> Option<RootCause> {
         advice: best.advice.clone(),
         subject: best.subject.clone(),
         retry_after: best.rate_limit.as_ref().and_then(|r| r.retry_after),
+        unpause_url: best.paused.as_ref().and_then(|p| p.unpause_url.clone()),
         next: None,
     })
 }
