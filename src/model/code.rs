@@ -169,7 +169,7 @@ codes! {
         "Reuse one account per Issuer (keep the account key Secret) instead of registering new ones; wait until the retry-after time.";
     RatelimitAccountPaused = "ratelimit-account-paused", Fatal,
         "The ACME account is paused for this identifier after many consecutive failed validations.",
-        "Fix the validation problem, then unpause the account at the URL in the error (the finding's unpause_url) before retrying: retrying into a pause only adds failed validations, and waiting does not lift it.";
+        "Fix the validation problem, then unpause the account at the URL in the error (the finding's paused.unpause_url) before retrying: retrying into a pause only adds failed validations, and waiting does not lift it.";
     RatelimitOther = "ratelimit-other", Fatal,
         "The CA returned another rateLimited problem.",
         "Wait until the retry-after time (if given) and reduce the request rate.";
