@@ -109,3 +109,36 @@ fn u_shows_or_opens_the_unpause_page_of_a_paused_account() {
             .contains("not a paused ACME account")
     );
 }
+
+/// The controller's backoff flags, when cert-manager's health read them, are what the
+/// readiness findings measure against: a 4-hour maximum leaves a 6-day certificate renewed a
+/// day before expiry enough tries.
+#[test]
+fn the_controllers_backoff_flags_decide_backoff_exceeds_lifetime() {
+    use certdx::diagnose::cm_health::CertManagerHealth;
+    use certdx::diagnose::readiness::Backoff;
+    use certdx::tui::estate::Estate;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/readiness.yaml");
+    let inv = std::sync::Arc::new(certdx::source::snapshot::load(&path).unwrap().inventory);
+    let now = "2026-08-20T12:00:00Z".parse().unwrap();
+    let has_backoff = |e: &Estate| {
+        e.diagnoses
+            .iter()
+            .find(|d| d.subject.name == "short")
+            .unwrap()
+            .findings
+            .iter()
+            .any(|f| f.code == certdx::model::Code::BackoffExceedsLifetime)
+    };
+    assert!(has_backoff(&Estate::build(inv.clone(), now)));
+    let args = ["--certificate-request-maximum-backoff-duration=4h".to_owned()];
+    let health = CertManagerHealth {
+        issuance_backoff: Backoff::from_flags(&args),
+        ..CertManagerHealth::default()
+    };
+    assert!(!has_backoff(&Estate::build_with_health(
+        inv,
+        now,
+        Some(health)
+    )));
+}

@@ -164,9 +164,16 @@ pub fn build_report(
     let t = std::time::Instant::now();
     let index = ChainIndex::build(&inventory);
     tracing::debug!(elapsed = ?t.elapsed(), "chain index built");
+    // cert-manager's health is objects, read before the diagnosis: the controller's flags
+    // say which backoff the readiness findings measure against.
+    let mut health = cluster.map(|(client, rt)| rt.block_on(cert_manager_health(client, now)));
     let opts = DiagnoseOptions {
         now,
         directories,
+        backoff: health
+            .as_ref()
+            .and_then(|h| h.issuance_backoff.clone())
+            .unwrap_or_default(),
         ..Default::default()
     };
     let mut diagnoses = diagnose_estate(&inventory, &index, &opts);
@@ -192,12 +199,10 @@ pub fn build_report(
     // Freeing tens of thousands of objects takes longer than writing the report: do it off
     // the critical path (the process may exit before it finishes, which is fine).
     std::thread::spawn(move || drop((inventory, index)));
-    let health = cluster.map(|(client, rt)| {
-        let mut health = rt.block_on(cert_manager_health(client, now));
-        let blocked = attribute(&mut diagnoses, &mut health);
-        tracing::debug!(elapsed = ?t.elapsed(), state = ?health.state, blocked, "cert-manager health read");
-        health
-    });
+    if let Some(h) = health.as_mut() {
+        let blocked = attribute(&mut diagnoses, h);
+        tracing::debug!(elapsed = ?t.elapsed(), state = ?h.state, blocked, "cert-manager health read");
+    }
     let mut report = if readiness {
         Report::readiness(source, now, diagnoses, problems)
     } else {

@@ -45,6 +45,37 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// The backoff the controller's `--certificate-request-minimum-backoff-duration` and
+    /// `--certificate-request-maximum-backoff-duration` set (cert-manager 1.20+), the default
+    /// for the one not given; `None` when neither is.
+    pub fn from_flags(args: &[String]) -> Option<Backoff> {
+        use crate::source::cluster::health::flag;
+        let min = flag(args, "certificate-request-minimum-backoff-duration");
+        let max = flag(args, "certificate-request-maximum-backoff-duration");
+        if min.is_none() && max.is_none() {
+            return None;
+        }
+        let default = Backoff::default();
+        let parse = |v: &Option<String>, d: SignedDuration| {
+            v.as_deref().and_then(parse_go_duration).unwrap_or(d)
+        };
+        let initial = parse(&min, default.initial);
+        let max_delay = parse(&max, default.max).max(initial);
+        let shown = |name: &str, v: &Option<String>| {
+            v.as_ref()
+                .map(|v| format!("--certificate-request-{name}-backoff-duration={v}"))
+        };
+        let flags: Vec<String> = [shown("minimum", &min), shown("maximum", &max)]
+            .into_iter()
+            .flatten()
+            .collect();
+        Some(Backoff {
+            initial,
+            max: max_delay,
+            source: format!("the controller's flags ({})", flags.join(" ")),
+        })
+    }
+
     /// The instants after the first failure at which cert-manager tries again, up to `within`.
     fn attempts_within(&self, within: SignedDuration) -> Vec<SignedDuration> {
         let mut at = SignedDuration::ZERO;
@@ -506,6 +537,20 @@ fn authz_lifetime(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_controllers_flags_set_the_backoff() {
+        let args: Vec<String> = ["--v=2", "--certificate-request-maximum-backoff-duration=4h"]
+            .map(str::to_owned)
+            .to_vec();
+        let b = Backoff::from_flags(&args).unwrap();
+        assert_eq!(b.initial, SignedDuration::from_hours(1));
+        assert_eq!(b.max, SignedDuration::from_hours(4));
+        // 1 + 2 + 4: a 6-day certificate renewed at a third of its life is then fine.
+        assert_eq!(b.ramp(), SignedDuration::from_hours(7));
+        assert!(b.source.contains("maximum-backoff-duration=4h"));
+        assert!(Backoff::from_flags(&["--v=2".to_owned()]).is_none());
+    }
 
     #[test]
     fn the_default_backoff_ramps_in_63_hours_and_fits_six_tries_in_a_six_day_window() {

@@ -216,6 +216,10 @@ impl Estate {
         let index = ChainIndex::build(&inventory);
         let opts = DiagnoseOptions {
             now,
+            backoff: cert_manager
+                .as_ref()
+                .and_then(|h| h.issuance_backoff.clone())
+                .unwrap_or_default(),
             ..Default::default()
         };
         let mut diagnoses = diagnose_estate(&inventory, &index, &opts);
