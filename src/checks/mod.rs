@@ -5,6 +5,7 @@ pub mod acme_problem;
 pub mod ca_reach;
 pub mod caa;
 pub mod cm_reason;
+pub mod directory;
 pub mod dns;
 pub mod dns01;
 pub mod explain;

@@ -348,20 +348,28 @@ fn build(
     }
 
     let mut detail = short(from.trim(), 600);
+    // A redacted token leaves no usable link (`[token redacted]` is cut at its space).
+    let unpause = VISIT_RE
+        .captures(text)
+        .map(|c| c[1].trim_end_matches(['.', ',', ';', ')']).to_owned())
+        .filter(|u| !u.contains('['));
     if kind == Kind::Paused
-        && let Some(url) = VISIT_RE.captures(text).map(|c| c[1].to_owned())
-        && !detail.contains(&url)
+        && let Some(url) = &unpause
+        && !detail.contains(url.as_str())
     {
         detail.push_str(&format!(" (unpause at {url})"));
     }
     let mut finding = Finding::new(kind.code(), summary).with_detail(detail);
     finding.advice = timed_advice(&finding.advice, retry);
-    if kind == Kind::Paused
-        && let Some(url) = VISIT_RE.captures(text).map(|c| c[1].to_owned())
-    {
-        finding.advice = format!(
-            "Fix the validation problem first (`certdx check`), then unpause the account at {url} and renew."
-        );
+    if kind == Kind::Paused {
+        if let Some(url) = &unpause {
+            finding.advice = format!(
+                "Fix the validation problem first (`certdx check`), then unpause the account at {url} and renew. Retrying before that only adds failed validations: the pause stays until it is lifted there."
+            );
+        }
+        finding.paused = Some(crate::model::Paused {
+            unpause_url: unpause.clone(),
+        });
     }
     finding.rate_limit = Some(RateLimit {
         limit,

@@ -185,7 +185,7 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Diagnose every Certificate that is not Ready and export the result.
     #[command(
-        after_help = "Examples:\n  certdx report -A                                   # live cluster, Markdown on stdout\n  certdx report --snapshot dump.yaml -o html > r.html\n  certdx report -n shop --offline -o json | jq '.diagnoses[].root_cause.code'"
+        after_help = "Examples:\n  certdx report -A                                   # live cluster, Markdown on stdout\n  certdx report --snapshot dump.yaml -o html > r.html\n  certdx report -n shop --offline -o json | jq '.diagnoses[].root_cause.code'\n  certdx report -A --readiness                       # what the 2026 CA changes will break"
     )]
     Report(ReportArgs),
     /// Run the playbook checks (name, HTTP-01 or DNS-01, CAA) for names or Challenges.
@@ -333,6 +333,10 @@ pub struct ReportArgs {
     /// (certificate-expiring), `overdue` (renewal-overdue, not-reconciled) or `any` (default).
     #[arg(long, value_enum, default_value_t = FailOn::Any)]
     pub fail_on: FailOn,
+    /// List the readiness findings (what the 2025-2028 changes of public CAs will break) of
+    /// every Certificate, healthy ones too, grouped by what to change.
+    #[arg(long)]
+    pub readiness: bool,
 }
 
 /// What makes `certdx report` exit 1.

@@ -89,6 +89,8 @@ pub fn run(a: &DemoArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
         now,
         live.as_ref(),
         None,
+        Default::default(),
+        false,
     );
     report.checked_from = Some(match &live {
         Some(l) => format!("{} (the demo's own servers on loopback)", l.vantage()),

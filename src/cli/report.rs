@@ -32,6 +32,25 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
     };
     let loaded = super::source::load(g, rt)?;
     tracing::debug!(elapsed = ?started.elapsed(), objects = loaded.inventory.len(), "objects loaded");
+    // The CA directories' profiles, once per server, when live checks run.
+    let directories = match &live {
+        Some(l) => {
+            let servers = acme_servers(&loaded.inventory);
+            let timeout = l.playbook.http.timeout;
+            let found = l.runtime.block_on(crate::checks::directory::fetch_all(
+                servers, &l.dns, timeout,
+            ));
+            for (url, r) in &found {
+                if let Err(why) = r {
+                    tracing::warn!(
+                        "the ACME directory {url} could not be read ({why}): readiness uses what certdx knows of the CA"
+                    );
+                }
+            }
+            found
+        }
+        None => Default::default(),
+    };
     let mut report = build_report(
         loaded.inventory,
         loaded.problems,
@@ -39,6 +58,8 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
         loaded.now,
         live.as_ref(),
         loaded.cluster.as_ref().map(|(c, _)| (&c.client, rt)),
+        directories,
+        a.readiness,
     );
     report.clock = loaded.clock;
     report.checked_from = Some(live.as_ref().map_or_else(
@@ -113,11 +134,23 @@ pub(super) fn emit(
     }))
 }
 
+/// Every ACME server an Issuer or ClusterIssuer of the inventory names.
+pub fn acme_servers(inv: &Inventory) -> Vec<String> {
+    let issuers = inv.issuers.iter().map(|i| &i.spec.config);
+    let cluster = inv.cluster_issuers.iter().map(|i| &i.spec.config);
+    issuers
+        .chain(cluster)
+        .filter_map(|c| c.acme.as_ref().map(|a| a.server.clone()))
+        .collect()
+}
+
 /// Diagnoses loaded objects and builds the report; `problems` are what limited the load.
 /// With `live`, the playbook runs on the failing Challenges, and with `cluster` too, their
 /// cluster side (solver objects, controller logs). With `cluster`, cert-manager's own health
 /// is read (also offline: it is objects, not network checks) and made the root cause of the
-/// Certificates it leaves stuck.
+/// Certificates it leaves stuck. `directories` are the CA directories fetched for the
+/// readiness findings; `readiness` makes it a `--readiness` report.
+#[allow(clippy::too_many_arguments)]
 pub fn build_report(
     inventory: Inventory,
     problems: Vec<String>,
@@ -125,12 +158,22 @@ pub fn build_report(
     now: Timestamp,
     live: Option<&LiveChecks>,
     cluster: Option<(&kube::Client, &tokio::runtime::Runtime)>,
+    directories: crate::model::profile::Directories,
+    readiness: bool,
 ) -> Report {
     let t = std::time::Instant::now();
     let index = ChainIndex::build(&inventory);
     tracing::debug!(elapsed = ?t.elapsed(), "chain index built");
+    // cert-manager's health is objects, read before the diagnosis: the controller's flags
+    // say which backoff the readiness findings measure against.
+    let mut health = cluster.map(|(client, rt)| rt.block_on(cert_manager_health(client, now)));
     let opts = DiagnoseOptions {
         now,
+        directories,
+        backoff: health
+            .as_ref()
+            .and_then(|h| h.issuance_backoff.clone())
+            .unwrap_or_default(),
         ..Default::default()
     };
     let mut diagnoses = diagnose_estate(&inventory, &index, &opts);
@@ -156,13 +199,15 @@ pub fn build_report(
     // Freeing tens of thousands of objects takes longer than writing the report: do it off
     // the critical path (the process may exit before it finishes, which is fine).
     std::thread::spawn(move || drop((inventory, index)));
-    let health = cluster.map(|(client, rt)| {
-        let mut health = rt.block_on(cert_manager_health(client, now));
-        let blocked = attribute(&mut diagnoses, &mut health);
-        tracing::debug!(elapsed = ?t.elapsed(), state = ?health.state, blocked, "cert-manager health read");
-        health
-    });
-    let mut report = Report::new(source, now, diagnoses, problems);
+    if let Some(h) = health.as_mut() {
+        let blocked = attribute(&mut diagnoses, h);
+        tracing::debug!(elapsed = ?t.elapsed(), state = ?h.state, blocked, "cert-manager health read");
+    }
+    let mut report = if readiness {
+        Report::readiness(source, now, diagnoses, problems)
+    } else {
+        Report::new(source, now, diagnoses, problems)
+    };
     report.cert_manager = health;
     report
 }

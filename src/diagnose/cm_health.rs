@@ -50,6 +50,10 @@ pub struct CertManagerHealth {
     pub findings: Vec<Finding>,
     /// What could not be read or checked, one sentence each.
     pub notes: Vec<String>,
+    /// The failed-issuance backoff the controller's flags configure, when it sets them
+    /// (the readiness findings use it); not part of the JSON document.
+    #[serde(skip)]
+    pub issuance_backoff: Option<super::readiness::Backoff>,
 }
 
 /// The verdict on the installation.
@@ -217,6 +221,10 @@ pub fn judge(objects: &HealthObjects, now: Timestamp) -> CertManagerHealth {
         ..CertManagerHealth::default()
     };
     for (component, read) in &objects.deployments {
+        if let (Component::Controller, Read::Found(d)) = (component, read) {
+            let args = crate::source::cluster::health::container_args(&d.deployment);
+            h.issuance_backoff = super::readiness::Backoff::from_flags(&args);
+        }
         match read {
             Read::Found(d) => {
                 let (c, findings) = judge_deployment(*component, d);

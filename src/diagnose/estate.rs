@@ -19,6 +19,10 @@ pub struct DiagnoseOptions {
     pub now: Timestamp,
     /// cert-manager's `--max-concurrent-challenges` in the cluster.
     pub max_concurrent_challenges: usize,
+    /// The ACME directories fetched this run (live checks); empty offline.
+    pub directories: super::readiness::Directories,
+    /// cert-manager's failed-issuance backoff.
+    pub backoff: super::readiness::Backoff,
 }
 
 impl Default for DiagnoseOptions {
@@ -26,6 +30,8 @@ impl Default for DiagnoseOptions {
         DiagnoseOptions {
             now: Timestamp::now(),
             max_concurrent_challenges: DEFAULT_MAX_CONCURRENT_CHALLENGES,
+            directories: Default::default(),
+            backoff: Default::default(),
         }
     }
 }
@@ -47,6 +53,8 @@ struct Pass<'a> {
     waits: Vec<Wait>,
     now: Timestamp,
     explained: std::cell::RefCell<std::collections::HashMap<String, Vec<Finding>>>,
+    directories: &'a super::readiness::Directories,
+    backoff: &'a super::readiness::Backoff,
 }
 
 /// Diagnoses every Certificate (in inventory order) and then every orphan request, order and
@@ -62,6 +70,8 @@ pub fn diagnose_estate(
         waits: scheduler_waits(inv, opts.max_concurrent_challenges),
         now: opts.now,
         explained: Default::default(),
+        directories: &opts.directories,
+        backoff: &opts.backoff,
     };
     let mut out: Vec<Diagnosis> = index
         .certificates
@@ -135,6 +145,8 @@ impl Pass<'_> {
                 .with_subject(subject.clone()),
             );
         }
+        // Added last: the checks above must not count a readiness warning as a cause.
+        findings.extend(self.readiness(cert, chain, &namespace, seen.label.as_deref()));
         let mut names = cert.spec.dns_names.clone();
         if let Some(cn) = &cert.spec.common_name
             && !names.contains(cn)
@@ -158,6 +170,60 @@ impl Pass<'_> {
             root_cause: None,
             findings,
         })
+    }
+
+    /// The readiness findings of a Certificate (`diagnose::readiness`), for ACME issuers the
+    /// source holds.
+    fn readiness(
+        &self,
+        cert: &crate::model::Certificate,
+        chain: &crate::model::CertificateChain,
+        namespace: &str,
+        label: Option<&str>,
+    ) -> Vec<Finding> {
+        let r = &cert.spec.issuer_ref;
+        if r.name.is_empty() || !r.is_cert_manager() {
+            return Vec::new();
+        }
+        let found = if r.is_cluster() {
+            self.inv
+                .cluster_issuers
+                .iter()
+                .find(|i| i.name_any() == r.name)
+                .and_then(|i| {
+                    let acme = i.spec.config.acme.as_ref()?;
+                    Some((acme, ObjectRef::of(Kind::ClusterIssuer, i)))
+                })
+        } else {
+            self.inv
+                .issuers
+                .iter()
+                .find(|i| i.name_any() == r.name && i.namespace().as_deref() == Some(namespace))
+                .and_then(|i| {
+                    let acme = i.spec.config.acme.as_ref()?;
+                    Some((acme, ObjectRef::of(Kind::Issuer, i)))
+                })
+        };
+        let issuer = found.map(|(acme, object)| super::readiness::IssuerFacts {
+            label: label.unwrap_or_default(),
+            object,
+            acme,
+        });
+        let challenges: Vec<&crate::model::Challenge> = chain
+            .current()
+            .into_iter()
+            .flat_map(|r| &r.orders)
+            .flat_map(|o| &o.challenges)
+            .map(|&i| &self.inv.challenges[i])
+            .collect();
+        super::readiness::readiness(
+            cert,
+            issuer,
+            &challenges,
+            self.directories,
+            self.backoff,
+            self.now,
+        )
     }
 
     /// Looks the issuer up: its name, ACME server, and a finding if it is not Ready.

@@ -12,6 +12,7 @@ mod lifecycle;
 mod live;
 mod local_view;
 pub mod playbook;
+pub mod readiness;
 mod root_cause;
 
 use jiff::Timestamp;
@@ -87,6 +88,9 @@ pub struct RootCause {
     /// For rate limits: when the CA accepts requests again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<Timestamp>,
+    /// For a paused ACME account: the CA's unpause page (the finding's `paused.unpause_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpause_url: Option<String>,
     /// The one command to run next, with the real names (filled in by reports).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,

@@ -72,15 +72,19 @@ pub fn rank(code: Code) -> u8 {
         OrderFailedNoReason => 25,
         CertificateNotReady => 20,
         AcmeBadNonce | Dns01Cname | Http01Redirect | IssuerNotInSource => 5,
+        // Never a root cause (`pick_root_cause` leaves them out): what will fail, not what did.
+        ProfileLimit | BackoffExceedsLifetime | ClientAuthUsage | AuthzLifetimeShort => 0,
     }
 }
 
 /// The finding that best explains the problem: highest severity, then highest rank, among the
-/// findings that are problems (warning or worse). `None` when nothing is wrong.
+/// findings that are problems (warning or worse). `None` when nothing is wrong. Readiness
+/// findings are never picked: they say what a CA change will break, and a Certificate that
+/// fails today fails for another reason.
 pub fn pick_root_cause(findings: &[Finding]) -> Option<RootCause> {
     let best = findings
         .iter()
-        .filter(|f| f.severity.is_problem())
+        .filter(|f| f.severity.is_problem() && !f.code.is_readiness())
         .max_by_key(|f| (f.severity, rank(f.code)))?;
     Some(RootCause {
         code: best.code,
@@ -89,6 +93,7 @@ pub fn pick_root_cause(findings: &[Finding]) -> Option<RootCause> {
         advice: best.advice.clone(),
         subject: best.subject.clone(),
         retry_after: best.rate_limit.as_ref().and_then(|r| r.retry_after),
+        unpause_url: best.paused.as_ref().and_then(|p| p.unpause_url.clone()),
         next: None,
     })
 }

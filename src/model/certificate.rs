@@ -38,6 +38,14 @@ pub struct CertificateSpec {
     /// How long before expiry to renew.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renew_before: Option<String>,
+    /// How long before expiry to renew, as a percentage of the lifetime (cert-manager 1.15+;
+    /// `renewBefore` wins when both are set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renew_before_percentage: Option<i32>,
+    /// Key usages asked for (`server auth`, `client auth`, `digital signature`, ...); empty
+    /// means cert-manager's default (digital signature, key encipherment, server auth).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub usages: Vec<String>,
     /// How many old CertificateRequests cert-manager keeps.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revision_history_limit: Option<i32>,

@@ -169,7 +169,7 @@ codes! {
         "Reuse one account per Issuer (keep the account key Secret) instead of registering new ones; wait until the retry-after time.";
     RatelimitAccountPaused = "ratelimit-account-paused", Fatal,
         "The ACME account is paused for this identifier after many consecutive failed validations.",
-        "Fix the validation problem, then unpause the account at the URL in the error before retrying.";
+        "Fix the validation problem, then unpause the account at the URL in the error (the finding's paused.unpause_url) before retrying: retrying into a pause only adds failed validations, and waiting does not lift it.";
     RatelimitOther = "ratelimit-other", Fatal,
         "The CA returned another rateLimited problem.",
         "Wait until the retry-after time (if given) and reduce the request rate.";
@@ -292,6 +292,19 @@ codes! {
     ChallengeStuck = "challenge-stuck", Error,
         "The Challenge has been presented and self-checking for far longer than propagation should take.",
         "The self-check retries every 10 s forever: run `certdx check` on it to see what the self-check keeps failing on.";
+    // Readiness: what the 2025-2028 changes of public CAs will break, before it fails.
+    ProfileLimit = "profile-limit", Error,
+        "The Certificate asks for what its issuer's ACME profile will not issue: more than 25 names, IP addresses outside a profile that allows them, a Common Name where the profile has none, or a profile the CA does not offer.",
+        "Fit the Certificate to the profile (split it into Certificates of at most 25 names, move IP addresses to an Issuer with the `shortlived` profile, drop spec.commonName), or set the Issuer's spec.acme.profile to one that allows it.";
+    BackoffExceedsLifetime = "backoff-exceeds-lifetime", Warning,
+        "cert-manager's failed-issuance backoff (1 h doubling to 32 h by default) can outlast the renewal window of a short-lived certificate: a few failed renewals and it expires.",
+        "Renew earlier (a larger spec.renewBefore or renewBeforePercentage), shorten the controller's --certificate-request-maximum-backoff-duration, and alert on failed renewals of these Certificates; watch `certdx report --readiness`.";
+    ClientAuthUsage = "client-auth-usage", Warning,
+        "The Certificate asks for client authentication usage, which public CAs stopped issuing in 2026 (Let's Encrypt's default profile since 2026-02-11): issuance fails or the certificate lacks it, and mTLS clients break.",
+        "Remove `client auth` from spec.usages for a server certificate; for mTLS client identities use a private CA (cert-manager's CA or Vault issuer, or a private ACME server).";
+    AuthzLifetimeShort = "authz-lifetime-short", Warning,
+        "DNS-01 under a profile whose pending authorizations live 1 hour, with a solver or zone whose propagation was measured slower than that.",
+        "Make the TXT record propagate faster (a lower TTL on the zone's negative answers, faster zone transfers), or use the `classic` profile (7-day authorizations) for these names.";
     // Snapshot / chain state (certdx's own).
     CertificateNotReady = "certificate-not-ready", Error,
         "The Certificate is not Ready and no more specific cause was found in its chain.",
@@ -302,6 +315,20 @@ codes! {
     ExpiredOrder = "order-expired", Error,
         "The Order expired before it was completed.",
         "Retry the Order (`certdx retry`); its authorizations timed out, usually because validation never completed.";
+}
+
+impl Code {
+    /// Whether the code is a readiness finding: a warning about a CA change, never the cause
+    /// of a failure that is happening now.
+    pub fn is_readiness(self) -> bool {
+        matches!(
+            self,
+            Code::ProfileLimit
+                | Code::BackoffExceedsLifetime
+                | Code::ClientAuthUsage
+                | Code::AuthzLifetimeShort
+        )
+    }
 }
 
 impl Serialize for Code {

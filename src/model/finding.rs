@@ -167,9 +167,20 @@ pub struct Finding {
     /// Rate-limit details (limit, identifier, retry_after) for `ratelimit-*` codes.
     #[serde(default, skip_serializing_if = "Option::is_none", flatten)]
     pub rate_limit: Option<RateLimit>,
+    /// For `ratelimit-account-paused`: how to lift the pause. Present on every such finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<Paused>,
     /// What was asked and what came back.
     #[serde(default)]
     pub evidence: Vec<Evidence>,
+}
+
+/// A paused ACME account: part of the public finding contract (README, "The JSON report").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paused {
+    /// The CA's unpause page for this account, as the CA's message gave it; `null` when the
+    /// message did not include it (cut, or an older wording). Always present.
+    pub unpause_url: Option<String>,
 }
 
 impl Finding {
@@ -184,6 +195,8 @@ impl Finding {
             subject: None,
             target: None,
             rate_limit: None,
+            // Every paused finding carries the field, its URL filled in where the message has it.
+            paused: (code == Code::RatelimitAccountPaused).then(Paused::default),
             evidence: Vec::new(),
         }
     }

@@ -72,6 +72,10 @@ pub struct AcmeIssuer {
     /// The preferred chain.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preferred_chain: Option<String>,
+    /// The certificate profile asked of the CA in newOrder (cert-manager 1.18+, draft
+    /// `acme-profiles`); `None` takes the CA's default profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     /// External account binding: only the key id and the Secret's name are kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_account_binding: Option<ExternalAccountBinding>,

@@ -5,7 +5,7 @@ mod code;
 mod finding;
 
 pub use code::Code;
-pub use finding::{DnsEvidence, Evidence, Finding, HttpEvidence, RateLimit, Severity};
+pub use finding::{DnsEvidence, Evidence, Finding, HttpEvidence, Paused, RateLimit, Severity};
 mod certificate;
 mod challenge;
 mod common;
@@ -28,6 +28,7 @@ pub use request::{
 mod chain;
 mod clock;
 pub mod inventory;
+pub mod profile;
 pub mod scheduler;
 pub mod state;
 

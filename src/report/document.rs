@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnose::Diagnosis;
 use crate::diagnose::cm_health::CertManagerHealth;
-use crate::model::{Severity, State};
+use crate::model::{Code, Finding, Severity, State};
 
 /// Version of the JSON document's shape. Bumped on any incompatible change; additions of
 /// optional fields keep it.
@@ -40,6 +40,21 @@ pub struct Report {
     /// cert-manager's own installation, on a live cluster; `null` for a snapshot or the demo.
     #[serde(default)]
     pub cert_manager: Option<CertManagerHealth>,
+    /// `report --readiness`: the readiness findings of the whole estate, grouped by what to
+    /// change (the same findings are in `diagnoses`); absent from other reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<Vec<ReadinessGroup>>,
+}
+
+/// The readiness findings that ask for the same change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadinessGroup {
+    /// The finding code.
+    pub code: Code,
+    /// What to change, in one sentence.
+    pub change: String,
+    /// Every finding of the group, worst first: its `subject` is the object to change.
+    pub findings: Vec<Finding>,
 }
 
 /// Counts over the whole estate, not only the problems.
@@ -72,6 +87,78 @@ impl Report {
         all: Vec<Diagnosis>,
         load_problems: Vec<String>,
     ) -> Report {
+        // A Ready Certificate is kept for a problem of its own, not for a readiness warning:
+        // those are `--readiness`'s.
+        Report::build(source, generated_at, all, load_problems, |d| {
+            d.subject.kind != crate::model::Kind::Certificate
+                || d.status.state != State::Ready
+                || d.findings
+                    .iter()
+                    .any(|f| f.severity.is_problem() && !f.code.is_readiness())
+        })
+    }
+
+    /// `report --readiness`: every Certificate with a readiness finding, failing or healthy,
+    /// and those findings grouped by what to change.
+    pub fn readiness(
+        source: impl Into<String>,
+        generated_at: Timestamp,
+        all: Vec<Diagnosis>,
+        load_problems: Vec<String>,
+    ) -> Report {
+        let mut r = Report::build(source, generated_at, all, load_problems, |d| {
+            d.findings.iter().any(|f| f.code.is_readiness())
+        });
+        let mut groups: Vec<ReadinessGroup> = Vec::new();
+        for f in r.diagnoses.iter().flat_map(|d| &d.findings) {
+            if !f.code.is_readiness() {
+                continue;
+            }
+            match groups.iter_mut().find(|g| g.code == f.code) {
+                // An issuer's finding comes once per Certificate using it: one is enough, with
+                // every user as evidence.
+                Some(g) => match g
+                    .findings
+                    .iter_mut()
+                    .find(|e| e.subject == f.subject && e.summary == f.summary)
+                {
+                    Some(e) => {
+                        for ev in &f.evidence {
+                            if !e.evidence.contains(ev) {
+                                e.evidence.push(ev.clone());
+                            }
+                        }
+                    }
+                    None => g.findings.push(f.clone()),
+                },
+                None => groups.push(ReadinessGroup {
+                    code: f.code,
+                    change: f.code.advice().to_owned(),
+                    findings: vec![f.clone()],
+                }),
+            }
+        }
+        for g in &mut groups {
+            g.findings
+                .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.subject.cmp(&b.subject)));
+        }
+        groups.sort_by_key(|g| {
+            (
+                std::cmp::Reverse(g.findings.first().map(|f| f.severity)),
+                Code::ALL.iter().position(|c| *c == g.code),
+            )
+        });
+        r.readiness = Some(groups);
+        r
+    }
+
+    fn build(
+        source: impl Into<String>,
+        generated_at: Timestamp,
+        all: Vec<Diagnosis>,
+        load_problems: Vec<String>,
+        keep: impl Fn(&Diagnosis) -> bool,
+    ) -> Report {
         let mut summary = Summary::default();
         let mut kept = Vec::new();
         for d in all {
@@ -87,10 +174,7 @@ impl Report {
             } else {
                 summary.orphans += 1;
             }
-            if !is_cert
-                || d.status.state != State::Ready
-                || d.findings.iter().any(|f| f.severity.is_problem())
-            {
+            if keep(&d) {
                 for f in &d.findings {
                     match f.severity {
                         Severity::Fatal | Severity::Error => summary.errors += 1,
@@ -121,6 +205,7 @@ impl Report {
             diagnoses: kept,
             load_problems,
             cert_manager: None,
+            readiness: None,
         }
     }
 

@@ -81,6 +81,34 @@ pub fn to_html(r: &Report) -> String {
         }
         let _ = writeln!(s, "</ul></details>");
     }
+    if let Some(groups) = &r.readiness {
+        let _ = writeln!(s, "<h2>Readiness for the 2025-2028 CA changes</h2>");
+        if groups.is_empty() {
+            let _ = writeln!(
+                s,
+                "<p>No Certificate is affected by the CA changes certdx knows.</p>"
+            );
+        }
+        for g in groups {
+            let _ = writeln!(
+                s,
+                "<h3><code>{}</code></h3>\n<p>{}</p>\n<ul>",
+                g.code,
+                esc(&g.change)
+            );
+            for f in &g.findings {
+                let _ = writeln!(
+                    s,
+                    "<li><strong>{}</strong> {}</li>",
+                    f.severity,
+                    esc(&f.summary)
+                );
+            }
+            let _ = writeln!(s, "</ul>");
+        }
+        s.push_str("</body></html>\n");
+        return s;
+    }
     if r.diagnoses.is_empty() {
         let _ = writeln!(s, "<p>Nothing needs attention.</p>");
     } else {

@@ -56,6 +56,10 @@ pub fn to_markdown(r: &Report) -> String {
         }
         let _ = writeln!(s, "\n</details>\n");
     }
+    if let Some(groups) = &r.readiness {
+        readiness(&mut s, groups);
+        return s;
+    }
     if r.diagnoses.is_empty() {
         let _ = writeln!(s, "Nothing needs attention.");
     } else {
@@ -65,6 +69,50 @@ pub fn to_markdown(r: &Report) -> String {
         diagnosis(&mut s, d);
     }
     s
+}
+
+/// `report --readiness`: one section per change to make, each finding a line naming its
+/// object and when the change takes effect.
+fn readiness(s: &mut String, groups: &[super::ReadinessGroup]) {
+    let _ = writeln!(
+        s,
+        "## Readiness for the 2025-2028 CA changes
+"
+    );
+    if groups.is_empty() {
+        let _ = writeln!(
+            s,
+            "No Certificate is affected by the CA changes certdx knows."
+        );
+        return;
+    }
+    for g in groups {
+        let _ = writeln!(
+            s,
+            "### `{}` ({} finding{})
+
+{}
+",
+            g.code,
+            g.findings.len(),
+            if g.findings.len() == 1 { "" } else { "s" },
+            advice(&g.change)
+        );
+        for f in &g.findings {
+            let _ = writeln!(s, "- **{}** {}", f.severity, inline(&f.summary));
+            for e in &f.evidence {
+                if let Evidence::Fact { subject, detail } = e {
+                    let what = if subject.ends_with(" profile") {
+                        "profile"
+                    } else {
+                        subject.as_str()
+                    };
+                    let _ = writeln!(s, "  - {}: {}", inline(what), inline(detail));
+                }
+            }
+        }
+        let _ = writeln!(s);
+    }
 }
 
 /// cert-manager's own health, said once: the verdict, its other problems, what was not read.

@@ -7,7 +7,7 @@ mod markdown;
 mod next;
 mod quotes;
 
-pub use document::{Report, SCHEMA_VERSION, Summary};
+pub use document::{ReadinessGroup, Report, SCHEMA_VERSION, Summary};
 pub use html::to_html;
 pub use markdown::to_markdown;
 pub use next::next_command;

@@ -13,6 +13,12 @@ pub fn next_command(d: &Diagnosis, now: Timestamp) -> Option<String> {
     let renew = (d.subject.kind == Kind::Certificate)
         .then(|| format!("certdx renew {} -n {ns}", d.subject.name));
     let id = rc.code.as_str();
+    // Retrying into a pause only adds failures: the unpause page comes first.
+    if let (Code::RatelimitAccountPaused, Some(url), Some(r)) =
+        (rc.code, rc.unpause_url.as_deref(), renew.as_deref())
+    {
+        return Some(format!("unpause at {url}, then: {r}"));
+    }
     if id.starts_with("ratelimit-") {
         return match (rc.retry_after, renew) {
             (Some(at), Some(r)) if at > now => Some(format!("after {at}: {r}")),

@@ -77,6 +77,9 @@ pub struct App {
     pub busy: Vec<Busy>,
     /// The last thing worth telling the user (outcome of an action, export path, errors).
     pub status: Option<StatusLine>,
+    /// Whether a browser can be opened here (a graphical session: `DISPLAY` or
+    /// `WAYLAND_DISPLAY`); set by the runtime, false in tests so none is ever opened.
+    pub browser: bool,
     /// Terminal size, columns x rows.
     pub size: (u16, u16),
     /// Colours or not.
@@ -429,6 +432,7 @@ impl App {
             export_dir: cfg.export_dir,
             busy: Vec::new(),
             status: None,
+            browser: false,
             size: cfg.size,
             theme: cfg.theme,
             quit: false,

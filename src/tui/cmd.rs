@@ -44,6 +44,12 @@ pub enum Cmd {
         /// Namespaces not asked about yet.
         namespaces: Vec<String>,
     },
+    /// Open a URL in the desktop's browser with `xdg-open` (answers `Msg::UrlOpened`). Only
+    /// issued when [`super::app::App::browser`] says there is one.
+    OpenUrl {
+        /// The URL.
+        url: String,
+    },
     /// Render a report and write it (answers `Msg::Exported`).
     Export {
         /// The busy id.

@@ -216,6 +216,10 @@ impl Estate {
         let index = ChainIndex::build(&inventory);
         let opts = DiagnoseOptions {
             now,
+            backoff: cert_manager
+                .as_ref()
+                .and_then(|h| h.issuance_backoff.clone())
+                .unwrap_or_default(),
             ..Default::default()
         };
         let mut diagnoses = diagnose_estate(&inventory, &index, &opts);
@@ -385,6 +389,21 @@ fn row(i: usize, d: &Diagnosis, cert: Option<&Certificate>) -> Row {
     for n in &d.dns_names {
         search.push(' ');
         search.push_str(n);
+    }
+    // `is:readiness` (and `is:<code>`) in the filter lists what the CA changes will break.
+    let mut readiness: Vec<&str> = d
+        .findings
+        .iter()
+        .filter(|f| f.code.is_readiness())
+        .map(|f| f.code.as_str())
+        .collect();
+    readiness.dedup();
+    if !readiness.is_empty() {
+        search.push_str(" is:readiness");
+        for c in readiness {
+            search.push_str(" is:");
+            search.push_str(c);
+        }
     }
     let root = d.root_cause.as_ref();
     Row {

@@ -74,6 +74,7 @@ bindings! {
     Global [ch('N')] "N" => Msg::Renew, "renew the Certificate (asks first)";
     Global [ch('e')] "e" => Msg::Export, "export this diagnosis (Markdown/JSON/HTML)";
     Global [ch('E')] "E" => Msg::ExportAll, "export every diagnosis";
+    Global [ch('u')] "u" => Msg::Unpause, "paused ACME account: open its unpause page";
     Overview [KeyCode::Enter, KeyCode::Right, ch('l')] "Enter / →" => Msg::Open, "open the chain";
     Overview [KeyCode::PageUp] "PgUp" => Msg::PageUp, "page up";
     Overview [KeyCode::PageDown] "PgDn" => Msg::PageDown, "page down";
@@ -94,6 +95,10 @@ bindings! {
 /// Keys in dialogs and while typing a filter, for the help screen (handled in [`map_key`]).
 pub const MODAL_HELP: &[(&str, &str)] = &[
     ("filter", "Enter keeps it, Esc clears it, Backspace deletes"),
+    (
+        "filter",
+        "is:readiness lists what the 2026 CA changes break",
+    ),
     (
         "filter",
         "the list shrinks as you type; every letter is typed",

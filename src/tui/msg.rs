@@ -130,6 +130,10 @@ pub enum Msg {
     },
     /// The actions learned what they needed for some namespaces.
     Prefetched,
+    /// Open (or show) the unpause page of the focused diagnosis's paused ACME account.
+    Unpause,
+    /// The browser was started on a URL (or not).
+    UrlOpened(Result<String, String>),
     /// An export was written (or not).
     Exported {
         /// The busy id.

@@ -67,10 +67,12 @@ pub async fn run(input: TuiInput) -> Result<(), TuiError> {
         size: (size.width, size.height),
         filter,
     };
-    let (app, cmds) = match &live {
+    let (mut app, cmds) = match &live {
         Some(_) => (App::new_live(cfg), Vec::new()),
         None => App::new(cfg, inventory),
     };
+    app.browser = std::env::var_os("DISPLAY").is_some_and(|v| !v.is_empty())
+        || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|v| !v.is_empty());
     let (feed, client) = match live {
         Some(l) => (Some(l.feed), Some(l.client)),
         None => (None, None),
@@ -188,6 +190,25 @@ impl Runner {
     }
 }
 
+/// Starts the desktop's browser on `url` (`xdg-open`, which returns once it has handed the
+/// URL over); bounded, its output kept off the screen the view draws on.
+async fn open_url(url: &str) -> Result<(), String> {
+    let child = tokio::process::Command::new("xdg-open")
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("xdg-open: {e}"))?;
+    match tokio::time::timeout(Duration::from_secs(10), child.wait_with_output()).await {
+        Ok(Ok(out)) if out.status.success() => Ok(()),
+        Ok(Ok(out)) => Err(format!("xdg-open exited with {}", out.status)),
+        Ok(Err(e)) => Err(format!("xdg-open: {e}")),
+        Err(_) => Err("xdg-open did not return within 10 s".to_owned()),
+    }
+}
+
 /// The message a command answers with when its task dies.
 fn failure_msg(cmd: &Cmd) -> Msg {
     let why = "the task panicked".to_owned();
@@ -210,6 +231,7 @@ fn failure_msg(cmd: &Cmd) -> Msg {
         },
         Cmd::Diagnose { .. } => Msg::LoadFailed(why),
         Cmd::Prefetch { .. } => Msg::Prefetched,
+        Cmd::OpenUrl { .. } => Msg::UrlOpened(Err(why)),
     }
 }
 
@@ -303,6 +325,7 @@ impl Executor {
                 self.actions.prefetch(namespaces).await;
                 Msg::Prefetched
             }
+            Cmd::OpenUrl { url } => Msg::UrlOpened(open_url(&url).await.map(|()| url)),
             Cmd::Perform { id, action } => {
                 let result = self.actions.perform(action.clone()).await;
                 Msg::ActionDone { id, action, result }

@@ -69,9 +69,37 @@ pub fn needs_redaction(text: &str) -> bool {
         || json_secrets(text)
 }
 
+/// An ACME CA's unpause link for a paused account (Boulder's self-service frontend,
+/// `sfe/v1/unpause?jwt=...`). Its token is kept: it only lets the holder lift the pause the
+/// CA put on this account (it grants no issuance and no access), and without it the link that
+/// is the one way out of the pause is useless. The link is public to anyone who can read the
+/// Order it came in.
+static UNPAUSE_URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"https://[A-Za-z0-9.\-]+(?::\d+)?/sfe/v1/unpause\?jwt=[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
+        .expect("valid regex")
+});
+
 /// Replaces private keys, JWTs, bearer credentials and secret-named values in `text` by a
-/// marker.
+/// marker; a CA's unpause link is kept whole (see [`UNPAUSE_URL`]).
 pub fn redact(text: &str) -> String {
+    if !needs_redaction(text) {
+        return text.to_owned();
+    }
+    if text.contains("/unpause?jwt=") && UNPAUSE_URL.is_match(text) {
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for m in UNPAUSE_URL.find_iter(text) {
+            out.push_str(&redact_all(&text[last..m.start()]));
+            out.push_str(m.as_str());
+            last = m.end();
+        }
+        out.push_str(&redact_all(&text[last..]));
+        return out;
+    }
+    redact_all(text)
+}
+
+fn redact_all(text: &str) -> String {
     if !needs_redaction(text) {
         return text.to_owned();
     }
@@ -124,6 +152,21 @@ mod tests {
         assert_eq!(redact(cut), "[private key redacted]");
         let tail = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\ndone";
         assert_eq!(redact(tail), "[private key redacted]\ndone");
+    }
+
+    #[test]
+    fn a_cas_unpause_link_is_kept_and_other_tokens_around_it_are_not() {
+        // The shape of Let's Encrypt's message (Boulder wfe2, ACME-2026 notes).
+        let url = "https://portal.letsencrypt.org/sfe/v1/unpause?jwt=eyJhbGciOiJIUzI1NiJ9.eyJhcGlWZXJzaW9uIjoidjEifQ.c2lnbmF0dXJlc2ln";
+        let t = format!(
+            "Please visit: {url} token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJlc2ln"
+        );
+        assert_eq!(
+            redact(&t),
+            format!("Please visit: {url} token [token redacted]")
+        );
+        // A JWT elsewhere in a URL is no unpause link.
+        assert!(!redact("https://evil.example/x?jwt=eyJhbGciOiJIUzI1NiJ9.eyJhcGlWZXJzaW9uIjoidjEifQ.c2lnbmF0dXJlc2ln").contains("eyJhbGci"));
     }
 
     /// The shapes a review found the first patterns missed.

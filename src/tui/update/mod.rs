@@ -40,6 +40,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         } => checks::done(app, key, generation, Err(error)),
         Msg::ActionDone { id, action, result } => write::action_done(app, id, action, result),
         Msg::Exported { id, result } => write::exported(app, id, result),
+        Msg::UrlOpened(Ok(url)) => app.say(StatusKind::Info, format!("opened {url}")),
+        Msg::UrlOpened(Err(why)) => app.say(
+            StatusKind::Error,
+            format!("could not open the browser ({why}): the link is in the advice"),
+        ),
         Msg::Help => {
             app.overlay = match app.overlay {
                 Some(Overlay::Help { .. }) => None,
@@ -69,6 +74,46 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
     Vec::new()
 }
 
+/// `u`: a paused ACME account is lifted only at the CA's unpause page, and retrying before
+/// only adds failed validations. Opens the page where a browser exists, else shows the link.
+fn unpause(app: &mut App) -> Vec<Cmd> {
+    let url = app
+        .estate
+        .as_ref()
+        .zip(app.focused_diagnosis())
+        .and_then(|(e, d)| e.diagnoses.get(d))
+        .and_then(|d| d.root_cause.as_ref())
+        .filter(|rc| rc.code == crate::model::Code::RatelimitAccountPaused)
+        .map(|rc| rc.unpause_url.clone());
+    match url {
+        None => {
+            app.say(
+                StatusKind::Info,
+                "u: this diagnosis is not a paused ACME account",
+            );
+            Vec::new()
+        }
+        Some(None) => {
+            app.say(
+                StatusKind::Info,
+                "the CA's message was cut before its unpause link: find it in cert-manager's logs or the Order's reason",
+            );
+            Vec::new()
+        }
+        Some(Some(url)) if app.browser => {
+            app.say(StatusKind::Info, format!("opening {url}"));
+            vec![Cmd::OpenUrl { url }]
+        }
+        Some(Some(url)) => {
+            app.say(
+                StatusKind::Info,
+                format!("no browser here: open {url} (select it in the advice to copy it)"),
+            );
+            Vec::new()
+        }
+    }
+}
+
 fn help_key(app: &mut App, msg: Msg) {
     let Some(Overlay::Help { scroll }) = &mut app.overlay else {
         return;
@@ -94,6 +139,7 @@ fn screen_key(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::Renew => write::ask_renew(app),
         Msg::Export => write::ask_export(app, false),
         Msg::ExportAll => write::ask_export(app, true),
+        Msg::Unpause => return unpause(app),
         Msg::Back if app.chain.is_some() => app.chain = None,
         // A filter is the last thing to undo before leaving.
         Msg::Back if !app.overview.filter.is_empty() => nav::overview_key(app, Msg::FilterCancel),
