@@ -13,9 +13,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use certdx::model::{Certificate, CertificateRequest, Challenge, Order};
+use dns_lab::{LabBuilder, Slots};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{CustomResourceExt, Resource};
-use dns_lab::{LabBuilder, Slots};
 use kube_lab::KubeLab;
 use serde_json::json;
 

@@ -181,7 +181,10 @@ spec: {request: "", issuerRef: {name: le}, dnsNames: [shop.example.com]}
         let e = find_target(&inv, "shop", "shop-tsl").unwrap_err();
         assert!(e.contains("closest: certificate/shop-tls"), "{e}");
         let e = find_target(&inv, "nosuchns", "shop-tls").unwrap_err();
-        assert!(e.contains("in namespace nosuchns: the namespace has none"), "{e}");
+        assert!(
+            e.contains("in namespace nosuchns: the namespace has none"),
+            "{e}"
+        );
         let e = find_target(&inv, "shop", "secret/shop-tls").unwrap_err();
         assert!(e.contains("not a kind retry works on"), "{e}");
         // A kind that exists under the name only as another kind is a miss, not a guess.

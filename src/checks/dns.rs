@@ -19,6 +19,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 pub use transport::Transport;
 
+use super::limit::{Destination, LimitConfig, Limits};
 use super::{AddressLookup, LookupError};
 use crate::model::DnsEvidence;
 
@@ -62,6 +63,8 @@ pub struct Dns {
 struct Inner {
     options: DnsOptions,
     resolvers: Vec<SocketAddr>,
+    /// Questions in flight per server, shared by every clone of the handle.
+    limits: Limits,
 }
 
 /// The server label used in evidence for answers from the recursive resolver.
@@ -75,7 +78,11 @@ impl Dns {
             None => system_resolvers()?,
         };
         Ok(Dns {
-            inner: Arc::new(Inner { options, resolvers }),
+            inner: Arc::new(Inner {
+                options,
+                resolvers,
+                limits: Limits::new(LimitConfig::default()),
+            }),
         })
     }
 
@@ -128,7 +135,6 @@ impl Dns {
         rtype: RecordType,
         recursion_desired: bool,
     ) -> DnsAnswer {
-        let started = Instant::now();
         let mut message = Message::query();
         message.add_query(Query::query(name.clone(), rtype));
         message.metadata.recursion_desired = recursion_desired;
@@ -144,8 +150,23 @@ impl Dns {
                 return DnsAnswer::failed(server_name, Some(addr), name, rtype, &reason);
             }
         };
+        let destination = if recursion_desired {
+            Destination::Recursive(addr)
+        } else {
+            Destination::Authoritative(addr)
+        };
+        let permit = self.inner.limits.acquire(destination).await;
+        // The clock starts once the question may go: waiting for the server's window is not
+        // the server being slow.
+        let started = Instant::now();
         let result = transport::exchange(addr, &bytes, id, self.options().timeout).await;
         let elapsed = started.elapsed();
+        match &result {
+            Ok(_) => permit.answered(),
+            Err(e) if e.starts_with("no answer within") => permit.timed_out(),
+            Err(_) => {}
+        }
+        drop(permit);
         match result {
             Ok((raw, transport)) => {
                 DnsAnswer::from_raw(server_name, addr, name, rtype, raw, transport, elapsed)

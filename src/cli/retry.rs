@@ -16,9 +16,9 @@ use super::args::{GlobalArgs, RetryArgs};
 use super::source::connect;
 use super::write::{check_target, confirm, refuse};
 use super::{CliError, EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, probe};
+use crate::actions::Action;
 use crate::actions::attempt::{Attempt, AttemptOutcome};
 use crate::actions::kube::KubeActions;
-use crate::actions::Action;
 use crate::actions::retry::{
     RetryContext, RetryDecision, RetryWrite, current_challenges, decide_retry,
 };

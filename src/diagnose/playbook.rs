@@ -218,7 +218,8 @@ pub async fn run_playbook(dns: &Dns, target: &Target, opts: &PlaybookOptions) ->
     }
 }
 
-/// Runs the playbook for many targets, at most `opts.concurrency` at once, in input order.
+/// Runs the playbook for many targets, at most `opts.concurrency` at once, results in input
+/// order.
 /// The resolver is tested first: one that cannot answer for the root zone would turn every
 /// name into "does not exist", so then no check runs and each target says why.
 pub async fn run_many(
@@ -232,11 +233,16 @@ pub async fn run_many(
     if let Some(f) = crate::checks::resolver::resolver_sanity(dns).await {
         return targets.iter().map(|t| not_checked(t, &f)).collect();
     }
-    futures::stream::iter(targets)
-        .map(|t| run_playbook(dns, t, opts))
-        .buffered(opts.concurrency.max(1))
+    // Unordered: a target waiting on a silent server must not hold back the ones behind it,
+    // as an ordered window would. What each server sees is bounded per destination (see
+    // `checks::limit`), so this bound is only how many checks are open at once.
+    let mut done: Vec<(usize, PlaybookResult)> = futures::stream::iter(targets.iter().enumerate())
+        .map(|(i, t)| async move { (i, run_playbook(dns, t, opts).await) })
+        .buffer_unordered(opts.concurrency.max(1))
         .collect()
-        .await
+        .await;
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// [`run_playbook`] after testing the resolver, for a single target.
