@@ -7,17 +7,21 @@
 //! the recursive resolver (`--resolver HOST:PORT`, or the system's `/etc/resolv.conf`) with
 //! recursion desired, and authoritative servers directly with recursion off.
 
+mod cache;
 mod transport;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 pub use transport::Transport;
+
+use cache::{Asked, Questions};
 
 use super::limit::{Destination, LimitConfig, Limits};
 use super::{AddressLookup, LookupError};
@@ -57,6 +61,8 @@ pub enum DnsError {
 #[derive(Debug, Clone)]
 pub struct Dns {
     inner: Arc<Inner>,
+    /// The run's answers, when this handle is one run's ([`Dns::for_run`]).
+    run: Option<Arc<Questions>>,
 }
 
 #[derive(Debug)]
@@ -83,7 +89,32 @@ impl Dns {
                 resolvers,
                 limits: Limits::new(LimitConfig::default()),
             }),
+            run: None,
         })
+    }
+
+    /// A handle for one run of checks: each distinct question (per server for authoritative
+    /// ones) is asked once and its answer shared by every check of the run, also with checks
+    /// asking while it is in flight. Per-server windows stay shared with `self`. Answers are
+    /// not kept beyond the run: a re-check must see DNS as it is then.
+    pub fn for_run(&self) -> Dns {
+        Dns {
+            inner: self.inner.clone(),
+            run: Some(Arc::new(Questions::default())),
+        }
+    }
+
+    /// This handle if it is already one run's, else [`Dns::for_run`].
+    pub fn in_run(&self) -> Dns {
+        match self.run {
+            Some(_) => self.clone(),
+            None => self.for_run(),
+        }
+    }
+
+    /// How many distinct questions this run has asked (0 outside a run).
+    pub fn questions_asked(&self) -> usize {
+        self.run.as_ref().map_or(0, |q| q.len())
     }
 
     /// The options this handle was built with.
@@ -106,7 +137,15 @@ impl Dns {
         name: &Name,
         rtype: RecordType,
     ) -> DnsAnswer {
-        self.query(server_name, addr, name, rtype, false).await
+        let Some(run) = &self.run else {
+            return self.query(server_name, addr, name, rtype, false).await;
+        };
+        let asked = Asked::Authoritative(server_name.to_owned(), addr);
+        let ask = || {
+            let (dns, label, name) = (self.clone(), server_name.to_owned(), name.clone());
+            async move { dns.query(&label, addr, &name, rtype, false).await }.boxed()
+        };
+        run.get_or_ask(asked, name, rtype, ask).await
     }
 
     /// Asks the recursive resolver, recursion desired.
@@ -114,6 +153,18 @@ impl Dns {
     /// With several configured resolvers the next one is tried when one fails to answer or
     /// answers SERVFAIL/REFUSED, as a stub resolver would; the last answer is returned.
     pub async fn query_recursive(&self, name: &Name, rtype: RecordType) -> DnsAnswer {
+        let Some(run) = &self.run else {
+            return self.ask_recursive(name, rtype).await;
+        };
+        let ask = || {
+            let (dns, name) = (self.clone(), name.clone());
+            async move { dns.ask_recursive(&name, rtype).await }.boxed()
+        };
+        run.get_or_ask(Asked::Recursive, name, rtype, ask).await
+    }
+
+    /// [`Dns::query_recursive`] without the run's answers.
+    async fn ask_recursive(&self, name: &Name, rtype: RecordType) -> DnsAnswer {
         let mut last = None;
         for addr in self.resolvers() {
             let answer = self.query(RECURSIVE, *addr, name, rtype, true).await;
@@ -550,6 +601,64 @@ mod tests {
         assert_eq!(rcode_name(ResponseCode::NXDomain), "NXDOMAIN");
         assert_eq!(rcode_name(ResponseCode::Refused), "REFUSED");
         assert_eq!(rcode_name(ResponseCode::ServFail), "SERVFAIL");
+    }
+
+    /// A UDP server on loopback that answers every question with an empty NOERROR, after
+    /// `delay`, and counts the questions it got.
+    async fn counting_server(delay: Duration) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        let socket = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let addr = socket.local_addr().unwrap();
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            while let Ok((n, peer)) = socket.recv_from(&mut buf).await {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut reply = buf[..n].to_vec();
+                reply[2] |= 0x80; // QR: an answer, rcode 0, nothing in it
+                let socket = socket.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = socket.send_to(&reply, peer).await;
+                });
+            }
+        });
+        (addr, count)
+    }
+
+    #[tokio::test]
+    async fn a_run_asks_each_question_once_and_per_server_questions_per_server() {
+        let (resolver, resolver_seen) = counting_server(Duration::from_millis(100)).await;
+        let (auth, auth_seen) = counting_server(Duration::ZERO).await;
+        let dns = Dns::new(DnsOptions {
+            resolver: Some(resolver),
+            timeout: Duration::from_secs(2),
+            authoritative_port: auth.port(),
+        })
+        .unwrap();
+        let run = dns.for_run();
+        let name = fqdn("example.com").unwrap();
+        // Twenty askers at once: the second and later wait for the first answer.
+        let answers =
+            futures::future::join_all((0..20).map(|_| run.query_recursive(&name, RecordType::SOA)))
+                .await;
+        assert!(answers.iter().all(|a| a.failure().is_none()));
+        let upper = fqdn("EXAMPLE.com").unwrap();
+        run.query_recursive(&upper, RecordType::SOA).await;
+        assert_eq!(resolver_seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+        run.query_recursive(&name, RecordType::NS).await;
+        assert_eq!(resolver_seen.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // The same question of the resolver and of an authoritative server are two questions.
+        run.query_authoritative("ns1.", auth, &name, RecordType::SOA)
+            .await;
+        run.query_authoritative("ns1.", auth, &name, RecordType::SOA)
+            .await;
+        assert_eq!(auth_seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(run.questions_asked(), 3);
+        // Another run, and a handle outside any run, ask again.
+        dns.for_run().query_recursive(&name, RecordType::SOA).await;
+        dns.query_recursive(&name, RecordType::SOA).await;
+        assert_eq!(resolver_seen.load(std::sync::atomic::Ordering::SeqCst), 4);
     }
 
     #[tokio::test]

@@ -233,6 +233,9 @@ pub async fn run_many(
     if let Some(f) = crate::checks::resolver::resolver_sanity(dns).await {
         return targets.iter().map(|t| not_checked(t, &f)).collect();
     }
+    // One run: the questions targets share (zone cuts, NS sets, CAA above the names) are
+    // asked once.
+    let dns = &dns.in_run();
     // Unordered: a target waiting on a silent server must not hold back the ones behind it,
     // as an ordered window would. What each server sees is bounded per destination (see
     // `checks::limit`), so this bound is only how many checks are open at once.
@@ -251,6 +254,7 @@ pub async fn run_playbook_guarded(
     target: &Target,
     opts: &PlaybookOptions,
 ) -> PlaybookResult {
+    let dns = &dns.in_run();
     match crate::checks::resolver::resolver_sanity(dns).await {
         Some(f) => not_checked(target, &f),
         None => run_playbook(dns, target, opts).await,
