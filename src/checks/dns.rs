@@ -25,7 +25,7 @@ use cache::{Asked, Questions};
 
 use super::limit::{Destination, LimitConfig, Limits};
 use super::{AddressLookup, LookupError};
-use crate::model::DnsEvidence;
+use crate::model::{Code, DnsEvidence, Evidence, Finding};
 
 /// How certdx talks to DNS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +72,15 @@ struct Inner {
     /// Questions in flight per server, shared by every clone of the handle.
     limits: Limits,
 }
+
+/// How a question that goes unanswered is asked again: UDP (with its own resend half-way),
+/// then TCP (a lost datagram, or a server shedding UDP under load, still takes connections),
+/// then UDP once more, as long as the budget lasts.
+const RETRY_PLAN: [Transport; 3] = [Transport::Udp, Transport::TcpAfterTimeout, Transport::Udp];
+
+/// A question's budget in per-question timeouts (`--timeout` / 3 each): a silent server costs
+/// two timeouts, not one, before a check reports it.
+const BUDGET_TIMEOUTS: u32 = 2;
 
 /// The server label used in evidence for answers from the recursive resolver.
 pub const RECURSIVE: &str = "recursive";
@@ -206,28 +215,69 @@ impl Dns {
         } else {
             Destination::Authoritative(addr)
         };
-        let permit = self.inner.limits.acquire(destination).await;
-        // The clock starts once the question may go: waiting for the server's window is not
-        // the server being slow.
-        let started = Instant::now();
-        let result = transport::exchange(addr, &bytes, id, self.options().timeout).await;
-        let elapsed = started.elapsed();
-        match &result {
-            Ok(_) => permit.answered(),
-            Err(e) if e.starts_with("no answer within") => permit.timed_out(),
-            Err(_) => {}
-        }
-        drop(permit);
-        match result {
-            Ok((raw, transport)) => {
-                DnsAnswer::from_raw(server_name, addr, name, rtype, raw, transport, elapsed)
+        let timeout = self.options().timeout;
+        // The question's budget starts once it may first go: waiting for the server's window
+        // is not the server being slow.
+        let mut first: Option<Instant> = None;
+        let mut missed: Vec<String> = Vec::new();
+        for via in RETRY_PLAN {
+            let permit = self.inner.limits.acquire(destination).await;
+            let now = Instant::now();
+            let began = *first.get_or_insert(now);
+            let left = (began + timeout * BUDGET_TIMEOUTS).saturating_duration_since(now);
+            if !missed.is_empty() && left < timeout / 4 {
+                break;
             }
-            Err(e) => {
-                let mut answer = DnsAnswer::failed(server_name, Some(addr), name, rtype, &e);
-                answer.evidence.elapsed_ms = elapsed.as_millis() as u64;
-                answer
+            let deadline = timeout.min(left);
+            let result = match via {
+                Transport::Udp => transport::exchange(addr, &bytes, id, deadline).await,
+                _ => transport::exchange_tcp(addr, &bytes, id, deadline)
+                    .await
+                    .map(|raw| (raw, Transport::TcpAfterTimeout)),
+            };
+            match &result {
+                Ok(_) => permit.answered(),
+                Err(e) if transport::is_timeout(e) => permit.timed_out(),
+                Err(_) => {}
+            }
+            drop(permit);
+            let elapsed = began.elapsed();
+            match result {
+                Ok((raw, carried)) => {
+                    return DnsAnswer::from_raw(
+                        server_name,
+                        addr,
+                        name,
+                        rtype,
+                        raw,
+                        carried,
+                        elapsed,
+                    );
+                }
+                // A server that refuses UDP outright, or answers garbage, is not asked again;
+                // a TCP attempt that fails is no reason to stop asking over UDP.
+                Err(e) if via == Transport::Udp && !transport::is_timeout(&e) => {
+                    missed.push(e);
+                    break;
+                }
+                Err(e) => {
+                    let kind = if via == Transport::Udp { "UDP" } else { "TCP" };
+                    missed.push(if missed.is_empty() {
+                        e
+                    } else {
+                        format!("{kind}: {e}")
+                    });
+                }
             }
         }
+        let reason = match missed.split_first() {
+            Some((only, [])) => only.clone(),
+            Some((head, rest)) => format!("{head}; asked again: {}", rest.join("; ")),
+            None => "not asked".to_owned(),
+        };
+        let mut answer = DnsAnswer::failed(server_name, Some(addr), name, rtype, &reason);
+        answer.evidence.elapsed_ms = first.map_or(0, |f| f.elapsed().as_millis() as u64);
+        answer
     }
 
     /// The A and AAAA records of `name` through the recursive resolver, asked in parallel.
@@ -341,11 +391,16 @@ impl DnsAnswer {
         answer.evidence.answers = answer.answers().iter().map(format_record).collect();
         answer.evidence.ttl = answer.ttl();
         answer.evidence.soa_serial = answer.soa_serial();
-        if transport == Transport::Tcp {
-            answer
+        match transport {
+            Transport::Tcp => answer
                 .evidence
                 .question
-                .push_str(" (TCP after truncated UDP)");
+                .push_str(" (TCP after truncated UDP)"),
+            Transport::TcpAfterTimeout => answer
+                .evidence
+                .question
+                .push_str(" (TCP after UDP went unanswered)"),
+            Transport::Udp => {}
         }
         answer
     }
@@ -362,6 +417,51 @@ impl DnsAnswer {
             Some(r) => Some(rcode_name(r)),
             None => Some("no answer".to_owned()),
         }
+    }
+
+    /// Whether the server let the question's whole budget pass without answering, asked
+    /// again included: that says something about the server or the path to it, nothing
+    /// about the name. (A refused connection is an answer of sorts, and stays a failure.)
+    pub fn no_answer(&self) -> bool {
+        self.raw.is_none()
+            && self.rcode.is_none()
+            && self.error.as_deref().is_some_and(transport::is_timeout)
+    }
+
+    /// Who was asked, in words: `the recursive resolver 127.0.0.53:53`, `ns1.example.com.
+    /// (192.0.2.1:53)`.
+    pub fn server_label(&self) -> String {
+        let addr = self
+            .evidence
+            .address
+            .map(|a| format!(" {a}"))
+            .unwrap_or_default();
+        if self.evidence.server == RECURSIVE {
+            format!("the recursive resolver{addr}")
+        } else {
+            format!("nameserver {}{addr}", self.evidence.server)
+        }
+    }
+
+    /// The `check-inconclusive` finding for an answer that never came: `what` (e.g. `the
+    /// CAA check of www.example.com`) could not finish, and the server that did not answer
+    /// is named, instead of a verdict about the name nobody gave.
+    pub fn inconclusive(&self, what: &str) -> Finding {
+        let why = self.failure().unwrap_or_else(|| "no answer".to_owned());
+        Finding::new(
+            Code::CheckInconclusive,
+            format!(
+                "{what} is inconclusive: {} did not answer {} {} ({why})",
+                self.server_label(),
+                self.name,
+                self.rtype
+            ),
+        )
+        .with_detail(
+            "No answer is not a verdict about the name: the question was asked again (TCP after \
+             UDP) within its time budget and still went unanswered.",
+        )
+        .with_evidence(Evidence::Dns(self.evidence.clone()))
     }
 
     /// Whether the server said the name does not exist.

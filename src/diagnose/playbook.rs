@@ -150,9 +150,23 @@ pub async fn run_playbook(dns: &Dns, target: &Target, opts: &PlaybookOptions) ->
     // A name that cannot exist or cannot be resolved makes the other checks report the same
     // failure again in their own words: skip them.
     let hopeless = checks[0].status == CheckStatus::Failed;
+    // Without the addresses (the resolver did not answer) HTTP-01 has nothing to probe:
+    // saying "no address" would be a verdict nobody gave.
+    let unresolved = addresses.is_empty()
+        && checks[0]
+            .findings
+            .iter()
+            .any(|f| f.code == crate::model::Code::CheckInconclusive);
     if !hopeless {
         let method_check = async {
             match target.method {
+                Method::Http01 if unresolved => Some(CheckReport {
+                    name: "http01".to_owned(),
+                    target: target.name.clone(),
+                    status: CheckStatus::Skipped,
+                    duration_ms: 0,
+                    findings: Vec::new(),
+                }),
                 Method::Http01 if !wildcard => Some(
                     check_http01(
                         bare,
