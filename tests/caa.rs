@@ -319,9 +319,11 @@ async fn dead_resolver_fails_the_lookup_in_bounded_time() {
     .unwrap();
     let started = Instant::now();
     let r = check_caa(&dns, "a.b.c.example.test", false, LE, None, None).await;
+    // No answer at all, even asked again, is no verdict about the name's CAA: inconclusive,
+    // naming the resolver, not caa-lookup-failed.
     assert_eq!(
         codes(&r.findings),
-        [Code::CaaLookupFailed],
+        [Code::CheckInconclusive],
         "{:#?}",
         r.findings
     );
@@ -334,9 +336,10 @@ async fn dead_resolver_fails_the_lookup_in_bounded_time() {
             .unwrap_or_default()
             .contains("no answer within 800 ms")
     );
-    // Five levels asked at once: one timeout, not five.
+    assert!(r.findings[0].summary.contains("the recursive resolver"));
+    // Five levels asked at once: one question's budget (two timeouts), not five.
     assert!(
-        started.elapsed() < Duration::from_millis(1600),
+        started.elapsed() < Duration::from_millis(2400),
         "took {:?}",
         started.elapsed()
     );

@@ -221,8 +221,9 @@ async fn silent_servers_cost_one_timeout_not_the_sum() {
         assert!(error.contains("no answer within 2000 ms"), "{error}");
         assert!(ev[0].elapsed_ms >= 1900, "{}", ev[0].elapsed_ms);
     }
-    // Asked in sequence the two silent servers alone would take 4 s (8 s with their SOA).
-    assert!(elapsed < Duration::from_millis(3500), "took {elapsed:?}");
+    // Each silent server gets its question's budget (two timeouts: UDP, TCP refused, UDP
+    // again); asked in sequence the two alone would take 8 s (16 s with their SOA).
+    assert!(elapsed < Duration::from_millis(5500), "took {elapsed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -468,15 +469,16 @@ async fn dead_resolver_gives_a_finding_in_bounded_time() {
     let started = Instant::now();
     let report = check_dns01(&dns, "www.example.test", Some(TOKEN)).await;
     let elapsed = started.elapsed();
+    // A resolver that never answers says nothing about the zone: inconclusive, naming it.
     assert_eq!(
         codes(&report.findings),
-        [Code::DnsLookupFailed],
+        [Code::CheckInconclusive],
         "{:#?}",
         report.findings
     );
     let f = &report.findings[0];
     assert!(
-        f.summary.contains("the recursive resolver failed"),
+        f.summary.contains("the recursive resolver"),
         "{}",
         f.summary
     );
@@ -485,6 +487,6 @@ async fn dead_resolver_gives_a_finding_in_bounded_time() {
         "{}",
         f.summary
     );
-    // CNAME probe, then the parallel SOA walk: two timeouts, not one per level.
-    assert!(elapsed < Duration::from_millis(3000), "took {elapsed:?}");
+    // CNAME probe, then the parallel SOA walk: two question budgets, not one per level.
+    assert!(elapsed < Duration::from_millis(4500), "took {elapsed:?}");
 }

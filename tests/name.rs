@@ -294,9 +294,11 @@ async fn resolver_that_does_not_answer() {
     let started = Instant::now();
     let (report, found) = check_name(&dns, "www.example.test", Method::Http01).await;
     let elapsed = started.elapsed();
+    // Silence, even asked again, is no verdict about the name: inconclusive, naming the
+    // resolver, not dns-lookup-failed.
     assert_eq!(
         codes(&report.findings),
-        [Code::DnsLookupFailed],
+        [Code::CheckInconclusive],
         "{:#?}",
         report.findings
     );
@@ -307,14 +309,15 @@ async fn resolver_that_does_not_answer() {
         f.summary
     );
     assert!(
-        f.detail.contains(&silent.local_addr().unwrap().to_string()),
+        f.summary
+            .contains(&silent.local_addr().unwrap().to_string()),
         "{}",
-        f.detail
+        f.summary
     );
     assert!(found.is_empty());
-    // A and AAAA in parallel: one timeout.
-    assert!(elapsed >= Duration::from_millis(650), "{elapsed:?}");
-    assert!(elapsed < Duration::from_millis(1300), "{elapsed:?}");
+    // A and AAAA in parallel, each asked again within its budget of two timeouts.
+    assert!(elapsed >= Duration::from_millis(1300), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(2300), "{elapsed:?}");
 
     // Nothing listening at all is reported at once.
     let closed = Dns::new(DnsOptions {

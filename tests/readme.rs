@@ -16,6 +16,7 @@ fn section(code: Code) -> &'static str {
         "ACME errors and rate limits"
     } else if id.starts_with("dns-")
         || id.starts_with("local-")
+        || id == "check-inconclusive"
         || id == "invalid-identifier"
         || id == "wildcard-needs-dns01"
     {

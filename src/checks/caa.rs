@@ -123,6 +123,10 @@ async fn caa_findings(dns: &Dns, name: &str, req: &Request<'_>) -> Vec<Finding> 
         .collect();
 
     for level in &levels {
+        if level.answer.no_answer() {
+            let what = format!("the CAA check of {base}");
+            return vec![level.answer.inconclusive(&what)];
+        }
         if let Some(reason) = level.failure() {
             return vec![
                 Finding::new(

@@ -7,20 +7,25 @@
 //! the recursive resolver (`--resolver HOST:PORT`, or the system's `/etc/resolv.conf`) with
 //! recursion desired, and authoritative servers directly with recursion off.
 
+mod cache;
 mod transport;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 pub use transport::Transport;
 
+use cache::{Asked, Questions};
+
+use super::limit::{Destination, LimitConfig, Limits};
 use super::{AddressLookup, LookupError};
-use crate::model::DnsEvidence;
+use crate::model::{Code, DnsEvidence, Evidence, Finding};
 
 /// How certdx talks to DNS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,13 +61,26 @@ pub enum DnsError {
 #[derive(Debug, Clone)]
 pub struct Dns {
     inner: Arc<Inner>,
+    /// The run's answers, when this handle is one run's ([`Dns::for_run`]).
+    run: Option<Arc<Questions>>,
 }
 
 #[derive(Debug)]
 struct Inner {
     options: DnsOptions,
     resolvers: Vec<SocketAddr>,
+    /// Questions in flight per server, shared by every clone of the handle.
+    limits: Limits,
 }
+
+/// How a question that goes unanswered is asked again: UDP (with its own resend half-way),
+/// then TCP (a lost datagram, or a server shedding UDP under load, still takes connections),
+/// then UDP once more, as long as the budget lasts.
+const RETRY_PLAN: [Transport; 3] = [Transport::Udp, Transport::TcpAfterTimeout, Transport::Udp];
+
+/// A question's budget in per-question timeouts (`--timeout` / 3 each): a silent server costs
+/// two timeouts, not one, before a check reports it.
+const BUDGET_TIMEOUTS: u32 = 2;
 
 /// The server label used in evidence for answers from the recursive resolver.
 pub const RECURSIVE: &str = "recursive";
@@ -75,8 +93,37 @@ impl Dns {
             None => system_resolvers()?,
         };
         Ok(Dns {
-            inner: Arc::new(Inner { options, resolvers }),
+            inner: Arc::new(Inner {
+                options,
+                resolvers,
+                limits: Limits::new(LimitConfig::default()),
+            }),
+            run: None,
         })
+    }
+
+    /// A handle for one run of checks: each distinct question (per server for authoritative
+    /// ones) is asked once and its answer shared by every check of the run, also with checks
+    /// asking while it is in flight. Per-server windows stay shared with `self`. Answers are
+    /// not kept beyond the run: a re-check must see DNS as it is then.
+    pub fn for_run(&self) -> Dns {
+        Dns {
+            inner: self.inner.clone(),
+            run: Some(Arc::new(Questions::default())),
+        }
+    }
+
+    /// This handle if it is already one run's, else [`Dns::for_run`].
+    pub fn in_run(&self) -> Dns {
+        match self.run {
+            Some(_) => self.clone(),
+            None => self.for_run(),
+        }
+    }
+
+    /// How many distinct questions this run has asked (0 outside a run).
+    pub fn questions_asked(&self) -> usize {
+        self.run.as_ref().map_or(0, |q| q.len())
     }
 
     /// The options this handle was built with.
@@ -99,7 +146,15 @@ impl Dns {
         name: &Name,
         rtype: RecordType,
     ) -> DnsAnswer {
-        self.query(server_name, addr, name, rtype, false).await
+        let Some(run) = &self.run else {
+            return self.query(server_name, addr, name, rtype, false).await;
+        };
+        let asked = Asked::Authoritative(server_name.to_owned(), addr);
+        let ask = || {
+            let (dns, label, name) = (self.clone(), server_name.to_owned(), name.clone());
+            async move { dns.query(&label, addr, &name, rtype, false).await }.boxed()
+        };
+        run.get_or_ask(asked, name, rtype, ask).await
     }
 
     /// Asks the recursive resolver, recursion desired.
@@ -107,6 +162,18 @@ impl Dns {
     /// With several configured resolvers the next one is tried when one fails to answer or
     /// answers SERVFAIL/REFUSED, as a stub resolver would; the last answer is returned.
     pub async fn query_recursive(&self, name: &Name, rtype: RecordType) -> DnsAnswer {
+        let Some(run) = &self.run else {
+            return self.ask_recursive(name, rtype).await;
+        };
+        let ask = || {
+            let (dns, name) = (self.clone(), name.clone());
+            async move { dns.ask_recursive(&name, rtype).await }.boxed()
+        };
+        run.get_or_ask(Asked::Recursive, name, rtype, ask).await
+    }
+
+    /// [`Dns::query_recursive`] without the run's answers.
+    async fn ask_recursive(&self, name: &Name, rtype: RecordType) -> DnsAnswer {
         let mut last = None;
         for addr in self.resolvers() {
             let answer = self.query(RECURSIVE, *addr, name, rtype, true).await;
@@ -128,7 +195,6 @@ impl Dns {
         rtype: RecordType,
         recursion_desired: bool,
     ) -> DnsAnswer {
-        let started = Instant::now();
         let mut message = Message::query();
         message.add_query(Query::query(name.clone(), rtype));
         message.metadata.recursion_desired = recursion_desired;
@@ -144,18 +210,74 @@ impl Dns {
                 return DnsAnswer::failed(server_name, Some(addr), name, rtype, &reason);
             }
         };
-        let result = transport::exchange(addr, &bytes, id, self.options().timeout).await;
-        let elapsed = started.elapsed();
-        match result {
-            Ok((raw, transport)) => {
-                DnsAnswer::from_raw(server_name, addr, name, rtype, raw, transport, elapsed)
+        let destination = if recursion_desired {
+            Destination::Recursive(addr)
+        } else {
+            Destination::Authoritative(addr)
+        };
+        let timeout = self.options().timeout;
+        // The question's budget starts once it may first go: waiting for the server's window
+        // is not the server being slow.
+        let mut first: Option<Instant> = None;
+        let mut missed: Vec<String> = Vec::new();
+        for via in RETRY_PLAN {
+            let permit = self.inner.limits.acquire(destination).await;
+            let now = Instant::now();
+            let began = *first.get_or_insert(now);
+            let left = (began + timeout * BUDGET_TIMEOUTS).saturating_duration_since(now);
+            if !missed.is_empty() && left < timeout / 4 {
+                break;
             }
-            Err(e) => {
-                let mut answer = DnsAnswer::failed(server_name, Some(addr), name, rtype, &e);
-                answer.evidence.elapsed_ms = elapsed.as_millis() as u64;
-                answer
+            let deadline = timeout.min(left);
+            let result = match via {
+                Transport::Udp => transport::exchange(addr, &bytes, id, deadline).await,
+                _ => transport::exchange_tcp(addr, &bytes, id, deadline)
+                    .await
+                    .map(|raw| (raw, Transport::TcpAfterTimeout)),
+            };
+            match &result {
+                Ok(_) => permit.answered(),
+                Err(e) if transport::is_timeout(e) => permit.timed_out(),
+                Err(_) => {}
+            }
+            drop(permit);
+            let elapsed = began.elapsed();
+            match result {
+                Ok((raw, carried)) => {
+                    return DnsAnswer::from_raw(
+                        server_name,
+                        addr,
+                        name,
+                        rtype,
+                        raw,
+                        carried,
+                        elapsed,
+                    );
+                }
+                // A server that refuses UDP outright, or answers garbage, is not asked again;
+                // a TCP attempt that fails is no reason to stop asking over UDP.
+                Err(e) if via == Transport::Udp && !transport::is_timeout(&e) => {
+                    missed.push(e);
+                    break;
+                }
+                Err(e) => {
+                    let kind = if via == Transport::Udp { "UDP" } else { "TCP" };
+                    missed.push(if missed.is_empty() {
+                        e
+                    } else {
+                        format!("{kind}: {e}")
+                    });
+                }
             }
         }
+        let reason = match missed.split_first() {
+            Some((only, [])) => only.clone(),
+            Some((head, rest)) => format!("{head}; asked again: {}", rest.join("; ")),
+            None => "not asked".to_owned(),
+        };
+        let mut answer = DnsAnswer::failed(server_name, Some(addr), name, rtype, &reason);
+        answer.evidence.elapsed_ms = first.map_or(0, |f| f.elapsed().as_millis() as u64);
+        answer
     }
 
     /// The A and AAAA records of `name` through the recursive resolver, asked in parallel.
@@ -269,11 +391,16 @@ impl DnsAnswer {
         answer.evidence.answers = answer.answers().iter().map(format_record).collect();
         answer.evidence.ttl = answer.ttl();
         answer.evidence.soa_serial = answer.soa_serial();
-        if transport == Transport::Tcp {
-            answer
+        match transport {
+            Transport::Tcp => answer
                 .evidence
                 .question
-                .push_str(" (TCP after truncated UDP)");
+                .push_str(" (TCP after truncated UDP)"),
+            Transport::TcpAfterTimeout => answer
+                .evidence
+                .question
+                .push_str(" (TCP after UDP went unanswered)"),
+            Transport::Udp => {}
         }
         answer
     }
@@ -290,6 +417,51 @@ impl DnsAnswer {
             Some(r) => Some(rcode_name(r)),
             None => Some("no answer".to_owned()),
         }
+    }
+
+    /// Whether the server let the question's whole budget pass without answering, asked
+    /// again included: that says something about the server or the path to it, nothing
+    /// about the name. (A refused connection is an answer of sorts, and stays a failure.)
+    pub fn no_answer(&self) -> bool {
+        self.raw.is_none()
+            && self.rcode.is_none()
+            && self.error.as_deref().is_some_and(transport::is_timeout)
+    }
+
+    /// Who was asked, in words: `the recursive resolver 127.0.0.53:53`, `ns1.example.com.
+    /// (192.0.2.1:53)`.
+    pub fn server_label(&self) -> String {
+        let addr = self
+            .evidence
+            .address
+            .map(|a| format!(" {a}"))
+            .unwrap_or_default();
+        if self.evidence.server == RECURSIVE {
+            format!("the recursive resolver{addr}")
+        } else {
+            format!("nameserver {}{addr}", self.evidence.server)
+        }
+    }
+
+    /// The `check-inconclusive` finding for an answer that never came: `what` (e.g. `the
+    /// CAA check of www.example.com`) could not finish, and the server that did not answer
+    /// is named, instead of a verdict about the name nobody gave.
+    pub fn inconclusive(&self, what: &str) -> Finding {
+        let why = self.failure().unwrap_or_else(|| "no answer".to_owned());
+        Finding::new(
+            Code::CheckInconclusive,
+            format!(
+                "{what} is inconclusive: {} did not answer {} {} ({why})",
+                self.server_label(),
+                self.name,
+                self.rtype
+            ),
+        )
+        .with_detail(
+            "No answer is not a verdict about the name: the question was asked again (TCP after \
+             UDP) within its time budget and still went unanswered.",
+        )
+        .with_evidence(Evidence::Dns(self.evidence.clone()))
     }
 
     /// Whether the server said the name does not exist.
@@ -529,6 +701,64 @@ mod tests {
         assert_eq!(rcode_name(ResponseCode::NXDomain), "NXDOMAIN");
         assert_eq!(rcode_name(ResponseCode::Refused), "REFUSED");
         assert_eq!(rcode_name(ResponseCode::ServFail), "SERVFAIL");
+    }
+
+    /// A UDP server on loopback that answers every question with an empty NOERROR, after
+    /// `delay`, and counts the questions it got.
+    async fn counting_server(delay: Duration) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        let socket = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let addr = socket.local_addr().unwrap();
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            while let Ok((n, peer)) = socket.recv_from(&mut buf).await {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut reply = buf[..n].to_vec();
+                reply[2] |= 0x80; // QR: an answer, rcode 0, nothing in it
+                let socket = socket.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = socket.send_to(&reply, peer).await;
+                });
+            }
+        });
+        (addr, count)
+    }
+
+    #[tokio::test]
+    async fn a_run_asks_each_question_once_and_per_server_questions_per_server() {
+        let (resolver, resolver_seen) = counting_server(Duration::from_millis(100)).await;
+        let (auth, auth_seen) = counting_server(Duration::ZERO).await;
+        let dns = Dns::new(DnsOptions {
+            resolver: Some(resolver),
+            timeout: Duration::from_secs(2),
+            authoritative_port: auth.port(),
+        })
+        .unwrap();
+        let run = dns.for_run();
+        let name = fqdn("example.com").unwrap();
+        // Twenty askers at once: the second and later wait for the first answer.
+        let answers =
+            futures::future::join_all((0..20).map(|_| run.query_recursive(&name, RecordType::SOA)))
+                .await;
+        assert!(answers.iter().all(|a| a.failure().is_none()));
+        let upper = fqdn("EXAMPLE.com").unwrap();
+        run.query_recursive(&upper, RecordType::SOA).await;
+        assert_eq!(resolver_seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+        run.query_recursive(&name, RecordType::NS).await;
+        assert_eq!(resolver_seen.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // The same question of the resolver and of an authoritative server are two questions.
+        run.query_authoritative("ns1.", auth, &name, RecordType::SOA)
+            .await;
+        run.query_authoritative("ns1.", auth, &name, RecordType::SOA)
+            .await;
+        assert_eq!(auth_seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(run.questions_asked(), 3);
+        // Another run, and a handle outside any run, ask again.
+        dns.for_run().query_recursive(&name, RecordType::SOA).await;
+        dns.query_recursive(&name, RecordType::SOA).await;
+        assert_eq!(resolver_seen.load(std::sync::atomic::Ordering::SeqCst), 4);
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ pub mod dns01;
 pub mod explain;
 pub mod http01;
 pub mod k8s_reason;
+pub mod limit;
 pub mod name;
 pub mod ratelimit;
 pub mod resolver;

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use super::CheckReport;
-use super::dns::{Dns, fqdn};
+use super::dns::{Dns, DnsAnswer, fqdn};
 use crate::model::{Code, Evidence, Finding, Severity};
 
 /// The ACME validation method a name is being checked for.
@@ -135,8 +135,9 @@ fn validate_label(label: &str) -> Result<(), String> {
 /// Findings: `invalid-identifier`; `wildcard-needs-dns01` (a wildcard with HTTP-01, which is
 /// not resolved further); `dns-nxdomain` (for DNS-01 only when the registered domain itself is
 /// missing: a DNS-01-only name legitimately has no records of its own);
-/// `dns-lookup-failed` (SERVFAIL, REFUSED, timeout; a warning when the other address family
-/// still answered or the method is DNS-01, which does not need addresses);
+/// `dns-lookup-failed` (SERVFAIL, REFUSED, an undecodable answer; a warning when the other
+/// address family still answered or the method is DNS-01, which does not need addresses);
+/// `check-inconclusive` when the resolver did not answer at all, even asked again;
 /// `http01-no-address`. Returns the addresses found, for the HTTP-01 check.
 pub async fn check_name(dns: &Dns, name: &str, method: Method) -> (CheckReport, Vec<IpAddr>) {
     let started = Instant::now();
@@ -184,6 +185,18 @@ async fn name_findings(dns: &Dns, name: &str, method: Method) -> (Vec<Finding>, 
         .filter_map(|a| a.failure().map(|f| format!("{} {}: {f}", a.name, a.rtype)))
         .collect();
     let mut findings = Vec::new();
+
+    let unanswered: Vec<&DnsAnswer> = [&answers.v4, &answers.v6]
+        .into_iter()
+        .filter(|a| a.failure().is_some())
+        .collect();
+    if !unanswered.is_empty() && unanswered.iter().all(|a| a.no_answer()) {
+        // The resolver said nothing, even asked again: that is about it, not the name.
+        let mut finding = unanswered[0].inconclusive(&format!("resolving {base}"));
+        finding.evidence = evidence.to_vec();
+        findings.push(finding);
+        return (findings, addresses);
+    }
 
     if !failures.is_empty() {
         let resolvers = dns

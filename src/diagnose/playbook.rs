@@ -150,9 +150,23 @@ pub async fn run_playbook(dns: &Dns, target: &Target, opts: &PlaybookOptions) ->
     // A name that cannot exist or cannot be resolved makes the other checks report the same
     // failure again in their own words: skip them.
     let hopeless = checks[0].status == CheckStatus::Failed;
+    // Without the addresses (the resolver did not answer) HTTP-01 has nothing to probe:
+    // saying "no address" would be a verdict nobody gave.
+    let unresolved = addresses.is_empty()
+        && checks[0]
+            .findings
+            .iter()
+            .any(|f| f.code == crate::model::Code::CheckInconclusive);
     if !hopeless {
         let method_check = async {
             match target.method {
+                Method::Http01 if unresolved => Some(CheckReport {
+                    name: "http01".to_owned(),
+                    target: target.name.clone(),
+                    status: CheckStatus::Skipped,
+                    duration_ms: 0,
+                    findings: Vec::new(),
+                }),
                 Method::Http01 if !wildcard => Some(
                     check_http01(
                         bare,
@@ -218,7 +232,8 @@ pub async fn run_playbook(dns: &Dns, target: &Target, opts: &PlaybookOptions) ->
     }
 }
 
-/// Runs the playbook for many targets, at most `opts.concurrency` at once, in input order.
+/// Runs the playbook for many targets, at most `opts.concurrency` at once, results in input
+/// order.
 /// The resolver is tested first: one that cannot answer for the root zone would turn every
 /// name into "does not exist", so then no check runs and each target says why.
 pub async fn run_many(
@@ -232,11 +247,19 @@ pub async fn run_many(
     if let Some(f) = crate::checks::resolver::resolver_sanity(dns).await {
         return targets.iter().map(|t| not_checked(t, &f)).collect();
     }
-    futures::stream::iter(targets)
-        .map(|t| run_playbook(dns, t, opts))
-        .buffered(opts.concurrency.max(1))
+    // One run: the questions targets share (zone cuts, NS sets, CAA above the names) are
+    // asked once.
+    let dns = &dns.in_run();
+    // Unordered: a target waiting on a silent server must not hold back the ones behind it,
+    // as an ordered window would. What each server sees is bounded per destination (see
+    // `checks::limit`), so this bound is only how many checks are open at once.
+    let mut done: Vec<(usize, PlaybookResult)> = futures::stream::iter(targets.iter().enumerate())
+        .map(|(i, t)| async move { (i, run_playbook(dns, t, opts).await) })
+        .buffer_unordered(opts.concurrency.max(1))
         .collect()
-        .await
+        .await;
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// [`run_playbook`] after testing the resolver, for a single target.
@@ -245,6 +268,7 @@ pub async fn run_playbook_guarded(
     target: &Target,
     opts: &PlaybookOptions,
 ) -> PlaybookResult {
+    let dns = &dns.in_run();
     match crate::checks::resolver::resolver_sanity(dns).await {
         Some(f) => not_checked(target, &f),
         None => run_playbook(dns, target, opts).await,

@@ -37,7 +37,7 @@ pub fn rank(code: Code) -> u8 {
         SolverNoMatch => 92,
         DnsNxdomain | DnsLookupFailed => 90,
         // Below the cluster's evidence, which they say nothing against.
-        LocalResolverUnreliable | LocalViewDiffers => 10,
+        LocalResolverUnreliable | LocalViewDiffers | CheckInconclusive => 10,
         Dns01ZoneNotFound | Dns01TxtMissing | Dns01TxtWrongValue | Dns01NsError => 88,
         Http01NoAddress
         | Http01ReservedAddress

@@ -69,6 +69,9 @@ codes! {
     LocalViewDiffers = "local-view-differs", Warning,
         "This machine sees a name differently from the cluster: here it does not resolve, while cert-manager's self-check reached it (split DNS, a VPN, a filtering resolver).",
         "Trust the cluster's evidence; to check what the CA sees, run certdx where cert-manager runs or with --resolver set to a public resolver.";
+    CheckInconclusive = "check-inconclusive", Warning,
+        "A check could not finish: a server certdx asked did not answer within the time budget, even after retries (another address, TCP after UDP), so nothing is concluded from it about the name.",
+        "Run the check again, with a larger --timeout or a lower --concurrency if certdx's own resolver is the one named; a server that never answers is worth looking at on its own.";
 
     // HTTP-01.
     Http01NoAddress = "http01-no-address", Fatal,

@@ -23,6 +23,7 @@ use super::update::update;
 use super::view::render;
 use super::{ChecksConfig, TuiInput};
 use crate::actions::Actions;
+use crate::checks::dns::Dns;
 use crate::diagnose::cm_health::CertManagerHealth;
 use crate::diagnose::playbook::run_playbook_guarded;
 use crate::source::cluster::watch::{LiveEvent, LiveWatch};
@@ -247,7 +248,14 @@ pub struct Executor {
     /// cert-manager's health as last read, and when: pictures come with every change, the
     /// installation is read again at most every [`HEALTH_EVERY`].
     health: tokio::sync::Mutex<Option<(Instant, CertManagerHealth)>>,
+    /// The DNS run checks started close together share (`c` on many Challenges), and when it
+    /// began: what `report` gets from one `run_many`.
+    burst: std::sync::Mutex<Option<(Instant, Dns)>>,
 }
+
+/// How long checks started one after another share their DNS answers: long enough for `c` on
+/// a list to count as one run, short enough that a re-check later asks again.
+const BURST: Duration = Duration::from_secs(5);
 
 /// How long a reading of cert-manager's health is reused.
 const HEALTH_EVERY: Duration = Duration::from_secs(15);
@@ -262,6 +270,7 @@ impl Executor {
             limit: Arc::new(Semaphore::new(permits)),
             cluster: None,
             health: tokio::sync::Mutex::new(None),
+            burst: std::sync::Mutex::new(None),
         }
     }
 
@@ -284,6 +293,19 @@ impl Executor {
         let h = crate::diagnose::cm_health::cert_manager_health(client, now).await;
         *cached = Some((Instant::now(), h.clone()));
         Some(h)
+    }
+
+    /// The DNS run of the current burst of checks, or a new one.
+    fn burst_dns(&self, base: &Dns) -> Dns {
+        let mut burst = self.burst.lock().unwrap_or_else(|e| e.into_inner());
+        match burst.as_ref() {
+            Some((at, dns)) if at.elapsed() < BURST => dns.clone(),
+            _ => {
+                let dns = base.for_run();
+                *burst = Some((Instant::now(), dns.clone()));
+                dns
+            }
+        }
     }
 
     /// Runs `cmd` to completion and returns the message it answers with. CPU-heavy and
@@ -311,7 +333,8 @@ impl Executor {
                     };
                 };
                 let _permit = self.limit.clone().acquire_owned().await.ok();
-                let mut result = run_playbook_guarded(&cfg.dns, &target, &cfg.playbook).await;
+                let dns = self.burst_dns(&cfg.dns);
+                let mut result = run_playbook_guarded(&dns, &target, &cfg.playbook).await;
                 if let Some(client) = &self.cluster {
                     crate::diagnose::cluster::add_cluster_side(client, &cfg.dns, &mut result).await;
                 }

@@ -19,6 +19,8 @@ pub enum Transport {
     Udp,
     /// The UDP answer had TC set and the question was asked again over TCP.
     Tcp,
+    /// UDP got no answer in time and the question was asked again over TCP.
+    TcpAfterTimeout,
 }
 
 /// The largest UDP answer accepted; EDNS advertises less, but a server may send more.
@@ -43,6 +45,23 @@ pub async fn exchange(
         Ok(tcp) => Ok((tcp, Transport::Tcp)),
         Err(e) => Err(format!("UDP answer truncated, TCP retry failed: {e}")),
     }
+}
+
+/// Asks over TCP only: the retry after UDP went unanswered (a lost datagram, or a server
+/// dropping UDP under load still takes connections).
+pub async fn exchange_tcp(
+    addr: SocketAddr,
+    query: &[u8],
+    id: u16,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    tcp_exchange(addr, query, id, timeout).await
+}
+
+/// Whether an exchange error is a deadline passing with no answer (as opposed to a refusal or
+/// a garbled answer): the kind worth asking again.
+pub fn is_timeout(error: &str) -> bool {
+    error.starts_with("no answer within") || error.starts_with("no TCP connection within")
 }
 
 /// Whether a raw DNS message has the TC bit set.

@@ -131,6 +131,14 @@ pub async fn find_zone(dns: &Dns, name: &Name) -> Result<Zone, Finding> {
     let found = answers.iter().position(|a| a.has_soa_at(&a.name));
     let deeper = &answers[..found.unwrap_or(answers.len())];
     if let Some(failed) = deeper.iter().find(|a| a.failure().is_some()) {
+        if failed.no_answer() {
+            let mut finding = failed.inconclusive(&format!("finding the zone of {name}"));
+            finding.evidence = answers
+                .iter()
+                .map(|a| Evidence::Dns(a.evidence.clone()))
+                .collect();
+            return Err(finding);
+        }
         let reason = failed.failure().unwrap_or_default();
         let all_failed = answers.iter().all(|a| a.failure().is_some());
         let summary = if all_failed {
@@ -186,6 +194,10 @@ pub struct Server {
 pub async fn list_servers(dns: &Dns, zone: &Zone) -> (Vec<Server>, Vec<Finding>) {
     let ns = dns.query_recursive(&zone.name, RecordType::NS).await;
     let names = ns.ns_names();
+    if names.is_empty() && ns.no_answer() {
+        let finding = ns.inconclusive(&format!("listing the nameservers of {}", zone.name));
+        return (Vec::new(), vec![finding]);
+    }
     if names.is_empty() {
         let why = ns
             .failure()
@@ -203,7 +215,14 @@ pub async fn list_servers(dns: &Dns, zone: &Zone) -> (Vec<Server>, Vec<Finding>)
     let mut findings = Vec::new();
     for (name, answers) in names.iter().zip(resolved) {
         let addresses = answers.addresses();
-        if addresses.is_empty() {
+        let unanswered = [&answers.v4, &answers.v6]
+            .into_iter()
+            .find(|a| a.no_answer());
+        if let Some(unanswered) = unanswered.filter(|_| addresses.is_empty()) {
+            findings.push(
+                unanswered.inconclusive(&format!("resolving nameserver {name} of {}", zone.name)),
+            );
+        } else if addresses.is_empty() {
             let why = answers
                 .v4
                 .failure()

@@ -7,11 +7,13 @@
 
 use std::error::Error as _;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use reqwest::Url;
 use reqwest::header::{LOCATION, SERVER};
 
+use crate::checks::limit::{Destination, LimitConfig, Limits};
 use crate::model::HttpEvidence;
 
 use super::Http01Options;
@@ -26,6 +28,11 @@ pub const MAX_HEADERS: usize = 100;
 /// The most bytes of a response head hyper buffers before it gives up (its default read
 /// buffer limit, 8 KiB + 100 × 4 KiB; reqwest does not expose the setting).
 pub const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
+
+/// The windows of HTTP addresses, for the whole process: an address's capacity is the same
+/// whichever run or view asks it, and the client is built per request anyway, so there is no
+/// per-run handle to hang them on.
+static HTTP_LIMITS: LazyLock<Limits> = LazyLock::new(|| Limits::new(LimitConfig::default()));
 
 /// A response that came back.
 #[derive(Debug, Clone)]
@@ -50,6 +57,11 @@ pub async fn fetch(
     port: u16,
     opts: &Http01Options,
 ) -> (HttpEvidence, Result<Fetched, String>) {
+    // Waiting for a place in the address's window is not the server's time: the clock starts
+    // once the request may go.
+    let permit = HTTP_LIMITS
+        .acquire(Destination::Http(SocketAddr::new(addr, port)))
+        .await;
     let started = Instant::now();
     let mut evidence = HttpEvidence {
         url: url.to_string(),
@@ -66,6 +78,12 @@ pub async fn fetch(
             Err(_) => Err(format!("timed out after {} ms", opts.timeout.as_millis())),
         };
     evidence.elapsed_ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(_) => permit.answered(),
+        Err(e) if e.contains("timed out") => permit.timed_out(),
+        Err(_) => {}
+    }
+    drop(permit);
     if let Err(e) = &result {
         evidence.error = Some(e.clone());
     }
