@@ -244,11 +244,39 @@ fn an_order_pending_past_its_authorizations_is_deleted() {
         w.action
     );
     assert!(
-        w.why
-            .contains("longer than the CA keeps pending authorizations (7d0h)"),
+        w.why.contains(
+            "longer than the CA keeps pending authorizations (7d0h, Let's Encrypt's classic profile)"
+        ),
         "{}",
         w.why
     );
+    // Under tlsserver, pending authorizations live an hour: two hours are enough.
+    let tlsserver = STUCK.replace(
+        "      server: https://acme-v02.api.letsencrypt.org/directory\n",
+        "      server: https://acme-v02.api.letsencrypt.org/directory\n      profile: tlsserver\n",
+    );
+    assert_ne!(tlsserver, STUCK);
+    let w = write(decide(
+        &tlsserver,
+        "legacy",
+        "legacy",
+        "2026-01-15T14:00:00Z",
+    ));
+    assert!(
+        matches!(w.action, Action::RetryOrder { .. }),
+        "{}",
+        w.action
+    );
+    assert!(
+        w.why.contains("(1h0m, Let's Encrypt's tlsserver profile)"),
+        "{}",
+        w.why
+    );
+    // Under classic, the same two hours are nothing.
+    assert!(matches!(
+        decide(STUCK, "legacy", "legacy", "2026-01-15T14:00:00Z"),
+        RetryDecision::Refuse(_)
+    ));
 }
 
 const DELETING: &str = r#"

@@ -18,8 +18,11 @@ use kube::api::{
     Preconditions,
 };
 
+use super::retry::PendingLifetime;
 use super::{Action, Actions};
-use crate::model::{CertificateRequest, Challenge, Order};
+use crate::model::{
+    AcmeIssuer, CertificateRequest, Challenge, ClusterIssuer, Issuer, IssuerRef, Order,
+};
 use crate::source::cluster::{ClusterError, Resource, resource};
 
 mod need;
@@ -397,11 +400,25 @@ impl KubeActions {
                     .any(|r| r.kind == "Order" && (r.uid == uid || r.name == name))
             })
             .collect();
+        let acme = self.acme_issuer(&order.spec.issuer_ref, ns).await;
         Ok(super::retry::order_stuck(
             &order,
             &owned,
             jiff::Timestamp::now(),
+            &PendingLifetime::of(acme.as_ref()),
         ))
+    }
+
+    /// The ACME settings of the issuer `r` names for an object in `ns`, read fresh; `None` when
+    /// it cannot be read (the classic lifetimes are assumed then).
+    async fn acme_issuer(&self, r: &IssuerRef, ns: &str) -> Option<AcmeIssuer> {
+        if r.is_cluster() {
+            let api: Api<ClusterIssuer> = Api::all(self.client.clone());
+            api.get(&r.name).await.ok()?.spec.config.acme
+        } else {
+            let api: Api<Issuer> = Api::namespaced(self.client.clone(), ns);
+            api.get(&r.name).await.ok()?.spec.config.acme
+        }
     }
 
     /// cert-manager makes a new Order only for a CertificateRequest that has not failed (its

@@ -28,10 +28,11 @@ use kube::ResourceExt;
 
 use super::Action;
 use crate::diagnose::{Diagnosis, issuance_backoff};
+use crate::model::profile::{KnownCa, lets_encrypt_limits};
 use crate::model::state::human_duration;
 use crate::model::{
-    Certificate, CertificateChain, CertificateRequest, ChainIndex, Challenge, Code, Inventory,
-    Kind, ObjectRef, Order, Severity, condition,
+    AcmeIssuer, Certificate, CertificateChain, CertificateRequest, ChainIndex, Challenge, Code,
+    Inventory, IssuerRef, Kind, ObjectRef, Order, Severity, condition,
 };
 
 /// cert-manager's finalizers on a Challenge (the legacy name, and the domain-qualified one
@@ -221,7 +222,12 @@ fn decide_chain(
                 .iter()
                 .map(|&i| &inv.challenges[i])
                 .collect();
-            if let Some(why) = order_stuck(order, &challenges, now) {
+            let pending = PendingLifetime::of(acme_issuer(
+                inv,
+                &order.spec.issuer_ref,
+                &cert_ref.namespace,
+            ));
+            if let Some(why) = order_stuck(order, &challenges, now, &pending) {
                 return delete_order(order, &req_ref, why);
             }
         }
@@ -397,6 +403,7 @@ pub(crate) fn order_stuck(
     order: &Order,
     challenges: &[&Challenge],
     now: Timestamp,
+    pending: &PendingLifetime,
 ) -> Option<String> {
     let order_ref = ObjectRef::of(Kind::Order, order);
     let status = order.status.clone().unwrap_or_default();
@@ -436,13 +443,59 @@ pub(crate) fn order_stuck(
     }
     let created = order.metadata.creation_timestamp.as_ref()?.0;
     let age = now.duration_since(created);
-    (state == "pending" && age > PENDING_AUTHZ_LIFETIME).then(|| {
+    (state == "pending" && age > pending.lifetime).then(|| {
         format!(
-            "{order_ref} has been pending for {}, longer than the CA keeps pending authorizations ({}): they have expired and it cannot complete",
+            "{order_ref} has been pending for {}, longer than the CA keeps pending authorizations ({}, {}): they have expired and it cannot complete",
             human_duration(age),
-            human_duration(PENDING_AUTHZ_LIFETIME)
+            human_duration(pending.lifetime),
+            pending.source
         )
     })
+}
+
+/// How long the CA keeps an order's pending authorizations, and where that figure comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PendingLifetime {
+    /// The lifetime.
+    pub lifetime: SignedDuration,
+    /// Whose figure it is, in words.
+    pub source: String,
+}
+
+impl PendingLifetime {
+    /// The lifetime under the issuer's CA and profile: Let's Encrypt's known profiles (1 hour
+    /// under `tlsserver` and `shortlived`, 7 days under `classic`), else the classic 7 days,
+    /// said to be assumed.
+    pub(crate) fn of(acme: Option<&AcmeIssuer>) -> PendingLifetime {
+        let known = acme.and_then(|a| {
+            let ca = KnownCa::of_server(&a.server)?;
+            let profile = a.profile.as_deref().or(ca.default_profile())?;
+            let limits = lets_encrypt_limits(profile).filter(|_| ca == KnownCa::LetsEncrypt)?;
+            Some(PendingLifetime {
+                lifetime: limits.pending_authz,
+                source: format!("{}'s {profile} profile", ca.name()),
+            })
+        });
+        known.unwrap_or(PendingLifetime {
+            lifetime: PENDING_AUTHZ_LIFETIME,
+            source: "the classic lifetime, assumed for this CA".to_owned(),
+        })
+    }
+}
+
+/// The ACME settings of the issuer `r` names for an object in `namespace`.
+fn acme_issuer<'a>(inv: &'a Inventory, r: &IssuerRef, namespace: &str) -> Option<&'a AcmeIssuer> {
+    if r.is_cluster() {
+        inv.cluster_issuers
+            .iter()
+            .find(|i| i.name_any() == r.name)
+            .and_then(|i| i.spec.config.acme.as_ref())
+    } else {
+        inv.issuers
+            .iter()
+            .find(|i| i.name_any() == r.name && i.namespace().as_deref() == Some(namespace))
+            .and_then(|i| i.spec.config.acme.as_ref())
+    }
 }
 
 fn delete_order(order: &Order, req_ref: &ObjectRef, stuck: String) -> RetryDecision {
@@ -544,7 +597,12 @@ fn orphan(cx: &RetryContext<'_>, target: &ObjectRef) -> RetryDecision {
                     .find(|q| q.namespace() == order.namespace() && q.name_any() == r.name)
             });
         return match request {
-            Some(req) if request_failure(req).is_none() => match order_stuck(order, &[], cx.now) {
+            Some(req) if request_failure(req).is_none() => match order_stuck(
+                order,
+                &[],
+                cx.now,
+                &PendingLifetime::of(acme_issuer(inv, &order.spec.issuer_ref, &target.namespace)),
+            ) {
                 Some(why) => {
                     delete_order(order, &ObjectRef::of(Kind::CertificateRequest, req), why)
                 }

@@ -9,6 +9,7 @@ use futures::StreamExt;
 
 use crate::checks::caa::ca_domain_for_server;
 use crate::diagnose::playbook::{DEFAULT_CA_DOMAIN, PlaybookOptions, Target, run_playbook};
+use crate::model::profile::ProfileLimits;
 use crate::model::{Code, Finding, Severity};
 
 use super::config::CheckConfig;
@@ -95,6 +96,36 @@ pub(super) async fn preflight(
     blocked
 }
 
+/// Why a certificate of `names` cannot be ordered under `limits` (a profile whose limits are
+/// known: Let's Encrypt's), before it costs an order: too many names, or an IP address where
+/// the profile allows none.
+pub(super) fn profile_refusal(names: &[String], limits: &ProfileLimits) -> Option<Finding> {
+    let profile = &limits.name;
+    if names.len() > limits.max_identifiers {
+        return Some(Finding::new(
+            Code::ProfileLimit,
+            format!(
+                "{} names in one certificate, but the {profile} profile allows at most {} per order: split them",
+                names.len(),
+                limits.max_identifiers
+            ),
+        ));
+    }
+    let ip = names.iter().find(|n| {
+        n.trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok()
+    });
+    match ip {
+        Some(ip) if !limits.ip_addresses => Some(Finding::new(
+            Code::ProfileLimit,
+            format!("{ip} is an IP address, and the {profile} profile issues for DNS names only"),
+        )),
+        _ => None,
+    }
+}
+
 /// The finding that stops a name from being ordered: the first (findings come most severe
 /// first) of error or fatal severity. When the CA's CAA domain is only a guess, a CAA set that
 /// does not name it is no reason to stop (the CA's own check decides); a failed CAA lookup
@@ -113,6 +144,21 @@ fn blocking(findings: Vec<Finding>, ca_known: bool) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_known_profile_refuses_too_many_names_and_ip_addresses_before_ordering() {
+        let names = |n: usize| (0..n).map(|i| format!("n{i}.example")).collect::<Vec<_>>();
+        let tlsserver = crate::model::profile::lets_encrypt_limits("tlsserver").unwrap();
+        assert!(profile_refusal(&names(25), &tlsserver).is_none());
+        let f = profile_refusal(&names(26), &tlsserver).expect("26 names");
+        assert_eq!(f.code, Code::ProfileLimit);
+        assert!(f.summary.contains("at most 25"), "{}", f.summary);
+        let ip = vec!["a.example".to_owned(), "192.0.2.7".to_owned()];
+        let f = profile_refusal(&ip, &tlsserver).expect("an IP under tlsserver");
+        assert!(f.summary.contains("192.0.2.7"), "{}", f.summary);
+        let shortlived = crate::model::profile::lets_encrypt_limits("shortlived").unwrap();
+        assert!(profile_refusal(&ip, &shortlived).is_none());
+    }
 
     #[test]
     fn the_ca_domain_comes_from_the_flag_then_the_directory() {

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::engine::scheduler::{Disposition, Outcome, Scheduler, Waiting, WorkId, WorkItem};
 use crate::engine::store::{OrderId, OrderRecord, OrderStatus, Store};
+use crate::model::profile::{KnownCa, lets_encrypt_limits};
 use crate::model::{Code, Finding};
 
 use super::account::open_account;
@@ -24,7 +25,7 @@ use super::input::CertRequest;
 use super::lock::StateLock;
 use super::lock_store;
 use super::output;
-use super::preflight::{CaDomain, preflight};
+use super::preflight::{CaDomain, preflight, profile_refusal};
 use super::progress::{BatchProgress, ItemProgress, ItemState, Phase, Reporter};
 use super::reconcile::reconcile;
 use super::renewal::{self, Renewal};
@@ -157,12 +158,23 @@ pub async fn run_batch(
         reporter.update(|p| p.preflight_done += 1);
     })
     .await;
+    // The profile's own limits, where certdx knows them (Let's Encrypt's), stop a certificate
+    // before it costs an order; elsewhere the CA's answer says it.
+    let limits = config.profile.as_deref().and_then(|p| {
+        (KnownCa::of_server(&directory) == Some(KnownCa::LetsEncrypt))
+            .then(|| lets_encrypt_limits(p))
+            .flatten()
+    });
     for (request, t) in requests.iter().zip(&mut tracked) {
         if t.result.is_some() {
             continue;
         }
-        if let Some(finding) = request.names.iter().find_map(|n| blocked.get(n)) {
-            let result = failed(request, t, Stage::Preflight, finding.clone());
+        let refused = limits
+            .as_ref()
+            .and_then(|l| profile_refusal(&request.names, l))
+            .or_else(|| request.names.iter().find_map(|n| blocked.get(n)).cloned());
+        if let Some(finding) = refused {
+            let result = failed(request, t, Stage::Preflight, finding);
             t.result = Some(result);
         }
     }
