@@ -32,7 +32,7 @@ use crate::model::profile::{KnownCa, lets_encrypt_limits};
 use crate::model::state::human_duration;
 use crate::model::{
     AcmeIssuer, Certificate, CertificateChain, CertificateRequest, ChainIndex, Challenge, Code,
-    Inventory, IssuerRef, Kind, ObjectRef, Order, Severity, condition,
+    Inventory, Kind, ObjectRef, Order, Severity, condition,
 };
 
 /// cert-manager's finalizers on a Challenge (the legacy name, and the domain-qualified one
@@ -222,11 +222,10 @@ fn decide_chain(
                 .iter()
                 .map(|&i| &inv.challenges[i])
                 .collect();
-            let pending = PendingLifetime::of(acme_issuer(
-                inv,
-                &order.spec.issuer_ref,
-                &cert_ref.namespace,
-            ));
+            let pending = PendingLifetime::of(
+                inv.acme_issuer(&order.spec.issuer_ref, &cert_ref.namespace)
+                    .map(|(acme, _)| acme),
+            );
             if let Some(why) = order_stuck(order, &challenges, now, &pending) {
                 return delete_order(order, &req_ref, why);
             }
@@ -483,21 +482,6 @@ impl PendingLifetime {
     }
 }
 
-/// The ACME settings of the issuer `r` names for an object in `namespace`.
-fn acme_issuer<'a>(inv: &'a Inventory, r: &IssuerRef, namespace: &str) -> Option<&'a AcmeIssuer> {
-    if r.is_cluster() {
-        inv.cluster_issuers
-            .iter()
-            .find(|i| i.name_any() == r.name)
-            .and_then(|i| i.spec.config.acme.as_ref())
-    } else {
-        inv.issuers
-            .iter()
-            .find(|i| i.name_any() == r.name && i.namespace().as_deref() == Some(namespace))
-            .and_then(|i| i.spec.config.acme.as_ref())
-    }
-}
-
 fn delete_order(order: &Order, req_ref: &ObjectRef, stuck: String) -> RetryDecision {
     let order_ref = ObjectRef::of(Kind::Order, order);
     RetryDecision::Write(RetryWrite {
@@ -601,7 +585,10 @@ fn orphan(cx: &RetryContext<'_>, target: &ObjectRef) -> RetryDecision {
                 order,
                 &[],
                 cx.now,
-                &PendingLifetime::of(acme_issuer(inv, &order.spec.issuer_ref, &target.namespace)),
+                &PendingLifetime::of(
+                    inv.acme_issuer(&order.spec.issuer_ref, &target.namespace)
+                        .map(|(acme, _)| acme),
+                ),
             ) {
                 Some(why) => {
                     delete_order(order, &ObjectRef::of(Kind::CertificateRequest, req), why)

@@ -62,32 +62,11 @@ pub fn find_target(inv: &Inventory, namespace: &str, spec: &str) -> Result<Objec
         None => (KIND_NAMES.iter().map(|(k, _)| *k).collect(), spec),
     };
     let names = |kind: Kind| -> Vec<String> {
-        let in_ns = |ns: Option<String>| ns.as_deref() == Some(namespace);
         match kind {
-            Kind::Certificate => inv
-                .certificates
-                .iter()
-                .filter(|o| in_ns(o.namespace()))
-                .map(|o| o.name_any())
-                .collect(),
-            Kind::CertificateRequest => inv
-                .requests
-                .iter()
-                .filter(|o| in_ns(o.namespace()))
-                .map(|o| o.name_any())
-                .collect(),
-            Kind::Order => inv
-                .orders
-                .iter()
-                .filter(|o| in_ns(o.namespace()))
-                .map(|o| o.name_any())
-                .collect(),
-            Kind::Challenge => inv
-                .challenges
-                .iter()
-                .filter(|o| in_ns(o.namespace()))
-                .map(|o| o.name_any())
-                .collect(),
+            Kind::Certificate => names_in(&inv.certificates, namespace),
+            Kind::CertificateRequest => names_in(&inv.requests, namespace),
+            Kind::Order => names_in(&inv.orders, namespace),
+            Kind::Challenge => names_in(&inv.challenges, namespace),
             Kind::Issuer | Kind::ClusterIssuer => Vec::new(),
         }
     };
@@ -140,6 +119,14 @@ pub fn find_target(inv: &Inventory, namespace: &str, spec: &str) -> Result<Objec
             ))
         }
     }
+}
+
+/// The names of the objects of `list` in `namespace`.
+fn names_in<K: ResourceExt>(list: &[K], namespace: &str) -> Vec<String> {
+    list.iter()
+        .filter(|o| o.namespace().as_deref() == Some(namespace))
+        .map(ResourceExt::name_any)
+        .collect()
 }
 
 #[cfg(test)]

@@ -185,25 +185,7 @@ impl Pass<'_> {
         if r.name.is_empty() || !r.is_cert_manager() {
             return Vec::new();
         }
-        let found = if r.is_cluster() {
-            self.inv
-                .cluster_issuers
-                .iter()
-                .find(|i| i.name_any() == r.name)
-                .and_then(|i| {
-                    let acme = i.spec.config.acme.as_ref()?;
-                    Some((acme, ObjectRef::of(Kind::ClusterIssuer, i)))
-                })
-        } else {
-            self.inv
-                .issuers
-                .iter()
-                .find(|i| i.name_any() == r.name && i.namespace().as_deref() == Some(namespace))
-                .and_then(|i| {
-                    let acme = i.spec.config.acme.as_ref()?;
-                    Some((acme, ObjectRef::of(Kind::Issuer, i)))
-                })
-        };
+        let found = self.inv.acme_issuer(r, namespace);
         let issuer = found.map(|(acme, object)| super::readiness::IssuerFacts {
             label: label.unwrap_or_default(),
             object,

@@ -3,7 +3,9 @@
 use k8s_openapi::api::core::v1::Event;
 use kube::ResourceExt;
 
-use super::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Issuer, Order};
+use super::{
+    AcmeIssuer, Certificate, CertificateRequest, Challenge, ClusterIssuer, Issuer, IssuerRef, Order,
+};
 
 /// All loaded objects, by kind. Sources fill it; the chain index and diagnoses read it.
 #[derive(Debug, Clone, Default)]
@@ -144,6 +146,28 @@ pub fn slim_object<K: kube::Resource>(obj: &mut K) {
 }
 
 impl Inventory {
+    /// The ACME settings of the issuer `r` names for an object in `namespace` (a ClusterIssuer
+    /// by name, an Issuer by name in that namespace), with the issuer's reference; `None` when
+    /// the source lacks it or it is not an ACME issuer.
+    pub fn acme_issuer(&self, r: &IssuerRef, namespace: &str) -> Option<(&AcmeIssuer, ObjectRef)> {
+        if r.is_cluster() {
+            let i = self
+                .cluster_issuers
+                .iter()
+                .find(|i| i.name_any() == r.name)?;
+            Some((
+                i.spec.config.acme.as_ref()?,
+                ObjectRef::of(Kind::ClusterIssuer, i),
+            ))
+        } else {
+            let i = self
+                .issuers
+                .iter()
+                .find(|i| i.name_any() == r.name && i.namespace().as_deref() == Some(namespace))?;
+            Some((i.spec.config.acme.as_ref()?, ObjectRef::of(Kind::Issuer, i)))
+        }
+    }
+
     /// [`slim_object`] on every object.
     pub fn slim(&mut self) {
         self.certificates.iter_mut().for_each(slim_object);
