@@ -196,3 +196,47 @@ async fn an_ari_renewal_sends_replaces_and_goes_on_without_it_when_refused() {
     })
     .await;
 }
+
+/// RFC 8738: an IP address identifier, validated over HTTP-01 at the address itself (Pebble
+/// 2.4.0 supports IP identifiers natively, since its 2.1.0), ends as an IP SAN. (DNS-01 for an
+/// address is refused by the name check: tests/name.rs.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ip_address_is_issued_over_http01_with_an_ip_san() {
+    scenario(LIMIT, async {
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let directory = proxy.directory_url();
+        let dir = tempfile::tempdir().unwrap();
+        let domains = dir.path().join("domains.txt");
+        std::fs::write(&domains, "127.0.0.1\n").unwrap();
+        let (code, doc, stderr) =
+            run_json(issue_command(&lab, &directory, dir.path(), &domains), RUN).await;
+        assert_eq!(code, 0, "{doc:#}\n{stderr}");
+        let log = proxy.log();
+        let sent = new_orders(&log);
+        assert_eq!(
+            sent[0].payload.as_ref().unwrap()["identifiers"][0],
+            serde_json::json!({"type": "ip", "value": "127.0.0.1"})
+        );
+        let pem = std::fs::read(dir.path().join("certs/127.0.0.1.crt")).unwrap();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+        let cert = pem.parse_x509().unwrap();
+        let san = cert
+            .subject_alternative_name()
+            .unwrap()
+            .expect("a SAN extension");
+        let ips: Vec<String> = san
+            .value
+            .general_names
+            .iter()
+            .filter_map(|g| match g {
+                x509_parser::extensions::GeneralName::IPAddress(b) => {
+                    Some(b.iter().map(u8::to_string).collect::<Vec<_>>().join("."))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ips, ["127.0.0.1"]);
+    })
+    .await;
+}

@@ -97,12 +97,7 @@ fn identifier_syntax() {
 #[tokio::test]
 async fn invalid_identifier_needs_no_network() {
     let dns = offline_dns();
-    for name in [
-        "bad_name.example.com",
-        "10.0.0.1",
-        "localhost",
-        "example.com.",
-    ] {
+    for name in ["bad_name.example.com", "localhost", "example.com."] {
         let started = Instant::now();
         let (report, addrs) = check_name(&dns, name, Method::Http01).await;
         assert!(
@@ -120,6 +115,27 @@ async fn invalid_identifier_needs_no_network() {
         assert_eq!(report.status, CheckStatus::Failed);
         assert_eq!(report.name, "name");
     }
+}
+
+/// RFC 8738: an IP address is an identifier of its own, probed at itself without a lookup;
+/// DNS-01 cannot validate it, and a public CA refuses a private address.
+#[tokio::test]
+async fn an_ip_identifier_is_its_own_address_and_takes_http01_only() {
+    let dns = offline_dns();
+    let started = Instant::now();
+    let (report, addrs) = check_name(&dns, "10.0.0.1", Method::Http01).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "a lookup was made"
+    );
+    assert_eq!(addrs, ["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
+    assert_eq!(codes(&report.findings), [Code::InvalidIdentifier]);
+    assert_eq!(report.findings[0].severity, Severity::Warning);
+    assert!(report.findings[0].summary.contains("not a public address"));
+    let (report, addrs) = check_name(&dns, "10.0.0.1", Method::Dns01).await;
+    assert!(addrs.is_empty());
+    assert_eq!(report.findings[0].severity, Severity::Fatal);
+    assert!(report.findings[0].summary.contains("never DNS-01"));
 }
 
 #[tokio::test]

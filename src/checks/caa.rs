@@ -82,6 +82,10 @@ impl Level {
 }
 
 async fn caa_findings(dns: &Dns, name: &str, req: &Request<'_>) -> Vec<Finding> {
+    // CAA is a DNS record: it does not apply to IP address identifiers (RFC 8738 section 7).
+    if super::name::ip_identifier(name).is_some() {
+        return Vec::new();
+    }
     if let Err(reason) = validate_identifier(name, true) {
         return vec![
             Finding::new(

@@ -146,7 +146,64 @@ pub async fn check_name(dns: &Dns, name: &str, method: Method) -> (CheckReport, 
     (report, addresses)
 }
 
+/// The address an IP identifier (RFC 8738) names: `192.0.2.7`, `2001:db8::7` or
+/// `[2001:db8::7]`; `None` for a DNS name.
+pub fn ip_identifier(name: &str) -> Option<IpAddr> {
+    name.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+/// The findings for an IP address identifier: validated over HTTP-01 at the address itself
+/// (RFC 8738 section 3), never over DNS-01; a public CA refuses addresses that are not
+/// globally routable, which only a private CA issues for (a warning: labs and private CAs).
+fn ip_findings(ip: IpAddr, method: Method) -> (Vec<Finding>, Vec<IpAddr>) {
+    if method == Method::Dns01 {
+        let finding = Finding::new(
+            Code::InvalidIdentifier,
+            format!("{ip} is an IP address: it can be validated with HTTP-01 (or TLS-ALPN-01), never DNS-01"),
+        )
+        .with_detail("RFC 8738 section 7: DNS-01 does not apply to IP identifiers.");
+        return (vec![finding], Vec::new());
+    }
+    let reserved = match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || v6.is_unique_local()
+                || v6.is_unicast_link_local()
+        }
+    };
+    let findings = if reserved {
+        vec![
+            Finding::new(
+                Code::InvalidIdentifier,
+                format!("{ip} is not a public address: public CAs refuse it, only a private CA issues for it"),
+            )
+            .with_severity(Severity::Warning),
+        ]
+    } else {
+        Vec::new()
+    };
+    (findings, vec![ip])
+}
+
 async fn name_findings(dns: &Dns, name: &str, method: Method) -> (Vec<Finding>, Vec<IpAddr>) {
+    if let Some(ip) = ip_identifier(name) {
+        return ip_findings(ip, method);
+    }
     if let Err(reason) = validate_identifier(name, true) {
         let finding = Finding::new(
             Code::InvalidIdentifier,
@@ -268,6 +325,27 @@ async fn name_findings(dns: &Dns, name: &str, method: Method) -> (Vec<Finding>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ip_identifiers_take_http01_only_and_warn_when_not_public() {
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(ip_identifier("192.0.2.7"), Some(v4));
+        assert_eq!(ip_identifier("[2001:db8::7]"), "2001:db8::7".parse().ok());
+        assert_eq!(ip_identifier("www.example.com"), None);
+        let (f, addrs) = ip_findings(v4, Method::Dns01);
+        assert_eq!(f[0].code, Code::InvalidIdentifier);
+        assert!(f[0].summary.contains("never DNS-01"), "{}", f[0].summary);
+        assert!(addrs.is_empty());
+        // A documentation address is not public: a warning, and still probed.
+        let (f, addrs) = ip_findings(v4, Method::Http01);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(addrs, [v4]);
+        let public: IpAddr = "8.8.8.8".parse().unwrap();
+        assert_eq!(
+            ip_findings(public, Method::Http01),
+            (Vec::new(), vec![public])
+        );
+    }
 
     #[test]
     fn method_names_match_acme() {

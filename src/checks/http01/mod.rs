@@ -226,13 +226,22 @@ fn family(addr: IpAddr) -> &'static str {
 /// `http://NAME[:PORT]/.well-known/acme-challenge/TOKEN`, the token percent-encoded as a
 /// single path segment so a strange token cannot change the path.
 fn challenge_url(name: &str, token: &str, http_port: u16) -> Result<Url, String> {
-    let mut url = Url::parse(&format!("http://{name}/"))
+    // An IP identifier (RFC 8738) is validated at the address itself, which is then also the
+    // only address probed.
+    let host = match super::name::ip_identifier(name) {
+        Some(IpAddr::V6(v6)) => format!("[{v6}]"),
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        None => name.to_owned(),
+    };
+    let mut url = Url::parse(&format!("http://{host}/"))
         .map_err(|e| format!("{name:?} is not a valid host name ({e})"))?;
-    if url
-        .host_str()
-        .is_none_or(|h| h.parse::<IpAddr>().is_ok() || h.starts_with('['))
+    if super::name::ip_identifier(name).is_none()
+        && url
+            .host_str()
+            .is_none_or(|h| h.parse::<IpAddr>().is_ok() || h.starts_with('['))
     {
-        // An IP "name" would bypass the pinned address entirely.
+        // A name that only looks like one once parsed (e.g. a decimal address) would bypass
+        // the pinned address entirely.
         return Err(format!("{name:?} is not a host name"));
     }
     url.set_port(Some(http_port))
@@ -290,7 +299,17 @@ mod tests {
             "http://www.example.com:8080/.well-known/acme-challenge/a%2Fb%3Fc"
         );
         assert!(challenge_url("bad name.example", "t", 80).is_err());
-        assert!(challenge_url("192.0.2.1", "t", 80).is_err());
+        // An IP identifier (RFC 8738) is fetched at the address; a decimal "name" that only
+        // parses as one is refused.
+        assert_eq!(
+            challenge_url("192.0.2.1", "t", 80).unwrap().as_str(),
+            "http://192.0.2.1/.well-known/acme-challenge/t"
+        );
+        assert_eq!(
+            challenge_url("2001:db8::1", "t", 80).unwrap().as_str(),
+            "http://[2001:db8::1]/.well-known/acme-challenge/t"
+        );
+        assert!(challenge_url("3221225985", "t", 80).is_err());
     }
 
     #[test]
