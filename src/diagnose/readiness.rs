@@ -1,6 +1,7 @@
 //! Readiness: what the 2025-2028 changes of public CAs will break, found before it fails.
 //!
-//! Four findings, for every Certificate whatever its state (FINDINGS.md, "Readiness"):
+//! Four findings, for every Certificate whatever its state (the README's code catalogue,
+//! "Readiness"):
 //! `profile-limit`, `backoff-exceeds-lifetime`, `client-auth-usage`, `authz-lifetime-short`.
 //! They are never a root cause (`root_cause::pick_root_cause` leaves them out) and never
 //! change a Certificate's state: a Certificate that fails today fails for another reason.

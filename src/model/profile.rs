@@ -3,8 +3,8 @@
 //! Two sources: what a CA's directory advertises in `meta.profiles` (fetched when live checks
 //! run, `checks::directory`), and a table of what is known of the big public CAs, for
 //! `--offline` and for the limits a directory does not state. The table is Let's Encrypt's
-//! as of 2026 (its profiles page and its 2025-2026 announcements, gathered in the project's
-//! ACME-2026 notes); every finding that uses it says so.
+//! as of 2026 (its profiles page and its 2025-2026 announcements; the README's section on the
+//! 2025-2028 CA changes sums them up); every finding that uses it says so.
 
 use jiff::civil::{Date, date};
 use jiff::{SignedDuration, Timestamp};

@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn a_cas_unpause_link_is_kept_and_other_tokens_around_it_are_not() {
-        // The shape of Let's Encrypt's message (Boulder wfe2, ACME-2026 notes).
+        // The shape of Let's Encrypt's message (Boulder wfe2; the README's section on the 2025-2028 CA changes).
         let url = "https://portal.letsencrypt.org/sfe/v1/unpause?jwt=eyJhbGciOiJIUzI1NiJ9.eyJhcGlWZXJzaW9uIjoidjEifQ.c2lnbmF0dXJlc2ln";
         let t = format!(
             "Please visit: {url} token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJlc2ln"
