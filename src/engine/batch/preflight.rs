@@ -13,6 +13,7 @@ use crate::model::profile::ProfileLimits;
 use crate::model::{Code, Finding, Severity};
 
 use super::config::CheckConfig;
+use super::error::BatchError;
 use super::responder::Publisher;
 
 /// The CAA issuer domain the preflight checks against, and whether it is known or a guess.
@@ -94,6 +95,30 @@ pub(super) async fn preflight(
         }
     }
     blocked
+}
+
+/// Refuses a profile the CA's directory does not advertise, before any order: an order for it
+/// would only come back as Boulder's `invalidProfile`.
+pub(super) fn check_profile(asked: &str, offered: &[(String, String)]) -> Result<(), BatchError> {
+    if offered.iter().any(|(name, _)| name == asked) {
+        return Ok(());
+    }
+    let why = if offered.is_empty() {
+        "the CA's directory advertises no profiles (meta.profiles): it cannot honour one".to_owned()
+    } else {
+        format!(
+            "the CA's directory advertises {}",
+            offered
+                .iter()
+                .map(|(name, description)| format!("{name} ({description})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    Err(BatchError::Profile {
+        asked: asked.to_owned(),
+        why,
+    })
 }
 
 /// Why a certificate of `names` cannot be ordered under `limits` (a profile whose limits are

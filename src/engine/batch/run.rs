@@ -25,7 +25,7 @@ use super::input::CertRequest;
 use super::lock::StateLock;
 use super::lock_store;
 use super::output;
-use super::preflight::{CaDomain, preflight, profile_refusal};
+use super::preflight::{CaDomain, check_profile, preflight, profile_refusal};
 use super::progress::{BatchProgress, ItemProgress, ItemState, Phase, Reporter};
 use super::reconcile::reconcile;
 use super::renewal::{self, Renewal};
@@ -615,30 +615,6 @@ fn base(request: &CertRequest, t: &Tracked, status: CertStatus) -> CertResult {
         replaces: t.replaces.as_ref().map(ToString::to_string),
         replaces_dropped: t.replaces_dropped.clone(),
     }
-}
-
-/// Refuses a profile the CA's directory does not advertise, before any order: an order for it
-/// would only come back as Boulder's `invalidProfile`.
-fn check_profile(asked: &str, offered: &[(String, String)]) -> Result<(), BatchError> {
-    if offered.iter().any(|(name, _)| name == asked) {
-        return Ok(());
-    }
-    let why = if offered.is_empty() {
-        "the CA's directory advertises no profiles (meta.profiles): it cannot honour one".to_owned()
-    } else {
-        format!(
-            "the CA's directory advertises {}",
-            offered
-                .iter()
-                .map(|(name, description)| format!("{name} ({description})"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    Err(BatchError::Profile {
-        asked: asked.to_owned(),
-        why,
-    })
 }
 
 fn issued(request: &CertRequest, t: &Tracked, cert: PathBuf, key: PathBuf) -> CertResult {
