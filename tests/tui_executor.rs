@@ -137,6 +137,7 @@ async fn live_checks_against_the_demo_lab_change_the_root_cause() {
             http: lab.http_options(),
             ..PlaybookOptions::default()
         },
+        read_directories: false,
     };
     let exec = Executor::new(Some(checks), Arc::new(support::Allowed));
     let mut app = demo_app(SIZE);

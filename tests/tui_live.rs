@@ -25,8 +25,12 @@ fn demo() -> Inventory {
 fn settle(app: &mut App, mut cmds: Vec<Cmd>) {
     while let Some(cmd) = cmds.pop() {
         match cmd {
-            Cmd::Diagnose { inventory, now } => {
-                let estate = Estate::build(inventory, now);
+            Cmd::Diagnose {
+                inventory,
+                now,
+                directories,
+            } => {
+                let estate = Estate::build_with(inventory, now, None, directories);
                 cmds.extend(feed(app, [Msg::Loaded(Box::new(estate))]));
             }
             Cmd::Prefetch { .. } => {}
@@ -73,7 +77,7 @@ fn pictures_arriving_during_a_diagnosis_are_coalesced_to_the_newest() {
     );
     assert!(waiting.is_empty(), "no diagnosis starts while one runs");
     // The first result arrives: exactly one more diagnosis, of the newest picture.
-    let Cmd::Diagnose { inventory, now } = first.into_iter().next().unwrap() else {
+    let Cmd::Diagnose { inventory, now, .. } = first.into_iter().next().unwrap() else {
         unreachable!()
     };
     let next = feed(
@@ -172,7 +176,7 @@ fn the_header_shows_live_and_reconnecting() {
 fn write_permissions_are_asked_once_per_namespace_as_namespaces_appear() {
     let mut app = App::new_live(config(SIZE));
     let cmds = feed(&mut app, [Msg::SourceUpdated(Arc::new(demo()))]);
-    let Cmd::Diagnose { inventory, now } = cmds.into_iter().next().unwrap() else {
+    let Cmd::Diagnose { inventory, now, .. } = cmds.into_iter().next().unwrap() else {
         unreachable!()
     };
     let after = feed(
@@ -191,7 +195,7 @@ fn write_permissions_are_asked_once_per_namespace_as_namespaces_appear() {
     assert!(asked[0].len() > 1, "the demo spans several namespaces");
     // The same namespaces again: nothing more to ask.
     let cmds = feed(&mut app, [Msg::SourceUpdated(Arc::new(demo()))]);
-    let Cmd::Diagnose { inventory, now } = cmds.into_iter().next().unwrap() else {
+    let Cmd::Diagnose { inventory, now, .. } = cmds.into_iter().next().unwrap() else {
         unreachable!()
     };
     let again = feed(

@@ -62,6 +62,7 @@ async fn run_in_terminal() {
             http: lab.http_options(),
             ..PlaybookOptions::default()
         },
+        read_directories: false,
     });
     let input = TuiInput {
         source_label: label,

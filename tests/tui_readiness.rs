@@ -2,6 +2,8 @@
 //! counts untouched by readiness findings, and `u` on a paused ACME account (never opening a
 //! browser in tests: `App::browser` is false unless the runtime finds a graphical session).
 
+#[path = "common/http_lab.rs"]
+mod http_lab;
 #[path = "tui_support/mod.rs"]
 mod support;
 
@@ -141,4 +143,97 @@ fn the_controllers_backoff_flags_decide_backoff_exceeds_lifetime() {
         now,
         Some(health)
     )));
+}
+
+/// One ACME issuer on a loopback CA directory asking for `shortlived`, and a Certificate of it.
+fn directory_estate(server: &str) -> certdx::model::Inventory {
+    let yaml = format!(
+        "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {{name: lab-ca}}\nspec: {{acme: {{server: \"{server}\", profile: shortlived, privateKeySecretRef: {{name: k}}, solvers: [{{http01: {{ingress: {{}}}}}}]}}}}\nstatus: {{conditions: [{{type: Ready, status: \"True\"}}]}}\n---\napiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: web, namespace: lab, uid: u-web}}\nspec: {{secretName: web, dnsNames: [web.example.com], issuerRef: {{name: lab-ca, kind: ClusterIssuer}}}}\nstatus: {{conditions: [{{type: Ready, status: \"True\"}}]}}\n"
+    );
+    let mut snap = certdx::source::snapshot::Snapshot::default();
+    certdx::source::snapshot::load_text(&yaml, Path::new("dump.yaml"), &mut snap);
+    snap.inventory
+}
+
+fn profile_limits(app: &App) -> Vec<String> {
+    app.estate.as_ref().unwrap().diagnoses[0]
+        .findings
+        .iter()
+        .filter(|f| f.code == certdx::model::Code::ProfileLimit)
+        .map(|f| f.summary.clone())
+        .collect()
+}
+
+/// Runs the commands through the real executor, feeding each answer back, until none is left.
+async fn settle(app: &mut App, exec: &certdx::tui::Executor, mut cmds: Vec<Cmd>) -> usize {
+    let mut directory_reads = 0;
+    while let Some(cmd) = cmds.pop() {
+        if matches!(cmd, Cmd::ReadDirectories { .. }) {
+            directory_reads += 1;
+        }
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(30), exec.execute(cmd))
+            .await
+            .expect("the command ends in time");
+        cmds.extend(feed(app, [msg]));
+    }
+    directory_reads
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_check_reads_the_ca_directory_and_judges_the_profile_by_it() {
+    use certdx::checks::dns::{Dns, DnsOptions};
+    use certdx::diagnose::playbook::PlaybookOptions;
+    use certdx::tui::{ChecksConfig, Executor};
+    // A Boulder-shaped directory that offers no `shortlived` profile.
+    let ca = http_lab::Lab::http("127.0.0.1:0".parse().unwrap(), |_| {
+        http_lab::Reply::ok(
+            r#"{"newNonce":"x","newAccount":"x","newOrder":"x","meta":{"profiles":{"classic":"c","tlsserver":"t"}}}"#,
+        )
+        .header("Content-Type", "application/json")
+    })
+    .await;
+    let server = format!("http://{}/directory", ca.addr);
+    let mut cfg = config(SIZE);
+    cfg.now = "2026-08-20T12:00:00Z".parse().unwrap();
+    cfg.read_directories = true;
+    let mut app = app_with(cfg, directory_estate(&server));
+    // Offline, certdx has no table for this CA: nothing to say about the profile.
+    assert!(profile_limits(&app).is_empty());
+    let exec = Executor::new(
+        Some(ChecksConfig {
+            // The directory is an address: nothing is resolved; a closed port answers nothing.
+            dns: Dns::new(DnsOptions {
+                resolver: Some("127.0.0.1:9".parse().unwrap()),
+                ..DnsOptions::default()
+            })
+            .unwrap(),
+            playbook: PlaybookOptions::default(),
+            read_directories: true,
+        }),
+        std::sync::Arc::new(support::Allowed),
+    );
+    let cmds = feed(&mut app, [Msg::RunChecks]);
+    assert_eq!(settle(&mut app, &exec, cmds).await, 1);
+    assert_eq!(ca.requests().len(), 1, "one read of the directory");
+    let found = profile_limits(&app);
+    assert!(
+        found
+            .iter()
+            .any(|s| s.contains("\"shortlived\"") && s.contains("offers classic, tlsserver")),
+        "{found:?}"
+    );
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("read 1 CA directory"),
+        "{:?}",
+        app.status
+    );
+    // Read once per run: a second `c` does not ask again, and the finding stays.
+    let cmds = feed(&mut app, [Msg::RunChecks]);
+    assert_eq!(settle(&mut app, &exec, cmds).await, 0);
+    assert_eq!(ca.requests().len(), 1);
+    assert_eq!(profile_limits(&app), found);
 }

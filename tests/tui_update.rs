@@ -390,6 +390,35 @@ fn checks_start_one_command_per_unfinished_challenge_and_merge_results() {
 }
 
 #[test]
+fn a_new_diagnosis_keeps_the_check_results_already_merged() {
+    let mut app = demo_app(SIZE);
+    select(&mut app, "shop/www-shop");
+    let (key, generation, target) = run_checks(&mut app).remove(0);
+    let result = result_for(&target, vec![finding(Code::Http01WrongStatus, "404")]);
+    feed(
+        &mut app,
+        [Msg::CheckDone {
+            key,
+            generation,
+            result: Box::new(result),
+        }],
+    );
+    assert_eq!(
+        app.selected_row().unwrap().root.unwrap().0,
+        Code::Http01WrongStatus
+    );
+    // A new picture (or the CA directories arriving) diagnoses the objects again from scratch.
+    let e = app.estate.as_ref().unwrap();
+    let fresh = certdx::tui::estate::Estate::build(e.inventory.clone(), app.data_now);
+    feed(&mut app, [Msg::Loaded(Box::new(fresh))]);
+    assert_eq!(
+        app.selected_row().unwrap().root.unwrap().0,
+        Code::Http01WrongStatus,
+        "the finished check is merged into the new diagnosis"
+    );
+}
+
+#[test]
 fn rerun_replaces_findings_and_drops_stale_results() {
     let mut app = demo_app(SIZE);
     select(&mut app, "shop/www-shop");

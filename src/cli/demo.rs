@@ -49,6 +49,7 @@ pub fn run(a: &DemoArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
                     http: lab.http_options(),
                     concurrency: 16,
                 },
+                read_directories: false,
             }),
             None => None,
         };

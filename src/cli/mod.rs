@@ -178,6 +178,7 @@ fn interactive(g: &args::GlobalArgs, filter: &str) -> Result<ExitCode, CliError>
     let checks = probe.dns().ok().map(|dns| crate::tui::ChecksConfig {
         dns,
         playbook: probe.playbook(),
+        read_directories: true,
     });
     let view = match &g.snapshot {
         Some(path) => {

@@ -35,7 +35,7 @@ pub fn run(a: &ReportArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
     // The CA directories' profiles, once per server, when live checks run.
     let directories = match &live {
         Some(l) => {
-            let servers = acme_servers(&loaded.inventory);
+            let servers = loaded.inventory.acme_servers();
             let timeout = l.playbook.http.timeout;
             let found = l.runtime.block_on(crate::checks::directory::fetch_all(
                 servers, &l.dns, timeout,
@@ -132,16 +132,6 @@ pub(super) fn emit(
     } else {
         EXIT_OK
     }))
-}
-
-/// Every ACME server an Issuer or ClusterIssuer of the inventory names.
-pub fn acme_servers(inv: &Inventory) -> Vec<String> {
-    let issuers = inv.issuers.iter().map(|i| &i.spec.config);
-    let cluster = inv.cluster_issuers.iter().map(|i| &i.spec.config);
-    issuers
-        .chain(cluster)
-        .filter_map(|c| c.acme.as_ref().map(|a| a.server.clone()))
-        .collect()
 }
 
 /// Diagnoses loaded objects and builds the report; `problems` are what limited the load.

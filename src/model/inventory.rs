@@ -146,6 +146,17 @@ pub fn slim_object<K: kube::Resource>(obj: &mut K) {
 }
 
 impl Inventory {
+    /// The ACME server URL of every ACME Issuer and ClusterIssuer, repeats included: what
+    /// the CA directories are fetched for.
+    pub fn acme_servers(&self) -> Vec<String> {
+        let issuers = self.issuers.iter().map(|i| &i.spec.config);
+        let cluster = self.cluster_issuers.iter().map(|i| &i.spec.config);
+        issuers
+            .chain(cluster)
+            .filter_map(|c| c.acme.as_ref().map(|a| a.server.clone()))
+            .collect()
+    }
+
     /// The ACME settings of the issuer `r` names for an object in `namespace` (a ClusterIssuer
     /// by name, an Issuer by name in that namespace), with the issuer's reference; `None` when
     /// the source lacks it or it is not an ACME issuer.

@@ -15,6 +15,7 @@ use crate::actions::{Action, Actions};
 use crate::diagnose::playbook::{PlaybookResult, Target};
 use crate::diagnose::{ChainNode, Diagnosis};
 use crate::model::Inventory;
+use crate::model::profile::Directories;
 use crate::report::Format;
 use crate::source::cluster::watch::LinkState;
 
@@ -42,6 +43,9 @@ pub struct AppConfig {
     pub size: (u16, u16),
     /// The list's filter at start (empty: none).
     pub filter: String,
+    /// Whether live checks also read the issuers' CA directories (see
+    /// [`super::ChecksConfig::read_directories`]).
+    pub read_directories: bool,
 }
 
 /// The interactive view's state.
@@ -96,6 +100,11 @@ pub struct App {
     pub pending_attempt: Option<(u64, Attempt)>,
     /// The issuance attempt a retry started, followed until it ends.
     pub attempt: Option<Attempt>,
+    /// The CA directories read this run, by ACME server: the first `c` reads them, and every
+    /// later diagnosis judges profiles by them.
+    pub directories: Directories,
+    /// Whether the directories were asked for (once per run, like `report` does).
+    pub directories_asked: bool,
 }
 
 /// Where a live cluster feed stands.
@@ -441,9 +450,20 @@ impl App {
             live: None,
             pending_attempt: None,
             attempt: None,
+            directories: Directories::default(),
+            // Not reading them counts as asked: nothing will ask.
+            directories_asked: !cfg.read_directories,
         };
         let now = app.data_now;
-        (app, vec![Cmd::Diagnose { inventory, now }])
+        let directories = Directories::default();
+        (
+            app,
+            vec![Cmd::Diagnose {
+                inventory,
+                now,
+                directories,
+            }],
+        )
     }
 
     /// The state for a live cluster: nothing to diagnose until the feed's first picture

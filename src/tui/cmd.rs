@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use crate::actions::Action;
 use crate::diagnose::playbook::Target;
 use crate::model::Inventory;
+use crate::model::profile::Directories;
 use crate::report::{Format, Report};
 
 /// One piece of work for the runtime.
@@ -21,6 +22,14 @@ pub enum Cmd {
         inventory: Arc<Inventory>,
         /// The instant to diagnose against.
         now: Timestamp,
+        /// The CA directories read so far (empty until live checks ran).
+        directories: Directories,
+    },
+    /// Read the ACME directories of these servers, once each (answers
+    /// `Msg::DirectoriesRead`).
+    ReadDirectories {
+        /// The servers' directory URLs.
+        servers: Vec<String>,
     },
     /// Run the playbook for one Challenge (answers `Msg::CheckDone` or `Msg::CheckFailed`).
     RunCheck {

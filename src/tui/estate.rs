@@ -13,6 +13,7 @@ use crate::diagnose::playbook::PlaybookResult;
 use crate::diagnose::{
     ChainNode, DiagnoseOptions, Diagnosis, diagnose_estate, pick_root_cause, rank,
 };
+use crate::model::profile::Directories;
 use crate::model::{
     Certificate, CertificateRequest, ChainIndex, Challenge, ClusterIssuer, Code, Finding,
     Inventory, Issuer, Kind, ObjectRef, Order, Severity, State, condition,
@@ -211,7 +212,19 @@ impl Estate {
     pub fn build_with_health(
         inventory: Arc<Inventory>,
         now: Timestamp,
+        cert_manager: Option<CertManagerHealth>,
+    ) -> Estate {
+        Estate::build_with(inventory, now, cert_manager, Directories::default())
+    }
+
+    /// Like [`Estate::build_with_health`], with the CA directories read this run: the
+    /// readiness findings then judge each issuer's profile by what its CA advertises instead
+    /// of what certdx knows of it.
+    pub fn build_with(
+        inventory: Arc<Inventory>,
+        now: Timestamp,
         mut cert_manager: Option<CertManagerHealth>,
+        directories: Directories,
     ) -> Estate {
         let index = ChainIndex::build(&inventory);
         let opts = DiagnoseOptions {
@@ -220,6 +233,7 @@ impl Estate {
                 .as_ref()
                 .and_then(|h| h.issuance_backoff.clone())
                 .unwrap_or_default(),
+            directories,
             ..Default::default()
         };
         let mut diagnoses = diagnose_estate(&inventory, &index, &opts);

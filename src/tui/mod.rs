@@ -80,6 +80,9 @@ pub struct ChecksConfig {
     pub dns: Dns,
     /// Playbook settings (HTTP ports, timeouts, concurrency).
     pub playbook: PlaybookOptions,
+    /// Whether the first `c` also reads the issuers' CA directories (their profiles). Off
+    /// for the demo: its issuer names a public CA its lab resolver cannot reach, by design.
+    pub read_directories: bool,
 }
 
 /// Takes over the terminal, runs the view until the user leaves, and restores the terminal

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use super::estate::Estate;
 use crate::actions::Action;
 use crate::diagnose::playbook::PlaybookResult;
+use crate::model::profile::Directories;
 use crate::report::Format;
 
 /// One message for [`super::update`].
@@ -119,6 +120,8 @@ pub enum Msg {
         /// Why.
         error: String,
     },
+    /// The ACME directories asked for were read (each: its profiles, or why not).
+    DirectoriesRead(Directories),
     /// A cluster write finished.
     ActionDone {
         /// The busy id.

@@ -67,6 +67,7 @@ pub async fn run(input: TuiInput) -> Result<(), TuiError> {
         theme: Theme::from_env(),
         size: (size.width, size.height),
         filter,
+        read_directories: checks.as_ref().is_some_and(|c| c.read_directories),
     };
     let (mut app, cmds) = match &live {
         Some(_) => (App::new_live(cfg), Vec::new()),
@@ -231,6 +232,12 @@ fn failure_msg(cmd: &Cmd) -> Msg {
             result: Err(why),
         },
         Cmd::Diagnose { .. } => Msg::LoadFailed(why),
+        Cmd::ReadDirectories { servers } => Msg::DirectoriesRead(
+            servers
+                .iter()
+                .map(|s| (s.clone(), Err(why.clone())))
+                .collect(),
+        ),
         Cmd::Prefetch { .. } => Msg::Prefetched,
         Cmd::OpenUrl { .. } => Msg::UrlOpened(Err(why)),
     }
@@ -312,13 +319,29 @@ impl Executor {
     /// blocking work (diagnosis, rendering and writing reports) runs on the blocking pool.
     pub async fn execute(&self, cmd: Cmd) -> Msg {
         match cmd {
-            Cmd::Diagnose { inventory, now } => {
+            Cmd::Diagnose {
+                inventory,
+                now,
+                directories,
+            } => {
                 let health = self.health(now).await;
-                let build = move || Estate::build_with_health(inventory, now, health);
+                let build = move || Estate::build_with(inventory, now, health, directories);
                 match tokio::task::spawn_blocking(build).await {
                     Ok(estate) => Msg::Loaded(Box::new(estate)),
                     Err(e) => Msg::LoadFailed(e.to_string()),
                 }
+            }
+            Cmd::ReadDirectories { servers } => {
+                let Some(cfg) = self.checks.clone() else {
+                    let why = "live checks are off".to_owned();
+                    return Msg::DirectoriesRead(
+                        servers.into_iter().map(|s| (s, Err(why.clone()))).collect(),
+                    );
+                };
+                let timeout = cfg.playbook.http.timeout;
+                Msg::DirectoriesRead(
+                    crate::checks::directory::fetch_all(servers, &cfg.dns, timeout).await,
+                )
             }
             Cmd::RunCheck {
                 key,

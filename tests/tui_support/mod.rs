@@ -58,6 +58,7 @@ pub fn config(size: (u16, u16)) -> AppConfig {
         theme: Theme::MONO,
         size,
         filter: String::new(),
+        read_directories: false,
     }
 }
 
@@ -66,8 +67,12 @@ pub fn app_with(cfg: AppConfig, inventory: Inventory) -> App {
     let (mut app, cmds) = App::new(cfg, inventory);
     for c in cmds {
         match c {
-            Cmd::Diagnose { inventory, now } => {
-                let estate = Estate::build(inventory, now);
+            Cmd::Diagnose {
+                inventory,
+                now,
+                directories,
+            } => {
+                let estate = Estate::build_with(inventory, now, None, directories);
                 assert!(update(&mut app, Msg::Loaded(Box::new(estate))).is_empty());
             }
             other => panic!("unexpected start-up command {other:?}"),

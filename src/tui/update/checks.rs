@@ -6,6 +6,7 @@ use super::super::cmd::Cmd;
 use super::nav::refresh_visible;
 use crate::diagnose::ChainNode;
 use crate::diagnose::playbook::{PlaybookResult, Target};
+use crate::model::profile::Directories;
 use crate::model::{Kind, ObjectRef, State};
 
 /// `c`: checks the selected Challenge, or every unfinished Challenge below the selection.
@@ -15,19 +16,21 @@ pub fn run_selection(app: &mut App) -> Vec<Cmd> {
         app.say(StatusKind::Error, text);
         return Vec::new();
     }
+    let directories = read_directories(app);
     let Some(challenges) = selected_challenges(app) else {
         app.say(
             StatusKind::Info,
             "select a Certificate, Order or Challenge to check",
         );
-        return Vec::new();
+        return directories.into_iter().collect();
     };
     if challenges.is_empty() {
         app.say(StatusKind::Info, "no unfinished Challenge to check here");
-        return Vec::new();
+        return directories.into_iter().collect();
     }
-    let cmds = start(app, &challenges);
+    let mut cmds = start(app, &challenges);
     let skipped = challenges.len() - cmds.len();
+    cmds.extend(directories);
     // The status bar's spinner says what runs; a message only for what did not start.
     app.status = None;
     if skipped > 0 {
@@ -67,6 +70,83 @@ pub fn rerun(app: &mut App) -> Vec<Cmd> {
     }
     app.status = None;
     cmds
+}
+
+/// The first live check of the run also reads the CA directories of every ACME issuer, once
+/// each, as `report` does: their `meta.profiles` tell the readiness findings what the CA
+/// really offers, where otherwise only what certdx knows of the big CAs is used.
+fn read_directories(app: &mut App) -> Option<Cmd> {
+    if app.directories_asked {
+        return None;
+    }
+    let mut servers = app.estate.as_ref()?.inventory.acme_servers();
+    servers.sort_unstable();
+    servers.dedup();
+    if servers.is_empty() {
+        return None;
+    }
+    app.directories_asked = true;
+    Some(Cmd::ReadDirectories { servers })
+}
+
+/// The CA directories were read: keep them, say which could not be, and diagnose again so
+/// the readiness findings judge each issuer's profile by what its CA advertises.
+pub fn directories_read(app: &mut App, found: Directories) -> Vec<Cmd> {
+    let failed: Vec<String> = found
+        .iter()
+        .filter_map(|(url, r)| r.as_ref().err().map(|why| format!("{url} ({why})")))
+        .collect();
+    let read = found.len() - failed.len();
+    app.directories.extend(found);
+    if failed.is_empty() {
+        let s = if read == 1 { "y" } else { "ies" };
+        app.say(
+            StatusKind::Info,
+            format!("read {read} CA director{s}: profiles judged by what the CA advertises"),
+        );
+    } else {
+        app.say(
+            StatusKind::Info,
+            format!(
+                "could not read {}: profiles judged by what certdx knows of the CA",
+                failed.join(", ")
+            ),
+        );
+    }
+    let Some(inventory) = app.estate.as_ref().map(|e| e.inventory.clone()) else {
+        return Vec::new();
+    };
+    if let Some(live) = &mut app.live {
+        if live.diagnosing {
+            // The diagnosis in flight used the old directories: the next one gets the new.
+            live.pending.get_or_insert(inventory);
+            return Vec::new();
+        }
+        live.diagnosing = true;
+    }
+    vec![Cmd::Diagnose {
+        inventory,
+        now: app.clock,
+        directories: app.directories.clone(),
+    }]
+}
+
+/// Merges every finished check into a freshly diagnosed estate: a new diagnosis starts from
+/// the objects alone, and results the user already has must not vanish with it.
+pub fn reapply_all(app: &mut App) {
+    let keys: Vec<String> = app
+        .checks
+        .runs
+        .iter()
+        .filter(|(_, r)| r.result.is_some())
+        .map(|(k, _)| k.clone())
+        .collect();
+    let runs = &app.checks.runs;
+    if let Some(e) = &mut app.estate
+        && !keys.is_empty()
+    {
+        e.apply_checks(&keys, |k| runs.get(k).and_then(|r| r.result.as_ref()));
+    }
 }
 
 /// A check finished (or its task died).

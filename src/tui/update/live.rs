@@ -34,6 +34,7 @@ pub fn updated(app: &mut App, inventory: Arc<Inventory>) -> Vec<Cmd> {
     vec![Cmd::Diagnose {
         inventory,
         now: app.clock,
+        directories: app.directories.clone(),
     }]
 }
 
@@ -75,6 +76,7 @@ pub fn loaded(app: &mut App, estate: Estate) -> Vec<Cmd> {
         ))
     });
     app.estate = Some(estate);
+    super::checks::reapply_all(app);
     app.chain = None;
     nav::refresh_visible(app);
     if let Some(key) = selected_row {
@@ -109,6 +111,7 @@ pub fn loaded(app: &mut App, estate: Estate) -> Vec<Cmd> {
         cmds.push(Cmd::Diagnose {
             inventory,
             now: app.clock,
+            directories: app.directories.clone(),
         });
     }
     cmds

@@ -28,6 +28,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::SourceLink(link) => live::link(app, link),
         Msg::Prefetched => {}
         Msg::LoadFailed(why) => app.say(StatusKind::Error, format!("diagnosis failed: {why}")),
+        Msg::DirectoriesRead(found) => return checks::directories_read(app, found),
         Msg::CheckDone {
             key,
             generation,
