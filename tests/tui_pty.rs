@@ -90,3 +90,33 @@ fn ctrl_z_gives_the_shell_back_and_fg_returns_to_the_view() {
     t.keys(&["q", "q"]);
     t.wait_for("certdx-exited-0", limit);
 }
+
+#[test]
+fn shift_y_puts_the_next_command_on_the_terminals_clipboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_certdx");
+    let t = Tmux::start(&format!("{bin} demo; sleep 60"), dir.path());
+    // tmux takes an application's OSC 52 into its paste buffer when set-clipboard is on.
+    t.command(&["set", "-g", "set-clipboard", "on"]);
+    let limit = Duration::from_secs(20);
+    t.wait_for("www-shop", limit);
+    t.keys(&["/"]);
+    t.keys(&["-l", "www-shop"]);
+    t.keys(&["Enter", "Enter"]);
+    let chain = t.wait_for("Certificate shop/www-shop", limit);
+    let next = chain
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("next: "))
+        .unwrap_or_else(|| panic!("the chain shows a next command: {chain}"))
+        .trim()
+        .to_owned();
+    t.keys(&["Y"]);
+    t.wait_for("copied the next command", limit);
+    let buffer = t.command(&["show-buffer"]);
+    assert_eq!(
+        buffer.trim_end(),
+        next,
+        "the clipboard holds the command shown"
+    );
+    t.keys(&["q"]);
+}

@@ -98,6 +98,21 @@ fn u_shows_or_opens_the_unpause_page_of_a_paused_account() {
     assert_eq!(status.kind, StatusKind::Error);
     assert!(status.text.contains("the link is in the advice"));
 
+    // Y puts the link on the clipboard (the runtime sends it to the terminal).
+    feed(&mut app, [Msg::Copy]);
+    let copied = app.copy.clone().expect("Y copies");
+    assert!(
+        copied.starts_with("https://portal.letsencrypt.org/sfe/v1/unpause?jwt=eyJ"),
+        "{copied}"
+    );
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("the unpause link")
+    );
+
     // Anywhere else, `u` says so and does nothing.
     let mut other = fixture_app("readiness.yaml", "2026-08-20T12:00:00Z");
     other.browser = true;

@@ -92,6 +92,9 @@ pub struct App {
     pub quit: bool,
     /// Set when the user asked to suspend (Ctrl-Z); the runtime does it and clears it.
     pub suspend: bool,
+    /// Text the user asked to copy (`Y`); the runtime hands it to the terminal's clipboard
+    /// and clears it.
+    pub copy: Option<String>,
     /// Next id for [`Busy`] entries.
     pub next_id: u64,
     /// The live cluster feed's state; `None` for snapshots and the demo.
@@ -446,6 +449,7 @@ impl App {
             theme: cfg.theme,
             quit: false,
             suspend: false,
+            copy: None,
             next_id: 1,
             live: None,
             pending_attempt: None,

@@ -58,6 +58,8 @@ pub enum Msg {
     CycleSort,
     /// List orphan objects as rows, or hide them.
     ToggleOrphans,
+    /// Copy the focused diagnosis's unpause link, else its next command, to the clipboard.
+    Copy,
     /// Show or fold older revisions in the chain.
     ToggleHistory,
     /// Show the selected object as YAML, or go back to the fields.

@@ -11,7 +11,7 @@ use futures::{FutureExt, StreamExt};
 use jiff::SignedDuration;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::app::{App, AppConfig};
+use super::app::{App, AppConfig, StatusKind};
 use super::cmd::Cmd;
 use super::error::TuiError;
 use super::estate::Estate;
@@ -150,6 +150,11 @@ async fn event_loop(
         }
         if app.quit {
             return Ok(());
+        }
+        if let Some(text) = app.copy.take()
+            && let Err(e) = terminal::copy_to_clipboard(&text)
+        {
+            app.say(StatusKind::Error, format!("could not copy: {e}"));
         }
         if std::mem::take(&mut app.suspend) {
             // Commands in flight keep running; their results wait in the channel.

@@ -102,6 +102,19 @@ pub fn suspend(terminal: &mut Term) -> io::Result<()> {
     terminal.clear()
 }
 
+/// Puts `text` on the clipboard of the terminal certdx draws on, with the OSC 52 escape
+/// (xterm's; kitty, WezTerm, iTerm2, Windows Terminal and tmux with `set-clipboard on` honour
+/// it, also through SSH, where no clipboard program could reach the user's desktop). The
+/// terminal gives no answer, so whether it was honoured cannot be known here.
+pub fn copy_to_clipboard(text: &str) -> io::Result<()> {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    let mut out = stdout();
+    write!(out, "\x1b]52;c;{encoded}\x07")?;
+    out.flush()
+}
+
 /// Leaves the alternate screen and raw mode and shows the cursor. Safe to call twice.
 pub fn restore() -> io::Result<()> {
     let raw = disable_raw_mode();

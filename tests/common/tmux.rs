@@ -56,6 +56,21 @@ impl Tmux {
         assert!(status.success());
     }
 
+    /// Runs a tmux command on this server (e.g. `set -g set-clipboard on`); its stdout.
+    pub fn command(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// The screen as text.
     pub fn screen(&self) -> String {
         let out = Command::new("tmux")

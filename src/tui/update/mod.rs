@@ -108,11 +108,45 @@ fn unpause(app: &mut App) -> Vec<Cmd> {
         Some(Some(url)) => {
             app.say(
                 StatusKind::Info,
-                format!("no browser here: open {url} (select it in the advice to copy it)"),
+                format!("no browser here: open {url} (Y copies it)"),
             );
             Vec::new()
         }
     }
+}
+
+/// `Y`: what the engineer pastes next, on the clipboard: the unpause link of a paused account
+/// (the one thing that ends the pause), else the next command the root cause suggests.
+fn copy(app: &mut App) {
+    let Some(d) = app
+        .estate
+        .as_ref()
+        .zip(app.focused_diagnosis())
+        .and_then(|(e, d)| e.diagnoses.get(d))
+    else {
+        app.say(StatusKind::Info, "select a Certificate to copy from");
+        return;
+    };
+    let unpause = d
+        .root_cause
+        .as_ref()
+        .filter(|rc| rc.code == crate::model::Code::RatelimitAccountPaused)
+        .and_then(|rc| rc.unpause_url.clone());
+    let (what, text) = match unpause {
+        Some(url) => ("the unpause link", url),
+        None => match crate::report::next_command(d, app.clock) {
+            Some(cmd) => ("the next command", cmd),
+            None => {
+                app.say(StatusKind::Info, "nothing to copy: no next command here");
+                return;
+            }
+        },
+    };
+    app.say(
+        StatusKind::Info,
+        format!("copied {what} through the terminal (OSC 52): {text}"),
+    );
+    app.copy = Some(text);
 }
 
 fn help_key(app: &mut App, msg: Msg) {
@@ -141,6 +175,7 @@ fn screen_key(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::Export => write::ask_export(app, false),
         Msg::ExportAll => write::ask_export(app, true),
         Msg::Unpause => return unpause(app),
+        Msg::Copy => copy(app),
         Msg::Back if app.chain.is_some() => app.chain = None,
         // A filter is the last thing to undo before leaving.
         Msg::Back if !app.overview.filter.is_empty() => nav::overview_key(app, Msg::FilterCancel),
