@@ -473,28 +473,9 @@ pub struct IssueArgs {
     /// One certificate per line, names separated by spaces or commas, `#` comments.
     #[arg(long, value_name = "FILE")]
     pub domains_file: Option<PathBuf>,
-    /// Answer HTTP-01 with a standalone listener on this address (the names' port 80 must reach
-    /// it).
-    #[arg(long, value_name = "ADDR")]
-    pub http01_listen: Option<std::net::SocketAddr>,
-    /// Answer DNS-01 with an embedded authoritative server on this address for --dns01-zone.
-    #[arg(long, value_name = "ADDR", requires = "dns01_zone")]
-    pub dns01_embedded: Option<std::net::SocketAddr>,
-    /// The zone the embedded DNS server is authoritative for (delegated to it; names CNAME
-    /// `_acme-challenge` into it).
-    #[arg(long, value_name = "ZONE")]
-    pub dns01_zone: Option<String>,
-    /// A nameserver of --dns01-zone as the parent zone's NS and glue name it (NAME=IP[,IP]);
-    /// repeatable. Default: ns.ZONE at the --dns01-embedded address.
-    #[arg(long, value_name = "NAME=IP", requires = "dns01_embedded")]
-    pub dns01_nameserver: Vec<String>,
-    /// Answer DNS-01 through RFC 2136 dynamic updates to this server (HOST[:PORT], port 53 by
-    /// default): the primary of the names' zones.
-    #[arg(long, value_name = "SERVER", requires = "tsig_key")]
-    pub dns01_rfc2136: Option<String>,
-    /// The TSIG key file for --dns01-rfc2136.
-    #[arg(long, value_name = "FILE")]
-    pub tsig_key: Option<PathBuf>,
+    /// How challenges are answered.
+    #[command(flatten)]
+    pub solver: SolverArgs,
     /// Recursive resolver for the preflight and self-checks (default: the system's); port 53
     /// unless given.
     #[arg(long, value_name = "IP[:PORT]", value_parser = parse_resolver)]
@@ -570,6 +551,39 @@ pub struct IssueArgs {
     /// when you leave.
     #[arg(long)]
     pub tui: bool,
+}
+
+/// How challenges are answered: shared by `certdx issue` (which needs one) and `certdx trial`
+/// (which answers only when given one). At most one of the three solvers.
+#[derive(Debug, Clone, Args)]
+pub struct SolverArgs {
+    /// Answer HTTP-01 with a standalone listener on this address (the names' port 80 must reach
+    /// it).
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["dns01_embedded", "dns01_rfc2136"])]
+    pub http01_listen: Option<std::net::SocketAddr>,
+    /// Answer DNS-01 with an embedded authoritative server on this address for --dns01-zone.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        requires = "dns01_zone",
+        conflicts_with = "dns01_rfc2136"
+    )]
+    pub dns01_embedded: Option<std::net::SocketAddr>,
+    /// The zone the embedded DNS server is authoritative for (delegated to it; names CNAME
+    /// `_acme-challenge` into it).
+    #[arg(long, value_name = "ZONE")]
+    pub dns01_zone: Option<String>,
+    /// A nameserver of --dns01-zone as the parent zone's NS and glue name it (NAME=IP[,IP]);
+    /// repeatable. Default: ns.ZONE at the --dns01-embedded address.
+    #[arg(long, value_name = "NAME=IP", requires = "dns01_embedded")]
+    pub dns01_nameserver: Vec<String>,
+    /// Answer DNS-01 through RFC 2136 dynamic updates to this server (HOST[:PORT], port 53 by
+    /// default): the primary of the names' zones.
+    #[arg(long, value_name = "SERVER", requires = "tsig_key")]
+    pub dns01_rfc2136: Option<String>,
+    /// The TSIG key file for --dns01-rfc2136.
+    #[arg(long, value_name = "FILE")]
+    pub tsig_key: Option<PathBuf>,
 }
 
 /// A secret given on the command line or in the environment: never shown by `Debug`.
