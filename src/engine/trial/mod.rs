@@ -41,8 +41,8 @@ pub enum TrialError {
     #[error(
         "{directory} is a production ACME directory: every failed trial counts toward the \
          account's failed-validation limit (Let's Encrypt: 5 per name per hour) and, repeated, \
-         toward pausing the account for that name; {instead}; or pass --production to try \
-         there anyway"
+         toward pausing the account for that name (after 1,152 consecutive failures); \
+         {instead}; or pass --production to try there anyway"
     )]
     Production {
         /// The directory refused.
