@@ -90,8 +90,9 @@ impl DirectoryKind {
 /// Compares directory URLs the way they are written by hand: scheme and host case-insensitive,
 /// a trailing slash ignored.
 fn same_url(a: &str, b: &str) -> bool {
-    a.trim().trim_end_matches('/').to_ascii_lowercase()
-        == b.trim().trim_end_matches('/').to_ascii_lowercase()
+    a.trim()
+        .trim_end_matches('/')
+        .eq_ignore_ascii_case(b.trim().trim_end_matches('/'))
 }
 
 /// The staging directory to try instead of `url`, when `url` is a known production CA that has

@@ -81,7 +81,8 @@ pub struct NameVerdict {
     pub name: String,
     /// The verdict.
     pub status: VerdictStatus,
-    /// Whether certdx answered the challenge (else it was only triggered).
+    /// Whether certdx published the response (its solver serves it) before triggering: the
+    /// verdict then says whether the CA's path reaches certdx. Else it was only triggered.
     pub answered: bool,
     /// The authorization's URL.
     pub authorization: String,
@@ -337,7 +338,7 @@ fn invalid_meaning(
     }
     if has(Code::AcmeCaa) {
         return format!(
-            "CAA records forbid this CA to issue for {name}: the CA did not look further"
+            "CAA records forbid this CA to issue for {name}: whatever the validation, the CAA set must name the CA"
         );
     }
     if codes.iter().any(|c| c.as_str().starts_with("ratelimit-")) {
