@@ -214,6 +214,50 @@ pub enum Command {
         after_help = "Examples:\n  certdx issue --directory URL --domain www.example.com --http01-listen 0.0.0.0:80\n  certdx issue --directory URL --domain a.test --dns01-embedded 0.0.0.0:53 --dns01-zone acme.test"
     )]
     Issue(Box<IssueArgs>),
+    /// Ask the CA itself (staging by default): order the names, trigger each challenge, report
+    /// what the CA saw per name, and leave no authorization pending.
+    #[command(
+        after_help = "Examples:\n  certdx trial www.example.com                        # Let's Encrypt staging, HTTP-01, unanswered\n  certdx trial www.example.com --http01-listen 0.0.0.0:80 -o json\n  certdx trial example.com --method dns-01 --directory https://127.0.0.1:14000/dir"
+    )]
+    Trial(Box<TrialArgs>),
+}
+
+/// `certdx trial`.
+#[derive(Debug, Args)]
+pub struct TrialArgs {
+    /// The names to try (one order).
+    #[arg(required = true, num_args = 1.., value_name = "NAME")]
+    pub names: Vec<String>,
+    /// The ACME directory URL. A production CA is refused unless --production is given.
+    #[arg(long, value_name = "URL", default_value = crate::engine::trial::LETS_ENCRYPT_STAGING)]
+    pub directory: String,
+    /// The challenge type to trigger.
+    #[arg(long, value_enum, default_value_t = MethodArg::Http01)]
+    pub method: MethodArg,
+    /// Try on a production directory anyway: every name the CA refuses there counts toward the
+    /// account's failed-validation limit and, repeated, toward pausing it.
+    #[arg(long)]
+    pub production: bool,
+    /// Seconds to wait for the CA's verdicts; what is still pending then is deactivated.
+    #[arg(long, value_name = "SECS", default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub wait: u64,
+    /// A PEM root (or bundle) trusted for the CA's HTTPS instead of the system's.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
+    /// Contact address for a new account.
+    #[arg(long, value_name = "E")]
+    pub email: Option<String>,
+    /// The state store (SQLite, created 0600), as for `certdx issue`: the account is kept there,
+    /// and every authorization the trial creates.
+    #[arg(long, value_name = "DB", default_value = "certdx-state.sqlite")]
+    pub state: PathBuf,
+    /// Answer the challenges for real from here (the same flags as `certdx issue`); without
+    /// one, challenges are triggered and never answered.
+    #[command(flatten)]
+    pub solver: SolverArgs,
+    /// Output format (`-o json` as with kubectl).
+    #[arg(long, short = 'o', value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
 }
 
 /// `certdx retry`.
@@ -473,28 +517,9 @@ pub struct IssueArgs {
     /// One certificate per line, names separated by spaces or commas, `#` comments.
     #[arg(long, value_name = "FILE")]
     pub domains_file: Option<PathBuf>,
-    /// Answer HTTP-01 with a standalone listener on this address (the names' port 80 must reach
-    /// it).
-    #[arg(long, value_name = "ADDR")]
-    pub http01_listen: Option<std::net::SocketAddr>,
-    /// Answer DNS-01 with an embedded authoritative server on this address for --dns01-zone.
-    #[arg(long, value_name = "ADDR", requires = "dns01_zone")]
-    pub dns01_embedded: Option<std::net::SocketAddr>,
-    /// The zone the embedded DNS server is authoritative for (delegated to it; names CNAME
-    /// `_acme-challenge` into it).
-    #[arg(long, value_name = "ZONE")]
-    pub dns01_zone: Option<String>,
-    /// A nameserver of --dns01-zone as the parent zone's NS and glue name it (NAME=IP[,IP]);
-    /// repeatable. Default: ns.ZONE at the --dns01-embedded address.
-    #[arg(long, value_name = "NAME=IP", requires = "dns01_embedded")]
-    pub dns01_nameserver: Vec<String>,
-    /// Answer DNS-01 through RFC 2136 dynamic updates to this server (HOST[:PORT], port 53 by
-    /// default): the primary of the names' zones.
-    #[arg(long, value_name = "SERVER", requires = "tsig_key")]
-    pub dns01_rfc2136: Option<String>,
-    /// The TSIG key file for --dns01-rfc2136.
-    #[arg(long, value_name = "FILE")]
-    pub tsig_key: Option<PathBuf>,
+    /// How challenges are answered.
+    #[command(flatten)]
+    pub solver: SolverArgs,
     /// Recursive resolver for the preflight and self-checks (default: the system's); port 53
     /// unless given.
     #[arg(long, value_name = "IP[:PORT]", value_parser = parse_resolver)]
@@ -570,6 +595,39 @@ pub struct IssueArgs {
     /// when you leave.
     #[arg(long)]
     pub tui: bool,
+}
+
+/// How challenges are answered: shared by `certdx issue` (which needs one) and `certdx trial`
+/// (which answers only when given one). At most one of the three solvers.
+#[derive(Debug, Clone, Args)]
+pub struct SolverArgs {
+    /// Answer HTTP-01 with a standalone listener on this address (the names' port 80 must reach
+    /// it).
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["dns01_embedded", "dns01_rfc2136"])]
+    pub http01_listen: Option<std::net::SocketAddr>,
+    /// Answer DNS-01 with an embedded authoritative server on this address for --dns01-zone.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        requires = "dns01_zone",
+        conflicts_with = "dns01_rfc2136"
+    )]
+    pub dns01_embedded: Option<std::net::SocketAddr>,
+    /// The zone the embedded DNS server is authoritative for (delegated to it; names CNAME
+    /// `_acme-challenge` into it).
+    #[arg(long, value_name = "ZONE")]
+    pub dns01_zone: Option<String>,
+    /// A nameserver of --dns01-zone as the parent zone's NS and glue name it (NAME=IP[,IP]);
+    /// repeatable. Default: ns.ZONE at the --dns01-embedded address.
+    #[arg(long, value_name = "NAME=IP", requires = "dns01_embedded")]
+    pub dns01_nameserver: Vec<String>,
+    /// Answer DNS-01 through RFC 2136 dynamic updates to this server (HOST[:PORT], port 53 by
+    /// default): the primary of the names' zones.
+    #[arg(long, value_name = "SERVER", requires = "tsig_key")]
+    pub dns01_rfc2136: Option<String>,
+    /// The TSIG key file for --dns01-rfc2136.
+    #[arg(long, value_name = "FILE")]
+    pub tsig_key: Option<PathBuf>,
 }
 
 /// A secret given on the command line or in the environment: never shown by `Debug`.

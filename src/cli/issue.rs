@@ -11,7 +11,7 @@ mod progress;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
-use super::args::{IssueArgs, KeyTypeArg, ProbeArgs};
+use super::args::{IssueArgs, KeyTypeArg, ProbeArgs, SolverArgs};
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS, TextOrJson, write_output};
 use crate::engine::acme::{AccountOptions, AcmeConfig, Eab, KeyKind};
 use crate::engine::batch::{
@@ -167,8 +167,16 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
 
 /// The solver the flags ask for (clap makes sure exactly one is given).
 fn solver(a: &IssueArgs) -> Result<SolverConfig, CliError> {
+    solver_config(&a.solver)?.ok_or_else(|| {
+        CliError::Usage("give --http01-listen, --dns01-embedded or --dns01-rfc2136".to_owned())
+    })
+}
+
+/// The solver the solver flags ask for; `None` when none is given (`certdx trial` then
+/// triggers challenges without answering them). Shared by `issue` and `trial`.
+pub(super) fn solver_config(a: &SolverArgs) -> Result<Option<SolverConfig>, CliError> {
     if let Some(listen) = a.http01_listen {
-        return Ok(SolverConfig::Http01 { listen });
+        return Ok(Some(SolverConfig::Http01 { listen }));
     }
     if let Some(listen) = a.dns01_embedded {
         let origin = a.dns01_zone.as_deref().unwrap_or_default();
@@ -180,16 +188,18 @@ fn solver(a: &IssueArgs) -> Result<SolverConfig, CliError> {
                 .with_nameserver(name, &addresses)
                 .map_err(|e| CliError::Usage(format!("--dns01-nameserver {spec}: {e}")))?;
         }
-        return Ok(SolverConfig::Dns01Embedded { listen, zone });
+        return Ok(Some(SolverConfig::Dns01Embedded { listen, zone }));
     }
-    let server = a.dns01_rfc2136.as_deref().unwrap_or_default();
+    let Some(server) = a.dns01_rfc2136.as_deref() else {
+        return Ok(None);
+    };
     let key_path = a.tsig_key.as_deref().unwrap_or(std::path::Path::new(""));
     let key = TsigKey::from_file(key_path)
         .map_err(|e| CliError::Usage(format!("--tsig-key {}: {e}", key_path.display())))?;
-    Ok(SolverConfig::Dns01Rfc2136 {
+    Ok(Some(SolverConfig::Dns01Rfc2136 {
         server: server_addr(server)?,
         key,
-    })
+    }))
 }
 
 /// `NAME=IP[,IP...]` of `--dns01-nameserver`.

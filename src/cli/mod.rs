@@ -15,11 +15,12 @@ mod probe;
 mod report;
 mod retry;
 mod source;
+mod trial;
 mod write;
 
 pub use args::{
     CheckArgs, Cli, Command, ExplainArgs, IssueArgs, MethodArg, ProbeArgs, ReportArgs, RetryArgs,
-    SecretArg, TextOrJson, WriteArgs,
+    SecretArg, SolverArgs, TextOrJson, TrialArgs, WriteArgs,
 };
 pub use output::write_output;
 
@@ -66,6 +67,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Retry(a)) => retry::retry(&a, &cli.global),
         Some(Command::Renew(a)) => write::renew(&a, &cli.global),
         Some(Command::Issue(a)) => issue::run(&a),
+        Some(Command::Trial(a)) => trial::run(&a),
         None => interactive(&cli.global, cli.filter.as_deref().unwrap_or_default()),
     }
 }
@@ -78,6 +80,7 @@ pub fn wants_json(cli: &Cli) -> bool {
         Some(Command::Explain(a)) => a.format == TextOrJson::Json,
         Some(Command::Check(a)) => a.format == TextOrJson::Json,
         Some(Command::Issue(a)) => a.format == TextOrJson::Json,
+        Some(Command::Trial(a)) => a.format == TextOrJson::Json,
         Some(Command::Demo(a)) => a.format == Format::Json,
         Some(Command::Report(a)) => {
             a.output_file.is_none()
@@ -112,6 +115,7 @@ fn refuse_meaningless(cli: &Cli) -> Result<(), CliError> {
             &[],
             "it talks to an ACME CA, not to a cluster or a dump",
         ),
+        Some(Command::Trial(_)) => ("trial", &[], "it asks an ACME CA, not a cluster or a dump"),
         Some(Command::Demo(_)) => (
             "demo",
             &["--read-only"],

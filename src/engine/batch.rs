@@ -32,7 +32,7 @@ mod reconcile;
 mod record;
 mod renewal;
 mod report;
-mod responder;
+pub(crate) mod responder;
 mod run;
 mod settle;
 mod validate;

@@ -9,3 +9,4 @@ pub mod batch;
 pub mod scheduler;
 pub mod solver;
 pub mod store;
+pub mod trial;

@@ -13,6 +13,7 @@ mod challenges;
 mod error;
 mod orders;
 mod schema;
+mod trials;
 mod types;
 
 use std::fs::{File, OpenOptions};

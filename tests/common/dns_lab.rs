@@ -49,7 +49,7 @@ pub struct Slots {
 }
 
 impl Slots {
-    /// A test binary's blocks: third octets of 127.0.X.0/24, each in 2..=9.
+    /// A test binary's blocks: third octets of 127.0.X.0/24, each in 2..=11.
     pub const fn new(octets: &'static [u8]) -> Slots {
         Slots {
             octets,
@@ -66,8 +66,8 @@ impl Slots {
             .get(n / per_octet)
             .expect("this test binary ran out of lab addresses: give it another /24");
         assert!(
-            (2..=9).contains(&octet),
-            "lab addresses must be in 127.0.2-9.0/24"
+            (2..=11).contains(&octet),
+            "lab addresses must be in 127.0.2-11.0/24"
         );
         Addrs {
             octet,

@@ -600,6 +600,7 @@ struct ProxyState {
     hold_retry_after: u64,
     lose: HashMap<Endpoint, usize>,
     hide_orders_list: bool,
+    caa_forbidden: Vec<String>,
     log: Vec<Logged>,
 }
 
@@ -711,6 +712,18 @@ impl FaultProxy {
     /// (`docs/acme-divergences.md`: no `orders` field on account objects).
     pub fn hide_orders_list(&self) {
         lock(&self.state).hide_orders_list = true;
+    }
+
+    /// Once Pebble has refused an authorization for `identifier`, reports the refusal as
+    /// Boulder does when CAA forbids the CA, which Pebble 2.4.0 cannot (its VA has no CAA
+    /// check): the challenge's problem becomes Boulder's CAA problem document (type `caa`,
+    /// status 403, detail "While processing CAA for NAME: CAA record for NAME prevents
+    /// issuance": boulder va/caa.go, `berrors.CAAError("CAA record for %s prevents issuance")`
+    /// wrapped with "While processing CAA for %s: "), with a `validationRecord` entry in
+    /// Boulder's shape (core/objects.go `ValidationRecord`: url, hostname, port,
+    /// addressesResolved, addressUsed). Pebble's own status is kept: the CA really refused.
+    pub fn forbid_by_caa(&self, identifier: &str) {
+        lock(&self.state).caa_forbidden.push(identifier.to_owned());
     }
 
     /// Every request seen so far, in arrival order.
@@ -842,6 +855,10 @@ where
             }
             let body = match endpoint {
                 Endpoint::Account if lock(state).hide_orders_list => without_orders(body),
+                Endpoint::Authorization => {
+                    let forbidden = lock(state).caa_forbidden.clone();
+                    refused_by_caa(body, &forbidden)
+                }
                 _ => body,
             };
             (status, headers, body)
@@ -970,6 +987,43 @@ fn problem(status: u16, kind: &str, detail: &str) -> Answer {
 }
 
 /// An account object without its `orders` member.
+/// An invalid authorization of a name in `forbidden`, with its failed challenge's problem
+/// replaced by Boulder's CAA refusal (see [`FaultProxy::forbid_by_caa`]).
+fn refused_by_caa(body: Vec<u8>, forbidden: &[String]) -> Vec<u8> {
+    let Ok(mut authz) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    let name = authz["identifier"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if authz["status"] != "invalid" || !forbidden.contains(&name) {
+        return body;
+    }
+    let Some(challenges) = authz["challenges"].as_array_mut() else {
+        return body;
+    };
+    for challenge in challenges.iter_mut().filter(|c| c["status"] == "invalid") {
+        let url = format!(
+            "http://{name}/.well-known/acme-challenge/{}",
+            challenge["token"].as_str().unwrap_or_default()
+        );
+        challenge["error"] = json!({
+            "type": "urn:ietf:params:acme:error:caa",
+            "detail": format!("While processing CAA for {name}: CAA record for {name} prevents issuance"),
+            "status": 403,
+        });
+        challenge["validationRecord"] = json!([{
+            "url": url,
+            "hostname": name,
+            "port": "80",
+            "addressesResolved": ["192.0.2.80"],
+            "addressUsed": "192.0.2.80",
+        }]);
+    }
+    serde_json::to_vec(&authz).expect("JSON")
+}
+
 fn without_orders(body: Vec<u8>) -> Vec<u8> {
     let Ok(mut account) = serde_json::from_slice::<Value>(&body) else {
         return body;

@@ -74,7 +74,11 @@ impl KnotPrimary {
     pub async fn start(key: &GeneratedKey, zones: &[ZoneSpec]) -> KnotPrimary {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         assert!(n < 255, "out of 127.0.13.x addresses");
-        let ip = Ipv4Addr::new(127, 0, 13, n);
+        KnotPrimary::start_on(Ipv4Addr::new(127, 0, 13, n), key, zones).await
+    }
+
+    /// Starts knotd on `ip` (a test binary that owns another address block).
+    pub async fn start_on(ip: Ipv4Addr, key: &GeneratedKey, zones: &[ZoneSpec]) -> KnotPrimary {
         if let Err(e) = std::net::UdpSocket::bind((ip, 53)) {
             panic!("{ip}:53 is already in use ({e}); is a knotd from an earlier run still alive?");
         }

@@ -185,6 +185,43 @@ impl AcmeOrder {
         Ok((done.value, retry_after))
     }
 
+    /// Fetches one authorization again and also returns its JSON exactly as the CA sent it:
+    /// what instant-acme's types leave out (a challenge's `validationRecord`, Boulder's
+    /// secondary-validation detail) is read from there. `None` when the CA's last answer was
+    /// not a JSON object.
+    pub async fn authorization_document(
+        &mut self,
+        authz_url: &str,
+        deadline: Instant,
+    ) -> Result<(AuthzInfo, Option<serde_json::Value>), AcmeError> {
+        self.ensure_authorizations(deadline).await?;
+        let thumbprint = self.client.key_thumbprint().to_owned();
+        let inner = &mut self.inner;
+        let done = retrying!(
+            &self.client.inner.policy,
+            deadline,
+            Operation::FetchAuthorizations,
+            {
+                let mut authorizations = inner.authorizations();
+                while let Some(handle) = authorizations.next().await {
+                    let mut handle = handle?;
+                    if handle.url() == authz_url {
+                        handle.refresh().await?;
+                        return Ok(describe_authz(handle, &thumbprint));
+                    }
+                }
+                Err(instant_acme::Error::Str("authorization not in this order"))
+            }
+        )
+        .map_err(|e| self.not_in_order(e, authz_url))?;
+        let raw = done
+            .last
+            .filter(|x| (200..300).contains(&x.status))
+            .and_then(|x| serde_json::from_slice::<serde_json::Value>(&x.body).ok())
+            .filter(serde_json::Value::is_object);
+        Ok((done.value, raw))
+    }
+
     /// Tells the CA the challenge at `challenge_url` can be validated (its response is
     /// published).
     pub async fn set_challenge_ready(

@@ -43,7 +43,7 @@ const RECURSIVE_GRACE: Duration = Duration::from_secs(5);
 const RFC2136_TTL: u32 = 60;
 
 /// The running solver: owns the listener or server until the batch ends.
-pub(super) struct Responder {
+pub(crate) struct Responder {
     running: Running,
     publisher: Publisher,
 }
@@ -56,7 +56,7 @@ enum Running {
 
 impl Responder {
     /// Starts what `config` asks for (binds the HTTP or DNS listener).
-    pub(super) async fn start(config: &SolverConfig) -> Result<Responder, BatchError> {
+    pub(crate) async fn start(config: &SolverConfig) -> Result<Responder, BatchError> {
         Ok(match config {
             SolverConfig::Http01 { listen } => {
                 let solver = Http01Solver::bind(*listen, Http01Limits::default()).await?;
@@ -82,12 +82,12 @@ impl Responder {
     }
 
     /// The side attempts share.
-    pub(super) fn publisher(&self) -> Publisher {
+    pub(crate) fn publisher(&self) -> Publisher {
         self.publisher.clone()
     }
 
     /// Stops the listener, letting requests in flight finish.
-    pub(super) async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         match self.running {
             Running::Http01(s) => s.shutdown().await,
             Running::Embedded(s) => s.shutdown().await,
@@ -98,7 +98,7 @@ impl Responder {
 
 /// Publishes, checks and withdraws challenge responses; cheap to clone.
 #[derive(Clone)]
-pub(super) enum Publisher {
+pub(crate) enum Publisher {
     /// Tokens served by the standalone listener.
     Http01(Http01Tokens),
     /// TXT records in certdx's delegated zone.
@@ -109,7 +109,7 @@ pub(super) enum Publisher {
 
 impl Publisher {
     /// The challenge type this solver answers.
-    pub(super) fn kind(&self) -> ChallengeKind {
+    pub(crate) fn kind(&self) -> ChallengeKind {
         match self {
             Publisher::Http01(_) => ChallengeKind::Http01,
             Publisher::Embedded(_) | Publisher::Rfc2136(_) => ChallengeKind::Dns01,
@@ -133,7 +133,7 @@ impl Publisher {
     }
 
     /// Makes `challenge` of `identifier` answerable: the CA may look from now on.
-    pub(super) async fn publish(
+    pub(crate) async fn publish(
         &self,
         identifier: &str,
         challenge: &ChallengeInfo,
@@ -168,7 +168,7 @@ impl Publisher {
 
     /// Takes the response of `challenge` away again (after the CA's verdict, or when the
     /// challenge is not answered after all). A failure only leaves a harmless record behind.
-    pub(super) async fn withdraw(&self, identifier: &str, challenge: &ChallengeInfo) {
+    pub(crate) async fn withdraw(&self, identifier: &str, challenge: &ChallengeInfo) {
         let result = match self {
             Publisher::Http01(tokens) => {
                 tokens.remove(&challenge.token);

@@ -87,7 +87,7 @@ fn initial_outcome(status: AuthorizationStatus) -> AuthorizationOutcome {
 }
 
 impl Store {
-    fn query_authorizations(
+    pub(super) fn query_authorizations(
         &self,
         filter: &str,
         params: impl rusqlite::Params,

@@ -242,6 +242,7 @@ impl Store {
         let sql = format!(
             "SELECT {ORDER_COLUMNS} FROM orders o JOIN accounts a ON a.id = o.account_id
              WHERE a.directory_url = ?1 AND o.status IN ('new','pending','ready','processing')
+                 AND o.purpose = 'issue'
              ORDER BY o.id"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -256,6 +257,7 @@ impl Store {
         let sql = format!(
             "SELECT {ORDER_COLUMNS} FROM orders o JOIN accounts a ON a.id = o.account_id
              WHERE a.directory_url = ?1 AND o.status = 'new' AND o.order_url IS NULL
+                 AND o.purpose = 'issue'
              ORDER BY o.id"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;

@@ -96,6 +96,13 @@ const MIGRATIONS: &[&str] = &[
     -- The ARI identifier of the certificate this order replaces (RFC 9773), NULL for none.
     ALTER TABLE orders ADD COLUMN replaces TEXT;
     "#,
+    // 2 -> 3: orders made by `certdx trial` (never finalized: they only ask the CA for its
+    // verdict), so `certdx issue` never resumes one and a later trial can clean up after a
+    // killed one.
+    r#"
+    ALTER TABLE orders ADD COLUMN purpose TEXT NOT NULL DEFAULT 'issue'
+        CHECK (purpose IN ('issue','trial'));
+    "#,
 ];
 
 /// The schema version this build writes.
