@@ -75,6 +75,7 @@ async fn run_in_terminal() {
         export_dir: std::env::temp_dir().join("certdx-tui-manual"),
         live: None,
         filter: String::new(),
+        trial: Err("the manual view has no CA".to_owned()),
     };
     run(input)
         .await

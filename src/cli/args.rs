@@ -26,6 +26,27 @@ pub struct Cli {
     /// how a k9s plugin opens certdx on the selected Certificate.
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
+    /// How the view's `T` asks the CA.
+    #[command(flatten)]
+    pub trial: ViewTrialArgs,
+}
+
+/// How the interactive view's `T` (a trial at the CA) reaches the CA.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "The view's trial at the CA (key T)")]
+pub struct ViewTrialArgs {
+    /// The ACME directory `T` asks instead of the issuer's staging CA: for an issuer whose CA
+    /// runs no staging CA, or a test CA.
+    #[arg(long, value_name = "URL")]
+    pub trial_directory: Option<String>,
+    /// A PEM root trusted for the trial CA's HTTPS besides the system's (a test CA).
+    #[arg(long, value_name = "PEM")]
+    pub trial_ca_cert: Option<PathBuf>,
+    /// The engine's state store for the view's trials (the staging account, every
+    /// authorization); default `$XDG_STATE_HOME/certdx/trial.sqlite`, else
+    /// `~/.local/state/certdx/trial.sqlite`.
+    #[arg(long, value_name = "DB")]
+    pub trial_state: Option<PathBuf>,
 }
 
 /// Where objects come from, for every command that reads them. Listed under their own

@@ -67,6 +67,7 @@ pub fn run(a: &DemoArgs, g: &GlobalArgs) -> Result<ExitCode, CliError> {
                 live: None,
                 read_only: g.read_only,
                 filter: String::new(),
+                trial: Err("the demo's names and CA are made up, and a trial asks a real CA: open the view on a cluster, or run `certdx trial NAME...`".to_owned()),
             },
         );
         drop(lab);

@@ -68,7 +68,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Renew(a)) => write::renew(&a, &cli.global),
         Some(Command::Issue(a)) => issue::run(&a),
         Some(Command::Trial(a)) => trial::run(&a),
-        None => interactive(&cli.global, cli.filter.as_deref().unwrap_or_default()),
+        None => interactive(
+            &cli.global,
+            cli.filter.as_deref().unwrap_or_default(),
+            &cli.trial,
+        ),
     }
 }
 
@@ -162,7 +166,11 @@ fn refuse_meaningless(cli: &Cli) -> Result<(), CliError> {
 }
 
 /// `certdx` (live cluster) or `certdx --snapshot PATH`: the interactive view.
-fn interactive(g: &args::GlobalArgs, filter: &str) -> Result<ExitCode, CliError> {
+fn interactive(
+    g: &args::GlobalArgs,
+    filter: &str,
+    trial: &args::ViewTrialArgs,
+) -> Result<ExitCode, CliError> {
     if !interactive::is_interactive() {
         return Err(CliError::Usage(
             "the interactive view needs a terminal: use `certdx report` to print".to_owned(),
@@ -204,6 +212,7 @@ fn interactive(g: &args::GlobalArgs, filter: &str) -> Result<ExitCode, CliError>
                 live: None,
                 read_only: g.read_only,
                 filter: filter.to_owned(),
+                trial: Err("a snapshot is a saved picture, and a trial asks the CA about the names now: open the view on the cluster, or run `certdx trial NAME...`".to_owned()),
             }
         }
         None => {
@@ -229,6 +238,7 @@ fn interactive(g: &args::GlobalArgs, filter: &str) -> Result<ExitCode, CliError>
                 }),
                 read_only: g.read_only,
                 filter: filter.to_owned(),
+                trial: interactive::trial_config(trial)?,
             }
         }
     };

@@ -14,8 +14,8 @@ use crate::actions::attempt::Attempt;
 use crate::actions::{Action, Actions};
 use crate::diagnose::playbook::{PlaybookResult, Target};
 use crate::diagnose::{ChainNode, Diagnosis};
-use crate::model::Inventory;
 use crate::model::profile::Directories;
+use crate::model::{Inventory, ObjectRef};
 use crate::report::Format;
 use crate::source::cluster::watch::LinkState;
 
@@ -46,6 +46,10 @@ pub struct AppConfig {
     /// Whether live checks also read the issuers' CA directories (see
     /// [`super::ChecksConfig::read_directories`]).
     pub read_directories: bool,
+    /// Why `T` cannot ask the CA in this view, or `None` when it can.
+    pub trial_off: Option<String>,
+    /// The directory every trial uses instead of the issuer's staging counterpart.
+    pub trial_directory: Option<String>,
 }
 
 /// The interactive view's state.
@@ -108,6 +112,38 @@ pub struct App {
     pub directories: Directories,
     /// Whether the directories were asked for (once per run, like `report` does).
     pub directories_asked: bool,
+    /// Why `T` cannot ask the CA in this view, or `None` when it can.
+    pub trial_off: Option<String>,
+    /// The directory every trial uses instead of the issuer's staging counterpart.
+    pub trial_directory: Option<String>,
+    /// Trials by the Certificate they ask about: the latest one of each.
+    pub trials: HashMap<ObjectRef, TrialRun>,
+}
+
+/// One trial at the CA (`T`), as it goes and as it ended.
+#[derive(Debug, Clone)]
+pub struct TrialRun {
+    /// Matches the answers of its command.
+    pub id: u64,
+    /// The directory asked.
+    pub directory: String,
+    /// The names asked about.
+    pub names: Vec<String>,
+    /// When it started (the view's clock).
+    pub started: Timestamp,
+    /// What happened so far, one line each.
+    pub progress: Vec<String>,
+    /// The CA's verdicts, once it ended.
+    pub report: Option<crate::engine::trial::TrialReport>,
+    /// Why it could not run.
+    pub error: Option<String>,
+}
+
+impl TrialRun {
+    /// Whether it is still running.
+    pub fn running(&self) -> bool {
+        self.report.is_none() && self.error.is_none()
+    }
 }
 
 /// Where a live cluster feed stands.
@@ -457,6 +493,9 @@ impl App {
             directories: Directories::default(),
             // Not reading them counts as asked: nothing will ask.
             directories_asked: !cfg.read_directories,
+            trial_off: cfg.trial_off,
+            trial_directory: cfg.trial_directory,
+            trials: HashMap::new(),
         };
         let now = app.data_now;
         let directories = Directories::default();
@@ -494,7 +533,10 @@ impl App {
 
     /// Whether the runtime should send ticks: something is running, or a countdown is shown.
     pub fn wants_ticks(&self) -> bool {
-        if self.checks.running() > 0 || !self.busy.is_empty() {
+        if self.checks.running() > 0
+            || !self.busy.is_empty()
+            || self.trials.values().any(TrialRun::running)
+        {
             return true;
         }
         let Some(e) = &self.estate else {

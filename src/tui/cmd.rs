@@ -53,6 +53,18 @@ pub enum Cmd {
         /// Namespaces not asked about yet.
         namespaces: Vec<String>,
     },
+    /// Ask the CA itself: a trial of `names` on `directory` through the engine (answers
+    /// `Msg::TrialProgress` as it goes, then `Msg::TrialDone`).
+    Trial {
+        /// The trial's id (its [`super::app::TrialRun::id`]).
+        id: u64,
+        /// The names, one order.
+        names: Vec<String>,
+        /// The ACME directory (a staging or test CA).
+        directory: String,
+        /// The challenge type triggered.
+        method: crate::engine::trial::TrialMethod,
+    },
     /// Open a URL in the desktop's browser with `xdg-open` (answers `Msg::UrlOpened`). Only
     /// issued when [`super::app::App::browser`] says there is one.
     OpenUrl {

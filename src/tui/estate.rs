@@ -198,6 +198,9 @@ pub struct Estate {
     objects: HashMap<ObjectRef, usize>,
     /// Which diagnoses show a Challenge in their current revision, by `Challenge ns/name`.
     challenge_diagnoses: HashMap<String, Vec<usize>>,
+    /// Findings from outside the objects and the checks, per diagnosis: the CA's own verdict
+    /// from a trial (`T`). Merged like check results.
+    extra_findings: HashMap<usize, Vec<Finding>>,
 }
 
 impl Estate {
@@ -310,6 +313,7 @@ impl Estate {
             cert_manager,
             objects,
             challenge_diagnoses,
+            extra_findings: HashMap::new(),
         }
     }
 
@@ -352,32 +356,58 @@ impl Estate {
         touched.sort_unstable();
         touched.dedup();
         for i in touched {
-            let d = &mut self.diagnoses[i];
-            let mut findings = self.base_findings[i].clone();
-            let mut mine = Vec::new();
-            current_challenges(&d.chain, &mut mine);
-            for challenge in &mine {
-                if let Some(r) = result_of(&challenge.to_string()) {
-                    findings.extend(r.findings.iter().cloned().map(|mut f| {
-                        f.subject.get_or_insert_with(|| challenge.clone());
-                        f
-                    }));
-                }
-            }
-            findings.sort_by_key(|f| std::cmp::Reverse((f.severity, rank(f.code))));
-            for f in &mut findings {
-                crate::diagnose::advice::name_commands(&d.subject, f);
-            }
-            d.root_cause = if d.status.state == State::Ready {
-                None
-            } else {
-                pick_root_cause(&findings)
-            };
-            d.findings = findings;
-            let root = d.root_cause.as_ref();
-            self.rows[i].root = root.map(|r| (r.code, r.severity));
-            self.rows[i].retry_after = root.and_then(|r| r.retry_after);
+            self.merge(i, &result_of);
         }
+    }
+
+    /// Sets the findings a trial at the CA gave for the diagnosis of `subject` (replacing its
+    /// earlier trial's) and merges them like check results; `result_of` as for
+    /// [`Estate::apply_checks`]. Returns whether `subject` is diagnosed here.
+    pub fn apply_trial<'r>(
+        &mut self,
+        subject: &ObjectRef,
+        findings: Vec<Finding>,
+        result_of: impl Fn(&str) -> Option<&'r PlaybookResult>,
+    ) -> bool {
+        let Some(i) = self.diagnoses.iter().position(|d| &d.subject == subject) else {
+            return false;
+        };
+        self.extra_findings.insert(i, findings);
+        self.merge(i, &result_of);
+        true
+    }
+
+    /// Recomputes diagnosis `i`: its findings from the objects, then its current
+    /// Challenges' latest check results, then its trial's; sorted, and the root cause again.
+    fn merge<'r>(&mut self, i: usize, result_of: &impl Fn(&str) -> Option<&'r PlaybookResult>) {
+        let d = &mut self.diagnoses[i];
+        let mut findings = self.base_findings[i].clone();
+        let mut mine = Vec::new();
+        current_challenges(&d.chain, &mut mine);
+        for challenge in &mine {
+            if let Some(r) = result_of(&challenge.to_string()) {
+                findings.extend(r.findings.iter().cloned().map(|mut f| {
+                    f.subject.get_or_insert_with(|| challenge.clone());
+                    f
+                }));
+            }
+        }
+        if let Some(extra) = self.extra_findings.get(&i) {
+            findings.extend(extra.iter().cloned());
+        }
+        findings.sort_by_key(|f| std::cmp::Reverse((f.severity, rank(f.code))));
+        for f in &mut findings {
+            crate::diagnose::advice::name_commands(&d.subject, f);
+        }
+        d.root_cause = if d.status.state == State::Ready {
+            None
+        } else {
+            pick_root_cause(&findings)
+        };
+        d.findings = findings;
+        let root = d.root_cause.as_ref();
+        self.rows[i].root = root.map(|r| (r.code, r.severity));
+        self.rows[i].retry_after = root.and_then(|r| r.retry_after);
     }
 }
 

@@ -76,6 +76,7 @@ bindings! {
     Global [ch('E')] "E" => Msg::ExportAll, "export every diagnosis";
     Global [ch('u')] "u" => Msg::Unpause, "paused ACME account: open its unpause page";
     Global [ch('Y')] "Y" => Msg::Copy, "copy the unpause link, else the next command";
+    Global [ch('T')] "T" => Msg::Trial, "trial: ask the CA (staging) what it sees for these names";
     Overview [KeyCode::Enter, KeyCode::Right, ch('l')] "Enter / →" => Msg::Open, "open the chain";
     Overview [KeyCode::PageUp] "PgUp" => Msg::PageUp, "page up";
     Overview [KeyCode::PageDown] "PgDn" => Msg::PageDown, "page down";

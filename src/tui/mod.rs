@@ -62,6 +62,22 @@ pub struct TuiInput {
     pub live: Option<LiveSource>,
     /// The list's filter at start (`--filter`, what k9s's plugin passes as the selected name).
     pub filter: String,
+    /// How `T` asks the CA itself, or why it cannot in this view (a snapshot, the demo).
+    pub trial: Result<TrialConfig, String>,
+}
+
+/// How the view's trials (`T`) reach a CA: the engine's state store that keeps the account
+/// and records every authorization, and what the command line gave for it.
+#[derive(Debug, Clone)]
+pub struct TrialConfig {
+    /// The engine's state store for trials (created 0600).
+    pub state_path: PathBuf,
+    /// A PEM root trusted for the CA's HTTPS besides the system's (a test CA).
+    pub ca_cert_pem: Option<String>,
+    /// The directory every trial uses instead of the issuer's staging counterpart.
+    pub directory: Option<String>,
+    /// How long a trial waits for the CA's verdicts.
+    pub wait: std::time::Duration,
 }
 
 /// A live cluster for the view: the watch feed, and the client the checks use to read the

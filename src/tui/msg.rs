@@ -58,6 +58,9 @@ pub enum Msg {
     CycleSort,
     /// List orphan objects as rows, or hide them.
     ToggleOrphans,
+    /// Ask the CA itself whether it can validate the focused Certificate's (or Challenge's)
+    /// names: a trial on the issuer's staging CA.
+    Trial,
     /// Copy the focused diagnosis's unpause link, else its next command, to the clipboard.
     Copy,
     /// Show or fold older revisions in the chain.
@@ -121,6 +124,20 @@ pub enum Msg {
         generation: u64,
         /// Why.
         error: String,
+    },
+    /// A trial's progress, as it happens.
+    TrialProgress {
+        /// The trial's id.
+        id: u64,
+        /// What happened.
+        event: crate::engine::trial::TrialEvent,
+    },
+    /// A trial ended: the CA's verdicts, or why it could not run.
+    TrialDone {
+        /// The trial's id.
+        id: u64,
+        /// The report, or the error in words.
+        result: Result<Box<crate::engine::trial::TrialReport>, String>,
     },
     /// The ACME directories asked for were read (each: its profiles, or why not).
     DirectoriesRead(Directories),

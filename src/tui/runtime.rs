@@ -3,6 +3,8 @@
 //! drawn after each batch. Nothing here holds a lock while drawing, and the loop never awaits
 //! the network or the disk itself: only the channel and the terminal.
 
+mod trial;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +23,7 @@ use super::terminal::{self, Term};
 use super::theme::Theme;
 use super::update::update;
 use super::view::render;
-use super::{ChecksConfig, TuiInput};
+use super::{ChecksConfig, TrialConfig, TuiInput};
 use crate::actions::Actions;
 use crate::checks::dns::Dns;
 use crate::diagnose::cm_health::CertManagerHealth;
@@ -44,6 +46,7 @@ pub async fn run(input: TuiInput) -> Result<(), TuiError> {
         export_dir,
         live,
         filter,
+        trial,
     } = input;
     let session = terminal::enter()?;
     let mut session = session;
@@ -68,6 +71,8 @@ pub async fn run(input: TuiInput) -> Result<(), TuiError> {
         size: (size.width, size.height),
         filter,
         read_directories: checks.as_ref().is_some_and(|c| c.read_directories),
+        trial_off: trial.as_ref().err().cloned(),
+        trial_directory: trial.as_ref().ok().and_then(|t| t.directory.clone()),
     };
     let (mut app, cmds) = match &live {
         Some(_) => (App::new_live(cfg), Vec::new()),
@@ -79,15 +84,25 @@ pub async fn run(input: TuiInput) -> Result<(), TuiError> {
         Some(l) => (Some(l.feed), Some(l.client)),
         None => (None, None),
     };
-    let mut executor = Executor::new(checks, actions);
+    let mut executor = Executor::new(checks, actions).with_trials(trial.ok());
     if let Some(client) = client {
         executor = executor.with_cluster(client);
     }
+    let executor = Arc::new(executor);
     let runner = Runner {
-        executor: Arc::new(executor),
+        executor: Arc::clone(&executor),
     };
     let result = event_loop(&mut session.terminal, app, cmds, runner, feed).await;
     let restored = session.leave();
+    // A trial still running leaves nothing pending at the CA: it is stopped and its cleanup
+    // deactivates what the CA has not decided (bounded; the next trial on the same store
+    // deactivates whatever a cut-short cleanup left).
+    let stopped = executor.trials.stop_all(TRIAL_STOP).await;
+    if stopped > 0 {
+        eprintln!(
+            "certdx: stopped {stopped} trial(s); their pending authorizations were deactivated"
+        );
+    }
     result?;
     restored.map_err(TuiError::from)
 }
@@ -188,7 +203,7 @@ impl Runner {
             let fallback = failure_msg(&cmd);
             // A panic was already reported (and flagged) by the hook; answering keeps the
             // loop turning so it notices and stops.
-            let msg = std::panic::AssertUnwindSafe(executor.execute(cmd))
+            let msg = std::panic::AssertUnwindSafe(executor.execute_with(cmd, Some(tx.clone())))
                 .catch_unwind()
                 .await
                 .unwrap_or(fallback);
@@ -244,6 +259,10 @@ fn failure_msg(cmd: &Cmd) -> Msg {
                 .collect(),
         ),
         Cmd::Prefetch { .. } => Msg::Prefetched,
+        Cmd::Trial { id, .. } => Msg::TrialDone {
+            id: *id,
+            result: Err(why.clone()),
+        },
         Cmd::OpenUrl { .. } => Msg::UrlOpened(Err(why)),
     }
 }
@@ -260,6 +279,8 @@ pub struct Executor {
     /// cert-manager's health as last read, and when: pictures come with every change, the
     /// installation is read again at most every [`HEALTH_EVERY`].
     health: tokio::sync::Mutex<Option<(Instant, CertManagerHealth)>>,
+    /// The trials (`T`) this view runs.
+    trials: trial::Trials,
     /// The DNS run checks started close together share (`c` on many Challenges), and when it
     /// began: what `report` gets from one `run_many`.
     burst: std::sync::Mutex<Option<(Instant, Dns)>>,
@@ -268,6 +289,9 @@ pub struct Executor {
 /// How long checks started one after another share their DNS answers: long enough for `c` on
 /// a list to count as one run, short enough that a re-check later asks again.
 const BURST: Duration = Duration::from_secs(5);
+
+/// How long closing the view waits for running trials to deactivate what is pending.
+const TRIAL_STOP: Duration = Duration::from_secs(20);
 
 /// How long a reading of cert-manager's health is reused.
 const HEALTH_EVERY: Duration = Duration::from_secs(15);
@@ -283,7 +307,15 @@ impl Executor {
             cluster: None,
             health: tokio::sync::Mutex::new(None),
             burst: std::sync::Mutex::new(None),
+            trials: trial::Trials::default(),
         }
+    }
+
+    /// The same executor, running trials (`T`) with `config`; without one, trials answer
+    /// that they are off.
+    pub fn with_trials(mut self, config: Option<TrialConfig>) -> Executor {
+        self.trials = trial::Trials::new(config);
+        self
     }
 
     /// The same executor, also reading the cluster side of checked Challenges.
@@ -323,7 +355,27 @@ impl Executor {
     /// Runs `cmd` to completion and returns the message it answers with. CPU-heavy and
     /// blocking work (diagnosis, rendering and writing reports) runs on the blocking pool.
     pub async fn execute(&self, cmd: Cmd) -> Msg {
+        self.execute_with(cmd, None).await
+    }
+
+    /// Like [`Executor::execute`]; a command that reports progress (a trial) sends it to
+    /// `progress` as messages while it runs.
+    pub async fn execute_with(
+        &self,
+        cmd: Cmd,
+        progress: Option<mpsc::UnboundedSender<Msg>>,
+    ) -> Msg {
         match cmd {
+            Cmd::Trial {
+                id,
+                names,
+                directory,
+                method,
+            } => {
+                self.trials
+                    .run(id, names, directory, method, progress)
+                    .await
+            }
             Cmd::Diagnose {
                 inventory,
                 now,

@@ -59,6 +59,8 @@ pub fn config(size: (u16, u16)) -> AppConfig {
         size,
         filter: String::new(),
         read_directories: false,
+        trial_off: Some("tests: no CA".to_owned()),
+        trial_directory: None,
     }
 }
 

@@ -77,6 +77,7 @@ pub fn loaded(app: &mut App, estate: Estate) -> Vec<Cmd> {
     });
     app.estate = Some(estate);
     super::checks::reapply_all(app);
+    super::trial::reapply_all(app);
     app.chain = None;
     nav::refresh_visible(app);
     if let Some(key) = selected_row {

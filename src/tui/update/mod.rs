@@ -4,6 +4,7 @@
 mod checks;
 mod live;
 mod nav;
+mod trial;
 mod write;
 
 use super::app::{App, ChainView, Overlay, StatusKind};
@@ -29,6 +30,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::Prefetched => {}
         Msg::LoadFailed(why) => app.say(StatusKind::Error, format!("diagnosis failed: {why}")),
         Msg::DirectoriesRead(found) => return checks::directories_read(app, found),
+        Msg::TrialProgress { id, event } => trial::progress(app, id, event),
+        Msg::TrialDone { id, result } => trial::done(app, id, result),
         Msg::CheckDone {
             key,
             generation,
@@ -169,6 +172,7 @@ fn help_key(app: &mut App, msg: Msg) {
 fn screen_key(app: &mut App, msg: Msg) -> Vec<Cmd> {
     match msg {
         Msg::RunChecks => return checks::run_selection(app),
+        Msg::Trial => return trial::start(app),
         Msg::RerunChecks => return checks::rerun(app),
         Msg::Retry => write::ask_retry(app),
         Msg::Renew => write::ask_renew(app),

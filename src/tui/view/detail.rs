@@ -115,6 +115,14 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
             out.width,
         ));
     }
+    // The CA's own view, on the Certificate and on each Challenge asked about.
+    if d.subject.kind == Kind::Certificate
+        && matches!(node.object.kind, Kind::Certificate | Kind::Challenge)
+    {
+        out.lines.push(Line::from(""));
+        out.lines
+            .extend(super::trial::lines(app, &d.subject, out.width));
+    }
     if let Some(o) = object {
         fields(&mut out, app, e, d, o);
         events(&mut out, e, node);

@@ -10,6 +10,7 @@ pub mod help;
 pub mod overview;
 pub mod sentence;
 pub mod status;
+pub mod trial;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
