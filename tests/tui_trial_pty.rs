@@ -2,6 +2,10 @@
 //! asking a real CA (Debian's Pebble, a test CA on loopback): the trial's verdict appears in
 //! the detail pane and becomes the Certificate's root cause, and nothing is left pending.
 
+// Both labs include the process and port helpers privately; two copies are harmless (each
+// port is checked free by binding it when handed out).
+#![allow(clippy::duplicate_mod)]
+
 #[path = "common/kube_lab.rs"]
 mod kube_lab;
 #[path = "common/pebble_lab.rs"]
