@@ -108,6 +108,8 @@ pub struct App {
     pub directories: Directories,
     /// Whether the directories were asked for (once per run, like `report` does).
     pub directories_asked: bool,
+    /// The engine batch screen (`b`), and the batch of this process if one runs.
+    pub batch: super::batch::BatchScreen,
 }
 
 /// Where a live cluster feed stands.
@@ -345,6 +347,8 @@ pub enum Overlay {
     Confirm(Box<Confirm>),
     /// Choose an export format.
     Export(ExportDialog),
+    /// "Stop the batch?": leaving drops the engine batch that still runs.
+    StopBatch,
 }
 
 /// A write waiting for confirmation.
@@ -457,6 +461,7 @@ impl App {
             directories: Directories::default(),
             // Not reading them counts as asked: nothing will ask.
             directories_asked: !cfg.read_directories,
+            batch: Default::default(),
         };
         let now = app.data_now;
         let directories = Directories::default();
@@ -494,7 +499,7 @@ impl App {
 
     /// Whether the runtime should send ticks: something is running, or a countdown is shown.
     pub fn wants_ticks(&self) -> bool {
-        if self.checks.running() > 0 || !self.busy.is_empty() {
+        if self.checks.running() > 0 || !self.busy.is_empty() || self.batch.wants_ticks() {
             return true;
         }
         let Some(e) = &self.estate else {

@@ -31,7 +31,7 @@ pub use cmd::Cmd;
 pub use error::TuiError;
 pub use estate::Estate;
 pub use msg::Msg;
-pub use runtime::Executor;
+pub use runtime::{Executor, run_batch_view};
 pub use update::update;
 pub use view::render;
 

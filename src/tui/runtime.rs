@@ -28,6 +28,10 @@ use crate::diagnose::cm_health::CertManagerHealth;
 use crate::diagnose::playbook::run_playbook_guarded;
 use crate::source::cluster::watch::{LiveEvent, LiveWatch};
 
+mod batch;
+
+pub use batch::run_batch_view;
+
 /// Spinners and countdowns move at this rate, and only while something needs it.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -86,7 +90,7 @@ pub async fn run(input: TuiInput) -> Result<(), TuiError> {
     let runner = Runner {
         executor: Arc::new(executor),
     };
-    let result = event_loop(&mut session.terminal, app, cmds, runner, feed).await;
+    let result = event_loop(&mut session.terminal, app, cmds, runner, feed, None).await;
     let restored = session.leave();
     result?;
     restored.map_err(TuiError::from)
@@ -98,6 +102,7 @@ async fn event_loop(
     cmds: Vec<Cmd>,
     runner: Runner,
     mut live: Option<LiveWatch>,
+    mut engine: Option<&mut super::batch::BatchFeed<'_>>,
 ) -> Result<(), TuiError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let started = Instant::now();
@@ -130,6 +135,12 @@ async fn event_loop(
                 LiveEvent::Snapshot(inv) => Msg::SourceUpdated(Arc::new(*inv)),
                 LiveEvent::Link(state) => Msg::SourceLink(state),
             }),
+            ev = batch::next(&mut engine), if engine.is_some() => match batch::news(ev) {
+                Some(m) => Some(m),
+                // A snapshot is read when the next frame is drawn (a tick while the batch
+                // screen shows it): a burst of progress costs one frame.
+                None => continue,
+            },
             _ = ticker.tick(), if app.wants_ticks() => None,
         };
         let mut batch: Vec<Msg> = msg.into_iter().collect();
@@ -161,6 +172,7 @@ async fn event_loop(
             terminal::suspend(terminal)?;
         }
         update(&mut app, Msg::Tick(clock()));
+        batch::before_frame(&mut app, &mut engine);
         terminal.draw(|f| render(&app, f))?;
     }
 }
