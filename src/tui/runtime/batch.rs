@@ -18,6 +18,8 @@ use super::{Executor, Runner, event_loop};
 use crate::actions::{Actions, Unavailable};
 use crate::engine::batch::{BatchError, BatchProgress, BatchReport};
 use crate::model::Inventory;
+use crate::model::profile::Directories;
+use super::super::estate::Estate;
 
 /// Takes over the terminal and shows `batch` (against `directory`) as it runs, from the
 /// snapshots on `progress`, until the user leaves. The terminal is restored in every case:
@@ -52,7 +54,7 @@ where
 
 /// The main view for a batch and nothing else: no cluster objects (the list says so), no
 /// checks, no writes; it starts on the batch screen.
-pub fn batch_app(
+pub(super) fn batch_app(
     directory: String,
     size: (u16, u16),
     theme: Theme,
@@ -73,7 +75,10 @@ pub fn batch_app(
         filter: String::new(),
         read_directories: false,
     };
-    let (mut app, cmds) = App::new(cfg, Inventory::default());
+    let (mut app, _) = App::new(cfg, Inventory::default());
+    // Nothing to diagnose, so no loading screen: the empty estate is built here, at once.
+    let empty = Estate::build_with(Arc::default(), now, None, Directories::default());
+    let cmds = update(&mut app, Msg::Loaded(Box::new(empty)));
     app.batch = BatchScreen {
         open: true,
         run: Some(BatchView::new(directory, theme, size, now)),

@@ -16,7 +16,7 @@ const HINTS: &[(&str, &str)] = &[
     ("F", "only failed/retrying"),
     ("b/Esc", "back"),
     ("?", "keys"),
-    ("q", "leave (asks while running)"),
+    ("q", "leave"),
 ];
 
 /// Draws the footer into `area` (one line).
