@@ -104,6 +104,41 @@ fn the_view_follows_a_real_batch_to_its_end_and_the_report_is_printed_on_leaving
     }
 }
 
+/// The batch is a screen of the interactive view: Esc shows the list, which says this session
+/// has no cluster objects and where the batch is; `b` comes back to the batch.
+#[test]
+fn the_batch_is_a_screen_of_the_view_and_esc_b_go_between_them() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let lab = runtime.block_on(PebbleLab::start());
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..2).map(|i| format!("s{i}.tui.certdx.example")).collect();
+    let t = Tmux::start(&script(&lab, dir.path(), &names), dir.path());
+    let stderr = || std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap_or_default();
+    let limit = Duration::from_secs(60);
+    t.wait_for("Certificates: 2", limit);
+    t.wait_for("finished: 2 issued", limit);
+
+    t.keys(&["Escape"]);
+    let list = t.wait_for("no cluster objects in this session", limit);
+    assert!(list.contains("b shows the engine batch"), "{list}");
+    assert!(!list.contains("diagnosing"), "not loading forever: {list}");
+    t.keys(&["b"]);
+    let back = t.wait_for("finished: 2 issued", limit);
+    assert!(back.contains("2/2 done"), "{back}");
+
+    t.keys(&["q"]);
+    let after = t.wait_for("certdx-exited-", Duration::from_secs(20));
+    assert!(
+        after.contains("certdx-exited-0"),
+        "{after}\nstderr: {}",
+        stderr()
+    );
+    assert!(
+        after.contains("2 certificates: 2 issued, 0 already issued, 0 failed"),
+        "the text report: {after}"
+    );
+}
+
 #[test]
 fn tui_is_refused_without_a_terminal_or_with_json() {
     for extra in [&[][..], &["--format", "json"][..]] {
