@@ -137,7 +137,10 @@ fn b_in_the_demo_shows_the_batch_screen_without_a_batch_and_comes_back() {
     t.keys(&["b"]);
     let batch = t.wait_for("no engine batch in this session", limit);
     assert!(batch.contains("certdx issue --tui"), "{batch}");
-    assert!(!batch.contains("www-shop"), "the list is not drawn: {batch}");
+    assert!(
+        !batch.contains("www-shop"),
+        "the list is not drawn: {batch}"
+    );
     t.keys(&["b"]);
     let list = t.wait_for("www-shop", limit);
     assert!(!list.contains("no engine batch"), "{list}");

@@ -627,7 +627,10 @@ fn batch_screen_in_the_main_view() {
     assert!(screen.contains("certdx issue"), "{screen}");
     assert!(screen.contains("2/4 done"), "{screen}");
     assert!(screen.contains("↻ retrying"), "{screen}");
-    assert!(screen.contains("F only failed/retrying"), "the hints: {screen}");
+    assert!(
+        screen.contains("F only failed/retrying"),
+        "the hints: {screen}"
+    );
     // The list's status bar is not drawn under the batch's own footer.
     assert!(!screen.contains("Enter chain"), "{screen}");
     insta::assert_snapshot!("batch_screen_100x30", screen);

@@ -1065,10 +1065,7 @@ fn b_shows_the_batch_screen_and_b_or_esc_comes_back_where_the_user_was() {
     assert!(!app.batch.open);
     assert_eq!(app.overview.selected, row);
     // No batch: q leaves at once, as before.
-    assert!(matches!(
-        press(&app, KeyCode::Char('q')),
-        Msg::Quit
-    ));
+    assert!(matches!(press(&app, KeyCode::Char('q')), Msg::Quit));
     feed(&mut app, [Msg::Quit]);
     assert!(app.quit);
 }
@@ -1124,7 +1121,10 @@ fn q_asks_before_dropping_a_running_batch_and_ctrl_c_does_not() {
     );
     // Only y stops; the list keys are not taken while asking.
     assert!(press(&app, 'j').is_none());
-    assert!(matches!(map_key(&app, key(KeyCode::Enter)), Some(Msg::Back)));
+    assert!(matches!(
+        map_key(&app, key(KeyCode::Enter)),
+        Some(Msg::Back)
+    ));
     let m = press(&app, 'n').unwrap();
     feed(&mut app, [m]);
     assert_eq!(app.overlay, None);
@@ -1165,7 +1165,12 @@ fn the_help_lists_the_batch_keys_with_the_others() {
     let mut big = app;
     big.size = (200, 60);
     let screen = support::draw(&big);
-    for heading in ["Everywhere", "Certificate list", "Chain and detail", "Engine batch"] {
+    for heading in [
+        "Everywhere",
+        "Certificate list",
+        "Chain and detail",
+        "Engine batch",
+    ] {
         assert!(screen.contains(heading), "{heading}: {screen}");
     }
     for b in certdx::tui::keys::BINDINGS

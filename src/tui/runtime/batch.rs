@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use super::super::app::{App, AppConfig};
 use super::super::batch::{BatchEvent, BatchFeed, BatchMsg, BatchScreen, BatchView, ViewExit};
 use super::super::error::TuiError;
+use super::super::estate::Estate;
 use super::super::msg::Msg;
 use super::super::terminal;
 use super::super::theme::Theme;
@@ -19,7 +20,6 @@ use crate::actions::{Actions, Unavailable};
 use crate::engine::batch::{BatchError, BatchProgress, BatchReport};
 use crate::model::Inventory;
 use crate::model::profile::Directories;
-use super::super::estate::Estate;
 
 /// Takes over the terminal and shows `batch` (against `directory`) as it runs, from the
 /// snapshots on `progress`, until the user leaves. The terminal is restored in every case:
@@ -42,7 +42,15 @@ where
             let runner = Runner {
                 executor: Arc::new(Executor::new(None, actions)),
             };
-            event_loop(&mut session.terminal, app, cmds, runner, None, Some(&mut feed)).await
+            event_loop(
+                &mut session.terminal,
+                app,
+                cmds,
+                runner,
+                None,
+                Some(&mut feed),
+            )
+            .await
         }
         Err(e) => Err(TuiError::Terminal(e)),
     };

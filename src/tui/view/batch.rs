@@ -48,11 +48,14 @@ fn no_batch(app: &App, frame: &mut Frame, area: Rect) {
         ]),
     ];
     let h = 7.min(area.height);
-    let rect = Rect::new(area.x, area.y + area.height.saturating_sub(h) / 2, area.width, h);
+    let rect = Rect::new(
+        area.x,
+        area.y + area.height.saturating_sub(h) / 2,
+        area.width,
+        h,
+    );
     frame.render_widget(
-        Paragraph::new(lines)
-            .centered()
-            .wrap(Wrap { trim: true }),
+        Paragraph::new(lines).centered().wrap(Wrap { trim: true }),
         rect,
     );
 }

@@ -47,7 +47,12 @@ pub(super) fn render(view: &BatchView, note: Option<Line<'static>>, frame: &mut 
 }
 
 /// After the batch's end: the note if there is one, else what leaving does.
-fn push_note(line: &mut Line<'static>, note: Option<Line<'static>>, hint: &'static str, view: &BatchView) {
+fn push_note(
+    line: &mut Line<'static>,
+    note: Option<Line<'static>>,
+    hint: &'static str,
+    view: &BatchView,
+) {
     line.spans.push(Span::raw("   "));
     match note {
         Some(n) => line.spans.extend(n.spans),
