@@ -127,7 +127,8 @@ async fn event_loop(
                 Some(Ok(Event::Resize(w, h))) => Some(Msg::Resize(w, h)),
                 Some(Ok(_)) => None,
                 Some(Err(e)) => return Err(TuiError::Terminal(e)),
-                None => Some(Msg::Quit),
+                // The terminal is gone: nobody is left to answer "stop the batch?".
+                None => Some(Msg::Interrupt),
             },
             Some(m) = rx.recv() => Some(m),
             Some(ev) = next_live(&mut live), if live.is_some() => Some(match ev {
