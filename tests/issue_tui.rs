@@ -13,7 +13,7 @@ mod tmux;
 use std::path::Path;
 use std::time::Duration;
 
-use pebble_lab::PebbleLab;
+use pebble_lab::{FaultProxy, PebbleLab};
 use tmux::Tmux;
 
 fn quote(p: &Path) -> String {
@@ -24,10 +24,15 @@ fn quote(p: &Path) -> String {
 /// exited. A script keeps the long command line off the screen the test reads; stdout stays
 /// the terminal (the view needs it), stderr goes to a file.
 fn script(lab: &PebbleLab, dir: &Path, names: &[String]) -> String {
+    script_to(lab, &lab.directory_url(), dir, names)
+}
+
+/// [`script`] against `directory` (a fault proxy in front of the lab's Pebble).
+fn script_to(lab: &PebbleLab, directory: &str, dir: &Path, names: &[String]) -> String {
     let domains = dir.join("domains.txt");
     std::fs::write(&domains, names.join("\n")).unwrap();
     let flags: Vec<String> = lab
-        .issue_flags(&lab.directory_url(), dir)
+        .issue_flags(directory, dir)
         .iter()
         .map(|f| quote(Path::new(f)))
         .collect();
@@ -102,6 +107,92 @@ fn the_view_follows_a_real_batch_to_its_end_and_the_report_is_printed_on_leaving
             "report line for {name}: {after}"
         );
     }
+}
+
+/// The batch is a screen of the interactive view: Esc shows the list, which says this session
+/// has no cluster objects and where the batch is; `b` comes back to the batch.
+#[test]
+fn the_batch_is_a_screen_of_the_view_and_esc_b_go_between_them() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let lab = runtime.block_on(PebbleLab::start());
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..2).map(|i| format!("s{i}.tui.certdx.example")).collect();
+    let t = Tmux::start(&script(&lab, dir.path(), &names), dir.path());
+    let stderr = || std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap_or_default();
+    let limit = Duration::from_secs(60);
+    t.wait_for("Certificates: 2", limit);
+    t.wait_for("finished: 2 issued", limit);
+
+    t.keys(&["Escape"]);
+    let list = t.wait_for("no cluster objects in this session", limit);
+    assert!(list.contains("b shows the engine batch"), "{list}");
+    assert!(!list.contains("diagnosing"), "not loading forever: {list}");
+    t.keys(&["b"]);
+    let back = t.wait_for("finished: 2 issued", limit);
+    assert!(back.contains("2/2 done"), "{back}");
+
+    t.keys(&["q"]);
+    let after = t.wait_for("certdx-exited-", Duration::from_secs(20));
+    assert!(
+        after.contains("certdx-exited-0"),
+        "{after}\nstderr: {}",
+        stderr()
+    );
+    assert!(
+        after.contains("2 certificates: 2 issued, 0 already issued, 0 failed"),
+        "the text report: {after}"
+    );
+}
+
+/// A batch held at finalization (the CA answers `processing`, retry in 30 s) keeps running:
+/// `q` asks before stopping it, on the batch screen and on the list, `n` and Esc keep it
+/// running, and Ctrl-C stops it at once: exit 1, the resume note, the terminal restored.
+#[test]
+fn q_asks_before_stopping_a_running_batch_and_ctrl_c_stops_it() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let lab = runtime.block_on(PebbleLab::start());
+    let proxy = runtime.block_on(FaultProxy::start(&lab));
+    proxy.hold_processing(1000, 30);
+    let dir = tempfile::tempdir().unwrap();
+    let names = vec!["held.tui.certdx.example".to_owned()];
+    let t = Tmux::start(
+        &script_to(&lab, &proxy.directory_url(), dir.path(), &names),
+        dir.path(),
+    );
+    let stderr = || std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap_or_default();
+    let limit = Duration::from_secs(60);
+    let held = t.wait_for("● finalizing", limit);
+    assert!(held.contains("Certificates: 1"), "{held}");
+
+    let asked = "stop the batch? it resumes from the state file next run";
+    t.keys(&["q"]);
+    t.wait_for(asked, limit);
+    t.keys(&["n"]);
+    let kept = t.wait_gone(asked, limit);
+    assert!(kept.contains("● finalizing"), "still running: {kept}");
+    // Leaving from the list drops the batch too: asked there as well.
+    t.keys(&["Escape"]);
+    t.wait_for("no cluster objects in this session", limit);
+    t.keys(&["q"]);
+    t.wait_for(asked, limit);
+    t.keys(&["Escape"]);
+    t.wait_gone(asked, limit);
+    t.keys(&["b"]);
+    t.wait_for("● finalizing", limit);
+
+    t.keys(&["C-c"]);
+    let after = t.wait_for("certdx-exited-", Duration::from_secs(20));
+    assert!(
+        after.contains("certdx-exited-1"),
+        "{after}\nstderr: {}",
+        stderr()
+    );
+    assert!(!after.contains("finalizing"), "the view left: {after}");
+    assert!(
+        stderr().contains("stopped: the next run with the same --state resumes"),
+        "{}",
+        stderr()
+    );
 }
 
 #[test]

@@ -120,3 +120,41 @@ fn shift_y_puts_the_next_command_on_the_terminals_clipboard() {
     );
     t.keys(&["q"]);
 }
+
+/// `b` in the demo: the engine batch screen says there is no batch here and how to start one;
+/// `b` and Esc come back to where the user was (the list, then the chain).
+#[test]
+fn b_in_the_demo_shows_the_batch_screen_without_a_batch_and_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_certdx");
+    let t = Tmux::start(
+        &format!("{bin} demo; echo certdx-exited-$?; sleep 60"),
+        dir.path(),
+    );
+    let limit = Duration::from_secs(20);
+    t.wait_for("www-shop", limit);
+
+    t.keys(&["b"]);
+    let batch = t.wait_for("no engine batch in this session", limit);
+    assert!(batch.contains("certdx issue --tui"), "{batch}");
+    assert!(
+        !batch.contains("www-shop"),
+        "the list is not drawn: {batch}"
+    );
+    t.keys(&["b"]);
+    let list = t.wait_for("www-shop", limit);
+    assert!(!list.contains("no engine batch"), "{list}");
+
+    // From the chain, Esc comes back to the chain.
+    t.keys(&["Enter"]);
+    t.wait_for("Certificate internal/legacy-portal", limit);
+    t.keys(&["b"]);
+    t.wait_for("no engine batch in this session", limit);
+    t.keys(&["Escape"]);
+    let back = t.wait_for("Certificate internal/legacy-portal", limit);
+    assert!(back.contains(" chain "), "back on the chain: {back}");
+    assert!(!back.contains("no engine batch"), "{back}");
+
+    t.keys(&["q"]);
+    t.wait_for("certdx-exited-0", limit);
+}

@@ -571,3 +571,93 @@ fn an_unhealthy_cert_manager_is_said_once_in_the_header() {
     // Without a reading (a snapshot, the demo), nothing is said.
     assert!(!draw(&demo_app(NARROW)).contains("cert-manager unhealthy"));
 }
+
+/// The batch screen of the main view, with a batch half-way (one issued, one failed, one
+/// retrying with its countdown, one validating), drawn by the main `render`.
+#[test]
+fn batch_screen_in_the_main_view() {
+    use certdx::engine::batch::{BatchProgress, ItemProgress, ItemState, Phase};
+    use certdx::tui::batch::{BatchMsg, BatchView};
+    let now = support::demo_now();
+    let mut app = demo_app((100, 30));
+    app.batch.run = Some(BatchView::new(
+        "https://127.0.0.1:14000/dir".to_owned(),
+        app.theme,
+        app.size,
+        now - SignedDuration::from_secs(12),
+    ));
+    let item = |name: &str, state, attempts| ItemProgress {
+        names: vec![name.to_owned()],
+        state,
+        attempts,
+        since: Some(now - SignedDuration::from_secs(75)),
+        ..ItemProgress::default()
+    };
+    let mut retrying = item("c.example", ItemState::Retrying, 2);
+    retrying.retry_at = Some(now + SignedDuration::from_secs(90));
+    retrying.last = Some(Finding::new(
+        Code::Http01WrongStatus,
+        "the challenge URL answered 404",
+    ));
+    let progress = BatchProgress {
+        phase: Phase::Issuing,
+        certificates: 4,
+        issued: 1,
+        failed: 1,
+        in_flight: 2,
+        items: vec![
+            item("a.example", ItemState::Issued, 1),
+            item("b.example", ItemState::Failed, 3),
+            retrying,
+            item("d.example", ItemState::Validating, 1),
+        ],
+        ..BatchProgress::default()
+    };
+    feed(
+        &mut app,
+        [
+            Msg::Batch(BatchMsg::Progress(progress)),
+            Msg::Batch(BatchMsg::Tick(now)),
+            Msg::ShowBatch,
+            Msg::NextFailing,
+            Msg::NextFailing,
+        ],
+    );
+    let screen = draw(&app);
+    assert!(screen.contains("certdx issue"), "{screen}");
+    assert!(screen.contains("2/4 done"), "{screen}");
+    assert!(screen.contains("↻ retrying"), "{screen}");
+    assert!(
+        screen.contains("F only failed/retrying"),
+        "the hints: {screen}"
+    );
+    // The list's status bar is not drawn under the batch's own footer.
+    assert!(!screen.contains("Enter chain"), "{screen}");
+    insta::assert_snapshot!("batch_screen_100x30", screen);
+}
+
+#[test]
+fn batch_screen_without_a_batch_says_how_to_start_one() {
+    let mut app = demo_app(NARROW);
+    feed(&mut app, [Msg::ShowBatch]);
+    let screen = draw(&app);
+    assert!(
+        screen.contains("no engine batch in this session"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("batch_none_80x24", screen);
+}
+
+/// `certdx issue --tui` has no cluster objects: the list says so and where the batch is,
+/// rather than "loading" forever or an empty table.
+#[test]
+fn a_batch_only_session_says_the_list_has_no_cluster_objects() {
+    let mut app = support::app_with(config(NARROW), Inventory::default());
+    app.batch.session_only = true;
+    let screen = draw(&app);
+    assert!(
+        screen.contains("no cluster objects in this session: b shows the engine batch"),
+        "{screen}"
+    );
+    assert!(!screen.contains("diagnosing"), "{screen}");
+}

@@ -980,3 +980,207 @@ fn a_followed_attempt_that_fails_says_so_with_its_new_root_cause() {
         s.text
     );
 }
+
+/// A running batch of four certificates (issued, failed, retrying, validating) on the batch
+/// screen of the demo app.
+fn batch_app() -> App {
+    use certdx::engine::batch::{BatchProgress, ItemProgress, ItemState};
+    use certdx::tui::batch::{BatchMsg, BatchView};
+    let mut app = demo_app(SIZE);
+    let now = support::demo_now();
+    app.batch.run = Some(BatchView::new(
+        "https://127.0.0.1:14000/dir".to_owned(),
+        app.theme,
+        app.size,
+        now,
+    ));
+    let states = [
+        ItemState::Issued,
+        ItemState::Failed,
+        ItemState::Retrying,
+        ItemState::Validating,
+    ];
+    let progress = BatchProgress {
+        certificates: states.len(),
+        items: states
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ItemProgress {
+                names: vec![format!("n{i}.example")],
+                state: *s,
+                ..ItemProgress::default()
+            })
+            .collect(),
+        ..BatchProgress::default()
+    };
+    feed(&mut app, [Msg::Batch(BatchMsg::Progress(progress))]);
+    let b = map_key(&app, key(KeyCode::Char('b'))).expect("b is bound");
+    assert!(matches!(b, Msg::ShowBatch), "{b:?}");
+    feed(&mut app, [b]);
+    assert!(app.batch.open);
+    app
+}
+
+fn batch_selected(app: &App) -> String {
+    let view = app.batch.run.as_ref().expect("a batch");
+    view.selected_item().expect("a row").names[0].clone()
+}
+
+#[test]
+fn b_shows_the_batch_screen_and_b_or_esc_comes_back_where_the_user_was() {
+    let mut app = demo_app(SIZE);
+    select(&mut app, "shop/www-shop");
+    feed(&mut app, [Msg::Open, Msg::Down]);
+    let node = app.chain.as_ref().unwrap().selected;
+    let press = |app: &App, code| map_key(app, key(code)).expect("bound");
+
+    let b = press(&app, KeyCode::Char('b'));
+    feed(&mut app, [b]);
+    assert!(app.batch.open, "b opens the batch screen");
+    let screen = support::draw(&app);
+    assert!(
+        screen.contains("no engine batch in this session"),
+        "{screen}"
+    );
+    assert!(screen.contains("certdx issue --tui"), "{screen}");
+    // With no batch, the list's keys do nothing here and nothing is asked on leaving.
+    let m = press(&app, KeyCode::Char('j'));
+    feed(&mut app, [m]);
+    let esc = press(&app, KeyCode::Esc);
+    feed(&mut app, [esc]);
+    assert!(!app.batch.open, "Esc comes back");
+    assert!(!app.quit);
+    let chain = app.chain.as_ref().expect("back on the chain");
+    assert_eq!(chain.selected, node, "where the user was");
+
+    // From the list too, and `b` again comes back.
+    feed(&mut app, [Msg::Back]);
+    assert!(app.chain.is_none());
+    let row = app.overview.selected;
+    let m = press(&app, KeyCode::Char('b'));
+    feed(&mut app, [m]);
+    assert!(app.batch.open);
+    let m = press(&app, KeyCode::Char('b'));
+    feed(&mut app, [m]);
+    assert!(!app.batch.open);
+    assert_eq!(app.overview.selected, row);
+    // No batch: q leaves at once, as before.
+    assert!(matches!(press(&app, KeyCode::Char('q')), Msg::Quit));
+    feed(&mut app, [Msg::Quit]);
+    assert!(app.quit);
+}
+
+#[test]
+fn the_batch_screen_moves_through_its_rows_with_the_one_key_table() {
+    let mut app = batch_app();
+    let press = |app: &App, c: char| map_key(app, key(KeyCode::Char(c))).expect("bound");
+    assert_eq!(batch_selected(&app), "n0.example");
+    let m = press(&app, 'j');
+    feed(&mut app, [m]);
+    assert_eq!(batch_selected(&app), "n1.example");
+    let m = press(&app, 'G');
+    feed(&mut app, [m]);
+    assert_eq!(batch_selected(&app), "n3.example");
+    let m = press(&app, 'g');
+    feed(&mut app, [m]);
+    // f: the next failed or retrying certificate.
+    let m = press(&app, 'f');
+    feed(&mut app, [m]);
+    assert_eq!(batch_selected(&app), "n1.example");
+    let m = press(&app, 'f');
+    feed(&mut app, [m]);
+    assert_eq!(batch_selected(&app), "n2.example");
+    // F: only those are listed.
+    let f = press(&app, 'F');
+    assert!(matches!(f, Msg::ToggleFailedOnly), "{f:?}");
+    feed(&mut app, [f]);
+    let view = app.batch.run.as_ref().unwrap();
+    assert!(view.failed_only);
+    assert_eq!(view.rows, vec![1, 2]);
+    assert_eq!(batch_selected(&app), "n2.example");
+    // The list underneath did not move, and a list-only key says where it works.
+    assert_eq!(app.overview.selected, 0);
+    let m = press(&app, 'c');
+    feed(&mut app, [m]);
+    let said = app.status.as_ref().expect("a message").text.clone();
+    assert!(said.contains("b or Esc goes back"), "{said}");
+    assert!(support::draw(&app).contains("b or Esc goes back"));
+}
+
+#[test]
+fn q_asks_before_dropping_a_running_batch_and_ctrl_c_does_not() {
+    use certdx::tui::batch::BatchMsg;
+    let mut app = batch_app();
+    let press = |app: &App, c: char| map_key(app, key(KeyCode::Char(c)));
+    let m = press(&app, 'q').unwrap();
+    feed(&mut app, [m]);
+    assert_eq!(app.overlay, Some(Overlay::StopBatch));
+    assert!(!app.quit);
+    assert!(
+        support::draw(&app).contains("stop the batch? it resumes from the state file next run")
+    );
+    // Only y stops; the list keys are not taken while asking.
+    assert!(press(&app, 'j').is_none());
+    assert!(matches!(
+        map_key(&app, key(KeyCode::Enter)),
+        Some(Msg::Back)
+    ));
+    let m = press(&app, 'n').unwrap();
+    feed(&mut app, [m]);
+    assert_eq!(app.overlay, None);
+    assert!(!app.quit && app.batch.open);
+    // From the list as well: leaving drops the batch wherever the user is.
+    feed(&mut app, [Msg::ShowBatch, Msg::Quit]);
+    assert_eq!(app.overlay, Some(Overlay::StopBatch));
+    let m = press(&app, 'y').unwrap();
+    feed(&mut app, [m]);
+    assert!(app.quit, "y stops and leaves");
+
+    // Ctrl-C stops at once.
+    let mut app = batch_app();
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    let m = map_key(&app, ctrl_c).unwrap();
+    assert!(matches!(m, Msg::Interrupt), "{m:?}");
+    feed(&mut app, [m]);
+    assert!(app.quit && app.overlay.is_none());
+
+    // The batch ending drops the question; then q leaves without asking.
+    let mut app = batch_app();
+    feed(&mut app, [Msg::Quit]);
+    feed(
+        &mut app,
+        [Msg::Batch(BatchMsg::Finished(Ok("4 issued".to_owned())))],
+    );
+    assert_eq!(app.overlay, None, "nothing left to stop");
+    assert!(matches!(map_key(&app, ctrl_c), Some(Msg::Quit)));
+    feed(&mut app, [Msg::Quit]);
+    assert!(app.quit);
+}
+
+#[test]
+fn the_help_lists_the_batch_keys_with_the_others() {
+    let mut app = batch_app();
+    feed(&mut app, [Msg::Help]);
+    assert!(matches!(app.overlay, Some(Overlay::Help { .. })));
+    let mut big = app;
+    big.size = (200, 60);
+    let screen = support::draw(&big);
+    for heading in [
+        "Everywhere",
+        "Certificate list",
+        "Chain and detail",
+        "Engine batch",
+    ] {
+        assert!(screen.contains(heading), "{heading}: {screen}");
+    }
+    for b in certdx::tui::keys::BINDINGS
+        .iter()
+        .filter(|b| b.context == certdx::tui::keys::Context::Batch)
+    {
+        assert!(screen.contains(b.help), "help lacks {:?}: {screen}", b.help);
+    }
+    assert!(screen.contains("engine batch screen (b or Esc comes back)"));
+    // The help closes back onto the batch screen.
+    feed(&mut big, [Msg::Back]);
+    assert!(big.overlay.is_none() && big.batch.open);
+}

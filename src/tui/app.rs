@@ -118,6 +118,8 @@ pub struct App {
     pub trial_directory: Option<String>,
     /// Trials by the Certificate they ask about: the latest one of each.
     pub trials: HashMap<ObjectRef, TrialRun>,
+    /// The engine batch screen (`b`), and the batch of this process if one runs.
+    pub batch: super::batch::BatchScreen,
 }
 
 /// One trial at the CA (`T`), as it goes and as it ended.
@@ -381,6 +383,8 @@ pub enum Overlay {
     Confirm(Box<Confirm>),
     /// Choose an export format.
     Export(ExportDialog),
+    /// "Stop the batch?": leaving drops the engine batch that still runs.
+    StopBatch,
 }
 
 /// A write waiting for confirmation.
@@ -496,6 +500,7 @@ impl App {
             trial_off: cfg.trial_off,
             trial_directory: cfg.trial_directory,
             trials: HashMap::new(),
+            batch: Default::default(),
         };
         let now = app.data_now;
         let directories = Directories::default();
@@ -535,6 +540,7 @@ impl App {
     pub fn wants_ticks(&self) -> bool {
         if self.checks.running() > 0
             || !self.busy.is_empty()
+            || self.batch.wants_ticks()
             || self.trials.values().any(TrialRun::running)
         {
             return true;

@@ -16,6 +16,8 @@ pub enum Context {
     Overview,
     /// On the chain screen.
     Chain,
+    /// On the engine batch screen.
+    Batch,
 }
 
 impl Context {
@@ -25,6 +27,7 @@ impl Context {
             Context::Global => "Everywhere",
             Context::Overview => "Certificate list",
             Context::Chain => "Chain and detail",
+            Context::Batch => "Engine batch",
         }
     }
 }
@@ -59,7 +62,7 @@ macro_rules! bindings {
 
 bindings! {
     Global [ch('?')] "?" => Msg::Help, "show or hide this help";
-    Global [ch('q')] "q / Ctrl-C" => Msg::Quit, "quit";
+    Global [ch('q')] "q / Ctrl-C" => Msg::Quit, "quit (q asks first while a batch runs)";
     // Ctrl-Z itself is matched in `map_key` (it carries a modifier); 0x1a is the byte it sends.
     Global [ch('\u{1a}')] "Ctrl-Z" => Msg::Suspend, "suspend (fg comes back)";
     Global [KeyCode::Esc] "Esc" => Msg::Back, "back (quit from the list)";
@@ -77,6 +80,7 @@ bindings! {
     Global [ch('u')] "u" => Msg::Unpause, "paused ACME account: open its unpause page";
     Global [ch('Y')] "Y" => Msg::Copy, "copy the unpause link, else the next command";
     Global [ch('T')] "T" => Msg::Trial, "trial: ask the CA (staging) what it sees for these names";
+    Global [ch('b')] "b" => Msg::ShowBatch, "engine batch screen (b or Esc comes back)";
     Overview [KeyCode::Enter, KeyCode::Right, ch('l')] "Enter / →" => Msg::Open, "open the chain";
     Overview [KeyCode::PageUp] "PgUp" => Msg::PageUp, "page up";
     Overview [KeyCode::PageDown] "PgDn" => Msg::PageDown, "page down";
@@ -92,6 +96,11 @@ bindings! {
     Chain [KeyCode::PageDown] "PgDn" => Msg::PageDown, "scroll the detail a page down";
     Chain [ch('K')] "K" => Msg::DetailUp, "scroll the detail a line up";
     Chain [ch('J')] "J" => Msg::DetailDown, "scroll the detail a line down";
+    Batch [ch('F')] "F" => Msg::ToggleFailedOnly, "only failed or retrying certificates, or all";
+    Batch [KeyCode::PageUp] "PgUp" => Msg::PageUp, "page up";
+    Batch [KeyCode::PageDown] "PgDn" => Msg::PageDown, "page down";
+    // Matched in `map_key` while a batch runs (it carries a modifier); 0x03 is the byte it sends.
+    Batch [ch('\u{3}')] "Ctrl-C" => Msg::Interrupt, "stop a running batch at once and leave";
 }
 
 /// Keys in dialogs and while typing a filter, for the help screen (handled in [`map_key`]).
@@ -108,6 +117,10 @@ pub const MODAL_HELP: &[(&str, &str)] = &[
     (
         "confirm",
         "y confirms; Enter / n / Esc cancel: no write on reflex",
+    ),
+    (
+        "stop batch",
+        "y stops the batch and leaves; n / Esc keep it running",
     ),
     ("export", "m / j / h write Markdown / JSON / HTML at once"),
     (
@@ -142,7 +155,12 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Msg> {
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if ctrl && matches!(key.code, KeyCode::Char('c' | 'C')) {
-        return Some(Msg::Quit);
+        // Ctrl-C never asks: with a batch running it stops it, where `q` would ask first.
+        return Some(if app.batch.running() {
+            Msg::Interrupt
+        } else {
+            Msg::Quit
+        });
     }
     // Raw mode turns off the terminal's own Ctrl-Z, so the view does what it would have done.
     if ctrl && matches!(key.code, KeyCode::Char('z' | 'Z')) {
@@ -168,6 +186,13 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Msg> {
                 _ => None,
             };
         }
+        Some(Overlay::StopBatch) => {
+            return match key.code {
+                KeyCode::Char('y' | 'Y') => Some(Msg::Confirm),
+                KeyCode::Char('n' | 'N' | 'q') | KeyCode::Esc | KeyCode::Enter => Some(Msg::Back),
+                _ => None,
+            };
+        }
         Some(Overlay::Export(_)) => {
             return match key.code {
                 KeyCode::Char('m' | 'M') => Some(Msg::ExportFormat(Format::Markdown)),
@@ -183,7 +208,7 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Msg> {
         }
         None => {}
     }
-    if app.overview.editing_filter && app.chain.is_none() {
+    if app.overview.editing_filter && app.chain.is_none() && !app.batch.open {
         return match key.code {
             KeyCode::Enter => Some(Msg::FilterAccept),
             KeyCode::Esc => Some(Msg::FilterCancel),
@@ -197,7 +222,9 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Msg> {
     if ctrl {
         return None;
     }
-    let here = if app.chain.is_some() {
+    let here = if app.batch.open {
+        Context::Batch
+    } else if app.chain.is_some() {
         Context::Chain
     } else {
         Context::Overview
@@ -218,7 +245,7 @@ mod tests {
 
     #[test]
     fn no_key_is_bound_twice_in_one_screen() {
-        for screen in [Context::Overview, Context::Chain] {
+        for screen in [Context::Overview, Context::Chain, Context::Batch] {
             let mut seen: Vec<KeyCode> = Vec::new();
             for b in BINDINGS
                 .iter()

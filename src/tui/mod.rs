@@ -1,4 +1,5 @@
-//! The interactive view (`certdx`, `certdx demo`, `certdx --snapshot PATH`).
+//! The interactive view (`certdx`, `certdx demo`, `certdx --snapshot PATH`, and
+//! `certdx issue --tui`, which starts on its engine batch screen).
 //!
 //! Elm style: the whole state is an [`App`]; every key intent, tick and IO result is a
 //! [`Msg`]; [`update`] changes the state and returns [`Cmd`]s; [`render`] draws a frame as a
@@ -8,7 +9,9 @@
 //!
 //! Layout: `app` (state), `estate` (the precomputed rows and diagnoses), `msg`, `cmd`,
 //! `keys` (key table, also the help), `update/` (state changes), `view/` (one file per
-//! screen part), `runtime` (the loop), `terminal` (setup, restore, panic hook).
+//! screen part), `batch/` (the engine batch screen's state and drawing), `runtime` (the loop;
+//! `runtime/batch.rs` starts it for `certdx issue --tui`), `terminal` (setup, restore, panic
+//! hook).
 
 pub mod app;
 pub mod batch;
@@ -31,7 +34,7 @@ pub use cmd::Cmd;
 pub use error::TuiError;
 pub use estate::Estate;
 pub use msg::Msg;
-pub use runtime::Executor;
+pub use runtime::{Executor, run_batch_view};
 pub use update::update;
 pub use view::render;
 

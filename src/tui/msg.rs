@@ -87,6 +87,12 @@ pub enum Msg {
     ExportNextFormat,
     /// Show or hide the key list.
     Help,
+    /// Show the engine batch screen, or go back from it to where the user was.
+    ShowBatch,
+    /// Batch screen: list only the failed and retrying certificates, or all of them again.
+    ToggleFailedOnly,
+    /// Leave at once (Ctrl-C while a batch runs), stopping the batch without asking.
+    Interrupt,
 
     // The environment.
     /// The terminal was resized to columns x rows.
@@ -101,6 +107,9 @@ pub enum Msg {
     SourceUpdated(std::sync::Arc<crate::model::Inventory>),
     /// The feed connected or lost the API.
     SourceLink(crate::source::cluster::watch::LinkState),
+
+    /// News from the engine batch of this process.
+    Batch(super::batch::BatchMsg),
 
     // Results of commands.
     /// The estate was diagnosed.

@@ -30,6 +30,10 @@ use crate::diagnose::cm_health::CertManagerHealth;
 use crate::diagnose::playbook::run_playbook_guarded;
 use crate::source::cluster::watch::{LiveEvent, LiveWatch};
 
+mod batch;
+
+pub use batch::run_batch_view;
+
 /// Spinners and countdowns move at this rate, and only while something needs it.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -92,7 +96,7 @@ pub async fn run(input: TuiInput) -> Result<(), TuiError> {
     let runner = Runner {
         executor: Arc::clone(&executor),
     };
-    let result = event_loop(&mut session.terminal, app, cmds, runner, feed).await;
+    let result = event_loop(&mut session.terminal, app, cmds, runner, feed, None).await;
     let restored = session.leave();
     // A trial still running leaves nothing pending at the CA: it is stopped and its cleanup
     // deactivates what the CA has not decided (bounded; the next trial on the same store
@@ -113,6 +117,7 @@ async fn event_loop(
     cmds: Vec<Cmd>,
     runner: Runner,
     mut live: Option<LiveWatch>,
+    mut engine: Option<&mut super::batch::BatchFeed<'_>>,
 ) -> Result<(), TuiError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let started = Instant::now();
@@ -137,7 +142,8 @@ async fn event_loop(
                 Some(Ok(Event::Resize(w, h))) => Some(Msg::Resize(w, h)),
                 Some(Ok(_)) => None,
                 Some(Err(e)) => return Err(TuiError::Terminal(e)),
-                None => Some(Msg::Quit),
+                // The terminal is gone: nobody is left to answer "stop the batch?".
+                None => Some(Msg::Interrupt),
             },
             Some(m) = rx.recv() => Some(m),
             Some(ev) = next_live(&mut live), if live.is_some() => Some(match ev {
@@ -145,6 +151,12 @@ async fn event_loop(
                 LiveEvent::Snapshot(inv) => Msg::SourceUpdated(Arc::new(*inv)),
                 LiveEvent::Link(state) => Msg::SourceLink(state),
             }),
+            ev = batch::next(&mut engine), if engine.is_some() => match batch::news(ev) {
+                Some(m) => Some(m),
+                // A snapshot is read when the next frame is drawn (a tick while the batch
+                // screen shows it): a burst of progress costs one frame.
+                None => continue,
+            },
             _ = ticker.tick(), if app.wants_ticks() => None,
         };
         let mut batch: Vec<Msg> = msg.into_iter().collect();
@@ -176,6 +188,7 @@ async fn event_loop(
             terminal::suspend(terminal)?;
         }
         update(&mut app, Msg::Tick(clock()));
+        batch::before_frame(&mut app, &mut engine);
         terminal.draw(|f| render(&app, f))?;
     }
 }

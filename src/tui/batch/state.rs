@@ -8,13 +8,31 @@ use super::layout;
 use crate::engine::batch::{BatchProgress, ItemProgress, ItemState};
 use crate::tui::theme::Theme;
 
-/// How the user left the view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Stop the batch that is still running (confirmed, or Ctrl-C).
-    Stop,
-    /// Leave a finished batch.
-    Leave,
+/// The engine batch screen of the main view: whether it is the screen shown, and the batch
+/// of this process, if one runs. No batch is a state, not an error: `certdx demo` and the
+/// cluster views show the screen with a line saying how to start one.
+#[derive(Debug, Clone, Default)]
+pub struct BatchScreen {
+    /// The batch screen is drawn instead of the list or the chain (which stay as they were,
+    /// so going back returns to them).
+    pub open: bool,
+    /// The batch of this process (`certdx issue --tui`), or `None`.
+    pub run: Option<BatchView>,
+    /// The session has no cluster objects, only the batch: the list says so instead of
+    /// listing nothing.
+    pub session_only: bool,
+}
+
+impl BatchScreen {
+    /// Whether a batch runs in this process and has not ended: leaving stops it.
+    pub fn running(&self) -> bool {
+        self.run.as_ref().is_some_and(BatchView::running)
+    }
+
+    /// Whether the screen shown changes with time.
+    pub fn wants_ticks(&self) -> bool {
+        self.open && self.run.as_ref().is_some_and(BatchView::wants_ticks)
+    }
 }
 
 /// Everything the batch view shows.
@@ -38,14 +56,6 @@ pub struct BatchView {
     pub selected: usize,
     /// The first position of `rows` on screen.
     pub offset: usize,
-    /// The line with every key is shown.
-    pub help: bool,
-    /// "Stop the batch?" is being asked.
-    pub confirm: bool,
-    /// Set when the user leaves; the loop then stops.
-    pub exit: Option<Exit>,
-    /// Set when the user asks to suspend (Ctrl-Z); the loop does it and clears it.
-    pub suspend: bool,
     /// The terminal's size.
     pub size: (u16, u16),
     /// How it is painted.
@@ -65,10 +75,6 @@ impl BatchView {
             rows: Vec::new(),
             selected: 0,
             offset: 0,
-            help: false,
-            confirm: false,
-            exit: None,
-            suspend: false,
             size,
             theme,
         }
@@ -97,12 +103,12 @@ impl BatchView {
 
     /// How many rows fit in the table.
     pub fn page(&self) -> usize {
-        layout::page(self.size, self.help)
+        layout::page(self.size)
     }
 
     /// Lists the rows again for the current snapshot and filter, keeping the selected
     /// certificate (found by its names) selected when it is still listed.
-    pub(super) fn relist(&mut self) {
+    pub(crate) fn relist(&mut self) {
         let keep = self.selected_item().map(|i| i.names.clone());
         let failed_only = self.failed_only;
         self.rows = self
@@ -124,13 +130,13 @@ impl BatchView {
     }
 
     /// Selects position `at` (clamped) and scrolls it into view.
-    pub(super) fn select(&mut self, at: usize) {
+    pub(crate) fn select(&mut self, at: usize) {
         self.selected = at.min(self.rows.len().saturating_sub(1));
         self.scroll();
     }
 
     /// Moves the window so the selection is on screen, and never past the last row.
-    pub(super) fn scroll(&mut self) {
+    pub(crate) fn scroll(&mut self) {
         let page = self.page();
         if self.selected < self.offset {
             self.offset = self.selected;
@@ -138,5 +144,30 @@ impl BatchView {
             self.offset = self.selected + 1 - page;
         }
         self.offset = self.offset.min(self.rows.len().saturating_sub(page));
+    }
+
+    /// Lists only the failed and retrying certificates, or all of them again.
+    pub fn toggle_failed_only(&mut self) {
+        self.failed_only = !self.failed_only;
+        self.relist();
+    }
+
+    /// Selects the next failed or retrying row after the selection, wrapping around; stays
+    /// put when there is none.
+    pub fn next_failing(&mut self) {
+        let n = self.rows.len();
+        let failing = |pos: usize| {
+            let i = self.rows[pos];
+            matches!(
+                self.progress.items[i].state,
+                ItemState::Failed | ItemState::Retrying
+            )
+        };
+        if let Some(pos) = (1..=n)
+            .map(|k| (self.selected + k) % n)
+            .find(|&pos| failing(pos))
+        {
+            self.select(pos);
+        }
     }
 }

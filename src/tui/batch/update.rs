@@ -1,83 +1,58 @@
-//! State changes. Nothing here waits: the loop feeds messages in and draws afterwards.
+//! The batch's news applied to its state. Key intents are handled by the main view's
+//! `update` (`tui/update/batch.rs`), which moves through the rows with [`BatchView`]'s methods.
 
 use super::msg::BatchMsg;
-use super::state::{BatchView, Exit};
+use super::state::BatchView;
 
-/// Applies `msg` to `view`. Leaving is recorded in `view.exit` for the loop to act on.
+/// Applies `msg` to `view`.
 pub fn update(view: &mut BatchView, msg: BatchMsg) {
-    if view.confirm {
-        // The question is modal: only its answer (or Ctrl-C, Ctrl-Z, time, news) gets through.
-        match msg {
-            BatchMsg::Answer(yes) => {
-                view.confirm = false;
-                if yes {
-                    view.exit = Some(leaving(view));
-                }
-                return;
-            }
-            BatchMsg::Quit => {
-                view.confirm = false;
-                return;
-            }
-            BatchMsg::Interrupt
-            | BatchMsg::Suspend
-            | BatchMsg::Resize(..)
-            | BatchMsg::Progress(_)
-            | BatchMsg::Tick(_)
-            | BatchMsg::Finished(_) => {}
-            _ => return,
-        }
-    }
     match msg {
-        BatchMsg::Up => view.select(view.selected.saturating_sub(1)),
-        BatchMsg::Down => view.select(view.selected + 1),
-        BatchMsg::PageUp => view.select(view.selected.saturating_sub(view.page())),
-        BatchMsg::PageDown => view.select(view.selected + view.page()),
-        BatchMsg::Home => view.select(0),
-        BatchMsg::End => view.select(usize::MAX),
-        BatchMsg::ToggleFailedOnly => {
-            view.failed_only = !view.failed_only;
-            view.relist();
-        }
-        BatchMsg::Help => {
-            view.help = !view.help;
-            view.scroll();
-        }
-        BatchMsg::Quit => {
-            if view.running() {
-                view.confirm = true;
-            } else {
-                view.exit = Some(Exit::Leave);
-            }
-        }
-        BatchMsg::Answer(_) => {}
-        BatchMsg::Interrupt => view.exit = Some(leaving(view)),
-        BatchMsg::Suspend => view.suspend = true,
-        BatchMsg::Resize(w, h) => {
-            view.size = (w, h);
-            view.scroll();
-        }
         BatchMsg::Progress(p) => {
             view.progress = p;
             view.relist();
         }
         BatchMsg::Tick(now) => view.now = now,
-        BatchMsg::Finished(outcome) => {
-            view.finished = Some((outcome, view.now));
-            // Nothing is left to stop: the question no longer applies.
-            view.confirm = false;
-        }
+        BatchMsg::Finished(outcome) => view.finished = Some((outcome, view.now)),
     }
 }
 
-fn leaving(view: &BatchView) -> Exit {
-    if view.running() {
-        Exit::Stop
-    } else {
-        Exit::Leave
+impl BatchView {
+    /// Selects the previous row.
+    pub fn up(&mut self) {
+        self.select(self.selected.saturating_sub(1));
+    }
+
+    /// Selects the next row.
+    pub fn down(&mut self) {
+        self.select(self.selected + 1);
+    }
+
+    /// Moves a page up.
+    pub fn page_up(&mut self) {
+        self.select(self.selected.saturating_sub(self.page()));
+    }
+
+    /// Moves a page down.
+    pub fn page_down(&mut self) {
+        self.select(self.selected + self.page());
+    }
+
+    /// Selects the first row.
+    pub fn home(&mut self) {
+        self.select(0);
+    }
+
+    /// Selects the last row.
+    pub fn end(&mut self) {
+        self.select(usize::MAX);
+    }
+
+    /// The terminal's new size: the window moves so the selection stays on screen.
+    pub fn resize(&mut self, size: (u16, u16)) {
+        self.size = size;
+        self.scroll();
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,25 +93,25 @@ mod tests {
     #[test]
     fn moving_stays_within_the_rows_and_pages_by_the_table_height() {
         let mut v = view(&[ItemState::Queued; 40]);
-        update(&mut v, BatchMsg::Up);
+        v.up();
         assert_eq!(v.selected, 0);
-        update(&mut v, BatchMsg::Down);
-        update(&mut v, BatchMsg::Down);
+        v.down();
+        v.down();
         assert_eq!(selected_name(&v), "n02.example");
         let page = v.page();
         assert!(page > 3 && page < 40, "page {page}");
-        update(&mut v, BatchMsg::PageDown);
+        v.page_down();
         assert_eq!(v.selected, 2 + page);
         // The selection is on screen: the window moved with it.
         assert!(v.offset <= v.selected && v.selected < v.offset + page);
-        update(&mut v, BatchMsg::End);
+        v.end();
         assert_eq!(selected_name(&v), "n39.example");
         assert_eq!(v.offset, 40 - page);
-        update(&mut v, BatchMsg::Down);
+        v.down();
         assert_eq!(v.selected, 39);
-        update(&mut v, BatchMsg::Home);
+        v.home();
         assert_eq!((v.selected, v.offset), (0, 0));
-        update(&mut v, BatchMsg::PageUp);
+        v.page_up();
         assert_eq!(v.selected, 0);
     }
 
@@ -144,16 +119,16 @@ mod tests {
     fn the_filter_lists_only_failed_and_retrying_and_keeps_the_selection() {
         use ItemState::*;
         let mut v = view(&[Issued, Failed, Validating, Retrying, Queued, Failed]);
-        update(&mut v, BatchMsg::Down);
-        update(&mut v, BatchMsg::Down);
-        update(&mut v, BatchMsg::Down);
+        v.down();
+        v.down();
+        v.down();
         assert_eq!(selected_name(&v), "n03.example");
-        update(&mut v, BatchMsg::ToggleFailedOnly);
+        v.toggle_failed_only();
         assert_eq!(v.rows, vec![1, 3, 5]);
         assert_eq!(selected_name(&v), "n03.example", "still the retrying one");
-        update(&mut v, BatchMsg::End);
+        v.end();
         assert_eq!(selected_name(&v), "n05.example");
-        update(&mut v, BatchMsg::ToggleFailedOnly);
+        v.toggle_failed_only();
         assert_eq!(v.rows.len(), 6);
         assert_eq!(selected_name(&v), "n05.example");
     }
@@ -162,7 +137,7 @@ mod tests {
     fn a_snapshot_replaces_the_rows_and_keeps_the_selected_certificate_by_name() {
         use ItemState::*;
         let mut v = view(&[Queued, Queued, Retrying, Queued]);
-        update(&mut v, BatchMsg::ToggleFailedOnly);
+        v.toggle_failed_only();
         assert_eq!(selected_name(&v), "n02.example");
         // n01 starts failing: it is listed before the selected row, which must stay selected.
         let mut p = progress(&[Queued, Failed, Retrying, Queued]);
@@ -182,43 +157,19 @@ mod tests {
     }
 
     #[test]
-    fn leaving_a_running_batch_asks_first() {
-        let mut v = view(&[ItemState::Validating]);
-        update(&mut v, BatchMsg::Quit);
-        assert!(v.confirm);
-        assert_eq!(v.exit, None);
-        // Keys other than the answer do nothing while asking.
-        update(&mut v, BatchMsg::ToggleFailedOnly);
-        assert!(!v.failed_only);
-        update(&mut v, BatchMsg::Answer(false));
-        assert!(!v.confirm);
-        assert_eq!(v.exit, None);
-        update(&mut v, BatchMsg::Quit);
-        update(&mut v, BatchMsg::Answer(true));
-        assert_eq!(v.exit, Some(Exit::Stop));
-    }
-
-    #[test]
-    fn a_finished_batch_is_left_at_once_and_the_question_is_dropped() {
-        let mut v = view(&[ItemState::Validating]);
-        update(&mut v, BatchMsg::Quit);
-        assert!(v.confirm);
-        update(&mut v, BatchMsg::Finished(Ok("1 issued".to_owned())));
-        assert!(!v.confirm, "nothing left to stop");
-        assert!(!v.running());
-        update(&mut v, BatchMsg::Quit);
-        assert_eq!(v.exit, Some(Exit::Leave));
-    }
-
-    #[test]
-    fn ctrl_c_stops_at_once() {
-        let mut v = view(&[ItemState::Validating]);
-        update(&mut v, BatchMsg::Interrupt);
-        assert_eq!(v.exit, Some(Exit::Stop));
-        let mut v = view(&[ItemState::Issued]);
-        update(&mut v, BatchMsg::Finished(Err("store".to_owned())));
-        update(&mut v, BatchMsg::Interrupt);
-        assert_eq!(v.exit, Some(Exit::Leave));
+    fn next_failing_finds_failed_and_retrying_rows_and_wraps() {
+        use ItemState::*;
+        let mut v = view(&[Issued, Failed, Validating, Retrying, Queued]);
+        v.next_failing();
+        assert_eq!(selected_name(&v), "n01.example");
+        v.next_failing();
+        assert_eq!(selected_name(&v), "n03.example");
+        v.next_failing();
+        assert_eq!(selected_name(&v), "n01.example", "wraps");
+        let mut v = view(&[Issued, Queued]);
+        v.down();
+        v.next_failing();
+        assert_eq!(selected_name(&v), "n01.example", "none failing: stays");
     }
 
     #[test]

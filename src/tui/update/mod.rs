@@ -1,6 +1,7 @@
 //! `update`: the one place the state changes. It never waits on anything: work that needs
 //! the network, the disk or much CPU goes out as a [`Cmd`] and comes back as a [`Msg`].
 
+mod batch;
 mod checks;
 mod live;
 mod nav;
@@ -16,11 +17,13 @@ pub use nav::refresh_visible;
 /// Applies `msg` to `app` and returns the work to start.
 pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
     match msg {
-        Msg::Quit => app.quit = true,
+        Msg::Quit if app.batch.running() => batch::ask_stop(app),
+        Msg::Quit | Msg::Interrupt => app.quit = true,
         Msg::Suspend => app.suspend = true,
         Msg::Resize(w, h) => {
             app.size = (w, h);
             nav::keep_visible(app);
+            batch::resized(app);
         }
         Msg::Tick(now) => app.clock = now.max(app.clock),
         Msg::Loaded(estate) => return live::loaded(app, *estate),
@@ -49,12 +52,19 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             StatusKind::Error,
             format!("could not open the browser ({why}): the link is in the advice"),
         ),
+        Msg::Batch(news) => batch::news(app, news),
+        Msg::ShowBatch => batch::toggle(app),
         Msg::Help => {
             app.overlay = match app.overlay {
                 Some(Overlay::Help { .. }) => None,
                 _ => Some(Overlay::Help { scroll: 0 }),
             }
         }
+        // The batch screen and its question work before (or without) an estate.
+        intent if app.batch.open && app.overlay.is_none() => {
+            return batch::screen_key(app, intent);
+        }
+        intent if app.overlay == Some(Overlay::StopBatch) => return batch::stop_key(app, intent),
         intent => {
             // Until the estate is diagnosed, only leaving makes sense.
             if app.estate.is_none() {
@@ -71,6 +81,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                 Some(Overlay::Confirm(_)) | Some(Overlay::Export(_)) => {
                     write::dialog_key(app, intent)
                 }
+                Some(Overlay::StopBatch) => batch::stop_key(app, intent),
                 None => screen_key(app, intent),
             };
         }

@@ -11,7 +11,12 @@ use super::super::theme::Theme;
 
 fn lines(theme: Theme) -> Vec<Line<'static>> {
     let mut out = Vec::new();
-    for ctx in [Context::Global, Context::Overview, Context::Chain] {
+    for ctx in [
+        Context::Global,
+        Context::Overview,
+        Context::Chain,
+        Context::Batch,
+    ] {
         if !out.is_empty() {
             out.push(Line::from(""));
         }

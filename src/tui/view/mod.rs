@@ -1,6 +1,7 @@
 //! `render`: a pure function of the state. It reads the precomputed rows and draws only what
 //! is on screen; it never waits, locks or touches the disk or network.
 
+pub mod batch;
 pub mod cause;
 pub mod chain;
 pub mod checks;
@@ -31,15 +32,19 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
     let [body, bar] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
     match (&app.estate, &app.chain) {
+        _ if app.batch.open => batch::render(app, frame, area),
         (None, _) => loading(app, frame, body),
         (Some(_), Some(_)) => chain::render(app, frame, body),
         (Some(_), None) => overview::render(app, frame, body),
     }
-    status::render(app, frame, bar);
+    if !app.batch.open {
+        status::render(app, frame, bar);
+    }
     match &app.overlay {
         Some(Overlay::Help { scroll }) => help::render(app, *scroll, frame, area),
         Some(Overlay::Confirm(c)) => dialog::confirm(app, c, frame, area),
         Some(Overlay::Export(x)) => dialog::export(app, x, frame, area),
+        Some(Overlay::StopBatch) => super::batch::confirm(app.theme, frame, area),
         None => {}
     }
 }

@@ -174,6 +174,20 @@ fn header(app: &App, e: &Estate) -> Vec<Line<'static>> {
 
 fn empty(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
+    if app.batch.session_only {
+        // `certdx issue --tui`: nothing was read from a cluster or a file, by design.
+        let lines = vec![
+            Line::from(""),
+            Line::from(Span::styled(
+                "no cluster objects in this session: b shows the engine batch",
+                t.heading(),
+            )),
+            Line::from(""),
+            Line::from(Span::styled("? help · q quit", t.dim())),
+        ];
+        frame.render_widget(Paragraph::new(lines), area);
+        return;
+    }
     let mut lines = vec![
         Line::from(""),
         Line::from(Span::styled(

@@ -1,44 +1,61 @@
-//! The footer: how the batch ended (or the keys that matter), and every key when asked.
+//! The footer: how the batch ended, else the main view's last message or the keys that matter
+//! here (every key is in the main view's help, `?`).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
-use super::super::keys::{CONTROL_KEYS, KEYS};
 use super::super::state::BatchView;
 
-/// Draws the footer into `area` (one line, three with the key list).
-pub(super) fn render(view: &BatchView, frame: &mut Frame, area: Rect) {
+/// The keys worth a hint on this screen; the help lists them all.
+const HINTS: &[(&str, &str)] = &[
+    ("↓/j", "next"),
+    ("↑/k", "previous"),
+    ("f", "next failed"),
+    ("F", "only failed/retrying"),
+    ("b/Esc", "back"),
+    ("?", "keys"),
+    ("q", "leave"),
+];
+
+/// Draws the footer into `area` (one line).
+pub(super) fn render(view: &BatchView, note: Option<Line<'static>>, frame: &mut Frame, area: Rect) {
     let t = view.theme;
-    let mut lines = vec![match &view.finished {
-        Some((Ok(summary), _)) => Line::from(vec![
-            Span::styled(format!("finished: {summary}"), t.ok()),
-            Span::styled("   q leaves and prints the report", t.dim()),
-        ]),
-        Some((Err(e), _)) => Line::from(vec![
-            Span::styled(format!("the batch stopped: {e}"), t.error()),
-            Span::styled("   q leaves", t.dim()),
-        ]),
-        None => hints(view, |k| k.hint),
-    }];
-    if view.help {
-        let mut all = hints(view, |_| true);
-        for (key, help) in CONTROL_KEYS {
-            all.spans.push(Span::styled(key, t.key()));
-            all.spans.push(Span::styled(format!(" {help}  "), t.dim()));
+    let line = match (&view.finished, note) {
+        (Some((Ok(summary), _)), note) => {
+            let mut l = Line::from(Span::styled(format!("finished: {summary}"), t.ok()));
+            push_note(&mut l, note, "q leaves and prints the report", view);
+            l
         }
-        lines.push(all);
-    }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
+        (Some((Err(e), _)), note) => {
+            let mut l = Line::from(Span::styled(format!("the batch stopped: {e}"), t.error()));
+            push_note(&mut l, note, "q leaves", view);
+            l
+        }
+        (None, Some(note)) => note,
+        (None, None) => {
+            let mut spans = Vec::new();
+            for (key, what) in HINTS {
+                spans.push(Span::styled(*key, t.key()));
+                spans.push(Span::styled(format!(" {what}  "), t.dim()));
+            }
+            Line::from(spans)
+        }
+    };
+    frame.render_widget(Paragraph::new(line), area);
 }
 
-fn hints(view: &BatchView, pick: impl Fn(&super::super::keys::Key) -> bool) -> Line<'static> {
-    let t = view.theme;
-    let mut spans = Vec::new();
-    for k in KEYS.iter().filter(|k| pick(k)) {
-        spans.push(Span::styled(k.label, t.key()));
-        spans.push(Span::styled(format!(" {}  ", k.help), t.dim()));
+/// After the batch's end: the note if there is one, else what leaving does.
+fn push_note(
+    line: &mut Line<'static>,
+    note: Option<Line<'static>>,
+    hint: &'static str,
+    view: &BatchView,
+) {
+    line.spans.push(Span::raw("   "));
+    match note {
+        Some(n) => line.spans.extend(n.spans),
+        None => line.spans.push(Span::styled(hint, view.theme.dim())),
     }
-    Line::from(spans)
 }

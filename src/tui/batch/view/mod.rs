@@ -1,5 +1,6 @@
-//! `render`: a pure function of the [`BatchView`]. It draws only the rows on screen, so a
-//! frame costs the same for five certificates or five thousand.
+//! The batch screen's drawing: a pure function of the [`BatchView`]. It draws only the rows
+//! on screen, so a frame costs the same for five certificates or five thousand. The main
+//! view's `render` calls it when the batch screen is shown (`tui/view/batch.rs`).
 
 mod detail;
 mod footer;
@@ -20,25 +21,22 @@ use crate::engine::batch::ItemState;
 use crate::model::{Severity, State};
 use crate::tui::theme::Theme;
 
-/// Draws the whole batch view for `view`.
-pub fn render(view: &BatchView, frame: &mut Frame) {
-    let area = frame.area();
+/// Draws the batch screen for `view` into `area`. `note` (the main view's last status
+/// message, if any) takes the place of the key hints in the footer.
+pub fn render(view: &BatchView, note: Option<Line<'static>>, frame: &mut Frame, area: Rect) {
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
-        crate::tui::view::too_small(frame, area, "the batch view", MIN_SIZE, "q leaves");
+        crate::tui::view::too_small(frame, area, "the batch screen", MIN_SIZE, "q leaves");
         return;
     }
-    let a = layout::areas(area, view.help);
+    let a = layout::areas(area);
     header::render(view, frame, a.header);
     table::render(view, frame, a.table);
     detail::render(view, frame, a.detail);
-    footer::render(view, frame, a.footer);
-    if view.confirm {
-        confirm(view, frame, area);
-    }
+    footer::render(view, note, frame, a.footer);
 }
 
-fn confirm(view: &BatchView, frame: &mut Frame, area: Rect) {
-    let t = view.theme;
+/// Draws the question "stop the batch?" over `area`.
+pub fn confirm(t: Theme, frame: &mut Frame, area: Rect) {
     let r = crate::tui::view::centered(area, 64, 6);
     frame.render_widget(Clear, r);
     let block = Block::bordered()

@@ -15,7 +15,7 @@ pub(super) fn render(view: &BatchView, frame: &mut Frame, area: Rect) {
     let total = view.progress.items.len();
     let title = if view.failed_only {
         format!(
-            " Failed or retrying: {} of {total} (f: all) ",
+            " Failed or retrying: {} of {total} (F: all) ",
             view.rows.len()
         )
     } else {
@@ -32,7 +32,7 @@ pub(super) fn render(view: &BatchView, frame: &mut Frame, area: Rect) {
         let why = if total == 0 {
             "waiting for the batch to list its certificates…"
         } else {
-            "no certificate has failed or is retrying (f lists all)"
+            "no certificate has failed or is retrying (F lists all)"
         };
         frame.render_widget(block, area);
         frame.render_widget(Paragraph::new(Span::styled(why, t.dim())), inner);

@@ -87,7 +87,7 @@ fn view(size: (u16, u16)) -> BatchView {
 
 fn draw(v: &BatchView) -> String {
     let mut t = Terminal::new(TestBackend::new(v.size.0, v.size.1)).unwrap();
-    t.draw(|f| render(v, f)).unwrap();
+    t.draw(|f| render(v, None, f, f.area())).unwrap();
     let buffer = t.backend().buffer().clone();
     let mut out = String::new();
     for y in 0..buffer.area.height {
@@ -145,7 +145,7 @@ fn rows_show_state_names_attempts_time_retry_and_code() {
 #[test]
 fn the_detail_pane_explains_the_selected_failure() {
     let mut v = view((120, 40));
-    update(&mut v, BatchMsg::Down);
+    v.down();
     let screen = draw(&v);
     assert!(
         screen.contains("names: b.example, www.b.example, api.b.example"),
@@ -172,26 +172,29 @@ fn the_detail_pane_explains_the_selected_failure() {
         "{screen}"
     );
     // The issued one shows where its certificate is.
-    update(&mut v, BatchMsg::Home);
+    v.home();
     assert!(draw(&v).contains("certificate: certs/a.example.crt"));
 }
 
 #[test]
 fn the_filter_the_question_and_the_end_are_drawn() {
     let mut v = view((100, 30));
-    update(&mut v, BatchMsg::ToggleFailedOnly);
+    v.toggle_failed_only();
     let screen = draw(&v);
     assert!(screen.contains("Failed or retrying: 2 of 4"), "{screen}");
     assert!(!screen.contains("d.example"), "{screen}");
-    update(&mut v, BatchMsg::Quit);
-    let screen = draw(&v);
+    let mut t = Terminal::new(TestBackend::new(v.size.0, v.size.1)).unwrap();
+    t.draw(|f| {
+        render(&v, None, f, f.area());
+        super::confirm(v.theme, f, f.area());
+    })
+    .unwrap();
+    let asked = format!("{:?}", t.backend().buffer());
     assert!(
-        screen.contains("stop the batch? it resumes from the state file next run"),
-        "{screen}"
+        asked.contains("stop the batch? it resumes from the state file next run"),
+        "{asked}"
     );
-    update(&mut v, BatchMsg::Answer(false));
-    update(&mut v, BatchMsg::Help);
-    assert!(draw(&v).contains("Ctrl-C leave now"));
+    assert!(draw(&v).contains("F only failed/retrying"), "the hints");
     update(
         &mut v,
         BatchMsg::Finished(Ok(
@@ -226,7 +229,7 @@ fn a_long_batch_draws_only_the_rows_on_screen_and_follows_the_selection() {
         .collect();
     p.certificates = 500;
     update(&mut v, BatchMsg::Progress(p));
-    update(&mut v, BatchMsg::End);
+    v.end();
     let screen = draw(&v);
     assert!(screen.contains("n499.example"), "{screen}");
     assert!(!screen.contains("n000.example"), "{screen}");
