@@ -1,11 +1,38 @@
 //! The state store on a real PostgreSQL (tests/common/pg_lab.rs): the lab itself, the same
-//! record-level assertions as the SQLite store's unit tests, migrations, and the leases that
-//! let several workers share one batch.
+//! record-level assertions as the SQLite store's unit tests, migrations, the CLI's handling of
+//! a `postgres://` state, and the leases that let several workers share one batch.
 
 #[path = "common/pg_lab.rs"]
 mod pg_lab;
 
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use certdx::engine::store::conformance::{self, assert_filled, fill};
+use certdx::engine::store::pg::leases::{ClaimKind, Heartbeat};
+use certdx::engine::store::{
+    OrderStatus, PgStore, PgUrl, SCHEMA_VERSION, StateLocation, StateStore, StoreError, open_state,
+};
 use pg_lab::PgLab;
+
+/// One server for the tests running at the same time (each test has its own database); it
+/// stops when the last of them drops it.
+fn lab() -> Arc<PgLab> {
+    static SHARED: Mutex<Weak<PgLab>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(lab) = shared.upgrade() {
+        return lab;
+    }
+    let lab = Arc::new(PgLab::start());
+    *shared = Arc::downgrade(&lab);
+    lab
+}
+
+fn open(url: &str) -> PgStore {
+    PgStore::open(&PgUrl::parse(url).unwrap()).unwrap()
+}
 
 /// The lab starts a real server, hands out separate databases, and stops it when dropped.
 #[test]
@@ -14,12 +41,384 @@ fn the_lab_serves_separate_databases_and_stops_on_drop() {
     let a = lab.database();
     let b = lab.database();
     assert_ne!(a, b);
-    lab.execute(&a, "CREATE TABLE only_in_a (x int)");
-    lab.execute(&b, "CREATE TABLE only_in_a (x int)");
+    lab.execute(&a, "CREATE TABLE only_here (x int)");
+    lab.execute(&b, "CREATE TABLE only_here (x int)");
     let port = lab.port();
     drop(lab);
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the server still listens after the lab was dropped"
     );
+}
+
+#[test]
+fn every_conformance_case_passes_on_postgres() {
+    let lab = lab();
+    for (name, case) in conformance::CASES {
+        eprintln!("conformance case {name}");
+        let url = lab.database();
+        let store = open_state(&StateLocation::parse(&url).unwrap()).unwrap();
+        case(store.as_ref());
+    }
+}
+
+#[test]
+fn a_store_survives_reconnecting_and_migrations_are_idempotent() {
+    let lab = lab();
+    let url = lab.database();
+    let store = open(&url);
+    let order = fill(&store);
+    assert_eq!(store.migrate().unwrap(), SCHEMA_VERSION_PG);
+    assert_eq!(store.migrate().unwrap(), SCHEMA_VERSION_PG);
+    drop(store);
+    // A new connection (another worker, or the same after a crash) reads it all back.
+    let again = open(&url);
+    assert_eq!(again.schema_version().unwrap(), SCHEMA_VERSION_PG);
+    assert_filled(&again, order);
+    lab.execute(
+        &url,
+        "DO $$ BEGIN IF (SELECT COUNT(*) FROM schema_migrations) <> (SELECT MAX(version) FROM schema_migrations) THEN RAISE EXCEPTION 'a migration was recorded twice'; END IF; END $$",
+    );
+    lab.execute(
+        &url,
+        &format!(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ({}, 'x')",
+            SCHEMA_VERSION_PG + 1
+        ),
+    );
+    match PgStore::open(&PgUrl::parse(&url).unwrap()) {
+        Err(StoreError::SchemaTooNew { found, supported }) => {
+            assert_eq!(
+                (found, supported),
+                (SCHEMA_VERSION_PG + 1, SCHEMA_VERSION_PG)
+            );
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+}
+
+/// PostgreSQL's schema numbering is its own (SQLite's two versions are its first).
+const SCHEMA_VERSION_PG: i64 = 2;
+
+#[test]
+fn workers_starting_together_migrate_once() {
+    let lab = lab();
+    let url = lab.database();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || open(&url).schema_version().unwrap())
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), SCHEMA_VERSION_PG);
+    }
+    assert!(SCHEMA_VERSION >= 1);
+}
+
+#[test]
+fn the_store_works_from_inside_a_tokio_runtime() {
+    // The synchronous driver panics on a runtime thread unless the store moves its calls off it.
+    let lab = lab();
+    let url = lab.database();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let store: Box<dyn StateStore> = open_state(&StateLocation::parse(&url).unwrap()).unwrap();
+        let order = fill(store.as_ref());
+        let handle = tokio::spawn(async move {
+            store
+                .set_order_status(order, OrderStatus::Ready, None)
+                .unwrap();
+            store.order(order).unwrap().unwrap().status
+        });
+        assert_eq!(handle.await.unwrap(), OrderStatus::Ready);
+    });
+}
+
+// ---- leases ------------------------------------------------------------------------------
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn keys(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("name-{i:04}.example")).collect()
+}
+
+#[test]
+fn two_claimers_never_get_the_same_row() {
+    let lab = lab();
+    let url = lab.database();
+    let setup = open(&url);
+    let all = keys(300);
+    setup.offer(ClaimKind::Certificate, &all).unwrap();
+    // Offering again changes nothing.
+    setup.offer(ClaimKind::Certificate, &all[..10]).unwrap();
+    let workers: Vec<_> = (0..2)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                // Each worker its own connection, as separate processes would have.
+                let store = open(&url);
+                let me = store.register_worker("lab", 1000 + i, LONG).unwrap();
+                let mut got = Vec::new();
+                loop {
+                    let batch = store.claim(me, ClaimKind::Certificate, 7, LONG).unwrap();
+                    if batch.is_empty() {
+                        break;
+                    }
+                    for claim in &batch {
+                        assert_eq!(claim.owner, me);
+                        assert_eq!(claim.generation, 1, "a first claim is generation 1");
+                    }
+                    got.extend(batch.into_iter().map(|c| c.key));
+                }
+                got
+            })
+        })
+        .collect();
+    let results: Vec<Vec<String>> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let a: BTreeSet<_> = results[0].iter().cloned().collect();
+    let b: BTreeSet<_> = results[1].iter().cloned().collect();
+    assert_eq!(a.len(), results[0].len(), "a worker got a row twice");
+    assert_eq!(b.len(), results[1].len(), "a worker got a row twice");
+    assert!(
+        a.is_disjoint(&b),
+        "both workers claimed {:?}",
+        a.intersection(&b).next()
+    );
+    let union: BTreeSet<_> = a.union(&b).cloned().collect();
+    assert_eq!(union, all.iter().cloned().collect::<BTreeSet<_>>());
+    // Everything is claimed with a live lease: a third worker finds nothing.
+    let late = setup.register_worker("lab", 3, LONG).unwrap();
+    assert!(
+        setup
+            .claim(late, ClaimKind::Certificate, 1000, LONG)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn an_expired_claim_is_taken_over_and_the_stale_owners_writes_are_refused() {
+    let lab = lab();
+    let url = lab.database();
+    let (first, second) = (open(&url), open(&url));
+    let order = fill(&first);
+    first
+        .offer(ClaimKind::Certificate, &["a.example".to_string()])
+        .unwrap();
+    let short = Duration::from_millis(400);
+    let w1 = first.register_worker("host-1", 1, short).unwrap();
+    let w2 = second.register_worker("host-2", 2, LONG).unwrap();
+    let mine = first.claim(w1, ClaimKind::Certificate, 10, short).unwrap();
+    assert_eq!(mine.len(), 1);
+    // While the lease runs, nobody else gets it.
+    assert!(
+        second
+            .claim(w2, ClaimKind::Certificate, 10, LONG)
+            .unwrap()
+            .is_empty()
+    );
+    // A write under a live claim goes through.
+    first
+        .under_claim(&mine[0], |tx| {
+            tx.execute(
+                "UPDATE orders SET status = 'ready' WHERE id = $1",
+                &[&order.get()],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+
+    // The first worker stops renewing (dead, or SIGSTOP'd): after the lease it is free.
+    let taken = wait_for(Duration::from_secs(10), || {
+        let got = second.claim(w2, ClaimKind::Certificate, 10, LONG).unwrap();
+        (!got.is_empty()).then_some(got)
+    });
+    assert_eq!(taken[0].key, "a.example");
+    assert_eq!(taken[0].generation, mine[0].generation + 1);
+
+    // The stale owner wakes up: the database refuses its writes, and applies none of them.
+    let refused = first.under_claim(&mine[0], |tx| {
+        tx.execute(
+            "UPDATE orders SET status = 'invalid' WHERE id = $1",
+            &[&order.get()],
+        )?;
+        Ok(())
+    });
+    assert!(
+        matches!(refused, Err(StoreError::LeaseLost { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        first.order(order).unwrap().unwrap().status,
+        OrderStatus::Ready
+    );
+    assert!(matches!(
+        first.complete(&mine[0]),
+        Err(StoreError::LeaseLost { .. })
+    ));
+    // Its renewal does not revive the claim either.
+    assert_eq!(first.renew(w1, LONG).unwrap(), 0);
+    assert!(matches!(
+        first.complete(&mine[0]),
+        Err(StoreError::LeaseLost { .. })
+    ));
+
+    // The new owner writes and completes; completed work is never claimed again.
+    second
+        .under_claim(&taken[0], |tx| {
+            tx.execute(
+                "UPDATE orders SET status = 'valid' WHERE id = $1",
+                &[&order.get()],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    second.complete(&taken[0]).unwrap();
+    assert_eq!(
+        first.order(order).unwrap().unwrap().status,
+        OrderStatus::Valid
+    );
+    let w3 = first.register_worker("host-3", 3, LONG).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        first
+            .claim(w3, ClaimKind::Certificate, 10, LONG)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_heartbeat_keeps_claims_alive_and_they_expire_once_it_stops() {
+    let lab = lab();
+    let url = lab.database();
+    let (first, second) = (open(&url), open(&url));
+    first
+        .offer(
+            ClaimKind::Challenge,
+            &["https://ca.test/chall/1".to_string()],
+        )
+        .unwrap();
+    let lease = Duration::from_millis(600);
+    let w1 = first.register_worker("host-1", 1, lease).unwrap();
+    let w2 = second.register_worker("host-2", 2, LONG).unwrap();
+    let held = first.claim(w1, ClaimKind::Challenge, 1, lease).unwrap();
+    assert_eq!(held.len(), 1);
+    let beat = Heartbeat::start(&PgUrl::parse(&url).unwrap(), w1, lease, lease / 4).unwrap();
+    // Three lease lengths later the claim is still held, because it was renewed.
+    let until = Instant::now() + lease * 3;
+    while Instant::now() < until {
+        assert!(
+            second
+                .claim(w2, ClaimKind::Challenge, 1, LONG)
+                .unwrap()
+                .is_empty(),
+            "a renewed claim was taken over"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let fleet = second.workers().unwrap();
+    assert!(
+        fleet.iter().any(|w| w.id == w1 && w.alive && w.claims == 1),
+        "{fleet:?}"
+    );
+    drop(beat);
+    let taken = wait_for(Duration::from_secs(10), || {
+        let got = second.claim(w2, ClaimKind::Challenge, 1, LONG).unwrap();
+        (!got.is_empty()).then_some(got)
+    });
+    assert_eq!(taken[0].generation, 2);
+    assert!(matches!(
+        first.complete(&held[0]),
+        Err(StoreError::LeaseLost { .. })
+    ));
+}
+
+/// Polls `f` until it returns a value, for at most `limit`.
+fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "condition not reached within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---- the CLI -----------------------------------------------------------------------------
+
+fn issue_with_state(state: &str, via_env: bool) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certdx"));
+    cmd.current_dir(dir.path()).args([
+        "issue",
+        "--directory",
+        "https://127.0.0.1:9/dir",
+        "--http01-listen",
+        "127.0.0.1:0",
+        "--domain",
+        "a.example",
+    ]);
+    if via_env {
+        cmd.env("CERTDX_STATE", state);
+    } else {
+        cmd.env_remove("CERTDX_STATE").args(["--state", state]);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn a_bad_or_unreachable_state_url_is_exit_2_without_the_password() {
+    // Nothing listens on the port: unreachable. The password must appear nowhere.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cases = [
+        (
+            format!("postgres://certdx:Sup3rS3cret@127.0.0.1:{closed}/db"),
+            false,
+            "cannot connect",
+        ),
+        (
+            format!("postgres://certdx:Sup3rS3cret@127.0.0.1:{closed}/db"),
+            true,
+            "cannot connect",
+        ),
+        (
+            "postgres://certdx:Sup3rS3cret@127.0.0.1:notaport/db".to_string(),
+            false,
+            "not usable",
+        ),
+    ];
+    for (url, via_env, expect) in cases {
+        let out = issue_with_state(&url, via_env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{url} env={via_env}: {stderr}");
+        assert!(stderr.contains(expect), "{url}: {stderr}");
+        assert!(stderr.contains("certdx:***@127.0.0.1"), "{url}: {stderr}");
+        assert!(
+            !stderr.contains("Sup3rS3cret") && !stdout.contains("Sup3rS3cret"),
+            "the password leaked: {stderr}{stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_reachable_state_url_is_migrated_by_the_cli_before_anything_else() {
+    let lab = lab();
+    let url = lab.database();
+    // The CA is unreachable, so the run fails later; the store was reached and migrated first.
+    let _ = issue_with_state(&url, true);
+    assert_eq!(open(&url).schema_version().unwrap(), SCHEMA_VERSION_PG);
 }

@@ -511,9 +511,17 @@ pub struct IssueArgs {
     /// Port the checks send HTTP-01 requests to (labs; the CA always uses 80).
     #[arg(long, default_value_t = 80, value_name = "PORT", hide = true)]
     pub http_port: u16,
-    /// The state store (SQLite, created 0600): account, orders, authorizations.
-    #[arg(long, value_name = "DB", default_value = "certdx-state.sqlite")]
-    pub state: PathBuf,
+    /// The state store: account, orders, authorizations. A file is SQLite (created 0600); a
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB URL is a PostgreSQL database (give it through
+    /// CERTDX_STATE to keep the password out of the shell history and the process list).
+    #[arg(
+        long,
+        value_name = "DB|URL",
+        env = "CERTDX_STATE",
+        hide_env_values = true,
+        default_value = "certdx-state.sqlite"
+    )]
+    pub state: String,
     /// Most challenges in flight at once.
     #[arg(long, value_name = "N", default_value_t = 60)]
     pub concurrency: usize,

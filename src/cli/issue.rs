@@ -20,6 +20,7 @@ use crate::engine::batch::{
 };
 use crate::engine::solver::dns01::Dns01Zone;
 use crate::engine::solver::rfc2136::TsigKey;
+use crate::engine::store::{PgStore, StateLocation};
 use crate::tui::batch::{ViewExit, run_batch_view};
 
 #[derive(Serialize)]
@@ -81,7 +82,15 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
         contact_email: a.email.clone(),
         eab,
     };
-    config.state_path = a.state.clone();
+    match StateLocation::parse(&a.state).map_err(|e| CliError::Usage(format!("--state: {e}")))? {
+        StateLocation::Sqlite(path) => config.state_path = path,
+        StateLocation::Postgres(url) => {
+            // Reached (and migrated) now, so a wrong URL or a server that is down is one clear
+            // line before any DNS or ACME traffic.
+            PgStore::open(&url).map_err(|e| CliError::Usage(format!("--state: {e}")))?;
+            config.state_postgres = Some(url);
+        }
+    }
     config.out_dir = a.out.clone();
     config.scheduler.max_in_flight = a.concurrency;
     config.new_order_concurrency = a.new_order_concurrency;

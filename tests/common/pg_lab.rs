@@ -139,15 +139,18 @@ impl PgLab {
         };
         let data = lab.data_dir();
         let out = run_bounded(
-            lab.command("initdb", &[
-                "-D",
-                data.to_str().unwrap(),
-                "-A",
-                "trust",
-                "-U",
-                "certdx",
-                "--no-sync",
-            ]),
+            lab.command(
+                "initdb",
+                &[
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "certdx",
+                    "--no-sync",
+                ],
+            ),
             INITDB_DEADLINE,
             "initdb",
         );
@@ -158,18 +161,21 @@ impl PgLab {
         );
         let log = lab.dir.path().join("log");
         let out = run_bounded(
-            lab.command("pg_ctl", &[
-                "-D",
-                data.to_str().unwrap(),
-                "-o",
-                &options,
-                "-l",
-                log.to_str().unwrap(),
-                "-w",
-                "-t",
-                &START_SECS.to_string(),
-                "start",
-            ]),
+            lab.command(
+                "pg_ctl",
+                &[
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-o",
+                    &options,
+                    "-l",
+                    log.to_str().unwrap(),
+                    "-w",
+                    "-t",
+                    &START_SECS.to_string(),
+                    "start",
+                ],
+            ),
             Duration::from_secs(START_SECS + 10),
             "pg_ctl start",
         );
@@ -258,16 +264,19 @@ impl PgLab {
         }
         self.stopped = true;
         let data = self.data_dir();
-        let mut cmd = self.command("pg_ctl", &[
-            "-D",
-            data.to_str().unwrap(),
-            "-m",
-            "fast",
-            "-w",
-            "-t",
-            &STOP_SECS.to_string(),
-            "stop",
-        ]);
+        let mut cmd = self.command(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                &STOP_SECS.to_string(),
+                "stop",
+            ],
+        );
         let stopped = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
