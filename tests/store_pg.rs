@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use certdx::engine::store::conformance::{self, assert_filled, fill};
 use certdx::engine::store::pg::leases::{ClaimKind, Heartbeat};
+use certdx::engine::store::pg::limits::SlotRefusal;
 use certdx::engine::store::{
     OrderStatus, PgStore, PgUrl, SCHEMA_VERSION, StateLocation, StateStore, StoreError, open_state,
 };
@@ -98,7 +99,7 @@ fn a_store_survives_reconnecting_and_migrations_are_idempotent() {
 }
 
 /// PostgreSQL's schema numbering is its own (SQLite's two versions are its first).
-const SCHEMA_VERSION_PG: i64 = 2;
+const SCHEMA_VERSION_PG: i64 = 3;
 
 #[test]
 fn workers_starting_together_migrate_once() {
@@ -352,6 +353,157 @@ fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+// ---- limits shared by all workers ---------------------------------------------------------
+
+const DIR: &str = "https://ca.test/dir";
+
+#[test]
+fn the_in_flight_cap_holds_across_workers_counting_at_once() {
+    let lab = lab();
+    let url = lab.database();
+    let max = 5;
+    let workers: Vec<_> = (0..2u32)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let store = open(&url);
+                let me = store.register_worker("lab", i, LONG).unwrap();
+                let mut got = 0;
+                for n in 0..20 {
+                    let name = format!("w{i}-{n}.example");
+                    if store
+                        .take_slot(me, DIR, &name, "http-01", max, LONG)
+                        .unwrap()
+                        .is_ok()
+                    {
+                        got += 1;
+                    }
+                }
+                got
+            })
+        })
+        .collect();
+    let total: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(total, max, "the slots taken by both workers together");
+    assert_eq!(open(&url).in_flight(DIR).unwrap(), max);
+    // Another directory has its own cap.
+    let store = open(&url);
+    let me = store.register_worker("lab", 9, LONG).unwrap();
+    assert!(
+        store
+            .take_slot(
+                me,
+                "https://other.test/dir",
+                "a.example",
+                "http-01",
+                max,
+                LONG
+            )
+            .unwrap()
+            .is_ok()
+    );
+}
+
+#[test]
+fn one_name_and_type_is_in_flight_once_and_a_dead_workers_slots_expire() {
+    let lab = lab();
+    let url = lab.database();
+    let (first, second) = (open(&url), open(&url));
+    let short = Duration::from_millis(400);
+    let w1 = first.register_worker("host-1", 1, short).unwrap();
+    let w2 = second.register_worker("host-2", 2, LONG).unwrap();
+    let held = first
+        .take_slot(w1, DIR, "A.example.", "http-01", 10, short)
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.identifier, "a.example");
+    assert_eq!(
+        second
+            .take_slot(w2, DIR, "a.example", "http-01", 10, LONG)
+            .unwrap(),
+        Err(SlotRefusal::Busy),
+        "the same (name, type) from another worker"
+    );
+    assert_eq!(
+        first
+            .take_slot(w1, DIR, "a.example", "http-01", 10, short)
+            .unwrap(),
+        Err(SlotRefusal::Busy),
+        "the same (name, type) from the same worker"
+    );
+    let other_type = second
+        .take_slot(w2, DIR, "a.example", "dns-01", 10, LONG)
+        .unwrap()
+        .unwrap();
+    // The first worker stops (no heartbeat): its slot stops counting once the lease is out.
+    let taken = wait_for(Duration::from_secs(10), || {
+        second
+            .take_slot(w2, DIR, "a.example", "http-01", 10, LONG)
+            .unwrap()
+            .ok()
+    });
+    assert_eq!(taken.owner, w2);
+    assert_eq!(second.in_flight(DIR).unwrap(), 2);
+    // Releasing the stale slot (already gone) takes nothing from the new holder.
+    first.release_slot(&held).unwrap();
+    assert_eq!(second.in_flight(DIR).unwrap(), 2);
+    second.release_slot(&other_type).unwrap();
+    second.release_slot(&taken).unwrap();
+    assert_eq!(second.in_flight(DIR).unwrap(), 0);
+}
+
+#[test]
+fn one_workers_retry_after_pauses_every_worker() {
+    let lab = lab();
+    let url = lab.database();
+    let (first, second) = (open(&url), open(&url));
+    let w1 = first.register_worker("host-1", 1, LONG).unwrap();
+    let w2 = second.register_worker("host-2", 2, LONG).unwrap();
+    first
+        .pause(
+            DIR,
+            Duration::from_millis(700),
+            "429 rateLimited: too many new orders",
+        )
+        .unwrap();
+    // A shorter pause received later does not shorten it.
+    second.pause(DIR, Duration::from_millis(10), "503").unwrap();
+    match second
+        .take_slot(w2, DIR, "b.example", "http-01", 10, LONG)
+        .unwrap()
+    {
+        Err(SlotRefusal::Paused { reason, .. }) => assert!(reason.starts_with("429"), "{reason}"),
+        other => panic!("expected a pause, got {other:?}"),
+    }
+    assert!(matches!(
+        first
+            .take_slot(w1, DIR, "c.example", "http-01", 10, LONG)
+            .unwrap(),
+        Err(SlotRefusal::Paused { .. })
+    ));
+    // Other directories are not paused.
+    assert!(
+        second
+            .take_slot(
+                w2,
+                "https://other.test/dir",
+                "b.example",
+                "http-01",
+                10,
+                LONG
+            )
+            .unwrap()
+            .is_ok()
+    );
+    let slot = wait_for(Duration::from_secs(10), || {
+        second
+            .take_slot(w2, DIR, "b.example", "http-01", 10, LONG)
+            .unwrap()
+            .ok()
+    });
+    assert_eq!(slot.identifier, "b.example");
 }
 
 // ---- the CLI -----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 //! The state store on PostgreSQL, shared by several `certdx issue` workers: the same records
 //! and invariants as the SQLite [`super::Store`] (everything written before the engine acts),
 //! with its own schema and migrations ([`schema`]), and the leases that let workers share one
-//! batch ([`leases`]).
+//! batch ([`leases`]) under limits every worker obeys together ([`limits`]).
 //!
 //! The driver is the synchronous `postgres` crate, because the engine calls its store
 //! synchronously (one short call at a time, under a mutex). That client runs a runtime of its
@@ -16,6 +16,7 @@
 
 mod authz;
 pub mod leases;
+pub mod limits;
 mod records;
 mod schema;
 mod url;

@@ -294,6 +294,12 @@ fn renew(c: &mut Client, worker: WorkerId, lease: Duration) -> Result<u64, Store
          WHERE id = $1",
         &[&worker.0, &millis(lease)],
     )?;
+    // In-flight slots live as long as their worker: renewed together, expired together.
+    tx.execute(
+        "UPDATE inflight SET lease_until = clock_timestamp() + $2::bigint * interval '1 millisecond'
+         WHERE owner = $1 AND lease_until > clock_timestamp()",
+        &[&worker.0, &millis(lease)],
+    )?;
     let held = tx.execute(
         "UPDATE claims SET lease_until = clock_timestamp() + $2::bigint * interval '1 millisecond'
          WHERE owner = $1 AND NOT done AND lease_until > clock_timestamp()",

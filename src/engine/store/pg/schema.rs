@@ -92,6 +92,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 1 -> 2: workers and leased claims (see pg/leases.rs).
     super::leases::MIGRATION,
+    // 2 -> 3: the limits shared by every worker (see pg/limits.rs).
+    super::limits::MIGRATION,
 ];
 
 /// The schema version this build writes.
