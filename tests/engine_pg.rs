@@ -9,6 +9,9 @@ mod acme_audit;
 mod issue_run;
 #[path = "common/pebble_lab.rs"]
 mod pebble_lab;
+// Both labs include ports.rs; each copy hands out ports on its own, which is safe here because
+// PostgreSQL is listening before Pebble picks its ports (a taken port fails the bind check).
+#[allow(clippy::duplicate_mod)]
 #[path = "common/pg_lab.rs"]
 mod pg_lab;
 
@@ -102,7 +105,9 @@ async fn two_workers_on_one_postgres_state_issue_each_name_once() {
             .unwrap();
         assert!(store.account(&directory).unwrap().is_some());
         for name in &names {
-            let issued = store.issued_for(&directory, &[name.clone()]).unwrap();
+            let issued = store
+                .issued_for(&directory, std::slice::from_ref(name))
+                .unwrap();
             assert!(issued.is_some(), "{name} has no issued order in the store");
         }
         assert!(store.pending_unknown_authorizations().unwrap().is_empty());

@@ -14,8 +14,11 @@ use super::{
 
 const DIR: &str = "https://acme.test/dir";
 
+/// One case: it gets a fresh, empty store and panics when the backend is wrong.
+pub type Case = fn(&dyn StateStore);
+
 /// Every case, by name.
-pub const CASES: &[(&str, fn(&dyn StateStore))] = &[
+pub const CASES: &[(&str, Case)] = &[
     (
         "an_account_is_replaced_in_place_per_directory",
         an_account_is_replaced_in_place_per_directory,
@@ -168,7 +171,7 @@ pub fn assert_filled(store: &dyn StateStore, order: OrderId) {
 fn a_filled_store_reads_back(store: &dyn StateStore) {
     let order = fill(store);
     assert_filled(store, order);
-    assert_eq!(store.schema_version().unwrap() > 0, true);
+    assert!(store.schema_version().unwrap() > 0);
 }
 
 fn an_account_is_replaced_in_place_per_directory(store: &dyn StateStore) {

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use postgres::{Client, NoTls};
 
+pub use schema::LATEST as SCHEMA_VERSION;
 pub use url::PgUrl;
 
 use super::error::{StoreError, error_chain};
@@ -105,12 +106,12 @@ impl PgStore {
 
     /// The schema version of the database.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.with(|c| schema::current_version(c))
+        self.with(schema::current_version)
     }
 
     /// Re-runs the migrations: a no-op on an up-to-date database. Returns the version reached.
     pub fn migrate(&self) -> Result<i64, StoreError> {
-        self.with(|c| schema::migrate(c))
+        self.with(schema::migrate)
     }
 
     /// Takes the whole-batch lock if no other worker holds it: a session advisory lock on this
