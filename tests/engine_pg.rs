@@ -112,6 +112,10 @@ async fn two_workers_on_one_postgres_state_issue_each_name_once() {
         }
         assert!(store.pending_unknown_authorizations().unwrap().is_empty());
         assert!(store.orders_to_resume(&directory).unwrap().is_empty());
+        // Each run was a registered worker while it ran, and left the table when it ended.
+        let fleet = store.fleet().unwrap();
+        assert!(fleet.workers.is_empty(), "{fleet:?}");
+        assert!(fleet.batch_lock.is_none(), "{fleet:?}");
         tokio::task::spawn_blocking(move || drop((store, pg)))
             .await
             .unwrap();

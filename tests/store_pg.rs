@@ -571,3 +571,118 @@ fn a_reachable_state_url_is_migrated_by_the_cli_before_anything_else() {
     let _ = issue_with_state(&url, true);
     assert_eq!(open(&url).schema_version().unwrap(), SCHEMA_VERSION_PG);
 }
+
+fn status(state: &str, json: bool) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certdx"));
+    cmd.args(["issue", "--status"]).env("CERTDX_STATE", state);
+    if json {
+        cmd.args(["--format", "json"]);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn status_shows_the_fleet_its_work_and_the_running_batch() {
+    let lab = lab();
+    let url = lab.database();
+    let (first, second) = (open(&url), open(&url));
+    let alive = first.register_worker("host-a", 101, LONG).unwrap();
+    let dead = second
+        .register_worker("host-b", 202, Duration::from_millis(1))
+        .unwrap();
+    first.offer(ClaimKind::Certificate, &keys(5)).unwrap();
+    first.claim(alive, ClaimKind::Certificate, 2, LONG).unwrap();
+    second
+        .claim(dead, ClaimKind::Certificate, 1, Duration::from_millis(1))
+        .unwrap();
+    first
+        .take_slot(alive, DIR, "a.example", "http-01", 10, LONG)
+        .unwrap()
+        .unwrap();
+    first.pause(DIR, LONG, "429 rateLimited").unwrap();
+    fill(&first);
+    assert!(
+        second.try_lock_batch().unwrap(),
+        "nobody else holds the batch lock"
+    );
+    std::thread::sleep(Duration::from_millis(20));
+
+    let state = url.replace("postgres://certdx@", "postgres://certdx:status-pw@");
+    let out = status(&state, true);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("status-pw"), "{stdout}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let workers = doc["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2, "{doc:#}");
+    assert_eq!(
+        (
+            workers[0]["host"].as_str(),
+            workers[0]["pid"].as_i64(),
+            workers[0]["alive"].as_bool()
+        ),
+        (Some("host-a"), Some(101), Some(true))
+    );
+    assert_eq!(
+        (
+            workers[0]["claims"].as_i64(),
+            workers[0]["in_flight"].as_i64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert_eq!(workers[1]["alive"].as_bool(), Some(false), "{doc:#}");
+    let certs = &doc["claims"][0];
+    assert_eq!(
+        (
+            certs["free"].as_i64(),
+            certs["held"].as_i64(),
+            certs["expired"].as_i64(),
+            certs["done"].as_i64()
+        ),
+        (Some(2), Some(2), Some(1), Some(0)),
+        "{doc:#}"
+    );
+    assert_eq!(doc["in_flight"][0]["count"].as_i64(), Some(1));
+    assert_eq!(doc["pauses"][0]["reason"].as_str(), Some("429 rateLimited"));
+    assert_eq!(doc["orders"][0]["status"].as_str(), Some("pending"));
+    assert_eq!(
+        doc["batch_lock"]["application"].as_str(),
+        Some("certdx"),
+        "{doc:#}"
+    );
+
+    let text = status(&state, false);
+    let text = String::from_utf8_lossy(&text.stdout);
+    for want in [
+        "workers: 2",
+        "#",
+        "host-a pid 101: alive",
+        "lease expired",
+        "batch running: held by 127.0.0.1",
+        "paused on",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from:\n{text}");
+    }
+    // Once the batch's connection is gone, nothing is running.
+    drop(second);
+    let doc: serde_json::Value = serde_json::from_slice(&status(&state, true).stdout).unwrap();
+    assert!(doc["batch_lock"].is_null(), "{doc:#}");
+}
+
+#[test]
+fn status_on_an_sqlite_state_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_certdx"))
+        .args(["issue", "--status", "--state"])
+        .arg(dir.path().join("state.sqlite"))
+        .env_remove("CERTDX_STATE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("postgres://"));
+}

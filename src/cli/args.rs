@@ -438,16 +438,25 @@ pub struct DemoArgs {
 
 /// `certdx issue`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("names").required(true).args(["domain", "domains_file"])))]
+// `--status` stands in for the names and the solver: it only reads the shared state.
+#[command(group(
+    clap::ArgGroup::new("names")
+        .required(true)
+        .args(["domain", "domains_file", "status"])
+))]
 #[command(group(
     clap::ArgGroup::new("solver")
         .required(true)
-        .args(["http01_listen", "dns01_embedded", "dns01_rfc2136"])
+        .args(["http01_listen", "dns01_embedded", "dns01_rfc2136", "status"])
 ))]
 pub struct IssueArgs {
     /// The ACME directory URL (https).
-    #[arg(long, value_name = "URL")]
-    pub directory: String,
+    #[arg(long, value_name = "URL", required_unless_present = "status")]
+    pub directory: Option<String>,
+    /// Show the workers sharing a postgres:// --state, the work they hold, the shared limits in
+    /// force and the orders by status, then exit (issues nothing).
+    #[arg(long)]
+    pub status: bool,
     /// A PEM root (or bundle) trusted for the CA's HTTPS instead of the system's.
     #[arg(long, value_name = "PEM")]
     pub ca_cert: Option<PathBuf>,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 mod hook;
 mod progress;
+mod status;
 
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
@@ -35,6 +36,9 @@ struct IssueOutput<'a> {
 
 /// Runs `certdx issue`.
 pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
+    if a.status {
+        return status::run(a);
+    }
     if a.tui && (a.format == TextOrJson::Json || !super::interactive::is_interactive()) {
         return Err(CliError::Usage(
             "--tui needs a terminal on stdin and stdout and text output (not --format json)"
@@ -54,7 +58,8 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
     };
     let dns = probe.dns()?;
     let playbook = probe.playbook();
-    let mut acme = AcmeConfig::new(a.directory.clone());
+    let directory = a.directory.clone().unwrap_or_default();
+    let mut acme = AcmeConfig::new(directory.clone());
     if let Some(path) = &a.ca_cert {
         let pem = std::fs::read_to_string(path).map_err(|e| {
             CliError::Usage(format!("cannot read --ca-cert {}: {e}", path.display()))
@@ -126,7 +131,7 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
         // Log lines on stderr would draw over the view.
         super::VIEW_ACTIVE.store(true, std::sync::atomic::Ordering::SeqCst);
         let exit = runtime.block_on(run_batch_view(
-            a.directory.clone(),
+            directory.clone(),
             receiver,
             run_batch(config, Some(sender)),
         ));

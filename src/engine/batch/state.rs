@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::engine::store::pg::leases::Heartbeat;
 use crate::engine::store::{PgStore, StateLocation, StateStore, Store};
 
 use super::config::BatchConfig;
@@ -19,6 +20,9 @@ use super::lock::{LockError, StateLock};
 
 /// How often a waiting run asks PostgreSQL for the batch lock again.
 const RETRY_EVERY: Duration = Duration::from_millis(200);
+/// A running batch's worker lease on PostgreSQL, and how often its heartbeat renews it.
+const WORKER_LEASE: Duration = Duration::from_secs(30);
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 
 /// The open store and whatever keeps other runs out while it is used.
 pub(super) struct OpenState {
@@ -26,6 +30,29 @@ pub(super) struct OpenState {
     pub store: Box<dyn StateStore>,
     // Held for the run on SQLite; PostgreSQL's lock lives in the store's own connection.
     _file_lock: Option<StateLock>,
+    // On PostgreSQL the run is a registered worker, kept alive while it runs, so
+    // `--status` lists it; it leaves the table when the run ends.
+    _worker: Worker,
+}
+
+/// The run's registration as a worker on PostgreSQL: renewed while held, removed when dropped.
+struct Worker(Option<Heartbeat>);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(heartbeat) = self.0.take() {
+            heartbeat.leave();
+        }
+    }
+}
+
+/// This machine's name, for the workers table.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// Opens `config`'s store once no other run uses it, waiting until `deadline`; `on_wait` is
@@ -41,11 +68,13 @@ pub(super) async fn open(
             Ok(OpenState {
                 store: Box::new(Store::open(&path)?),
                 _file_lock: Some(lock),
+                _worker: Worker(None),
             })
         }
         StateLocation::Postgres(url) => {
             let shown = url.to_string();
-            let store = tokio::task::spawn_blocking(move || PgStore::open(&url))
+            let opening = url.clone();
+            let store = tokio::task::spawn_blocking(move || PgStore::open(&opening))
                 .await
                 .map_err(|e| LockError::Io {
                     path: PathBuf::from(&shown),
@@ -62,9 +91,19 @@ pub(super) async fn open(
                 }
                 tokio::time::sleep(RETRY_EVERY).await;
             }
+            let worker = store.register_worker(&host_name(), std::process::id(), WORKER_LEASE)?;
+            let heartbeat = tokio::task::spawn_blocking(move || {
+                Heartbeat::start(&url, worker, WORKER_LEASE, HEARTBEAT_EVERY)
+            })
+            .await
+            .map_err(|e| LockError::Io {
+                path: PathBuf::from(&shown),
+                reason: e.to_string(),
+            })??;
             Ok(OpenState {
                 store: Box::new(store),
                 _file_lock: None,
+                _worker: Worker(Some(heartbeat)),
             })
         }
     }

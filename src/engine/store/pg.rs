@@ -15,6 +15,7 @@
 //! server's clock: one clock for every worker.
 
 mod authz;
+pub mod fleet;
 pub mod leases;
 pub mod limits;
 mod records;

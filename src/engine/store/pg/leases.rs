@@ -314,6 +314,7 @@ fn renew(c: &mut Client, worker: WorkerId, lease: Duration) -> Result<u64, Store
 /// the point: its claims then expire and other workers take them over.
 pub struct Heartbeat {
     stop: Arc<AtomicBool>,
+    deregister: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -329,7 +330,9 @@ impl Heartbeat {
     ) -> Result<Heartbeat, StoreError> {
         let mut client = connect(url)?;
         let stop = Arc::new(AtomicBool::new(false));
+        let deregister = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
+        let leave = Arc::clone(&deregister);
         let thread = std::thread::Builder::new()
             .name(format!("certdx-heartbeat-{}", worker.0))
             .spawn(move || {
@@ -347,6 +350,14 @@ impl Heartbeat {
                         }
                     }
                 }
+                if leave.load(Ordering::SeqCst) {
+                    // Its claims become free at once (owner set to NULL), its slots go.
+                    if let Err(e) =
+                        client.execute("DELETE FROM workers WHERE id = $1", &[&worker.0])
+                    {
+                        tracing::warn!(worker = worker.0, "leaving the workers table failed: {e}");
+                    }
+                }
             })
             .map_err(|e| StoreError::Unreachable {
                 url: url.to_string(),
@@ -354,8 +365,17 @@ impl Heartbeat {
             })?;
         Ok(Heartbeat {
             stop,
+            deregister,
             thread: Some(thread),
         })
+    }
+
+    /// Stops renewing and removes the worker from the workers table: a clean exit, after which
+    /// whatever it still held is free for others at once rather than when its leases run out.
+    /// (Merely dropping the heartbeat stops renewing and lets the leases expire.)
+    pub fn leave(self) {
+        self.deregister.store(true, Ordering::SeqCst);
+        drop(self);
     }
 }
 
