@@ -503,6 +503,51 @@ fn one_workers_retry_after_pauses_every_worker() {
     assert_eq!(slot.identifier, "b.example");
 }
 
+// ---- responses any worker can serve ---------------------------------------------------------
+
+#[test]
+fn a_response_published_by_one_worker_is_served_by_another_and_publishing_is_idempotent() {
+    let lab = lab();
+    let url = lab.database();
+    let (first, second) = (open(&url), open(&url));
+    first.publish_http01("tok-1", "tok-1.thumb").unwrap();
+    first.publish_http01("tok-1", "tok-1.thumb").unwrap();
+    second.publish_http01("tok-1", "tok-1.thumb").unwrap();
+    assert_eq!(
+        second.http01_response("tok-1").unwrap().as_deref(),
+        Some("tok-1.thumb")
+    );
+    assert_eq!(second.http01_response("tok-2").unwrap(), None);
+    assert!(
+        matches!(
+            second.publish_http01("tok-1", "tok-1.other"),
+            Err(StoreError::Conflict { .. })
+        ),
+        "a token names one key authorization"
+    );
+    assert_eq!(
+        first.http01_response("tok-1").unwrap().as_deref(),
+        Some("tok-1.thumb")
+    );
+
+    // DNS-01: a wildcard and its base name share one record name, two values.
+    let name = "_acme-challenge.Example.ORG.";
+    first.publish_dns01(name, "value-base").unwrap();
+    second
+        .publish_dns01("_acme-challenge.example.org", "value-wild")
+        .unwrap();
+    second.publish_dns01(name, "value-base").unwrap();
+    assert_eq!(
+        first.dns01_values("_acme-challenge.example.org").unwrap(),
+        ["value-base", "value-wild"]
+    );
+    first.withdraw_dns01(name, "value-base").unwrap();
+    first.withdraw_dns01(name, "value-base").unwrap();
+    assert_eq!(second.dns01_values(name).unwrap(), ["value-wild"]);
+    second.withdraw_http01("tok-1").unwrap();
+    assert_eq!(first.http01_response("tok-1").unwrap(), None);
+}
+
 // ---- the CLI -----------------------------------------------------------------------------
 
 fn issue_with_state(state: &str, via_env: bool) -> std::process::Output {

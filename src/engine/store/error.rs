@@ -51,6 +51,14 @@ pub enum StoreError {
         /// The generation the worker held.
         generation: i64,
     },
+    /// Another worker already published a different response under the same key.
+    #[error("another {what} is already published for {key}")]
+    Conflict {
+        /// Which kind of response.
+        what: &'static str,
+        /// The token or record.
+        key: String,
+    },
     /// The file was written by a newer certdx whose schema this one does not know.
     #[error(
         "state store schema version {found} is newer than this certdx understands ({supported}); \

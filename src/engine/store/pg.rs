@@ -19,6 +19,7 @@ pub mod fleet;
 pub mod leases;
 pub mod limits;
 mod records;
+mod responses;
 mod schema;
 mod url;
 

@@ -94,6 +94,8 @@ const MIGRATIONS: &[&str] = &[
     super::leases::MIGRATION,
     // 2 -> 3: the limits shared by every worker (see pg/limits.rs).
     super::limits::MIGRATION,
+    // 3 -> 4: challenge responses any worker can serve (see pg/responses.rs).
+    super::responses::MIGRATION,
 ];
 
 /// The schema version this build writes.
