@@ -15,7 +15,7 @@ use certdx::engine::store::pg::SCHEMA_VERSION as SCHEMA_VERSION_PG;
 use certdx::engine::store::pg::leases::{ClaimKind, Heartbeat};
 use certdx::engine::store::pg::limits::SlotRefusal;
 use certdx::engine::store::{
-    OrderStatus, PgStore, PgUrl, StateLocation, StateStore, StoreError, open_state,
+    NameBackoff, OrderStatus, PgStore, PgUrl, StateLocation, StateStore, StoreError, open_state,
 };
 use pg_lab::PgLab;
 
@@ -501,6 +501,49 @@ fn one_workers_retry_after_pauses_every_worker() {
             .ok()
     });
     assert_eq!(slot.identifier, "b.example");
+}
+
+#[test]
+fn failures_of_one_name_recorded_by_workers_at_once_are_all_counted() {
+    let lab = lab();
+    let url = lab.database();
+    let threads: Vec<_> = (0..2)
+        .map(|w| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let store = open(&url);
+                for i in 0..10 {
+                    store
+                        .update_name_backoff(DIR, "Busy.example.", |mut state| {
+                            state.consecutive_failures += 1;
+                            state.recent_failures.push(jiff::Timestamp::now());
+                            state.last_error = Some(format!("worker {w} failure {i}"));
+                            state
+                        })
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let got = open(&url)
+        .name_backoff(DIR, "busy.example")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        got.consecutive_failures, 20,
+        "a failure recorded by one worker was lost"
+    );
+    assert_eq!(got.recent_failures.len(), 20);
+    // A change that clears the history deletes the row, as put_name_backoff does.
+    let store = open(&url);
+    let cleared = store
+        .update_name_backoff(DIR, "busy.example", |s| NameBackoff::clean(s.identifier))
+        .unwrap();
+    assert_eq!(cleared.consecutive_failures, 0);
+    assert_eq!(store.name_backoff(DIR, "busy.example").unwrap(), None);
 }
 
 // ---- responses any worker can serve ---------------------------------------------------------

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
-use postgres::Row;
+use postgres::{GenericClient, Row};
 
 use super::super::error::StoreError;
 use super::super::types::{
@@ -340,50 +340,98 @@ impl PgStore {
         state: &NameBackoff,
     ) -> Result<(), StoreError> {
         let identifier = normalize_identifier(&state.identifier)?;
-        if state.consecutive_failures == 0
-            && state.next_attempt_at.is_none()
-            && state.recent_failures.is_empty()
-        {
-            return self.with(|c| {
-                c.execute(
-                    "DELETE FROM name_backoff WHERE directory_url = $1 AND identifier = $2",
-                    &[&directory_url, &identifier],
-                )?;
-                Ok(())
-            });
-        }
-        let failures: Vec<String> = state
-            .recent_failures
-            .iter()
-            .map(|t| SqlTime(*t).text())
-            .collect();
-        let failures = json_list(&failures);
-        let next = state.next_attempt_at.map(|t| SqlTime(t).text());
-        let count = i64::from(state.consecutive_failures);
+        self.with(|c| write_backoff(c, directory_url, &identifier, state))
+    }
+
+    /// Changes the failure history of `identifier` on `directory_url` atomically: `change` gets
+    /// the history as stored (a clean one if none) and returns the new one, which is written
+    /// before any other worker can read the name's history. Several workers recording failures
+    /// of one name at once therefore lose none of them, and a budget decided in `change` is
+    /// decided on everything every worker recorded. Returns the history written.
+    pub fn update_name_backoff(
+        &self,
+        directory_url: &str,
+        identifier: &str,
+        change: impl FnOnce(NameBackoff) -> NameBackoff + Send,
+    ) -> Result<NameBackoff, StoreError> {
+        let identifier = normalize_identifier(identifier)?;
         self.with(|c| {
-            c.execute(
-                "INSERT INTO name_backoff (directory_url, identifier, consecutive_failures,
-                     next_attempt_at, recent_failures_json, last_error, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (directory_url, identifier) DO UPDATE SET
-                     consecutive_failures = excluded.consecutive_failures,
-                     next_attempt_at = excluded.next_attempt_at,
-                     recent_failures_json = excluded.recent_failures_json,
-                     last_error = excluded.last_error,
-                     updated_at = excluded.updated_at",
-                &[
-                    &directory_url,
-                    &identifier,
-                    &count,
-                    &next,
-                    &failures,
-                    &state.last_error,
-                    &now_text(),
-                ],
+            let mut tx = c.transaction()?;
+            // A name with no row yet has nothing to lock: lock its key instead, for every case.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(
+                     hashtextextended('certdx-name:' || $1 || ' ' || $2, 0))",
+                &[&directory_url, &identifier],
             )?;
-            Ok(())
+            let current = tx
+                .query(
+                    "SELECT identifier, consecutive_failures, next_attempt_at,
+                            recent_failures_json, last_error
+                     FROM name_backoff WHERE directory_url = $1 AND identifier = $2",
+                    &[&directory_url, &identifier],
+                )?
+                .iter()
+                .map(backoff_from_row)
+                .next()
+                .transpose()?
+                .unwrap_or_else(|| NameBackoff::clean(identifier.clone()));
+            let next = NameBackoff {
+                identifier: identifier.clone(),
+                ..change(current)
+            };
+            write_backoff(&mut tx, directory_url, &identifier, &next)?;
+            tx.commit()?;
+            Ok(next)
         })
     }
+}
+
+/// Replaces a name's history (deleting a clean one), on a client or inside a transaction.
+fn write_backoff(
+    c: &mut impl GenericClient,
+    directory_url: &str,
+    identifier: &str,
+    state: &NameBackoff,
+) -> Result<(), StoreError> {
+    if state.consecutive_failures == 0
+        && state.next_attempt_at.is_none()
+        && state.recent_failures.is_empty()
+    {
+        c.execute(
+            "DELETE FROM name_backoff WHERE directory_url = $1 AND identifier = $2",
+            &[&directory_url, &identifier],
+        )?;
+        return Ok(());
+    }
+    let failures: Vec<String> = state
+        .recent_failures
+        .iter()
+        .map(|t| SqlTime(*t).text())
+        .collect();
+    let failures = json_list(&failures);
+    let next = state.next_attempt_at.map(|t| SqlTime(t).text());
+    let count = i64::from(state.consecutive_failures);
+    c.execute(
+        "INSERT INTO name_backoff (directory_url, identifier, consecutive_failures,
+             next_attempt_at, recent_failures_json, last_error, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (directory_url, identifier) DO UPDATE SET
+             consecutive_failures = excluded.consecutive_failures,
+             next_attempt_at = excluded.next_attempt_at,
+             recent_failures_json = excluded.recent_failures_json,
+             last_error = excluded.last_error,
+             updated_at = excluded.updated_at",
+        &[
+            &directory_url,
+            &identifier,
+            &count,
+            &next,
+            &failures,
+            &state.last_error,
+            &now_text(),
+        ],
+    )?;
+    Ok(())
 }
 
 fn backoff_from_row(r: &Row) -> Result<NameBackoff, StoreError> {
