@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use certdx::engine::store::conformance::{self, assert_filled, fill};
 use certdx::engine::store::pg::SCHEMA_VERSION as SCHEMA_VERSION_PG;
 use certdx::engine::store::pg::leases::{ClaimKind, Heartbeat};
-use certdx::engine::store::pg::limits::SlotRefusal;
+use certdx::engine::store::pg::limits::{PendingFull, SlotRefusal};
 use certdx::engine::store::{
     NameBackoff, OrderStatus, PgStore, PgUrl, StateLocation, StateStore, StoreError, open_state,
 };
@@ -544,6 +544,100 @@ fn failures_of_one_name_recorded_by_workers_at_once_are_all_counted() {
         .unwrap();
     assert_eq!(cleared.consecutive_failures, 0);
     assert_eq!(store.name_backoff(DIR, "busy.example").unwrap(), None);
+}
+
+#[test]
+fn the_pending_authorization_cap_counts_the_store_and_every_workers_reservations() {
+    let lab = lab();
+    let url = lab.database();
+    let (first, second) = (open(&url), open(&url));
+    let a = first.register_worker("host-a", 1, LONG).unwrap();
+    let b = second.register_worker("host-b", 2, LONG).unwrap();
+    let now = jiff::Timestamp::now();
+    let cap = 10;
+    let held = first
+        .reserve_pending(a, DIR, 6, cap, now, LONG)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        second.reserve_pending(b, DIR, 5, cap, now, LONG).unwrap(),
+        Err(PendingFull {
+            outstanding: 0,
+            reserved: 6
+        })
+    );
+    let small = second
+        .reserve_pending(b, DIR, 4, cap, now, LONG)
+        .unwrap()
+        .unwrap();
+    // The first worker's order came back with 3 pending authorizations: recorded, then its
+    // reservation is given back. They now count from the store.
+    let order = {
+        let account = first
+            .upsert_account(DIR, "https://ca.test/acct/1", "{}", &[])
+            .unwrap();
+        first
+            .begin_order(account, &["x.example".to_string()])
+            .unwrap()
+    };
+    for i in 0..3 {
+        first
+            .record_authorization(
+                order,
+                &format!("https://ca.test/authz/{i}"),
+                &format!("n{i}.example"),
+                certdx::engine::store::AuthorizationStatus::Pending,
+                None,
+            )
+            .unwrap();
+    }
+    first.release_pending(held).unwrap();
+    assert_eq!(
+        first.reserve_pending(a, DIR, 4, cap, now, LONG).unwrap(),
+        Err(PendingFull {
+            outstanding: 3,
+            reserved: 4
+        })
+    );
+    let last = first
+        .reserve_pending(a, DIR, 3, cap, now, LONG)
+        .unwrap()
+        .unwrap();
+    // Another account's directory has its own cap.
+    assert!(
+        second
+            .reserve_pending(b, "https://other.test/dir", 10, cap, now, LONG)
+            .unwrap()
+            .is_ok()
+    );
+    second.release_pending(small).unwrap();
+    first.release_pending(last).unwrap();
+    first.release_pending(last).unwrap();
+
+    // Many reservations at once from two workers: never more than the cap in total.
+    let threads: Vec<_> = (0..2)
+        .map(|w| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let store = open(&url);
+                let me = store.register_worker("lab", 10 + w, LONG).unwrap();
+                (0..20)
+                    .filter(|_| {
+                        store
+                            .reserve_pending(me, DIR, 1, cap, now, LONG)
+                            .unwrap()
+                            .is_ok()
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let total: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(
+        total,
+        cap - 3,
+        "the 3 pending in the store leave 7 to reserve"
+    );
 }
 
 // ---- responses any worker can serve ---------------------------------------------------------

@@ -19,7 +19,7 @@ const AUTHZ_COLUMNS: &str = "z.url, z.identifier, z.status, z.expires_at, z.outc
                FROM order_authorizations oa WHERE oa.authorization_url = z.url), '[]')";
 
 /// Restricts to authorizations reached through an order of the account on directory `$1`.
-const ON_DIRECTORY: &str = "EXISTS (SELECT 1 FROM order_authorizations oa
+pub(super) const ON_DIRECTORY: &str = "EXISTS (SELECT 1 FROM order_authorizations oa
        JOIN orders o ON o.id = oa.order_id JOIN accounts a ON a.id = o.account_id
        WHERE oa.authorization_url = z.url AND a.directory_url = $1)";
 

@@ -300,6 +300,12 @@ fn renew(c: &mut Client, worker: WorkerId, lease: Duration) -> Result<u64, Store
          WHERE owner = $1 AND lease_until > clock_timestamp()",
         &[&worker.0, &millis(lease)],
     )?;
+    tx.execute(
+        "UPDATE pending_reservations
+         SET lease_until = clock_timestamp() + $2::bigint * interval '1 millisecond'
+         WHERE owner = $1 AND lease_until > clock_timestamp()",
+        &[&worker.0, &millis(lease)],
+    )?;
     let held = tx.execute(
         "UPDATE claims SET lease_until = clock_timestamp() + $2::bigint * interval '1 millisecond'
          WHERE owner = $1 AND NOT done AND lease_until > clock_timestamp()",

@@ -96,6 +96,8 @@ const MIGRATIONS: &[&str] = &[
     super::limits::MIGRATION,
     // 3 -> 4: challenge responses any worker can serve (see pg/responses.rs).
     super::responses::MIGRATION,
+    // 4 -> 5: pending-authorization reservations (see pg/limits.rs).
+    super::limits::PENDING_MIGRATION,
 ];
 
 /// The schema version this build writes.
