@@ -9,7 +9,7 @@
 //!
 //! It is a plain state machine updated by the engine's loop (Elm style): no clock, no threads,
 //! no async. Time is always passed in, so the same calls give the same answers, and the only
-//! side effect is writing name backoff to the [`Store`].
+//! side effect is writing name backoff to the [`StateStore`].
 
 mod budget;
 mod config;

@@ -1,12 +1,14 @@
 //! The state store on PostgreSQL, shared by several `certdx issue` workers: the same records
 //! and invariants as the SQLite [`super::Store`] (everything written before the engine acts),
-//! with its own schema and migrations ([`schema`]), and the leases that let workers share one
-//! batch ([`leases`]) under limits every worker obeys together ([`limits`]).
+//! with its own schema and migrations (pg/schema.rs), and what sharing one batch between
+//! workers needs: leases ([`leases`]), limits every worker obeys together ([`limits`]),
+//! challenge responses any worker can serve (pg/responses.rs) and the fleet view
+//! ([`fleet`]).
 //!
 //! The driver is the synchronous `postgres` crate, because the engine calls its store
 //! synchronously (one short call at a time, under a mutex). That client runs a runtime of its
 //! own and panics when called from a tokio worker thread, so every call goes through
-//! [`off_runtime`]: on a thread that is inside a tokio runtime it runs on a scoped helper
+//! `off_runtime`: on a thread that is inside a tokio runtime it runs on a scoped helper
 //! thread (the caller waits, exactly as it waits for an SQLite write), elsewhere directly.
 //!
 //! Times are kept as the same fixed-width UTC text as in SQLite (text order is time order:
