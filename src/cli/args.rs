@@ -503,16 +503,25 @@ pub struct DemoArgs {
 
 /// `certdx issue`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("names").required(true).args(["domain", "domains_file"])))]
+// `--status` stands in for the names and the solver: it only reads the shared state.
+#[command(group(
+    clap::ArgGroup::new("names")
+        .required(true)
+        .args(["domain", "domains_file", "status"])
+))]
 #[command(group(
     clap::ArgGroup::new("solver")
         .required(true)
-        .args(["http01_listen", "dns01_embedded", "dns01_rfc2136"])
+        .args(["http01_listen", "dns01_embedded", "dns01_rfc2136", "status"])
 ))]
 pub struct IssueArgs {
     /// The ACME directory URL (https).
-    #[arg(long, value_name = "URL")]
-    pub directory: String,
+    #[arg(long, value_name = "URL", required_unless_present = "status")]
+    pub directory: Option<String>,
+    /// Show the workers sharing a postgres:// --state, the work they hold, the shared limits in
+    /// force and the orders by status, then exit (issues nothing).
+    #[arg(long)]
+    pub status: bool,
     /// A PEM root (or bundle) trusted for the CA's HTTPS instead of the system's.
     #[arg(long, value_name = "PEM")]
     pub ca_cert: Option<PathBuf>,
@@ -557,9 +566,17 @@ pub struct IssueArgs {
     /// Port the checks send HTTP-01 requests to (labs; the CA always uses 80).
     #[arg(long, default_value_t = 80, value_name = "PORT", hide = true)]
     pub http_port: u16,
-    /// The state store (SQLite, created 0600): account, orders, authorizations.
-    #[arg(long, value_name = "DB", default_value = "certdx-state.sqlite")]
-    pub state: PathBuf,
+    /// The state store: account, orders, authorizations. A file is SQLite (created 0600); a
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB URL is a PostgreSQL database (give it through
+    /// CERTDX_STATE to keep the password out of the shell history and the process list).
+    #[arg(
+        long,
+        value_name = "DB|URL",
+        env = "CERTDX_STATE",
+        hide_env_values = true,
+        default_value = "certdx-state.sqlite"
+    )]
+    pub state: String,
     /// Most challenges in flight at once.
     #[arg(long, value_name = "N", default_value_t = 60)]
     pub concurrency: usize,

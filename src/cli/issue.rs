@@ -7,6 +7,7 @@ use std::time::Duration;
 
 mod hook;
 mod progress;
+mod status;
 
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
@@ -20,6 +21,7 @@ use crate::engine::batch::{
 };
 use crate::engine::solver::dns01::Dns01Zone;
 use crate::engine::solver::rfc2136::TsigKey;
+use crate::engine::store::{PgStore, StateLocation};
 use crate::tui::batch::{ViewExit, run_batch_view};
 
 #[derive(Serialize)]
@@ -34,6 +36,9 @@ struct IssueOutput<'a> {
 
 /// Runs `certdx issue`.
 pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
+    if a.status {
+        return status::run(a);
+    }
     if a.tui && (a.format == TextOrJson::Json || !super::interactive::is_interactive()) {
         return Err(CliError::Usage(
             "--tui needs a terminal on stdin and stdout and text output (not --format json)"
@@ -53,7 +58,8 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
     };
     let dns = probe.dns()?;
     let playbook = probe.playbook();
-    let mut acme = AcmeConfig::new(a.directory.clone());
+    let directory = a.directory.clone().unwrap_or_default();
+    let mut acme = AcmeConfig::new(directory.clone());
     if let Some(path) = &a.ca_cert {
         let pem = std::fs::read_to_string(path).map_err(|e| {
             CliError::Usage(format!("cannot read --ca-cert {}: {e}", path.display()))
@@ -81,7 +87,15 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
         contact_email: a.email.clone(),
         eab,
     };
-    config.state_path = a.state.clone();
+    match StateLocation::parse(&a.state).map_err(|e| CliError::Usage(format!("--state: {e}")))? {
+        StateLocation::Sqlite(path) => config.state_path = path,
+        StateLocation::Postgres(url) => {
+            // Reached (and migrated) now, so a wrong URL or a server that is down is one clear
+            // line before any DNS or ACME traffic.
+            PgStore::open(&url).map_err(|e| CliError::Usage(format!("--state: {e}")))?;
+            config.state_postgres = Some(url);
+        }
+    }
     config.out_dir = a.out.clone();
     config.scheduler.max_in_flight = a.concurrency;
     config.new_order_concurrency = a.new_order_concurrency;
@@ -117,7 +131,7 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
         // Log lines on stderr would draw over the view.
         super::VIEW_ACTIVE.store(true, std::sync::atomic::Ordering::SeqCst);
         let exit = runtime.block_on(run_batch_view(
-            a.directory.clone(),
+            directory.clone(),
             receiver,
             run_batch(config, Some(sender)),
         ));

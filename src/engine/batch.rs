@@ -35,12 +35,13 @@ mod report;
 pub(crate) mod responder;
 mod run;
 mod settle;
+mod state;
 mod validate;
 mod work;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
-use crate::engine::store::Store;
+use crate::engine::store::StateStore;
 
 pub use config::{BatchConfig, CheckConfig, DEFAULT_RENEW_BEFORE, SolverConfig};
 pub use error::BatchError;
@@ -52,9 +53,12 @@ pub use report::{
 };
 pub use run::run_batch;
 
+/// The run's state store (SQLite or PostgreSQL) behind the mutex every task shares it through.
+type SharedStore = std::sync::Mutex<Box<dyn StateStore>>;
+
 /// The store behind its mutex, for one short call; a panic elsewhere does not make the record
-/// unreadable (every write is its own SQLite transaction, so the data is consistent).
-fn lock_store(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
+/// unreadable (every write is its own transaction, so the data is consistent).
+fn lock_store(store: &SharedStore) -> MutexGuard<'_, Box<dyn StateStore>> {
     store
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -9,7 +9,7 @@
 //!
 //! It is a plain state machine updated by the engine's loop (Elm style): no clock, no threads,
 //! no async. Time is always passed in, so the same calls give the same answers, and the only
-//! side effect is writing name backoff to the [`Store`].
+//! side effect is writing name backoff to the [`StateStore`].
 
 mod budget;
 mod config;
@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 
-use crate::engine::store::{ChallengeType, NameBackoff, Store, normalize_identifiers};
+use crate::engine::store::{ChallengeType, NameBackoff, StateStore, normalize_identifiers};
 
 pub use config::{
     DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_PENDING_AUTHORIZATIONS,
@@ -77,7 +77,10 @@ pub struct Scheduler {
 impl Scheduler {
     /// A scheduler for `config`, starting from the name backoff persisted in `store` for
     /// `config.directory_url`, so a restart keeps backing off the names that were failing.
-    pub fn new(config: SchedulerConfig, store: &Store) -> Result<Scheduler, SchedulerError> {
+    pub fn new(
+        config: SchedulerConfig,
+        store: &dyn StateStore,
+    ) -> Result<Scheduler, SchedulerError> {
         config.validate()?;
         let names = store
             .name_backoffs(&config.directory_url)?
@@ -139,7 +142,7 @@ impl Scheduler {
     pub fn next_ready(
         &mut self,
         now: Timestamp,
-        store: &Store,
+        store: &dyn StateStore,
     ) -> Result<Vec<Admitted>, SchedulerError> {
         let reserved: usize = self.running.values().map(|r| r.reserved).sum();
         let mut pending = store
@@ -225,7 +228,7 @@ impl Scheduler {
         id: WorkId,
         outcome: Outcome,
         now: Timestamp,
-        store: &Store,
+        store: &dyn StateStore,
     ) -> Result<Disposition, SchedulerError> {
         let running = self
             .running

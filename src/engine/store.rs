@@ -1,17 +1,26 @@
-//! The engine's state store: an SQLite file that records every account, order, authorization and
+//! The engine's state store: by default an SQLite file that records every account, order, authorization and
 //! challenge URL and state *before* the engine acts on it, so that a run killed with `kill -9`
 //! can be resumed from it and no authorization is ever left pending and unknown.
 //!
 //! The API is synchronous and each call is short (one or two statements, prepared once and
 //! cached). [`Store`] is `Send` but not `Sync`: the engine owns it in its loop or behind a mutex,
 //! and calls it from `spawn_blocking` when it must not block the runtime.
+//!
+//! The engine reaches the store through [`StateStore`], implemented by [`Store`] (SQLite, the
+//! embedded default) and by [`PgStore`] (PostgreSQL, shared by several workers; see [`pg`]).
+//! [`open_state`] opens whichever a [`StateLocation`] names.
 
 mod accounts;
 mod authorizations;
+mod backend;
 mod backoff;
 mod challenges;
+#[doc(hidden)]
+pub mod conformance;
 mod error;
+mod location;
 mod orders;
+pub mod pg;
 mod schema;
 mod trials;
 mod types;
@@ -23,7 +32,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use backend::StateStore;
 pub use error::StoreError;
+pub use location::{StateLocation, open_state};
+pub use pg::{PgStore, PgUrl};
 pub use schema::LATEST as SCHEMA_VERSION;
 pub use types::{
     AccountId, AccountRecord, AuthorizationOutcome, AuthorizationRecord, AuthorizationStatus,

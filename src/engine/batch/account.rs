@@ -1,15 +1,13 @@
 //! The batch's ACME account: the one the state store keeps for the directory, else a new one
 //! whose credentials are stored before anything is ordered with it.
 
-use std::sync::Mutex;
-
 use tokio::time::Instant;
 
 use crate::engine::acme::{AccountOptions, AcmeClient, AcmeConfig, AcmeError};
-use crate::engine::store::{AccountId, Store};
+use crate::engine::store::AccountId;
 
 use super::error::BatchError;
-use super::lock_store;
+use super::{SharedStore, lock_store};
 
 /// The account in use and whether this run registered it.
 pub(super) struct Account {
@@ -22,7 +20,7 @@ pub(super) struct Account {
 /// contact and EAB) and stores its credentials at once: new accounts are rate limited per IP
 /// address, so losing one to a crash would be a waste, and every order row refers to it.
 pub(super) async fn open_account(
-    store: &Mutex<Store>,
+    store: &SharedStore,
     acme: &AcmeConfig,
     options: &AccountOptions,
     deadline: Instant,

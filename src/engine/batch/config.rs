@@ -10,6 +10,7 @@ use crate::engine::acme::{AccountOptions, AcmeConfig, KeyKind};
 use crate::engine::scheduler::SchedulerConfig;
 use crate::engine::solver::dns01::Dns01Zone;
 use crate::engine::solver::rfc2136::TsigKey;
+use crate::engine::store::{PgUrl, StateLocation};
 
 use super::input::CertRequest;
 
@@ -80,6 +81,8 @@ pub struct BatchConfig {
     pub solver: SolverConfig,
     /// The state store (created 0600 if missing).
     pub state_path: PathBuf,
+    /// A PostgreSQL state store shared with other workers; when set, `state_path` is unused.
+    pub state_postgres: Option<PgUrl>,
     /// Where certificates and keys are written.
     pub out_dir: PathBuf,
     /// The scheduler's limits (its directory URL is replaced by the CA's).
@@ -115,6 +118,14 @@ pub struct BatchConfig {
 }
 
 impl BatchConfig {
+    /// Where this run's state lives: the PostgreSQL database when one is set, else the file.
+    pub fn state_location(&self) -> StateLocation {
+        match &self.state_postgres {
+            Some(url) => StateLocation::Postgres(url.clone()),
+            None => StateLocation::Sqlite(self.state_path.clone()),
+        }
+    }
+
     /// A configuration with the defaults: cert-manager's scheduler limits, an hour for the run,
     /// five minutes per attempt, 30 seconds of self-check, ECDSA P-256 keys, renewal 30 days
     /// before expiry.
@@ -131,6 +142,7 @@ impl BatchConfig {
             requests,
             solver,
             state_path: PathBuf::from("certdx-state.sqlite"),
+            state_postgres: None,
             out_dir: PathBuf::from("certs"),
             scheduler,
             checks: CheckConfig {

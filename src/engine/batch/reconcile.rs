@@ -27,20 +27,18 @@
 //! expires on its own.)
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Mutex;
 
 use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::engine::acme::{AcmeClient, AcmeError, AcmeOrder, AuthzStatus};
 use crate::engine::store::{
-    AuthorizationOutcome, OrderId, OrderRecord, OrderStatus, Store, StoreError,
-    normalize_identifiers,
+    AuthorizationOutcome, OrderId, OrderRecord, OrderStatus, StoreError, normalize_identifiers,
 };
 
-use super::lock_store;
 use super::record::{authz_status, order_status, record_authorizations};
 use super::settle::leave_undecided;
+use super::{SharedStore, lock_store};
 
 /// Pages of the orders list read at most (Pebble shows 3 orders a page by default).
 const MAX_PAGES: usize = 50;
@@ -126,7 +124,7 @@ const DEACTIVATE_WHY: &str = "its order was created unseen (newOrder answer lost
 /// documentation); `wanted` holds the identifier sets this run still orders. Never fails for
 /// what the CA answers: a CA that cannot be asked leaves the records for the next run.
 pub(super) async fn reconcile(
-    store: &Mutex<Store>,
+    store: &SharedStore,
     client: &AcmeClient,
     directory: &str,
     wanted: &BTreeSet<Vec<String>>,
@@ -280,14 +278,14 @@ fn passing(err: &AcmeError) -> bool {
 /// Closes an order found unseen that this run does not continue: its authorizations recorded,
 /// the pending ones deactivated (decided in the store first), the order abandoned.
 async fn close(
-    store: &Mutex<Store>,
+    store: &SharedStore,
     order: &mut AcmeOrder,
     id: OrderId,
     deadline: Instant,
 ) -> Result<(), StoreError> {
     if let Ok(authorizations) = order.authorizations(deadline).await {
         record_authorizations(
-            &lock_store(store),
+            &**lock_store(store),
             id,
             &authorizations,
             order.info().expires,
@@ -329,7 +327,7 @@ async fn close(
         }
     }
     let store = lock_store(store);
-    leave_undecided(&store, id, CLOSED_WHY)?;
+    leave_undecided(&**store, id, CLOSED_WHY)?;
     store.set_order_status(id, OrderStatus::Abandoned, Some(CLOSED_WHY))?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 
 use crate::engine::acme::{self, AuthzInfo, AuthzStatus};
 use crate::engine::store::{
-    AuthorizationStatus, ChallengeStatus, OrderId, OrderStatus, Store, StoreError,
+    AuthorizationStatus, ChallengeStatus, OrderId, OrderStatus, StateStore, StoreError,
 };
 
 /// Records every authorization of `order` and every challenge each offers, as the CA describes
@@ -15,7 +15,7 @@ use crate::engine::store::{
 /// one is given the order's expiry: an order cannot outlive its pending authorizations, and
 /// without an instant the pending-authorization cap would count it forever.
 pub(super) fn record_authorizations(
-    store: &Store,
+    store: &dyn StateStore,
     order: OrderId,
     authorizations: &[AuthzInfo],
     order_expires: Option<Timestamp>,

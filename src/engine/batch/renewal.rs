@@ -4,7 +4,6 @@
 //! renewal information (ARI, RFC 9773) says its time has come.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -15,9 +14,9 @@ use tokio::time::Instant;
 
 use super::config::DEFAULT_RENEW_BEFORE;
 use super::input::CertRequest;
-use super::lock_store;
+use super::{SharedStore, lock_store};
 use crate::engine::acme::{AcmeClient, certificate_id};
-use crate::engine::store::{Store, StoreError};
+use crate::engine::store::StoreError;
 
 /// Renewal-information questions in flight at once (plain GETs, no nonce, no account).
 const ARI_CONCURRENCY: usize = 16;
@@ -113,7 +112,7 @@ pub(super) fn decide(
 /// The ARI identifier of the certificate an earlier run issued for `request`'s names, for a
 /// renewal's `replaces`; `None` when there is none or its file cannot be read.
 pub(super) fn replaced_id(
-    store: &Mutex<Store>,
+    store: &SharedStore,
     directory: &str,
     request: &CertRequest,
 ) -> Option<CertificateIdentifier<'static>> {
@@ -147,7 +146,7 @@ pub(super) struct Policy {
 /// (`None`: nothing was issued): the local decision first, then the CA's renewal information
 /// for what the local decision keeps (the CA knows of incidents nobody else does).
 pub(super) async fn earlier_runs(
-    store: &Mutex<Store>,
+    store: &SharedStore,
     client: &AcmeClient,
     directory: &str,
     requests: &[CertRequest],

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::engine::scheduler::{Disposition, Outcome, Scheduler, Waiting, WorkId, WorkItem};
-use crate::engine::store::{OrderId, OrderRecord, OrderStatus, Store};
+use crate::engine::store::{OrderId, OrderRecord, OrderStatus};
 use crate::model::profile::{KnownCa, lets_encrypt_limits};
 use crate::model::{Code, Finding};
 
@@ -22,7 +22,6 @@ use super::account::open_account;
 use super::config::BatchConfig;
 use super::error::BatchError;
 use super::input::CertRequest;
-use super::lock::StateLock;
 use super::lock_store;
 use super::output;
 use super::preflight::{CaDomain, check_profile, preflight, profile_refusal};
@@ -32,6 +31,7 @@ use super::renewal::{self, Renewal};
 use super::report::{AuthorizationTally, BatchReport, BatchSummary, CertResult, CertStatus, Stage};
 use super::responder::Responder;
 use super::settle::{close_orders, decide_the_rest, tally};
+use super::state;
 use super::work::{Ctx, Ended, Failure, ItemEnd, run_item};
 
 /// How long work still running at the run's deadline may take to wind down (every request and
@@ -82,7 +82,7 @@ pub async fn run_batch(
     });
     let directory = config.acme.directory_url.clone();
 
-    let _lock = StateLock::acquire(&config.state_path, deadline, || {
+    let state = state::open(&config, deadline, || {
         reporter.update(|p| p.phase = Phase::WaitingForLock);
     })
     .await?;
@@ -91,7 +91,7 @@ pub async fn run_batch(
         path: config.out_dir.clone(),
         source,
     })?;
-    let store = Mutex::new(Store::open(&config.state_path)?);
+    let store = Mutex::new(state.store);
     let solver = Responder::start(&config.solver).await?;
     let publisher = solver.publisher();
     let challenge_type = publisher.challenge_type();
@@ -223,7 +223,7 @@ pub async fn run_batch(
     }
     let mut scheduler_config = config.scheduler.clone();
     scheduler_config.directory_url = directory.clone();
-    let mut scheduler = Scheduler::new(scheduler_config, &lock_store(&store))?;
+    let mut scheduler = Scheduler::new(scheduler_config, &**lock_store(&store))?;
     let mut work_of: HashMap<WorkId, usize> = HashMap::new();
     let mut fresh = Vec::new();
     let mut touched: BTreeSet<OrderId> = reconciled.touched.into_iter().collect();
@@ -285,7 +285,7 @@ pub async fn run_batch(
         let past_deadline = Instant::now() >= deadline;
         let paused = paused_until.is_some_and(|p| p > now);
         if !past_deadline && !paused {
-            let admitted = scheduler.next_ready(now, &ctx.store())?;
+            let admitted = scheduler.next_ready(now, &**ctx.store())?;
             for a in admitted {
                 let Some(&i) = work_of.get(&a.id) else {
                     continue;
@@ -371,7 +371,7 @@ pub async fn run_batch(
                 }
                 match end.ended {
                     Ended::Issued { cert, key } => {
-                        scheduler.finished(work, Outcome::Succeeded, now, &ctx.store())?;
+                        scheduler.finished(work, Outcome::Succeeded, now, &**ctx.store())?;
                         let result = issued(&requests[i], t, cert, key);
                         if let Some(tx) = &config.on_issued {
                             // A listener that has gone away only misses the news.
@@ -391,7 +391,7 @@ pub async fn run_batch(
                             pause_finding = Some(failure.finding.clone());
                         }
                         let disposition =
-                            scheduler.finished(work, failure.outcome, now, &ctx.store())?;
+                            scheduler.finished(work, failure.outcome, now, &**ctx.store())?;
                         let (stage, mut finding) = (failure.stage, failure.finding);
                         t.last = Some((stage, finding.clone()));
                         let result = match disposition {
@@ -433,7 +433,7 @@ pub async fn run_batch(
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
         // Best effort: the store may be what failed.
-        let _ = decide_the_rest(&ctx.store());
+        let _ = decide_the_rest(&**ctx.store());
         solver.shutdown().await;
         return Err(fatal);
     }
@@ -510,7 +510,10 @@ pub async fn run_batch(
         directory_url: directory,
         account_url: account.client.account_url().to_owned(),
         account_created: account.created,
-        state: config.state_path.clone(),
+        state: match &config.state_postgres {
+            Some(url) => PathBuf::from(url.to_string()),
+            None => config.state_path.clone(),
+        },
         out_dir: config.out_dir.clone(),
         certificates,
         summary,
@@ -526,7 +529,7 @@ fn settle_store(
     touched: &BTreeSet<OrderId>,
 ) -> Result<AuthorizationTally, BatchError> {
     let store = ctx.store();
-    decide_the_rest(&store)?;
+    decide_the_rest(&**store)?;
     let open_orders: BTreeSet<OrderId> = store
         .orders_to_resume(directory)?
         .into_iter()
@@ -535,7 +538,7 @@ fn settle_store(
     for path in output::sweep(out_dir, |id| open_orders.contains(&id)) {
         tracing::warn!(path = %path.display(), "could not remove a file left by an interrupted run");
     }
-    let mut authorizations = tally(&store, touched)?;
+    let mut authorizations = tally(&**store, touched)?;
     authorizations.pending_unknown = store.pending_unknown_authorizations()?.len();
     Ok(authorizations)
 }

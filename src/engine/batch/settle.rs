@@ -17,23 +17,23 @@
 //!   Let's Encrypt) and no longer wanted.
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
 
 use tokio::time::Instant;
 
 use crate::engine::acme::AcmeClient;
 use crate::engine::store::{
-    AuthorizationOutcome, AuthorizationStatus, OrderId, OrderRecord, OrderStatus, Store, StoreError,
+    AuthorizationOutcome, AuthorizationStatus, OrderId, OrderRecord, OrderStatus, StateStore,
+    StoreError,
 };
 
-use super::lock_store;
 use super::record::record_authorizations;
 use super::report::AuthorizationTally;
+use super::{SharedStore, lock_store};
 
 /// Marks every authorization of `order` that is pending with no decision as left to expire,
 /// with `why`; returns how many. Answered ones keep their outcome.
 pub(super) fn leave_undecided(
-    store: &Store,
+    store: &dyn StateStore,
     order: OrderId,
     why: &str,
 ) -> Result<usize, StoreError> {
@@ -54,7 +54,7 @@ pub(super) fn leave_undecided(
 /// recorded when the CA answers by `deadline`, the undecided ones left to expire, and the order
 /// marked abandoned. Returns how many were closed.
 pub(super) async fn close_orders(
-    store: &Mutex<Store>,
+    store: &SharedStore,
     client: &AcmeClient,
     orders: &[OrderRecord],
     deadline: Instant,
@@ -66,10 +66,10 @@ pub(super) async fn close_orders(
             && let Ok(authorizations) = order.authorizations(deadline).await
         {
             let expires = order.info().expires;
-            record_authorizations(&lock_store(store), record.id, &authorizations, expires)?;
+            record_authorizations(&**lock_store(store), record.id, &authorizations, expires)?;
         }
         let store = lock_store(store);
-        leave_undecided(&store, record.id, why)?;
+        leave_undecided(&**store, record.id, why)?;
         store.set_order_status(
             record.id,
             OrderStatus::Abandoned,
@@ -82,7 +82,7 @@ pub(super) async fn close_orders(
 /// The last guard of a run: any authorization still pending with no decision (whatever order
 /// it came from) was never answered, since an answer is recorded before it is sent, so it is
 /// left to expire. Returns how many.
-pub(super) fn decide_the_rest(store: &Store) -> Result<usize, StoreError> {
+pub(super) fn decide_the_rest(store: &dyn StateStore) -> Result<usize, StoreError> {
     let rest = store.pending_unknown_authorizations()?;
     for authz in &rest {
         store.set_authorization_outcome(
@@ -96,7 +96,7 @@ pub(super) fn decide_the_rest(store: &Store) -> Result<usize, StoreError> {
 
 /// Counts the decisions about the authorizations of `orders`.
 pub(super) fn tally(
-    store: &Store,
+    store: &dyn StateStore,
     orders: &BTreeSet<OrderId>,
 ) -> Result<AuthorizationTally, StoreError> {
     let mut seen = BTreeSet::new();
@@ -126,7 +126,7 @@ pub(super) fn tally(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::store::{AuthorizationStatus as Status, ChallengeStatus};
+    use crate::engine::store::{AuthorizationStatus as Status, ChallengeStatus, Store};
 
     #[test]
     fn only_undecided_pending_authorizations_are_left_to_expire() {

@@ -57,7 +57,7 @@ pub(super) async fn validate(
                 ),
             );
             let why = format!("not answered: {}", finding.summary);
-            leave_undecided(&ctx.store(), order_id, &why)?;
+            leave_undecided(&**ctx.store(), order_id, &why)?;
             return Ok(Err(Failure::abandoned(Stage::Validation, finding)));
         };
         // The CA's word, not the store's, decides whether to answer: a "ready" that got a 429
@@ -97,7 +97,7 @@ pub(super) async fn validate(
             "not answered: certdx's own {kind} check failed first ({}: {})",
             finding.code, finding.summary
         );
-        leave_undecided(&ctx.store(), order_id, &why)?;
+        leave_undecided(&**ctx.store(), order_id, &why)?;
         return Ok(Err(Failure::abandoned(Stage::Validation, finding)));
     }
 
@@ -115,7 +115,7 @@ pub(super) async fn validate(
         }
         if let Err(err) = order.set_challenge_ready(&challenge.url, deadline).await {
             leave_undecided(
-                &ctx.store(),
+                &**ctx.store(),
                 order_id,
                 "not answered: telling the CA another challenge was ready failed first",
             )?;
@@ -181,7 +181,7 @@ pub(super) async fn settle_failed_order(
         }
     }
     leave_undecided(
-        &ctx.store(),
+        &**ctx.store(),
         order_id,
         "not answered: the order failed at the CA",
     )?;
@@ -220,7 +220,7 @@ fn already_failed(
         first.ordered_name(),
         first.status
     );
-    leave_undecided(&ctx.store(), order_id, &why)?;
+    leave_undecided(&**ctx.store(), order_id, &why)?;
     let names = |status: AuthorizationStatus| -> Vec<String> {
         dead.iter()
             .filter(|a| authz_status(&a.status) == status)

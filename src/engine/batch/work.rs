@@ -2,7 +2,7 @@
 //! as its own task; everything it learns goes to the state store before it acts on it.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -15,24 +15,24 @@ use crate::engine::acme::{
     AcmeClient, AcmeError, AcmeOrder, AuthzInfo, KeyKind, OrderOptions, OrderStatus,
 };
 use crate::engine::scheduler::{Outcome, WorkId};
-use crate::engine::store::{self, AccountId, OrderId, Store};
+use crate::engine::store::{self, AccountId, OrderId, StateStore};
 use crate::model::{Code, Finding};
 
 use super::config::CheckConfig;
 use super::error::BatchError;
 use super::finalize::{Finalized, finalize};
 use super::input::CertRequest;
-use super::lock_store;
 use super::progress::{ItemState, Reporter};
 use super::record::{order_status, record_authorizations};
 use super::report::Stage;
 use super::responder::Publisher;
 use super::settle::leave_undecided;
 use super::validate::{settle_failed_order, validate};
+use super::{SharedStore, lock_store};
 
 /// What every attempt shares: the store, the account, the solver, the checks.
 pub(super) struct Ctx {
-    pub store: Mutex<Store>,
+    pub store: SharedStore,
     pub client: AcmeClient,
     pub account: AccountId,
     pub publisher: Publisher,
@@ -54,7 +54,7 @@ pub(super) struct Ctx {
 
 impl Ctx {
     /// The store, for one short synchronous call (never held across an `.await`).
-    pub(super) fn store(&self) -> MutexGuard<'_, Store> {
+    pub(super) fn store(&self) -> MutexGuard<'_, Box<dyn StateStore>> {
         lock_store(&self.store)
     }
 
@@ -68,7 +68,7 @@ impl Ctx {
         authorizations: &[AuthzInfo],
     ) -> Result<(), BatchError> {
         record_authorizations(
-            &self.store(),
+            &**self.store(),
             order_id,
             authorizations,
             order.info().expires,
@@ -290,7 +290,7 @@ fn note_order_end(ctx: &Ctx, order_id: OrderId, err: &AcmeError) -> Result<(), B
         let store = ctx.store();
         store.set_order_status(order_id, order_status(status), Some(&err.to_string()))?;
         leave_undecided(
-            &store,
+            &**store,
             order_id,
             "the order failed: never answered, left to expire",
         )?;
@@ -339,7 +339,7 @@ async fn open_stored(
             // The CA no longer knows it (expired, another account): close it and start over.
             let store = ctx.store();
             store.set_order_status(id, store::OrderStatus::Abandoned, Some(&err.to_string()))?;
-            leave_undecided(&store, id, "the order is gone at the CA: left to expire")?;
+            leave_undecided(&**store, id, "the order is gone at the CA: left to expire")?;
             Ok(Opened::Nothing)
         }
     }

@@ -80,38 +80,4 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::engine::store::Store;
-
-    #[test]
-    fn an_account_is_replaced_in_place_per_directory() {
-        let store = Store::open_in_memory().unwrap();
-        let dir = "https://acme.test/dir";
-        assert!(store.account(dir).unwrap().is_none());
-        let first = store
-            .upsert_account(
-                dir,
-                "https://acme.test/acct/1",
-                r#"{"k":1}"#,
-                &["mailto:a@x.test".into()],
-            )
-            .unwrap();
-        let again = store
-            .upsert_account(dir, "https://acme.test/acct/2", r#"{"k":2}"#, &[])
-            .unwrap();
-        assert_eq!(first, again, "the row id must survive a replacement");
-        let got = store.account(dir).unwrap().unwrap();
-        assert_eq!(got.account_url, "https://acme.test/acct/2");
-        assert_eq!(got.credentials_json, r#"{"k":2}"#);
-        assert!(got.contact.is_empty());
-        let other = store
-            .upsert_account("https://other.test/dir", "https://other.test/a", "{}", &[])
-            .unwrap();
-        assert_ne!(other, first);
-        assert!(
-            !format!("{got:?}").contains("\"k\""),
-            "credentials must not be printed by Debug"
-        );
-    }
-}
+// Tested with every backend's other queries in conformance.rs.

@@ -134,49 +134,9 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use jiff::Timestamp;
-
     use crate::engine::store::{NameBackoff, Store, StoreError};
 
     const DIR: &str = "https://acme.test/dir";
-
-    fn t(s: &str) -> Timestamp {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn backoff_round_trips_per_directory_and_a_clean_history_is_deleted() {
-        let store = Store::open_in_memory().unwrap();
-        assert_eq!(store.name_backoff(DIR, "a.example").unwrap(), None);
-        let state = NameBackoff {
-            identifier: "A.example.".into(),
-            consecutive_failures: 2,
-            next_attempt_at: Some(t("2026-01-01T00:02:00Z")),
-            recent_failures: vec![t("2026-01-01T00:00:00Z"), t("2026-01-01T00:01:00.250Z")],
-            last_error: Some("unauthorized".into()),
-        };
-        store.put_name_backoff(DIR, &state).unwrap();
-        let got = store.name_backoff(DIR, "a.example").unwrap().unwrap();
-        assert_eq!(
-            got,
-            NameBackoff {
-                identifier: "a.example".into(),
-                ..state.clone()
-            }
-        );
-        assert_eq!(store.name_backoffs(DIR).unwrap(), [got]);
-        assert!(
-            store
-                .name_backoffs("https://other.test/dir")
-                .unwrap()
-                .is_empty()
-        );
-
-        store
-            .put_name_backoff(DIR, &NameBackoff::clean("a.example"))
-            .unwrap();
-        assert_eq!(store.name_backoff(DIR, "a.example").unwrap(), None);
-    }
 
     #[test]
     fn a_corrupt_failure_list_is_an_error_not_a_panic() {

@@ -23,6 +23,42 @@ pub enum StoreError {
     /// SQLite refused (locked beyond the busy timeout, disk full, corrupt file, ...).
     #[error("state store: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused or failed (constraint, lost connection, ...).
+    #[error("state store (postgres): {}", error_chain(.0))]
+    Postgres(#[from] postgres::Error),
+    /// A `postgres://` state URL that does not parse (shown with its password masked).
+    #[error("state store URL {url} is not usable: {reason}")]
+    BadUrl {
+        /// The URL, password masked.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The PostgreSQL server could not be reached or refused the connection.
+    #[error("cannot connect to the state store {url}: {reason}")]
+    Unreachable {
+        /// The URL, password masked.
+        url: String,
+        /// What the driver said (password masked).
+        reason: String,
+    },
+    /// A write under a claim whose lease expired or was taken over by another worker: the
+    /// database refused it, and nothing of it was applied.
+    #[error("the claim on {key} (generation {generation}) is no longer held by this worker")]
+    LeaseLost {
+        /// The claimed work's key.
+        key: String,
+        /// The generation the worker held.
+        generation: i64,
+    },
+    /// Another worker already published a different response under the same key.
+    #[error("another {what} is already published for {key}")]
+    Conflict {
+        /// Which kind of response.
+        what: &'static str,
+        /// The token or record.
+        key: String,
+    },
     /// The file was written by a newer certdx whose schema this one does not know.
     #[error(
         "state store schema version {found} is newer than this certdx understands ({supported}); \
@@ -79,4 +115,17 @@ impl StoreError {
                 if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
         )
     }
+}
+
+/// An error and its causes on one line: the PostgreSQL driver's own message is only its kind
+/// ("db error", "error connecting to server"), the useful part is in its source.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

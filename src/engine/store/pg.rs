@@ -1,0 +1,167 @@
+//! The state store on PostgreSQL, shared by several `certdx issue` workers: the same records
+//! and invariants as the SQLite [`super::Store`] (everything written before the engine acts),
+//! with its own schema and migrations (pg/schema.rs), and what sharing one batch between
+//! workers needs: leases ([`leases`]), limits every worker obeys together ([`limits`]),
+//! challenge responses any worker can serve (pg/responses.rs) and the fleet view
+//! ([`fleet`]).
+//!
+//! The driver is the synchronous `postgres` crate, because the engine calls its store
+//! synchronously (one short call at a time, under a mutex). That client runs a runtime of its
+//! own and panics when called from a tokio worker thread, so every call goes through
+//! `off_runtime`: on a thread that is inside a tokio runtime it runs on a scoped helper
+//! thread (the caller waits, exactly as it waits for an SQLite write), elsewhere directly.
+//!
+//! Times are kept as the same fixed-width UTC text as in SQLite (text order is time order:
+//! every text column is `COLLATE "C"`, so comparisons and sorting are bytewise whatever the
+//! database's locale), except lease expiries, which are `timestamptz` compared with the
+//! server's clock: one clock for every worker.
+
+mod authz;
+pub mod fleet;
+pub mod leases;
+pub mod limits;
+mod records;
+mod responses;
+mod schema;
+mod url;
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use postgres::{Client, NoTls};
+
+pub use schema::LATEST as SCHEMA_VERSION;
+pub use url::PgUrl;
+
+use super::error::{StoreError, error_chain};
+
+/// How long connecting may take before the store reports the server unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The advisory-lock key under which a whole batch runs while the batch does not claim work
+/// item by item yet (see [`PgStore::try_lock_batch`]). Arbitrary, fixed: "certdx" in ASCII.
+const BATCH_LOCK_KEY: i64 = 0x6365_7274_6478;
+
+/// The state store on PostgreSQL. See the module documentation.
+pub struct PgStore {
+    // `None` only while being dropped (see `Drop`).
+    client: Mutex<Option<Client>>,
+    url: PgUrl,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs `f` where the synchronous PostgreSQL client may block: on a scoped helper thread when
+/// the current thread is inside a tokio runtime, directly otherwise.
+pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+/// Opens one connection to `url` (off any runtime thread), with a bounded connect time.
+pub(crate) fn connect(url: &PgUrl) -> Result<Client, StoreError> {
+    use std::str::FromStr;
+    let mut config = postgres::Config::from_str(url.secret()).map_err(|e| StoreError::BadUrl {
+        url: url.to_string(),
+        reason: url.scrub(&error_chain(&e)),
+    })?;
+    config.connect_timeout(CONNECT_TIMEOUT);
+    if config.get_application_name().is_none() {
+        config.application_name("certdx");
+    }
+    off_runtime(|| config.connect(NoTls)).map_err(|e| StoreError::Unreachable {
+        url: url.to_string(),
+        reason: url.scrub(&error_chain(&e)),
+    })
+}
+
+impl PgStore {
+    /// Connects to `url` and brings its schema to [`schema::LATEST`] (several workers may do
+    /// this at once: the migrations serialise on an advisory lock).
+    pub fn open(url: &PgUrl) -> Result<PgStore, StoreError> {
+        let mut client = connect(url)?;
+        off_runtime(|| schema::migrate(&mut client))?;
+        Ok(PgStore {
+            client: Mutex::new(Some(client)),
+            url: url.clone(),
+        })
+    }
+
+    /// The URL, password masked.
+    pub fn url(&self) -> &PgUrl {
+        &self.url
+    }
+
+    /// `postgres <url without password>`.
+    pub fn describe(&self) -> String {
+        format!("postgres {}", self.url)
+    }
+
+    /// The schema version of the database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.with(schema::current_version)
+    }
+
+    /// Re-runs the migrations: a no-op on an up-to-date database. Returns the version reached.
+    pub fn migrate(&self) -> Result<i64, StoreError> {
+        self.with(schema::migrate)
+    }
+
+    /// Takes the whole-batch lock if no other worker holds it: a session advisory lock on this
+    /// store's connection, so it is released when the connection ends, also when the process
+    /// is killed. Until the batch claims its work item by item ([`leases`]), a second worker
+    /// on the same database waits for the first, as on one SQLite file.
+    pub fn try_lock_batch(&self) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let row = c.query_one("SELECT pg_try_advisory_lock($1)", &[&BATCH_LOCK_KEY])?;
+            Ok(row.get::<_, bool>(0))
+        })
+    }
+
+    /// Runs `f` with the connection, off any runtime thread. A panic in another call does not
+    /// make the connection unusable: each call is its own transaction or statement.
+    pub(crate) fn with<T: Send>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        off_runtime(|| {
+            let mut client = self.lock();
+            let client = client
+                .as_mut()
+                .expect("the client lives until the store is dropped");
+            f(client)
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Client>> {
+        self.client
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for PgStore {
+    /// Closing the client blocks on its runtime too: off any tokio worker thread, like every
+    /// other call (the store is often dropped at the end of an async run).
+    fn drop(&mut self) {
+        let client = self
+            .client
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(client) = client {
+            off_runtime(move || drop(client));
+        }
+    }
+}

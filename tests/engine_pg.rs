@@ -1,0 +1,249 @@
+//! The batch engine (`certdx issue`) with its state on a real PostgreSQL (tests/common/
+//! pg_lab.rs) against a real Pebble (tests/common/pebble_lab.rs): the whole run goes through
+//! the PostgreSQL store, and two workers started at once on the same database issue each name
+//! once (the second waits for the first's batch lock, then finds everything issued), and a
+//! worker killed with SIGKILL mid-batch leaves nothing locked: the next one resumes from what
+//! PostgreSQL recorded.
+
+#[path = "common/acme_audit.rs"]
+mod acme_audit;
+#[path = "common/issue_run.rs"]
+mod issue_run;
+#[path = "common/pebble_lab.rs"]
+mod pebble_lab;
+// Both labs include ports.rs; each copy hands out ports on its own, which is safe here because
+// PostgreSQL is listening before Pebble picks its ports (a taken port fails the bind check).
+#[allow(clippy::duplicate_mod)]
+#[path = "common/pg_lab.rs"]
+mod pg_lab;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use acme_audit::certificates_by_name;
+use certdx::engine::store::{PgStore, PgUrl};
+use issue_run::{new_orders, run_json, scenario};
+use pebble_lab::{FaultProxy, PebbleLab};
+use pg_lab::PgLab;
+
+/// The password in the state URL: the server trusts loopback and ignores it, so it only
+/// serves to check that it is shown nowhere.
+const PASSWORD: &str = "never-shown-8d2f";
+
+/// `certdx issue` for `lab` with its state in PostgreSQL at `state` (from the environment: the
+/// lab's flags name an SQLite file, which is dropped here).
+fn pg_issue(
+    lab: &PebbleLab,
+    directory: &str,
+    dir: &Path,
+    domains: &Path,
+    state: &str,
+) -> tokio::process::Command {
+    let flags = lab.issue_flags(directory, dir);
+    let at = flags.iter().position(|f| f == "--state").unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_certdx"));
+    cmd.arg("issue")
+        .args(&flags[..at])
+        .args(&flags[at + 2..])
+        .arg("--domains-file")
+        .arg(domains)
+        .args(["--format", "json"])
+        .env("CERTDX_STATE", state)
+        .env_remove("CERTDX_LOG")
+        .env_remove("CERTDX_EAB_HMAC_KEY")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Orders per status in the store, through the fleet view.
+fn order_counts(store: &PgStore) -> BTreeMap<String, i64> {
+    tokio::task::block_in_place(|| store.fleet().unwrap())
+        .orders
+        .into_iter()
+        .map(|o| (o.status, o.count))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_batch_is_resumed_by_the_next_from_postgres() {
+    scenario(Duration::from_secs(400), async {
+        let pg = tokio::task::spawn_blocking(PgLab::start).await.unwrap();
+        let state = tokio::task::block_in_place(|| pg.database());
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let dir = tempfile::tempdir().unwrap();
+        let directory = proxy.directory_url();
+        let names: Vec<String> = (0..40)
+            .map(|i| format!("k{i:02}.pg.certdx.example"))
+            .collect();
+        let domains = dir.path().join("domains.txt");
+        std::fs::write(&domains, names.join("\n")).unwrap();
+        let url = PgUrl::parse(&state).unwrap();
+        let watcher = {
+            let url = url.clone();
+            tokio::task::spawn_blocking(move || PgStore::open(&url).unwrap())
+                .await
+                .unwrap()
+        };
+
+        let mut first = pg_issue(&lab, &directory, dir.path(), &domains, &state);
+        first
+            .args(["--concurrency", "8"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = first.spawn().expect("certdx started");
+        let until = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let counts = order_counts(&watcher);
+            let open: i64 = ["new", "pending", "ready", "processing"]
+                .iter()
+                .map(|s| counts.get(*s).copied().unwrap_or(0))
+                .sum();
+            if counts.get("valid").copied().unwrap_or(0) >= 5 && open > 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "the first worker never got half-way"
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the first worker ended before the kill"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        child.start_kill().expect("SIGKILL");
+        child.wait().await.expect("reaped");
+        let issued_before = order_counts(&watcher).get("valid").copied().unwrap_or(0);
+        assert!((5..40).contains(&issued_before), "{issued_before}");
+        // The dead worker's row stays (its lease runs out by itself); its batch lock went with
+        // its connection, so the next worker does not wait for it.
+        let fleet = tokio::task::block_in_place(|| watcher.fleet().unwrap());
+        assert_eq!(fleet.workers.len(), 1, "{fleet:?}");
+
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (code, doc, stderr) = run_json(
+            pg_issue(&lab, &directory, dir.path(), &domains, &state),
+            Duration::from_secs(300),
+        )
+        .await;
+        assert_eq!(code, 0, "stderr:\n{stderr}\n{doc:#}");
+        assert!(
+            !stderr.contains("waiting"),
+            "the next worker waited for a dead one:\n{stderr}"
+        );
+        let certs = certificates_by_name(&doc);
+        assert_eq!(certs.len(), 40);
+        let already = certs
+            .values()
+            .filter(|c| c["status"] == "already-issued")
+            .count();
+        assert_eq!(already as i64, issued_before, "{doc:#}");
+        assert!(
+            certs
+                .values()
+                .all(|c| c["status"] == "already-issued" || c["status"] == "issued")
+        );
+        assert!(
+            doc["summary"]["resumed_orders"].as_u64().unwrap() >= 1,
+            "an open order was continued: {}",
+            doc["summary"]
+        );
+        assert_eq!(doc["summary"]["authorizations"]["pending_unknown"], 0);
+        assert_eq!(
+            order_counts(&watcher).get("valid").copied(),
+            Some(40),
+            "each name issued exactly once"
+        );
+        tokio::task::spawn_blocking(move || drop((watcher, pg)))
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_one_postgres_state_issue_each_name_once() {
+    scenario(Duration::from_secs(300), async {
+        let pg = tokio::task::spawn_blocking(PgLab::start).await.unwrap();
+        let db = {
+            let pg = &pg;
+            tokio::task::block_in_place(|| pg.database())
+        };
+        let state = db.replace(
+            "postgres://certdx@",
+            &format!("postgres://certdx:{PASSWORD}@"),
+        );
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let dir = tempfile::tempdir().unwrap();
+        let directory = proxy.directory_url();
+        let names: Vec<String> = (0..6).map(|i| format!("n{i}.pg.certdx.example")).collect();
+        let domains = dir.path().join("domains.txt");
+        std::fs::write(&domains, names.join("\n")).unwrap();
+        let worker = || {
+            run_json(
+                pg_issue(&lab, &directory, dir.path(), &domains, &state),
+                Duration::from_secs(200),
+            )
+        };
+        let ((code_a, doc_a, err_a), (code_b, doc_b, err_b)) = tokio::join!(worker(), worker());
+        assert_eq!((code_a, code_b), (0, 0), "stderr:\n{err_a}\n---\n{err_b}");
+        let (a, b) = (certificates_by_name(&doc_a), certificates_by_name(&doc_b));
+        for name in &names {
+            let mut statuses = [
+                a[name]["status"].as_str().unwrap(),
+                b[name]["status"].as_str().unwrap(),
+            ];
+            statuses.sort();
+            assert_eq!(statuses, ["already-issued", "issued"], "{name}");
+        }
+        assert!(
+            err_a.contains("waiting") || err_b.contains("waiting"),
+            "the second worker said it waits:\n{err_a}\n---\n{err_b}"
+        );
+        assert_eq!(
+            new_orders(&proxy.log()).len(),
+            names.len(),
+            "one newOrder per name"
+        );
+        for out in [doc_a.to_string(), doc_b.to_string(), err_a, err_b] {
+            assert!(!out.contains(PASSWORD), "the password leaked: {out}");
+        }
+        assert!(
+            doc_a["state"]
+                .as_str()
+                .unwrap()
+                .contains("certdx:***@127.0.0.1"),
+            "{}",
+            doc_a["state"]
+        );
+
+        // Everything is in PostgreSQL, with no SQLite file beside it: one account, one valid
+        // order per name, no authorization pending without a decision.
+        assert!(!dir.path().join("state.sqlite").exists());
+        let url = PgUrl::parse(&state).unwrap();
+        let store = tokio::task::spawn_blocking(move || PgStore::open(&url).unwrap())
+            .await
+            .unwrap();
+        assert!(store.account(&directory).unwrap().is_some());
+        for name in &names {
+            let issued = store
+                .issued_for(&directory, std::slice::from_ref(name))
+                .unwrap();
+            assert!(issued.is_some(), "{name} has no issued order in the store");
+        }
+        assert!(store.pending_unknown_authorizations().unwrap().is_empty());
+        assert!(store.orders_to_resume(&directory).unwrap().is_empty());
+        // Each run was a registered worker while it ran, and left the table when it ended.
+        let fleet = store.fleet().unwrap();
+        assert!(fleet.workers.is_empty(), "{fleet:?}");
+        assert!(fleet.batch_lock.is_none(), "{fleet:?}");
+        tokio::task::spawn_blocking(move || drop((store, pg)))
+            .await
+            .unwrap();
+    })
+    .await;
+}
