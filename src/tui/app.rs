@@ -536,6 +536,19 @@ impl App {
         }
     }
 
+    /// The object in focus: the selected node of the open chain, else the selected row's
+    /// subject.
+    pub fn focused_object(&self) -> Option<ObjectRef> {
+        let e = self.estate.as_ref()?;
+        let d = &e.diagnoses[self.focused_diagnosis()?];
+        if let Some(c) = &self.chain
+            && let Some(TreeItem::Node(path)) = c.nodes.get(c.selected).map(|n| &n.item)
+        {
+            return node_at(&d.chain, path).map(|n| n.object.clone());
+        }
+        Some(d.subject.clone())
+    }
+
     /// Whether the runtime should send ticks: something is running, or a countdown is shown.
     pub fn wants_ticks(&self) -> bool {
         if self.checks.running() > 0

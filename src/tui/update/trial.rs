@@ -3,7 +3,7 @@
 //! trial's progress as it arrives and merges the CA's verdict into the diagnosis like a
 //! live check, so it can become the root cause and is exported with it.
 
-use super::super::app::{App, StatusKind, TreeItem, TrialRun, node_at};
+use super::super::app::{App, StatusKind, TrialRun};
 use super::super::cmd::Cmd;
 use super::nav::refresh_visible;
 use crate::engine::trial::{
@@ -126,13 +126,7 @@ fn what_to_ask(app: &App) -> Result<Ask, String> {
             )
         })?;
     // A selected Challenge narrows the trial to its name and type.
-    let selected =
-        app.chain
-            .as_ref()
-            .and_then(|c| match c.nodes.get(c.selected).map(|n| &n.item) {
-                Some(TreeItem::Node(path)) => node_at(&d.chain, path).map(|n| n.object.clone()),
-                _ => None,
-            });
+    let selected = app.focused_object();
     if let Some(r) = selected.filter(|r| r.kind == Kind::Challenge)
         && let Some(ch) = e.challenge(&r)
     {

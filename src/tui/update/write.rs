@@ -3,9 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::super::app::{
-    App, Busy, Confirm, ExportDialog, ExportScope, Overlay, StatusKind, TreeItem, node_at,
-};
+use super::super::app::{App, Busy, Confirm, ExportDialog, ExportScope, Overlay, StatusKind};
 use super::super::cmd::Cmd;
 use super::super::msg::Msg;
 use crate::actions::Action;
@@ -19,7 +17,7 @@ use crate::report::{Format, Report};
 /// the selected Certificate): the dialog says which write that comes to and why, or why
 /// there is nothing to write.
 pub fn ask_retry(app: &mut App) {
-    let (Some(target), Some(e)) = (focused_object(app), app.estate.as_ref()) else {
+    let (Some(target), Some(e)) = (app.focused_object(), app.estate.as_ref()) else {
         app.say(
             StatusKind::Info,
             "select a Certificate, or an object of its chain, to retry",
@@ -293,16 +291,4 @@ pub fn exported(app: &mut App, id: u64, result: Result<PathBuf, String>) {
         Ok(path) => app.say(StatusKind::Ok, format!("wrote {}", path.display())),
         Err(why) => app.say(StatusKind::Error, format!("export failed: {why}")),
     }
-}
-
-/// The object in focus: the selected node of the open chain, else the selected row's subject.
-fn focused_object(app: &App) -> Option<ObjectRef> {
-    let e = app.estate.as_ref()?;
-    let d = &e.diagnoses[app.focused_diagnosis()?];
-    if let Some(c) = &app.chain
-        && let Some(TreeItem::Node(path)) = c.nodes.get(c.selected).map(|n| &n.item)
-    {
-        return node_at(&d.chain, path).map(|n| n.object.clone());
-    }
-    Some(d.subject.clone())
 }
