@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use acme_audit::{audit, certificates_by_name, stored_client};
+use acme_audit::{assert_one_issued_the_other_waited, audit, certificates_by_name, stored_client};
 use certdx::checks::dns::{Dns, DnsOptions};
 use certdx::engine::acme::AcmeConfig;
 use certdx::engine::batch::{
@@ -679,19 +679,7 @@ async fn two_runs_on_the_same_state_at_once_issue_each_name_once() {
         );
         let ((code_a, doc_a, err_a), (code_b, doc_b, err_b)) = tokio::join!(a, b);
         assert_eq!((code_a, code_b), (0, 0), "stderr:\n{err_a}\n---\n{err_b}");
-        let (a, b) = (certificates_by_name(&doc_a), certificates_by_name(&doc_b));
-        for name in &names {
-            let mut statuses = [
-                a[name]["status"].as_str().unwrap(),
-                b[name]["status"].as_str().unwrap(),
-            ];
-            statuses.sort();
-            assert_eq!(statuses, ["already-issued", "issued"], "{name}");
-        }
-        assert!(
-            err_a.contains("waiting") || err_b.contains("waiting"),
-            "the second run said it waits:\n{err_a}\n---\n{err_b}"
-        );
+        assert_one_issued_the_other_waited(&names, (&doc_a, &err_a), (&doc_b, &err_b));
         assert_eq!(
             new_orders(&proxy.log()).len(),
             8,

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use acme_audit::certificates_by_name;
+use acme_audit::{assert_one_issued_the_other_waited, certificates_by_name};
 use certdx::engine::store::{PgStore, PgUrl};
 use issue_run::{new_orders, run_json, scenario};
 use pebble_lab::{FaultProxy, PebbleLab};
@@ -191,19 +191,7 @@ async fn two_workers_on_one_postgres_state_issue_each_name_once() {
         };
         let ((code_a, doc_a, err_a), (code_b, doc_b, err_b)) = tokio::join!(worker(), worker());
         assert_eq!((code_a, code_b), (0, 0), "stderr:\n{err_a}\n---\n{err_b}");
-        let (a, b) = (certificates_by_name(&doc_a), certificates_by_name(&doc_b));
-        for name in &names {
-            let mut statuses = [
-                a[name]["status"].as_str().unwrap(),
-                b[name]["status"].as_str().unwrap(),
-            ];
-            statuses.sort();
-            assert_eq!(statuses, ["already-issued", "issued"], "{name}");
-        }
-        assert!(
-            err_a.contains("waiting") || err_b.contains("waiting"),
-            "the second worker said it waits:\n{err_a}\n---\n{err_b}"
-        );
+        assert_one_issued_the_other_waited(&names, (&doc_a, &err_a), (&doc_b, &err_b));
         assert_eq!(
             new_orders(&proxy.log()).len(),
             names.len(),

@@ -86,3 +86,25 @@ pub fn certificates_by_name(doc: &Value) -> BTreeMap<String, Value> {
         .map(|c| (c["name"].as_str().unwrap().to_owned(), c.clone()))
         .collect()
 }
+
+/// Two runs on one state that started together: every name was issued by exactly one of them
+/// and found already issued by the other, and one of them said it waited for the other.
+pub fn assert_one_issued_the_other_waited(
+    names: &[String],
+    (doc_a, err_a): (&Value, &str),
+    (doc_b, err_b): (&Value, &str),
+) {
+    let (a, b) = (certificates_by_name(doc_a), certificates_by_name(doc_b));
+    for name in names {
+        let mut statuses = [
+            a[name]["status"].as_str().unwrap(),
+            b[name]["status"].as_str().unwrap(),
+        ];
+        statuses.sort();
+        assert_eq!(statuses, ["already-issued", "issued"], "{name}");
+    }
+    assert!(
+        err_a.contains("waiting") || err_b.contains("waiting"),
+        "one run said it waits:\n{err_a}\n---\n{err_b}"
+    );
+}
