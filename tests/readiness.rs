@@ -320,21 +320,25 @@ fn live_reports_fetch_each_directory_once_and_trust_it_over_the_table() {
     )
     .unwrap();
     let path = file.display().to_string();
-    let out = certdx(&[
-        "report",
-        "--snapshot",
-        &path,
-        "--now",
-        NOW,
-        "--readiness",
-        // Nothing is resolved (the directory is an address); a closed port answers nothing.
-        "--resolver",
-        "127.0.0.1:9",
-        "--timeout",
-        "5",
-        "-o",
-        "json",
-    ]);
+    // Live checks on: nothing is resolved (the directory is an address); a closed port
+    // answers nothing.
+    let live_report = |path: &str| {
+        certdx(&[
+            "report",
+            "--snapshot",
+            path,
+            "--now",
+            NOW,
+            "--readiness",
+            "--resolver",
+            "127.0.0.1:9",
+            "--timeout",
+            "5",
+            "-o",
+            "json",
+        ])
+    };
+    let out = live_report(&path);
     let r = json(&out);
     assert_eq!(
         hits.load(Ordering::SeqCst),
@@ -379,20 +383,7 @@ fn live_reports_fetch_each_directory_once_and_trust_it_over_the_table() {
         .join("---\n"),
     )
     .unwrap();
-    let out = certdx(&[
-        "report",
-        "--snapshot",
-        &path,
-        "--now",
-        NOW,
-        "--readiness",
-        "--resolver",
-        "127.0.0.1:9",
-        "--timeout",
-        "5",
-        "-o",
-        "json",
-    ]);
+    let out = live_report(&path);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("could not be read") && stderr.contains("answered more than 65536 bytes"),
