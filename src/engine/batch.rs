@@ -35,7 +35,6 @@ mod report;
 pub(crate) mod responder;
 mod run;
 mod settle;
-mod shared;
 mod state;
 mod validate;
 mod work;

@@ -7,7 +7,6 @@ use tokio::time::Instant;
 
 use crate::engine::acme::{AcmeError, AcmeOrder, OrderStatus, new_key_and_csr};
 use crate::engine::store::OrderId;
-use crate::engine::store::pg::leases::Claim;
 use crate::model::{Code, Finding};
 
 use super::error::BatchError;
@@ -29,11 +28,9 @@ pub(super) enum Finalized {
 }
 
 /// Finalizes `order` (ready, processing or valid at the CA) for `request` and installs the
-/// certificate under the batch's output directory; on a shared batch the status and the
-/// issued record are written under `claim`.
+/// certificate under the batch's output directory.
 pub(super) async fn finalize(
     ctx: &Ctx,
-    claim: Option<&Claim>,
     order: &mut AcmeOrder,
     order_id: OrderId,
     request: &CertRequest,
@@ -63,7 +60,8 @@ pub(super) async fn finalize(
                 Stage::Finalize,
             ))));
         }
-        ctx.order_status(claim, order_id, order_status(&order.info().status), None)?;
+        ctx.store()
+            .set_order_status(order_id, order_status(&order.info().status), None)?;
     }
     let chain = match order.poll_certificate(deadline).await {
         Ok(chain) => chain,
@@ -82,7 +80,7 @@ pub(super) async fn finalize(
         if !(installed && paths.key.exists()) {
             return Ok(Finalized::KeyLost);
         }
-        ctx.issued(claim, order_id, &paths.cert)?;
+        ctx.store().issued(order_id, &paths.cert)?;
         return Ok(Finalized::Installed {
             cert: paths.cert,
             key: paths.key,
@@ -92,7 +90,7 @@ pub(super) async fn finalize(
         path: paths.cert.clone(),
         source,
     })?;
-    ctx.issued(claim, order_id, &paths.cert)?;
+    ctx.store().issued(order_id, &paths.cert)?;
     Ok(Finalized::Installed {
         cert: paths.cert,
         key: paths.key,
