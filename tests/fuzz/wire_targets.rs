@@ -78,11 +78,23 @@ struct HostileDns {
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
-impl HostileDns {
-    fn start() -> HostileDns {
+/// UDP and TCP on one free port of 127.0.0.1: the UDP port the kernel picks may be taken
+/// for TCP by another test running at the same time, so a few ports are tried.
+fn bind_udp_and_tcp() -> (UdpSocket, TcpListener) {
+    for _ in 0..32 {
         let udp = UdpSocket::bind("127.0.0.1:0").expect("bind UDP on loopback");
         let addr = udp.local_addr().expect("local address");
-        let tcp = TcpListener::bind(addr).expect("bind TCP on the same port");
+        if let Ok(tcp) = TcpListener::bind(addr) {
+            return (udp, tcp);
+        }
+    }
+    panic!("no port free for both UDP and TCP on 127.0.0.1");
+}
+
+impl HostileDns {
+    fn start() -> HostileDns {
+        let (udp, tcp) = bind_udp_and_tcp();
+        let addr = udp.local_addr().expect("local address");
         udp.set_read_timeout(Some(Duration::from_millis(50)))
             .expect("read timeout");
         let answer = Arc::new(Mutex::new(Vec::new()));
