@@ -35,6 +35,7 @@ mod report;
 pub(crate) mod responder;
 mod run;
 mod settle;
+mod shared;
 mod state;
 mod validate;
 mod work;

@@ -19,7 +19,32 @@ pub(super) struct Account {
 /// Restores the stored account for `acme.directory_url`, or registers one (with `options`'
 /// contact and EAB) and stores its credentials at once: new accounts are rate limited per IP
 /// address, so losing one to a crash would be a waste, and every order row refers to it.
+///
+/// On PostgreSQL, workers starting together would each find no account and register one:
+/// the look-up and the registration run under the account lock
+/// ([`AccountLock`](crate::engine::store::pg::AccountLock)), so the
+/// others wait, then read the account the first one stored.
 pub(super) async fn open_account(
+    store: &SharedStore,
+    acme: &AcmeConfig,
+    options: &AccountOptions,
+    deadline: Instant,
+) -> Result<Account, BatchError> {
+    let lock = {
+        let store = lock_store(store);
+        match store.shared() {
+            Some(pg) => Some(pg.lock_accounts()?),
+            None => None,
+        }
+    };
+    let account = open_or_register(store, acme, options, deadline).await?;
+    if let Some(lock) = lock {
+        lock.release()?;
+    }
+    Ok(account)
+}
+
+async fn open_or_register(
     store: &SharedStore,
     acme: &AcmeConfig,
     options: &AccountOptions,

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 
 use crate::engine::acme::{AcmeError, AcmeOrder, OrderStatus, new_key_and_csr};
 use crate::engine::store::OrderId;
+use crate::engine::store::pg::leases::Claim;
 use crate::model::{Code, Finding};
 
 use super::error::BatchError;
@@ -28,9 +29,11 @@ pub(super) enum Finalized {
 }
 
 /// Finalizes `order` (ready, processing or valid at the CA) for `request` and installs the
-/// certificate under the batch's output directory.
+/// certificate under the batch's output directory; on a shared batch the status and the
+/// issued record are written under `claim`.
 pub(super) async fn finalize(
     ctx: &Ctx,
+    claim: Option<&Claim>,
     order: &mut AcmeOrder,
     order_id: OrderId,
     request: &CertRequest,
@@ -60,8 +63,7 @@ pub(super) async fn finalize(
                 Stage::Finalize,
             ))));
         }
-        ctx.store()
-            .set_order_status(order_id, order_status(&order.info().status), None)?;
+        ctx.order_status(claim, order_id, order_status(&order.info().status), None)?;
     }
     let chain = match order.poll_certificate(deadline).await {
         Ok(chain) => chain,
@@ -80,7 +82,7 @@ pub(super) async fn finalize(
         if !(installed && paths.key.exists()) {
             return Ok(Finalized::KeyLost);
         }
-        ctx.store().issued(order_id, &paths.cert)?;
+        ctx.issued(claim, order_id, &paths.cert)?;
         return Ok(Finalized::Installed {
             cert: paths.cert,
             key: paths.key,
@@ -90,7 +92,7 @@ pub(super) async fn finalize(
         path: paths.cert.clone(),
         source,
     })?;
-    ctx.store().issued(order_id, &paths.cert)?;
+    ctx.issued(claim, order_id, &paths.cert)?;
     Ok(Finalized::Installed {
         cert: paths.cert,
         key: paths.key,

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::engine::scheduler::{Disposition, Outcome, Scheduler, Waiting, WorkId, WorkItem};
-use crate::engine::store::{OrderId, OrderRecord, OrderStatus};
+use crate::engine::store::{OrderId, OrderRecord, OrderStatus, StoreError};
 use crate::model::profile::{KnownCa, lets_encrypt_limits};
 use crate::model::{Code, Finding};
 
@@ -31,6 +31,7 @@ use super::renewal::{self, Renewal};
 use super::report::{AuthorizationTally, BatchReport, BatchSummary, CertResult, CertStatus, Stage};
 use super::responder::Responder;
 use super::settle::{close_orders, decide_the_rest, tally};
+use super::shared::{CLAIM_POLL, Claimed, Shared, alone, issued_since};
 use super::state;
 use super::work::{Ctx, Ended, Failure, ItemEnd, run_item};
 
@@ -91,6 +92,7 @@ pub async fn run_batch(
         path: config.out_dir.clone(),
         source,
     })?;
+    let worker = state.worker;
     let store = Mutex::new(state.store);
     let solver = Responder::start(&config.solver).await?;
     let publisher = solver.publisher();
@@ -199,14 +201,20 @@ pub async fn run_batch(
         .map(|(r, _)| r.key())
         .collect();
     let reconcile_deadline = (Instant::now() + SETTLE_TIME).min(deadline);
-    let reconciled = reconcile(
-        &store,
-        &account.client,
-        &directory,
-        &wanted,
-        reconcile_deadline,
-    )
-    .await?;
+    // Another live worker's newOrder may be in flight right now, its record still `new`:
+    // looking up unanswered orders is only safe while no other worker runs.
+    let reconciled = if worker.is_none() || alone(&store)? {
+        reconcile(
+            &store,
+            &account.client,
+            &directory,
+            &wanted,
+            reconcile_deadline,
+        )
+        .await?
+    } else {
+        Default::default()
+    };
     let mut interrupted = reconciled.report;
 
     // Orders an interrupted run left open: continued when this run asks for the same names,
@@ -222,14 +230,37 @@ pub async fn run_batch(
             .push(order);
     }
     let mut scheduler_config = config.scheduler.clone();
+    let max_in_flight = scheduler_config.max_in_flight.max(1);
     scheduler_config.directory_url = directory.clone();
     let mut scheduler = Scheduler::new(scheduler_config, &**lock_store(&store))?;
     let mut work_of: HashMap<WorkId, usize> = HashMap::new();
     let mut fresh = Vec::new();
     let mut touched: BTreeSet<OrderId> = reconciled.touched.into_iter().collect();
     let now = Timestamp::now();
+    let mut shared = match worker {
+        Some(worker) => {
+            // Every worker offers the whole batch and then claims certificates one at a time;
+            // an open order of one of them is continued by whoever claims it (`claim_more`).
+            for key in &wanted {
+                open.remove(key);
+            }
+            let pending: Vec<(usize, bool)> = tracked
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.result.is_none())
+                .map(|(i, t)| (i, t.renewing.is_some()))
+                .collect();
+            Some(Shared::offer(
+                worker,
+                &requests,
+                &pending,
+                &**lock_store(&store),
+            )?)
+        }
+        None => None,
+    };
     for (i, request) in requests.iter().enumerate() {
-        if tracked[i].result.is_some() {
+        if tracked[i].result.is_some() || shared.is_some() {
             continue;
         }
         let resume = open.get_mut(&request.key()).and_then(|orders| {
@@ -280,10 +311,45 @@ pub async fn run_batch(
     let mut task_work: HashMap<tokio::task::Id, WorkId> = HashMap::new();
     let mut paused_until: Option<Timestamp> = None;
     let mut pause_finding: Option<Finding> = None;
+    let run_started = Timestamp::now();
     let fatal = loop {
         let now = Timestamp::now();
         let past_deadline = Instant::now() >= deadline;
         let paused = paused_until.is_some_and(|p| p > now);
+        let mut others_busy = false;
+        if let Some(sh) = shared.as_mut().filter(|_| !past_deadline && !paused) {
+            let room = max_in_flight.saturating_sub(tasks.len() + scheduler.queued_len());
+            let claimed = sh.claim_more(room, &**ctx.store(), &directory, &requests, run_started);
+            for c in claimed? {
+                match c {
+                    Claimed::Done { index, cert } => {
+                        let result = done_elsewhere(&requests[index], cert);
+                        reporter.update(|p| {
+                            if let Some(item) = p.items.get_mut(index) {
+                                show_result(item, &result);
+                            }
+                        });
+                        tracked[index].result = Some(result);
+                    }
+                    Claimed::Work { index, resume } => {
+                        let key = requests[index].key();
+                        let item = match resume {
+                            Some(order) => {
+                                tracked[index].order = Some(order);
+                                tracked[index].resumed = true;
+                                touched.insert(order);
+                                WorkItem::resume(order, key, challenge_type)
+                            }
+                            None => WorkItem::new(key, challenge_type),
+                        };
+                        let id = scheduler.enqueue(item, now)?;
+                        work_of.insert(id, index);
+                    }
+                }
+            }
+            // Its own claims are the scheduler's business; only the others' keep it waiting.
+            others_busy = sh.unfinished(&**ctx.store())? > sh.claims.len() as u64;
+        }
         if !past_deadline && !paused {
             let admitted = scheduler.next_ready(now, &**ctx.store())?;
             for a in admitted {
@@ -307,6 +373,7 @@ pub async fn run_batch(
                     requests[i].clone(),
                     t.order,
                     t.replaces.clone(),
+                    shared.as_ref().and_then(|sh| sh.claims.get(&i).cloned()),
                 ));
                 task_work.insert(handle.id(), a.id);
             }
@@ -317,12 +384,18 @@ pub async fn run_batch(
             p.paused_until = paused_until.filter(|t| *t > now);
             count(p, &tracked);
         });
-        let wake = if paused {
+        let mut wake = if paused {
             paused_until
         } else {
             scheduler.next_wakeup(now)
         };
-        if tasks.is_empty() {
+        if others_busy {
+            // Certificates other workers hold: looked at again soon, to take over any whose
+            // worker stopped renewing its lease.
+            let again = now + CLAIM_POLL;
+            wake = Some(wake.map_or(again, |w| w.min(again)));
+        }
+        if tasks.is_empty() && !others_busy {
             let nothing_before_deadline =
                 wake.is_none_or(|at| instant_of(at) >= deadline) || past_deadline;
             if scheduler.is_idle() || nothing_before_deadline {
@@ -341,6 +414,25 @@ pub async fn run_batch(
                 let now = Timestamp::now();
                 let (task, end) = match joined {
                     Ok((task, Ok(end))) => (task, end),
+                    Ok((task, Err(BatchError::Store(StoreError::LeaseLost { key, .. })))) => {
+                        // Another worker took this certificate over while this one was stopped
+                        // or cut off: it is theirs now, nothing more is recorded here.
+                        let finding = Finding::new(
+                            Code::AcmeOther,
+                            format!("{key}: this worker lost its claim; another worker took it over"),
+                        );
+                        let end = ItemEnd {
+                            ended: Ended::Failed(Box::new(Failure::abandoned(Stage::Order, finding))),
+                            order: None,
+                            order_url: None,
+                            replaces_dropped: None,
+                        };
+                        let lost = task_work.get(&task).and_then(|w| work_of.get(w));
+                        if let (Some(i), Some(sh)) = (lost, shared.as_mut()) {
+                            sh.claims.remove(i);
+                        }
+                        (task, end)
+                    }
                     Ok((_, Err(fatal))) => break Some(fatal),
                     Err(join) => {
                         let finding = Finding::new(
@@ -372,6 +464,9 @@ pub async fn run_batch(
                 match end.ended {
                     Ended::Issued { cert, key } => {
                         scheduler.finished(work, Outcome::Succeeded, now, &**ctx.store())?;
+                        if let Some(sh) = shared.as_mut() {
+                            sh.complete(i, &**ctx.store());
+                        }
                         let result = issued(&requests[i], t, cert, key);
                         if let Some(tx) = &config.on_issued {
                             // A listener that has gone away only misses the news.
@@ -412,6 +507,9 @@ pub async fn run_batch(
                             }
                         };
                         if let Some(result) = result {
+                            if let Some(sh) = shared.as_mut() {
+                                sh.complete(i, &**ctx.store());
+                            }
                             reporter.update(|p| {
                                 if let Some(item) = p.items.get_mut(i) {
                                     show_result(item, &result);
@@ -450,6 +548,17 @@ pub async fn run_batch(
         if t.result.is_some() {
             continue;
         }
+        if let Some(sh) = &shared
+            && !sh.claims.contains_key(&i)
+        {
+            let renewing = t.renewing.is_some();
+            let store = ctx.store();
+            let cert = issued_since(&**store, &directory, &requests[i], renewing, run_started)?;
+            if let Some(cert) = cert {
+                t.result = Some(done_elsewhere(&requests[i], cert));
+                continue;
+            }
+        }
         let (stage, finding) = match (t.last.clone(), &pause_finding) {
             (Some(last), _) => last,
             (None, Some(pause)) => (Stage::Waiting, pause.clone()),
@@ -473,14 +582,18 @@ pub async fn run_batch(
     let settle_deadline = Instant::now() + SETTLE_TIME;
     let settled = close_orders(&ctx.store, &ctx.client, &leftovers, settle_deadline).await?;
     // newOrder answers this run lost (timeouts, broken connections): nothing continues them now.
-    let late = reconcile(
-        &ctx.store,
-        &ctx.client,
-        &directory,
-        &BTreeSet::new(),
-        settle_deadline,
-    )
-    .await?;
+    let late = if worker.is_none() || alone(&ctx.store)? {
+        reconcile(
+            &ctx.store,
+            &ctx.client,
+            &directory,
+            &BTreeSet::new(),
+            settle_deadline,
+        )
+        .await?
+    } else {
+        Default::default()
+    };
     touched.extend(late.touched);
     interrupted.add(late.report);
     let authorizations = settle_store(&ctx, &directory, &config.out_dir, &touched)?;
@@ -639,6 +752,20 @@ fn already_issued(request: &CertRequest, cert: PathBuf, not_after: Timestamp) ->
         not_after: Some(not_after),
         certificate: Some(cert),
         key: Some(key),
+        ..base(request, &Tracked::default(), CertStatus::AlreadyIssued)
+    }
+}
+
+/// A certificate another worker of a shared batch issued: reported as already issued, with the
+/// file that worker installed.
+fn done_elsewhere(request: &CertRequest, cert: PathBuf) -> CertResult {
+    let not_after = std::fs::read(&cert)
+        .ok()
+        .and_then(|pem| renewal::not_after(&pem).ok());
+    CertResult {
+        not_after,
+        key: Some(cert.with_extension("key")),
+        certificate: Some(cert),
         ..base(request, &Tracked::default(), CertStatus::AlreadyIssued)
     }
 }

@@ -1,17 +1,19 @@
 //! Opening the run's state store, one batch per store at a time.
 //!
 //! On SQLite the file lock of [`StateLock`] serialises runs on the same file. On PostgreSQL the
-//! batch takes a session advisory lock on its own connection ([`PgStore::try_lock_batch`]),
-//! released when that connection ends, also when the process is killed: until the batch claims
-//! its certificates one by one through leases (src/engine/store/pg/leases.rs), a second worker
-//! on the same database waits for the first, exactly as a second run on one file does.
+//! run registers as a worker, keeps its lease alive with a heartbeat, and claims its
+//! certificates one at a time (src/engine/store/pg/leases.rs, batch/shared.rs), so a dead
+//! worker's certificates are taken over when its leases run out. It still takes the
+//! whole-batch session advisory lock ([`PgStore::try_lock_batch`]) first: two workers on one
+//! host would both bind the HTTP-01 listener, and one worker cannot answer another's token
+//! until the responses are served from the store; until then workers take turns.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::engine::store::pg::leases::Heartbeat;
+use crate::engine::store::pg::leases::{Heartbeat, WorkerId};
 use crate::engine::store::{PgStore, StateLocation, StateStore, Store};
 
 use super::config::BatchConfig;
@@ -20,14 +22,17 @@ use super::lock::{LockError, StateLock};
 
 /// How often a waiting run asks PostgreSQL for the batch lock again.
 const RETRY_EVERY: Duration = Duration::from_millis(200);
-/// A running batch's worker lease on PostgreSQL, and how often its heartbeat renews it.
-const WORKER_LEASE: Duration = Duration::from_secs(30);
+/// A running batch's worker lease on PostgreSQL (also the lease of each certificate it
+/// claims: the heartbeat renews both), and how often its heartbeat renews it.
+pub(super) const WORKER_LEASE: Duration = Duration::from_secs(30);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 
 /// The open store and whatever keeps other runs out while it is used.
 pub(super) struct OpenState {
     /// The store.
     pub store: Box<dyn StateStore>,
+    /// This run's worker on PostgreSQL, which claims certificates; `None` on SQLite.
+    pub worker: Option<WorkerId>,
     // Held for the run on SQLite; PostgreSQL's lock lives in the store's own connection.
     _file_lock: Option<StateLock>,
     // On PostgreSQL the run is a registered worker, kept alive while it runs, so
@@ -67,6 +72,7 @@ pub(super) async fn open(
             let lock = StateLock::acquire(&path, deadline, on_wait).await?;
             Ok(OpenState {
                 store: Box::new(Store::open(&path)?),
+                worker: None,
                 _file_lock: Some(lock),
                 _worker: Worker(None),
             })
@@ -102,6 +108,7 @@ pub(super) async fn open(
             })??;
             Ok(OpenState {
                 store: Box::new(store),
+                worker: Some(worker),
                 _file_lock: None,
                 _worker: Worker(Some(heartbeat)),
             })

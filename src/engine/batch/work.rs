@@ -15,6 +15,7 @@ use crate::engine::acme::{
     AcmeClient, AcmeError, AcmeOrder, AuthzInfo, KeyKind, OrderOptions, OrderStatus,
 };
 use crate::engine::scheduler::{Outcome, WorkId};
+use crate::engine::store::pg::leases::Claim;
 use crate::engine::store::{self, AccountId, OrderId, StateStore};
 use crate::model::{Code, Finding};
 
@@ -56,6 +57,40 @@ impl Ctx {
     /// The store, for one short synchronous call (never held across an `.await`).
     pub(super) fn store(&self) -> MutexGuard<'_, Box<dyn StateStore>> {
         lock_store(&self.store)
+    }
+
+    /// Records an order's status, under `claim` when the batch is shared (see
+    /// [`Ctx::issued`]).
+    pub(super) fn order_status(
+        &self,
+        claim: Option<&Claim>,
+        order: OrderId,
+        status: store::OrderStatus,
+        error: Option<&str>,
+    ) -> Result<(), BatchError> {
+        let store = self.store();
+        match (claim, store.shared()) {
+            (Some(claim), Some(pg)) => pg.set_order_status_under(claim, order, status, error)?,
+            _ => store.set_order_status(order, status, error)?,
+        }
+        Ok(())
+    }
+
+    /// Records an order issued. On a shared batch the write is made under the worker's claim
+    /// on the certificate, so a worker whose lease ran out (stopped, cut off) while another
+    /// took its certificate over records nothing when it comes back: the store refuses.
+    pub(super) fn issued(
+        &self,
+        claim: Option<&Claim>,
+        order: OrderId,
+        path: &std::path::Path,
+    ) -> Result<(), BatchError> {
+        let store = self.store();
+        match (claim, store.shared()) {
+            (Some(claim), Some(pg)) => pg.issued_under(claim, order, path)?,
+            _ => store.issued(order, path)?,
+        }
+        Ok(())
     }
 
     /// Records `order`'s authorizations as the CA has them now and tells the loop, whose
@@ -179,7 +214,9 @@ pub(super) async fn run_item(
     request: CertRequest,
     resume: Option<OrderId>,
     replaces: Option<CertificateIdentifier<'static>>,
+    claim: Option<Claim>,
 ) -> Result<ItemEnd, BatchError> {
+    let claim = claim.as_ref();
     let deadline = (Instant::now() + ctx.attempt_timeout).min(ctx.batch_deadline);
     let identifiers = request.key();
     let mut replaces_dropped = None;
@@ -202,8 +239,7 @@ pub(super) async fn run_item(
     // At most one fresh start: when an order was finalized but its key is gone.
     for _ in 0..2 {
         let url = order.url().to_owned();
-        ctx.store()
-            .set_order_status(order_id, order_status(&order.info().status), None)?;
+        ctx.order_status(claim, order_id, order_status(&order.info().status), None)?;
         if order.info().status.is_final() && order.info().status != OrderStatus::Valid {
             let failure = settle_failed_order(&ctx, work, &mut order, order_id, deadline).await?;
             return Ok(ItemEnd::failed(failure, Some(order_id), Some(url)));
@@ -218,11 +254,10 @@ pub(super) async fn run_item(
                 let failure = Failure::from_acme(&err, Stage::Validation);
                 return Ok(ItemEnd::failed(failure, Some(order_id), Some(url)));
             }
-            ctx.store()
-                .set_order_status(order_id, order_status(&order.info().status), None)?;
+            ctx.order_status(claim, order_id, order_status(&order.info().status), None)?;
         }
         ctx.reporter.item(index, ItemState::Finalizing);
-        match finalize(&ctx, &mut order, order_id, &request, deadline).await? {
+        match finalize(&ctx, claim, &mut order, order_id, &request, deadline).await? {
             Finalized::Installed { cert, key } => {
                 return Ok(ItemEnd {
                     ended: Ended::Issued { cert, key },

@@ -24,6 +24,9 @@ use super::types::{
 pub trait StateStore: Send {
     /// Which backend, for messages: `sqlite <path>` or a PostgreSQL URL without its password.
     fn describe(&self) -> String;
+    /// The PostgreSQL store when this is one: what several workers share a batch through
+    /// (claims, leases, account lock). `None` on SQLite, where one run holds the whole file.
+    fn shared(&self) -> Option<&super::PgStore>;
     /// See [`Store::schema_version`].
     fn schema_version(&self) -> Result<i64, StoreError>;
     /// See [`Store::upsert_account`].
@@ -165,6 +168,9 @@ macro_rules! delegate_state_store {
         impl StateStore for $t {
             fn describe(&self) -> String {
                 <$t>::describe(self)
+            }
+            fn shared(&self) -> Option<&super::PgStore> {
+                <$t>::shared(self)
             }
             fn schema_version(&self) -> Result<i64, StoreError> {
                 <$t>::schema_version(self)
@@ -358,5 +364,10 @@ impl Store {
             Some(path) => format!("sqlite {}", path.display()),
             None => "sqlite (in memory)".to_string(),
         }
+    }
+
+    /// Never shared: an SQLite file is held by one run at a time.
+    pub fn shared(&self) -> Option<&super::PgStore> {
+        None
     }
 }

@@ -42,6 +42,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// item by item yet (see [`PgStore::try_lock_batch`]). Arbitrary, fixed: "certdx" in ASCII.
 const BATCH_LOCK_KEY: i64 = 0x6365_7274_6478;
 
+/// The advisory-lock key account registration serialises on ("certdxA").
+const ACCOUNT_LOCK_KEY: i64 = 0x0063_6572_7464_7841;
+
 /// The state store on PostgreSQL. See the module documentation.
 pub struct PgStore {
     // `None` only while being dropped (see `Drop`).
@@ -103,6 +106,11 @@ impl PgStore {
         &self.url
     }
 
+    /// Always itself: PostgreSQL is the store several workers share.
+    pub fn shared(&self) -> Option<&PgStore> {
+        Some(self)
+    }
+
     /// `postgres <url without password>`.
     pub fn describe(&self) -> String {
         format!("postgres {}", self.url)
@@ -148,6 +156,55 @@ impl PgStore {
         self.client
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Held while a worker looks for the directory's account and registers it if there is none:
+/// a transaction-level advisory lock on a connection of its own, so the other workers wait and
+/// then find the account stored instead of registering one each. Released by
+/// [`AccountLock::release`], or when dropped (the connection closes, ending the transaction),
+/// also when the process dies.
+pub struct AccountLock {
+    client: Option<Client>,
+}
+
+impl std::fmt::Debug for AccountLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountLock").finish_non_exhaustive()
+    }
+}
+
+impl AccountLock {
+    /// Ends the transaction, letting the next worker in.
+    pub fn release(mut self) -> Result<(), StoreError> {
+        if let Some(mut client) = self.client.take() {
+            off_runtime(move || client.batch_execute("COMMIT"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AccountLock {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            off_runtime(move || drop(client));
+        }
+    }
+}
+
+impl PgStore {
+    /// Waits for and takes the account-registration lock (see [`AccountLock`]). Blocks; call
+    /// it off the async runtime's worker threads or through `spawn_blocking`.
+    pub fn lock_accounts(&self) -> Result<AccountLock, StoreError> {
+        let mut client = connect(&self.url)?;
+        off_runtime(|| {
+            client.batch_execute("BEGIN")?;
+            client.execute("SELECT pg_advisory_xact_lock($1)", &[&ACCOUNT_LOCK_KEY])?;
+            Ok::<_, postgres::Error>(())
+        })?;
+        Ok(AccountLock {
+            client: Some(client),
+        })
     }
 }
 

@@ -155,6 +155,50 @@ impl PgStore {
         })
     }
 
+    /// Offers `keys` again for a new batch: a key finished by an earlier batch becomes free
+    /// to claim (the claimer then decides from the store whether anything is left to do); a
+    /// key still open keeps its owner.
+    pub fn reopen(&self, kind: ClaimKind, keys: &[String]) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO claims (kind, key) SELECT $1, unnest($2::text[])
+                 ON CONFLICT (kind, key) DO UPDATE SET done = false
+                 WHERE claims.done",
+                &[&kind.as_str(), &keys],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// How many of `keys` are not done yet, whoever holds them.
+    pub fn unfinished(&self, kind: ClaimKind, keys: &[String]) -> Result<u64, StoreError> {
+        self.with(|c| {
+            let row = c.query_one(
+                "SELECT COUNT(*) FROM claims WHERE kind = $1 AND key = ANY($2) AND NOT done",
+                &[&kind.as_str(), &keys],
+            )?;
+            Ok(u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0))
+        })
+    }
+
+    /// Gives a claim back undone, free for any worker at once (nothing happens if it was
+    /// already lost).
+    pub fn release(&self, claim: &Claim) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE claims SET owner = NULL, lease_until = NULL
+                 WHERE kind = $1 AND key = $2 AND owner = $3 AND generation = $4 AND NOT done",
+                &[
+                    &claim.kind.as_str(),
+                    &claim.key,
+                    &claim.owner.0,
+                    &claim.generation,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Claims up to `limit` units of `kind` that are free or whose lease expired, for `lease`.
     /// Rows another worker is claiming at this instant are skipped, never waited for.
     pub fn claim(

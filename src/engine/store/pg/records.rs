@@ -13,6 +13,7 @@ use super::super::types::{
     normalize_identifier, normalize_identifiers, parse_json_list,
 };
 use super::PgStore;
+use super::leases::Claim;
 
 /// Now, as stored.
 pub(super) fn now_text() -> String {
@@ -224,6 +225,51 @@ impl PgStore {
         let path = path_text(certificate_path)?;
         let changed = self.with(|c| {
             Ok(c.execute(
+                "UPDATE orders SET status = 'valid', certificate_path = $2, error = NULL,
+                     updated_at = $3
+                 WHERE id = $1",
+                &[&order.0, &path, &now_text()],
+            )?)
+        })?;
+        if changed == 0 {
+            return Err(StoreError::UnknownOrder(order));
+        }
+        Ok(())
+    }
+
+    /// [`PgStore::set_order_status`] made under `claim`: refused with
+    /// [`StoreError::LeaseLost`] when the worker no longer holds it, so a worker that was
+    /// stopped past its lease cannot overwrite what the worker that took over recorded.
+    pub fn set_order_status_under(
+        &self,
+        claim: &Claim,
+        order: OrderId,
+        status: OrderStatus,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let changed = self.under_claim(claim, |tx| {
+            Ok(tx.execute(
+                "UPDATE orders SET status = $2, error = COALESCE($3, error), updated_at = $4
+                 WHERE id = $1",
+                &[&order.0, &status.as_str(), &error, &now_text()],
+            )?)
+        })?;
+        if changed == 0 {
+            return Err(StoreError::UnknownOrder(order));
+        }
+        Ok(())
+    }
+
+    /// [`PgStore::issued`] made under `claim` (see [`PgStore::set_order_status_under`]).
+    pub fn issued_under(
+        &self,
+        claim: &Claim,
+        order: OrderId,
+        certificate_path: &Path,
+    ) -> Result<(), StoreError> {
+        let path = path_text(certificate_path)?;
+        let changed = self.under_claim(claim, |tx| {
+            Ok(tx.execute(
                 "UPDATE orders SET status = 'valid', certificate_path = $2, error = NULL,
                      updated_at = $3
                  WHERE id = $1",

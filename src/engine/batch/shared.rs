@@ -1,0 +1,178 @@
+//! One batch shared by several workers on a PostgreSQL state: every worker offers all the
+//! batch's certificates as claims (src/engine/store/pg/leases.rs) and runs only those it
+//! claims, a few at a time, so the work spreads over the workers and a dead worker's
+//! certificates are taken over when its leases run out. On SQLite there is one run per file
+//! and none of this is used.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::engine::store::pg::leases::{Claim, ClaimKind, WorkerId};
+use crate::engine::store::{OrderId, OrderStatus, StateStore, StoreError};
+
+use super::error::BatchError;
+use super::input::CertRequest;
+use super::state::WORKER_LEASE;
+use super::{SharedStore, lock_store};
+
+/// How often a worker with nothing to claim looks again while other workers still hold
+/// certificates of the batch.
+pub(super) const CLAIM_POLL: Duration = Duration::from_millis(500);
+
+/// What a claimed certificate turned out to need.
+pub(super) enum Claimed {
+    /// Issued already (by another worker, or by one that died before marking it done): the
+    /// claim is completed and nothing is ordered.
+    Done { index: usize, cert: PathBuf },
+    /// To be run, continuing the stored open order `resume` if there is one.
+    Work {
+        index: usize,
+        resume: Option<OrderId>,
+    },
+}
+
+/// This worker's part in a shared batch.
+pub(super) struct Shared {
+    worker: WorkerId,
+    /// The claim key of every certificate still to do, to its request index.
+    index: HashMap<String, usize>,
+    /// Whether the request at an index renews an earlier certificate.
+    renewing: HashMap<usize, bool>,
+    keys: Vec<String>,
+    /// The claims this worker holds, by request index.
+    pub claims: HashMap<usize, Claim>,
+}
+
+/// A certificate's claim key: its sorted identifiers (no identifier holds a comma).
+fn claim_key(request: &CertRequest) -> String {
+    request.key().join(",")
+}
+
+impl Shared {
+    /// Offers the certificates still to do, `(index, renewing)` into `requests`.
+    pub(super) fn offer(
+        worker: WorkerId,
+        requests: &[CertRequest],
+        pending: &[(usize, bool)],
+        store: &dyn StateStore,
+    ) -> Result<Shared, BatchError> {
+        let mut index = HashMap::new();
+        let mut renewing = HashMap::new();
+        for &(i, renews) in pending {
+            index.entry(claim_key(&requests[i])).or_insert(i);
+            renewing.insert(i, renews);
+        }
+        let keys: Vec<String> = index.keys().cloned().collect();
+        if let Some(pg) = store.shared() {
+            pg.reopen(ClaimKind::Certificate, &keys)?;
+        }
+        Ok(Shared {
+            worker,
+            index,
+            renewing,
+            keys,
+            claims: HashMap::new(),
+        })
+    }
+
+    /// Claims up to `room` more certificates and says what each needs.
+    pub(super) fn claim_more(
+        &mut self,
+        room: usize,
+        store: &dyn StateStore,
+        directory: &str,
+        requests: &[CertRequest],
+        since: Timestamp,
+    ) -> Result<Vec<Claimed>, BatchError> {
+        let Some(pg) = store.shared() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for _ in 0..room {
+            let Some(claim) = pg
+                .claim(self.worker, ClaimKind::Certificate, 1, WORKER_LEASE)?
+                .pop()
+            else {
+                break;
+            };
+            let Some(&i) = self.index.get(&claim.key) else {
+                // Another batch's certificate on the same database: not this run's to do.
+                pg.release(&claim)?;
+                continue;
+            };
+            let request = &requests[i];
+            let renewing = self.renewing.get(&i).copied().unwrap_or(false);
+            if let Some(cert) = issued_since(store, directory, request, renewing, since)? {
+                complete(store, &claim);
+                out.push(Claimed::Done { index: i, cert });
+                continue;
+            }
+            let key = request.key();
+            // The newest order the CA answered for these names, left open by a worker that
+            // died or lost its claim: continued instead of ordered again.
+            let resume = store
+                .orders_to_resume(directory)?
+                .into_iter()
+                .filter(|o| o.identifiers == key && o.order_url.is_some())
+                .filter(|o| o.status != OrderStatus::New)
+                .max_by_key(|o| o.id.0)
+                .map(|o| o.id);
+            self.claims.insert(i, claim);
+            out.push(Claimed::Work { index: i, resume });
+        }
+        Ok(out)
+    }
+
+    /// How many of the batch's certificates no worker has finished yet.
+    pub(super) fn unfinished(&self, store: &dyn StateStore) -> Result<u64, BatchError> {
+        match store.shared() {
+            Some(pg) => Ok(pg.unfinished(ClaimKind::Certificate, &self.keys)?),
+            None => Ok(0),
+        }
+    }
+
+    /// Marks the certificate at `index` done for every worker.
+    pub(super) fn complete(&mut self, index: usize, store: &dyn StateStore) {
+        if let Some(claim) = self.claims.remove(&index) {
+            complete(store, &claim);
+        }
+    }
+}
+
+/// A lost claim here means another worker took the certificate over: it finishes it.
+fn complete(store: &dyn StateStore, claim: &Claim) {
+    if let Some(Err(e)) = store.shared().map(|pg| pg.complete(claim)) {
+        tracing::warn!(key = %claim.key, "could not mark the certificate done: {e}");
+    }
+}
+
+/// The certificate issued for `request`'s names that makes ordering it now pointless: any
+/// issued one, or for a renewal only one issued since the run began.
+pub(super) fn issued_since(
+    store: &dyn StateStore,
+    directory: &str,
+    request: &CertRequest,
+    renewing: bool,
+    since: Timestamp,
+) -> Result<Option<PathBuf>, StoreError> {
+    let Some((id, path)) = store.issued_for(directory, &request.key())? else {
+        return Ok(None);
+    };
+    if !renewing {
+        return Ok(Some(path));
+    }
+    let fresh = store.order(id)?.is_some_and(|o| o.created_at >= since);
+    Ok(fresh.then_some(path))
+}
+
+/// Whether this worker is the only live one on the database.
+pub(super) fn alone(store: &SharedStore) -> Result<bool, BatchError> {
+    let store = lock_store(store);
+    match store.shared() {
+        Some(pg) => Ok(pg.workers()?.iter().filter(|w| w.alive).count() <= 1),
+        None => Ok(true),
+    }
+}
