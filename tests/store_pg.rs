@@ -200,6 +200,45 @@ fn two_claimers_never_get_the_same_row() {
 }
 
 #[test]
+fn a_batch_claims_only_its_own_keys_and_settles_what_it_found_issued() {
+    let lab = lab();
+    let store = open(&lab.database());
+    let wanted: Vec<String> = ["b.example", "c.example"].map(String::from).to_vec();
+    // An open row first in key order that this batch does not want: left by a worker that
+    // died after issuing it, or another batch's.
+    let stray = vec!["a.example".to_string()];
+    store.offer(ClaimKind::Certificate, &stray).unwrap();
+    store.offer(ClaimKind::Certificate, &wanted).unwrap();
+    let me = store.register_worker("lab", 1, LONG).unwrap();
+    let got = store
+        .claim_among(me, ClaimKind::Certificate, Some(&wanted), 1, LONG)
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].key, "b.example", "the stray row came first");
+    let all = store.claim(me, ClaimKind::Certificate, 1, LONG).unwrap();
+    assert_eq!(all[0].key, "a.example", "unrestricted claims take any row");
+
+    // Settling: a free row is marked done, a live claim stays with its owner.
+    store
+        .settle_finished(
+            ClaimKind::Certificate,
+            &["a.example".into(), "c.example".into()],
+        )
+        .unwrap();
+    assert_eq!(
+        store.unfinished(ClaimKind::Certificate, &stray).unwrap(),
+        1,
+        "a live claim was settled under its owner"
+    );
+    assert_eq!(
+        store
+            .unfinished(ClaimKind::Certificate, &["c.example".into()])
+            .unwrap(),
+        0
+    );
+}
+
+#[test]
 fn an_expired_claim_is_taken_over_and_the_stale_owners_writes_are_refused() {
     let lab = lab();
     let url = lab.database();

@@ -250,10 +250,21 @@ pub async fn run_batch(
                 .filter(|(_, t)| t.result.is_none())
                 .map(|(i, t)| (i, t.renewing.is_some()))
                 .collect();
+            let finished: Vec<usize> = tracked
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| {
+                    t.result
+                        .as_ref()
+                        .is_some_and(|r| r.status == CertStatus::AlreadyIssued)
+                })
+                .map(|(i, _)| i)
+                .collect();
             Some(Shared::offer(
                 worker,
                 &requests,
                 &pending,
+                &finished,
                 &**lock_store(&store),
             )?)
         }

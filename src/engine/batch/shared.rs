@@ -52,11 +52,14 @@ fn claim_key(request: &CertRequest) -> String {
 }
 
 impl Shared {
-    /// Offers the certificates still to do, `(index, renewing)` into `requests`.
+    /// Offers the certificates still to do, `(index, renewing)` into `requests`, and marks
+    /// done the claims of those found issued (`finished`), which a worker that died between
+    /// installing a certificate and completing its claim left open.
     pub(super) fn offer(
         worker: WorkerId,
         requests: &[CertRequest],
         pending: &[(usize, bool)],
+        finished: &[usize],
         store: &dyn StateStore,
     ) -> Result<Shared, BatchError> {
         let mut index = HashMap::new();
@@ -68,6 +71,8 @@ impl Shared {
         let keys: Vec<String> = index.keys().cloned().collect();
         if let Some(pg) = store.shared() {
             pg.reopen(ClaimKind::Certificate, &keys)?;
+            let finished: Vec<String> = finished.iter().map(|&i| claim_key(&requests[i])).collect();
+            pg.settle_finished(ClaimKind::Certificate, &finished)?;
         }
         Ok(Shared {
             worker,
@@ -91,15 +96,18 @@ impl Shared {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        for _ in 0..room {
-            let Some(claim) = pg
-                .claim(self.worker, ClaimKind::Certificate, 1, WORKER_LEASE)?
-                .pop()
-            else {
-                break;
-            };
+        if room == 0 {
+            return Ok(out);
+        }
+        let claims = pg.claim_among(
+            self.worker,
+            ClaimKind::Certificate,
+            Some(&self.keys),
+            room,
+            WORKER_LEASE,
+        )?;
+        for claim in claims {
             let Some(&i) = self.index.get(&claim.key) else {
-                // Another batch's certificate on the same database: not this run's to do.
                 pg.release(&claim)?;
                 continue;
             };

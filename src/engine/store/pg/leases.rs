@@ -170,6 +170,21 @@ impl PgStore {
         })
     }
 
+    /// Marks `keys` done where nobody holds them (free, or their owner's lease ran out): work
+    /// the caller found finished in the store, such as a certificate a worker issued and died
+    /// before marking done. A live claim is left to its owner.
+    pub fn settle_finished(&self, kind: ClaimKind, keys: &[String]) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE claims SET done = true, owner = NULL, lease_until = NULL
+                 WHERE kind = $1 AND key = ANY($2) AND NOT done
+                   AND (owner IS NULL OR lease_until IS NULL OR lease_until <= clock_timestamp())",
+                &[&kind.as_str(), &keys],
+            )?;
+            Ok(())
+        })
+    }
+
     /// How many of `keys` are not done yet, whoever holds them.
     pub fn unfinished(&self, kind: ClaimKind, keys: &[String]) -> Result<u64, StoreError> {
         self.with(|c| {
@@ -208,13 +223,30 @@ impl PgStore {
         limit: usize,
         lease: Duration,
     ) -> Result<Vec<Claim>, StoreError> {
+        self.claim_among(worker, kind, None, limit, lease)
+    }
+
+    /// [`PgStore::claim`] restricted to `among` when given: a batch claims only its own
+    /// certificates. Without the restriction, an open row the batch does not want (one a
+    /// dead worker issued but never marked done, or another batch's) would come first in
+    /// key order on every call and hide the rest.
+    pub fn claim_among(
+        &self,
+        worker: WorkerId,
+        kind: ClaimKind,
+        among: Option<&[String]>,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claim>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let among: Option<Vec<String>> = among.map(<[String]>::to_vec);
         let rows = self.with(|c| {
             Ok(c.query(
                 "WITH picked AS (
                      SELECT kind, key FROM claims
                      WHERE kind = $2 AND NOT done
                        AND (owner IS NULL OR lease_until IS NULL OR lease_until <= clock_timestamp())
+                       AND ($5::text[] IS NULL OR key = ANY($5))
                      ORDER BY key
                      LIMIT $3
                      FOR UPDATE SKIP LOCKED
@@ -224,7 +256,7 @@ impl PgStore {
                      generation = c.generation + 1
                  FROM picked WHERE c.kind = picked.kind AND c.key = picked.key
                  RETURNING c.key, c.generation",
-                &[&worker.0, &kind.as_str(), &limit, &millis(lease)],
+                &[&worker.0, &kind.as_str(), &limit, &millis(lease), &among],
             )?)
         })?;
         let mut claims = rows
