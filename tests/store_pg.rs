@@ -822,10 +822,10 @@ fn status_shows_the_fleet_its_work_and_the_running_batch() {
         .unwrap();
     first.pause(DIR, LONG, "429 rateLimited").unwrap();
     fill(&first);
-    assert!(
-        second.try_lock_batch().unwrap(),
-        "nobody else holds the batch lock"
-    );
+    second
+        .reserve_pending(dead, DIR, 3, 100, jiff::Timestamp::now(), LONG)
+        .unwrap()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(20));
 
     let state = url.replace("postgres://certdx@", "postgres://certdx:status-pw@");
@@ -872,10 +872,11 @@ fn status_shows_the_fleet_its_work_and_the_running_batch() {
     assert_eq!(doc["pauses"][0]["reason"].as_str(), Some("429 rateLimited"));
     assert_eq!(doc["orders"][0]["status"].as_str(), Some("pending"));
     assert_eq!(
-        doc["batch_lock"]["application"].as_str(),
-        Some("certdx"),
+        workers[0]["holding"].as_array().map(Vec::len),
+        Some(2),
         "{doc:#}"
     );
+    assert_eq!(doc["reserved_pending"][0]["count"].as_i64(), Some(3));
 
     let text = status(&state, false);
     let text = String::from_utf8_lossy(&text.stdout);
@@ -884,15 +885,12 @@ fn status_shows_the_fleet_its_work_and_the_running_batch() {
         "#",
         "host-a pid 101: alive",
         "lease expired",
-        "batch running: held by 127.0.0.1",
+        "holding ",
+        "pending authorizations reserved on",
         "paused on",
     ] {
         assert!(text.contains(want), "{want:?} missing from:\n{text}");
     }
-    // Once the batch's connection is gone, nothing is running.
-    drop(second);
-    let doc: serde_json::Value = serde_json::from_slice(&status(&state, true).stdout).unwrap();
-    assert!(doc["batch_lock"].is_null(), "{doc:#}");
 }
 
 #[test]

@@ -94,17 +94,32 @@ pub fn assert_one_issued_the_other_waited(
     (doc_a, err_a): (&Value, &str),
     (doc_b, err_b): (&Value, &str),
 ) {
-    let (a, b) = (certificates_by_name(doc_a), certificates_by_name(doc_b));
-    for name in names {
-        let mut statuses = [
-            a[name]["status"].as_str().unwrap(),
-            b[name]["status"].as_str().unwrap(),
-        ];
-        statuses.sort();
-        assert_eq!(statuses, ["already-issued", "issued"], "{name}");
-    }
+    issued_by_each(names, doc_a, doc_b);
     assert!(
         err_a.contains("waiting") || err_b.contains("waiting"),
         "one run said it waits:\n{err_a}\n---\n{err_b}"
     );
+}
+
+/// Two runs on one state: every name was issued by exactly one of them and reported already
+/// issued by the other. Returns how many each issued.
+#[allow(dead_code)] // not every test binary that includes this file shares a state
+pub fn issued_by_each(names: &[String], doc_a: &Value, doc_b: &Value) -> (usize, usize) {
+    let (a, b) = (certificates_by_name(doc_a), certificates_by_name(doc_b));
+    let mut counts = (0, 0);
+    for name in names {
+        let (sa, sb) = (
+            a[name]["status"].as_str().unwrap(),
+            b[name]["status"].as_str().unwrap(),
+        );
+        let mut statuses = [sa, sb];
+        statuses.sort();
+        assert_eq!(statuses, ["already-issued", "issued"], "{name}");
+        if sa == "issued" {
+            counts.0 += 1;
+        } else {
+            counts.1 += 1;
+        }
+    }
+    counts
 }

@@ -49,22 +49,6 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
 
 fn render(state: &str, fleet: &Fleet) -> String {
     let mut s = format!("state {state}\n");
-    match &fleet.batch_lock {
-        Some(holder) => {
-            let _ = writeln!(
-                s,
-                "batch running: held by {} ({}) for {:.0} s",
-                holder.client.as_deref().unwrap_or("a local socket"),
-                if holder.application.is_empty() {
-                    "?"
-                } else {
-                    &holder.application
-                },
-                holder.connected_secs
-            );
-        }
-        None => s.push_str("batch running: none\n"),
-    }
     let _ = writeln!(s, "workers: {}", fleet.workers.len());
     for w in &fleet.workers {
         let _ = writeln!(
@@ -78,6 +62,14 @@ fn render(state: &str, fleet: &Fleet) -> String {
             w.claims,
             w.in_flight
         );
+        if !w.holding.is_empty() {
+            let more = if w.claims > w.holding.len() as i64 {
+                ", ..."
+            } else {
+                ""
+            };
+            let _ = writeln!(s, "    holding {}{more}", w.holding.join("; "));
+        }
     }
     for c in &fleet.claims {
         let _ = writeln!(
@@ -88,6 +80,13 @@ fn render(state: &str, fleet: &Fleet) -> String {
     }
     for d in &fleet.in_flight {
         let _ = writeln!(s, "in flight on {}: {}", d.directory_url, d.count);
+    }
+    for d in &fleet.reserved_pending {
+        let _ = writeln!(
+            s,
+            "pending authorizations reserved on {}: {}",
+            d.directory_url, d.count
+        );
     }
     for p in &fleet.pauses {
         let _ = writeln!(

@@ -25,7 +25,7 @@ use crate::engine::acme::{ChallengeInfo, ChallengeKind};
 use crate::engine::solver::dns01::{Dns01Handle, Dns01Server};
 use crate::engine::solver::http01::{Http01Limits, Http01Solver, Http01Tokens};
 use crate::engine::solver::rfc2136::Rfc2136Solver;
-use crate::engine::store::ChallengeType;
+use crate::engine::store::{ChallengeType, PgStore};
 use crate::model::{Code, Finding, Severity};
 
 use super::config::{CheckConfig, SolverConfig};
@@ -55,29 +55,46 @@ enum Running {
 }
 
 impl Responder {
-    /// Starts what `config` asks for (binds the HTTP or DNS listener).
-    pub(crate) async fn start(config: &SolverConfig) -> Result<Responder, BatchError> {
-        Ok(match config {
+    /// Starts what `config` asks for (binds the HTTP or DNS listener). With `shared`, the
+    /// store of a batch several workers run together, the listener also answers the responses
+    /// other workers published there, and every response published here goes there too.
+    pub(crate) async fn start(
+        config: &SolverConfig,
+        shared: Option<Arc<PgStore>>,
+    ) -> Result<Responder, BatchError> {
+        let (running, way) = match config {
             SolverConfig::Http01 { listen } => {
-                let solver = Http01Solver::bind(*listen, Http01Limits::default()).await?;
-                let publisher = Publisher::Http01(solver.tokens());
-                Responder {
-                    running: Running::Http01(solver),
-                    publisher,
+                let mut tokens = Http01Tokens::new();
+                if let Some(store) = &shared {
+                    let store = Arc::clone(store);
+                    tokens = tokens.with_elsewhere(Arc::new(move |token: &str| {
+                        store.http01_response(token).map_err(|e| e.to_string())
+                    }));
                 }
+                let solver =
+                    Http01Solver::bind_with(*listen, tokens.clone(), Http01Limits::default())
+                        .await?;
+                (Running::Http01(solver), Way::Http01(tokens))
             }
             SolverConfig::Dns01Embedded { listen, zone } => {
                 let server = Dns01Server::bind(*listen, zone.clone()).await?;
-                let publisher = Publisher::Embedded(server.handle());
-                Responder {
-                    running: Running::Embedded(server),
-                    publisher,
+                let handle = server.handle();
+                if let Some(store) = &shared {
+                    let store = Arc::clone(store);
+                    handle.answer_elsewhere(Arc::new(move |name: &str| {
+                        store.dns01_values(name).map_err(|e| e.to_string())
+                    }));
                 }
+                (Running::Embedded(server), Way::Embedded(handle))
             }
-            SolverConfig::Dns01Rfc2136 { server, key } => Responder {
-                running: Running::Rfc2136,
-                publisher: Publisher::Rfc2136(Arc::new(Rfc2136Solver::new(*server, key.clone()))),
-            },
+            SolverConfig::Dns01Rfc2136 { server, key } => (
+                Running::Rfc2136,
+                Way::Rfc2136(Arc::new(Rfc2136Solver::new(*server, key.clone()))),
+            ),
+        };
+        Ok(Responder {
+            running,
+            publisher: Publisher { way, shared },
         })
     }
 
@@ -98,7 +115,16 @@ impl Responder {
 
 /// Publishes, checks and withdraws challenge responses; cheap to clone.
 #[derive(Clone)]
-pub(crate) enum Publisher {
+pub(crate) struct Publisher {
+    way: Way,
+    /// The store several workers share: every response is published there too, before the CA
+    /// is told to look, so whichever worker the CA reaches can answer it.
+    shared: Option<Arc<PgStore>>,
+}
+
+/// Where this worker itself publishes.
+#[derive(Clone)]
+enum Way {
     /// Tokens served by the standalone listener.
     Http01(Http01Tokens),
     /// TXT records in certdx's delegated zone.
@@ -110,9 +136,9 @@ pub(crate) enum Publisher {
 impl Publisher {
     /// The challenge type this solver answers.
     pub(crate) fn kind(&self) -> ChallengeKind {
-        match self {
-            Publisher::Http01(_) => ChallengeKind::Http01,
-            Publisher::Embedded(_) | Publisher::Rfc2136(_) => ChallengeKind::Dns01,
+        match &self.way {
+            Way::Http01(_) => ChallengeKind::Http01,
+            Way::Embedded(_) | Way::Rfc2136(_) => ChallengeKind::Dns01,
         }
     }
 
@@ -138,12 +164,16 @@ impl Publisher {
         identifier: &str,
         challenge: &ChallengeInfo,
     ) -> Result<(), Finding> {
-        match self {
-            Publisher::Http01(tokens) => {
+        if let Some(store) = &self.shared {
+            self.share(store, identifier, challenge, Share::Publish)
+                .await?;
+        }
+        match &self.way {
+            Way::Http01(tokens) => {
                 tokens.add(challenge.token.clone(), challenge.key_authorization.clone());
                 Ok(())
             }
-            Publisher::Embedded(handle) => {
+            Way::Embedded(handle) => {
                 let value =
                     (challenge.dns_txt_value.as_deref()).ok_or_else(|| no_txt_value(identifier))?;
                 let delegation = handle
@@ -154,7 +184,7 @@ impl Publisher {
                     .map(|_| ())
                     .map_err(|e| present_failed(identifier, &e.to_string()))
             }
-            Publisher::Rfc2136(solver) => {
+            Way::Rfc2136(solver) => {
                 let value =
                     (challenge.dns_txt_value.as_deref()).ok_or_else(|| no_txt_value(identifier))?;
                 let owner = challenge_owner(identifier);
@@ -169,12 +199,19 @@ impl Publisher {
     /// Takes the response of `challenge` away again (after the CA's verdict, or when the
     /// challenge is not answered after all). A failure only leaves a harmless record behind.
     pub(crate) async fn withdraw(&self, identifier: &str, challenge: &ChallengeInfo) {
-        let result = match self {
-            Publisher::Http01(tokens) => {
+        if let Some(store) = &self.shared
+            && let Err(problem) = self
+                .share(store, identifier, challenge, Share::Withdraw)
+                .await
+        {
+            tracing::warn!(identifier, why = %problem.summary, "could not withdraw a shared response");
+        }
+        let result = match &self.way {
+            Way::Http01(tokens) => {
                 tokens.remove(&challenge.token);
                 Ok(())
             }
-            Publisher::Embedded(handle) => match (
+            Way::Embedded(handle) => match (
                 challenge.dns_txt_value.as_deref(),
                 handle.delegation(identifier),
             ) {
@@ -184,7 +221,7 @@ impl Publisher {
                     .map_err(|e| e.to_string()),
                 _ => Ok(()),
             },
-            Publisher::Rfc2136(solver) => match challenge.dns_txt_value.as_deref() {
+            Way::Rfc2136(solver) => match challenge.dns_txt_value.as_deref() {
                 Some(value) => solver
                     .cleanup(&challenge_owner(identifier), value)
                     .await
@@ -201,7 +238,7 @@ impl Publisher {
     /// embedded zone, a `_acme-challenge` CNAME that does not lead into it (nothing certdx
     /// publishes would be seen by the CA).
     pub(super) async fn preflight(&self, dns: &Dns, identifier: &str) -> Option<Finding> {
-        let Publisher::Embedded(handle) = self else {
+        let Way::Embedded(handle) = &self.way else {
             return None;
         };
         let delegation = match handle.delegation(identifier) {
@@ -351,5 +388,55 @@ mod tests {
             challenge_owner("www.example.com."),
             "_acme-challenge.www.example.com."
         );
+    }
+}
+
+/// What to do with a response in the shared store.
+#[derive(Clone, Copy)]
+enum Share {
+    Publish,
+    Withdraw,
+}
+
+impl Publisher {
+    /// Publishes or withdraws `challenge`'s response in the store several workers share: the
+    /// HTTP-01 key authorization by token, the embedded zone's TXT value under the name the
+    /// CA's resolver asks for (after the CNAME). Both are idempotent, so a response published
+    /// twice (an attempt another worker resumed) is fine. RFC 2136 needs nothing here: the
+    /// zone's primary is already what every worker shares.
+    async fn share(
+        &self,
+        store: &Arc<PgStore>,
+        identifier: &str,
+        challenge: &ChallengeInfo,
+        what: Share,
+    ) -> Result<(), Finding> {
+        let record_name = match &self.way {
+            Way::Http01(_) => None,
+            Way::Embedded(handle) => match handle.delegation(identifier) {
+                Ok(delegation) => Some(delegation.target.to_string()),
+                Err(e) => return Err(present_failed(identifier, &e.to_string())),
+            },
+            Way::Rfc2136(_) => return Ok(()),
+        };
+        let store = Arc::clone(store);
+        let challenge = challenge.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            match (record_name, challenge.dns_txt_value.as_deref(), what) {
+                (None, _, Share::Publish) => {
+                    store.publish_http01(&challenge.token, &challenge.key_authorization)
+                }
+                (None, _, Share::Withdraw) => store.withdraw_http01(&challenge.token),
+                (Some(name), Some(value), Share::Publish) => store.publish_dns01(&name, value),
+                (Some(name), Some(value), Share::Withdraw) => store.withdraw_dns01(&name, value),
+                (Some(_), None, _) => Ok(()),
+            }
+        })
+        .await;
+        match done {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(present_failed(identifier, &format!("shared store: {e}"))),
+            Err(e) => Err(present_failed(identifier, &format!("shared store: {e}"))),
+        }
     }
 }

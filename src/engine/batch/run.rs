@@ -94,7 +94,7 @@ pub async fn run_batch(
     })?;
     let worker = state.worker;
     let store = Mutex::new(state.store);
-    let solver = Responder::start(&config.solver).await?;
+    let solver = Responder::start(&config.solver, state.responses).await?;
     let publisher = solver.publisher();
     let challenge_type = publisher.challenge_type();
 
@@ -547,6 +547,42 @@ pub async fn run_batch(
         return Err(fatal);
     }
 
+    // On a shared batch, what this worker does not hold was another worker's: issued there,
+    // or ended there without a certificate.
+    if let Some(sh) = &shared {
+        for (i, t) in tracked.iter_mut().enumerate() {
+            if t.result.is_some() || sh.claims.contains_key(&i) {
+                continue;
+            }
+            let renewing = t.renewing.is_some();
+            let cert = issued_since(
+                &**ctx.store(),
+                &directory,
+                &requests[i],
+                renewing,
+                run_started,
+            )?;
+            t.result = Some(match cert {
+                Some(cert) => done_elsewhere(&requests[i], cert),
+                None => failed(
+                    &requests[i],
+                    t,
+                    Stage::Waiting,
+                    Finding::new(
+                        Code::AcmeOther,
+                        format!(
+                            "{}: another worker of this batch ended it without a certificate",
+                            requests[i].key().join(", ")
+                        ),
+                    )
+                    .with_detail(
+                        "That worker's report says why; `certdx issue --status` lists the \
+                         workers and the orders by status.",
+                    ),
+                ),
+            });
+        }
+    }
     // What never finished: reported with the last reason it failed, else why it waited.
     let waiting: HashMap<WorkId, Waiting> = scheduler
         .progress(Timestamp::now())
@@ -558,17 +594,6 @@ pub async fn run_batch(
         let t = &mut tracked[i];
         if t.result.is_some() {
             continue;
-        }
-        if let Some(sh) = &shared
-            && !sh.claims.contains_key(&i)
-        {
-            let renewing = t.renewing.is_some();
-            let store = ctx.store();
-            let cert = issued_since(&**store, &directory, &requests[i], renewing, run_started)?;
-            if let Some(cert) = cert {
-                t.result = Some(done_elsewhere(&requests[i], cert));
-                continue;
-            }
         }
         let (stage, finding) = match (t.last.clone(), &pause_finding) {
             (Some(last), _) => last,

@@ -1,14 +1,14 @@
-//! Opening the run's state store, one batch per store at a time.
+//! Opening the run's state store.
 //!
-//! On SQLite the file lock of [`StateLock`] serialises runs on the same file. On PostgreSQL the
-//! run registers as a worker, keeps its lease alive with a heartbeat, and claims its
-//! certificates one at a time (src/engine/store/pg/leases.rs, batch/shared.rs), so a dead
-//! worker's certificates are taken over when its leases run out. It still takes the
-//! whole-batch session advisory lock ([`PgStore::try_lock_batch`]) first: two workers on one
-//! host would both bind the HTTP-01 listener, and one worker cannot answer another's token
-//! until the responses are served from the store; until then workers take turns.
+//! On SQLite the file lock of [`StateLock`] serialises runs on the same file: one run at a
+//! time. On PostgreSQL several runs (workers, on one host or many) share the batch: each
+//! registers as a worker, keeps its lease alive with a heartbeat, and claims certificates one
+//! at a time (src/engine/store/pg/leases.rs, batch/shared.rs), so a dead worker's certificates
+//! are taken over when its leases run out. The challenge responses each publishes go to the
+//! store too, read by every worker's listener through a connection of its own.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -20,8 +20,6 @@ use super::config::BatchConfig;
 use super::error::BatchError;
 use super::lock::{LockError, StateLock};
 
-/// How often a waiting run asks PostgreSQL for the batch lock again.
-const RETRY_EVERY: Duration = Duration::from_millis(200);
 /// A running batch's worker lease on PostgreSQL (also the lease of each certificate it
 /// claims: the heartbeat renews both), and how often its heartbeat renews it.
 pub(super) const WORKER_LEASE: Duration = Duration::from_secs(30);
@@ -33,6 +31,9 @@ pub(super) struct OpenState {
     pub store: Box<dyn StateStore>,
     /// This run's worker on PostgreSQL, which claims certificates; `None` on SQLite.
     pub worker: Option<WorkerId>,
+    /// On PostgreSQL, a second connection for the challenge listener, which looks up the
+    /// responses other workers published while the run uses the first.
+    pub responses: Option<Arc<PgStore>>,
     // Held for the run on SQLite; PostgreSQL's lock lives in the store's own connection.
     _file_lock: Option<StateLock>,
     // On PostgreSQL the run is a registered worker, kept alive while it runs, so
@@ -65,7 +66,7 @@ fn host_name() -> String {
 pub(super) async fn open(
     config: &BatchConfig,
     deadline: Instant,
-    mut on_wait: impl FnMut(),
+    on_wait: impl FnMut(),
 ) -> Result<OpenState, BatchError> {
     match config.state_location() {
         StateLocation::Sqlite(path) => {
@@ -73,6 +74,7 @@ pub(super) async fn open(
             Ok(OpenState {
                 store: Box::new(Store::open(&path)?),
                 worker: None,
+                responses: None,
                 _file_lock: Some(lock),
                 _worker: Worker(None),
             })
@@ -80,23 +82,13 @@ pub(super) async fn open(
         StateLocation::Postgres(url) => {
             let shown = url.to_string();
             let opening = url.clone();
+            let second = url.clone();
             let store = tokio::task::spawn_blocking(move || PgStore::open(&opening))
                 .await
                 .map_err(|e| LockError::Io {
                     path: PathBuf::from(&shown),
                     reason: e.to_string(),
                 })??;
-            let mut waited = false;
-            while !store.try_lock_batch()? {
-                if Instant::now() >= deadline {
-                    return Err(LockError::Busy(PathBuf::from(shown)).into());
-                }
-                if !waited {
-                    waited = true;
-                    on_wait();
-                }
-                tokio::time::sleep(RETRY_EVERY).await;
-            }
             let worker = store.register_worker(&host_name(), std::process::id(), WORKER_LEASE)?;
             let heartbeat = tokio::task::spawn_blocking(move || {
                 Heartbeat::start(&url, worker, WORKER_LEASE, HEARTBEAT_EVERY)
@@ -106,9 +98,16 @@ pub(super) async fn open(
                 path: PathBuf::from(&shown),
                 reason: e.to_string(),
             })??;
+            let responses = tokio::task::spawn_blocking(move || PgStore::open(&second))
+                .await
+                .map_err(|e| LockError::Io {
+                    path: PathBuf::from(&shown),
+                    reason: e.to_string(),
+                })??;
             Ok(OpenState {
                 store: Box::new(store),
                 worker: Some(worker),
+                responses: Some(Arc::new(responses)),
                 _file_lock: None,
                 _worker: Worker(Some(heartbeat)),
             })

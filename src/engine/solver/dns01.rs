@@ -30,6 +30,6 @@ mod zone;
 
 pub use delegation::{Delegation, delegated_name};
 pub use error::Dns01Error;
-pub use records::Dns01Handle;
+pub use records::{Dns01Handle, TxtElsewhere};
 pub use server::Dns01Server;
 pub use zone::{DEFAULT_TTL, Dns01Zone};

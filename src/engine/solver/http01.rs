@@ -11,13 +11,17 @@
 //! unanswered), certdx caps connections at once (more are closed at accept), the whole
 //! exchange, and the time a graceful shutdown waits. Every connection is closed after its
 //! one response (validation servers open a fresh one per request anyway).
+//!
+//! Several workers sharing one batch sit behind one load balancer for the names' port 80: a
+//! token this listener does not hold is then looked up in the shared store
+//! ([`Http01Tokens::with_elsewhere`]), so any worker answers any worker's challenge.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -88,7 +92,13 @@ pub struct Http01Tokens {
 struct TokensInner {
     map: RwLock<HashMap<String, Arc<str>>>,
     served: AtomicU64,
+    served_from_elsewhere: AtomicU64,
+    elsewhere: OnceLock<Elsewhere>,
 }
+
+/// Where a token this listener does not hold is looked up: a blocking call (a database
+/// query), run on tokio's blocking pool. `Err` is the reason it could not be asked.
+pub type Elsewhere = Arc<dyn Fn(&str) -> Result<Option<String>, String> + Send + Sync>;
 
 impl Http01Tokens {
     /// An empty set.
@@ -127,8 +137,39 @@ impl Http01Tokens {
         self.inner.served.load(Ordering::Relaxed)
     }
 
-    fn lookup(&self, token: &str) -> Option<Arc<str>> {
-        self.read().get(token).cloned()
+    /// How many of those came from elsewhere (another worker's token, found in the store).
+    pub fn served_from_elsewhere(&self) -> u64 {
+        self.inner.served_from_elsewhere.load(Ordering::Relaxed)
+    }
+
+    /// Answers tokens this set does not hold from `elsewhere` too (set once; later calls are
+    /// ignored).
+    pub fn with_elsewhere(self, elsewhere: Elsewhere) -> Http01Tokens {
+        let _ = self.inner.elsewhere.set(elsewhere);
+        self
+    }
+
+    /// The key authorization for `token`: held here, else from elsewhere when set.
+    async fn lookup(&self, token: &str) -> Option<Arc<str>> {
+        if let Some(held) = self.read().get(token).cloned() {
+            return Some(held);
+        }
+        let elsewhere = Arc::clone(self.inner.elsewhere.get()?);
+        let wanted = token.to_owned();
+        match tokio::task::spawn_blocking(move || elsewhere(&wanted)).await {
+            Ok(Ok(Some(found))) => {
+                self.inner
+                    .served_from_elsewhere
+                    .fetch_add(1, Ordering::Relaxed);
+                Some(Arc::from(found))
+            }
+            Ok(Ok(None)) => None,
+            Ok(Err(why)) => {
+                tracing::warn!(%why, "could not look an HTTP-01 token up in the shared store");
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<str>>> {
@@ -271,8 +312,8 @@ async fn serve(
 /// Serves one connection: one request, one response, closed.
 async fn answer(stream: TcpStream, tokens: Http01Tokens, limits: &Http01Limits) {
     let service = service_fn(move |request: Request<Incoming>| {
-        let response = respond(&request, &tokens);
-        async move { Ok::<_, Infallible>(response) }
+        let tokens = tokens.clone();
+        async move { Ok::<_, Infallible>(respond(&request, &tokens).await) }
     });
     let connection = http1_server(limits).serve_connection(TokioIo::new(stream), service);
     // hyper bounds the head; this bounds the whole exchange, the response's write included
@@ -304,7 +345,7 @@ fn http1_server(limits: &Http01Limits) -> http1::Builder {
 const MIN_HYPER_BUFFER: usize = 8 * 1024;
 
 /// The response to one request.
-fn respond(request: &Request<Incoming>, tokens: &Http01Tokens) -> Response<Full<Bytes>> {
+async fn respond(request: &Request<Incoming>, tokens: &Http01Tokens) -> Response<Full<Bytes>> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut response = plain(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -315,7 +356,11 @@ fn respond(request: &Request<Incoming>, tokens: &Http01Tokens) -> Response<Full<
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
     }
-    match token_of(request.uri().path()).and_then(|t| tokens.lookup(t)) {
+    let found = match token_of(request.uri().path()) {
+        Some(token) => tokens.lookup(token).await,
+        None => None,
+    };
+    match found {
         Some(key_authorization) => {
             tokens.inner.served.fetch_add(1, Ordering::Relaxed);
             plain(

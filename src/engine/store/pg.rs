@@ -38,10 +38,6 @@ use super::error::{StoreError, error_chain};
 /// How long connecting may take before the store reports the server unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The advisory-lock key under which a whole batch runs while the batch does not claim work
-/// item by item yet (see [`PgStore::try_lock_batch`]). Arbitrary, fixed: "certdx" in ASCII.
-const BATCH_LOCK_KEY: i64 = 0x6365_7274_6478;
-
 /// The advisory-lock key account registration serialises on ("certdxA").
 const ACCOUNT_LOCK_KEY: i64 = 0x0063_6572_7464_7841;
 
@@ -124,17 +120,6 @@ impl PgStore {
     /// Re-runs the migrations: a no-op on an up-to-date database. Returns the version reached.
     pub fn migrate(&self) -> Result<i64, StoreError> {
         self.with(schema::migrate)
-    }
-
-    /// Takes the whole-batch lock if no other worker holds it: a session advisory lock on this
-    /// store's connection, so it is released when the connection ends, also when the process
-    /// is killed. Until the batch claims its work item by item ([`leases`]), a second worker
-    /// on the same database waits for the first, as on one SQLite file.
-    pub fn try_lock_batch(&self) -> Result<bool, StoreError> {
-        self.with(|c| {
-            let row = c.query_one("SELECT pg_try_advisory_lock($1)", &[&BATCH_LOCK_KEY])?;
-            Ok(row.get::<_, bool>(0))
-        })
     }
 
     /// Runs `f` with the connection, off any runtime thread. A panic in another call does not

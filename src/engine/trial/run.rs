@@ -121,7 +121,7 @@ pub async fn run_trial(
     }
     let responder = match &req.solver {
         Some(solver) => Some(
-            Responder::start(solver)
+            Responder::start(solver, None)
                 .await
                 .map_err(|e| TrialError::Solver(e.to_string()))?,
         ),

@@ -2,7 +2,7 @@
 //! (which sets and removes values) and the server (which reads them on every question).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hickory_proto::rr::{Name, RecordType};
@@ -28,7 +28,13 @@ pub(super) struct Records {
 struct Shared {
     zone: Dns01Zone,
     records: RwLock<Records>,
+    elsewhere: OnceLock<TxtElsewhere>,
 }
+
+/// Where the TXT values of a name this server holds none for are looked up: other workers'
+/// values in the shared store. A blocking call, run on tokio's blocking pool; `Err` is the
+/// reason it could not be asked.
+pub type TxtElsewhere = Arc<dyn Fn(&str) -> Result<Vec<String>, String> + Send + Sync>;
 
 /// A cheap, cloneable handle on the zone's TXT records. Changes are visible to the next
 /// question the server answers.
@@ -54,6 +60,7 @@ impl Dns01Handle {
                     txt: BTreeMap::new(),
                     serial,
                 }),
+                elsewhere: OnceLock::new(),
             }),
         }
     }
@@ -134,9 +141,44 @@ impl Dns01Handle {
         self.read().serial
     }
 
-    /// The server's answer to one question.
-    pub(super) fn answer(&self, qname: &Name, qtype: RecordType) -> Answer {
-        answer(&self.inner.zone, &self.read(), qname, qtype)
+    /// Answers TXT questions for names this zone holds no value for from `elsewhere` too
+    /// (set once; later calls are ignored).
+    pub fn answer_elsewhere(&self, elsewhere: TxtElsewhere) {
+        let _ = self.inner.elsewhere.set(elsewhere);
+    }
+
+    /// The server's answer to one question: from this zone's records, and for a TXT name it
+    /// holds nothing for, with the values found elsewhere (see [`Dns01Handle::answer_elsewhere`]).
+    pub(super) async fn answer(&self, qname: &Name, qtype: RecordType) -> Answer {
+        let local = {
+            let records = self.read();
+            let held = records.txt.contains_key(qname);
+            (held || !matches!(qtype, RecordType::TXT | RecordType::ANY))
+                .then(|| answer(&self.inner.zone, &records, qname, qtype))
+        };
+        if let Some(answer) = local {
+            return answer;
+        }
+        let found = match self.inner.elsewhere.get() {
+            Some(elsewhere) if self.inner.zone.origin().zone_of(qname) => {
+                let elsewhere = Arc::clone(elsewhere);
+                let name = qname.to_string();
+                match tokio::task::spawn_blocking(move || elsewhere(&name)).await {
+                    Ok(Ok(values)) => values,
+                    Ok(Err(why)) => {
+                        tracing::warn!(%why, "could not look TXT values up in the shared store");
+                        Vec::new()
+                    }
+                    Err(_) => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        };
+        let mut records = self.read().clone();
+        if !found.is_empty() {
+            records.txt.insert(qname.to_lowercase(), found);
+        }
+        answer(&self.inner.zone, &records, qname, qtype)
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Records> {

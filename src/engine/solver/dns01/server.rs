@@ -168,7 +168,7 @@ struct ZoneHandler {
 }
 
 impl ZoneHandler {
-    fn answer(&self, request: &Request) -> Answer {
+    async fn answer(&self, request: &Request) -> Answer {
         if request.metadata.op_code != OpCode::Query {
             // Updates go through the handle, never over the wire.
             return Answer::error(ResponseCode::NotImp);
@@ -179,7 +179,9 @@ impl ZoneHandler {
         if !matches!(query.query_class(), DNSClass::IN | DNSClass::ANY) {
             return Answer::error(ResponseCode::Refused);
         }
-        self.handle.answer(&query.name().into(), query.query_type())
+        self.handle
+            .answer(&query.name().into(), query.query_type())
+            .await
     }
 }
 
@@ -190,7 +192,7 @@ impl RequestHandler for ZoneHandler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
-        let answer = self.answer(request);
+        let answer = self.answer(request).await;
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.response_code = answer.rcode;
         metadata.authoritative = answer.authoritative;

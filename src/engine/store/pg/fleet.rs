@@ -1,11 +1,11 @@
 //! What `certdx issue --state postgres://... --status` shows: the workers sharing the database,
-//! the work they claimed, the shared limits in force, the orders by status, and which
-//! connection holds the whole-batch lock.
+//! the work they claimed, the shared limits in force (challenges in flight, reserved pending
+//! authorizations, Retry-After pauses) and the orders by status.
 
 use serde::Serialize;
 
 use super::super::error::StoreError;
-use super::{BATCH_LOCK_KEY, PgStore};
+use super::PgStore;
 
 /// The fleet as the database sees it, by its own clock.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -20,8 +20,8 @@ pub struct Fleet {
     pub pauses: Vec<Pause>,
     /// Orders per status, over every account.
     pub orders: Vec<StatusCount>,
-    /// The connection holding the whole-batch lock (a run in progress), if any.
-    pub batch_lock: Option<LockHolder>,
+    /// Pending authorizations workers reserved for orders about to be placed, per directory.
+    pub reserved_pending: Vec<DirectoryCount>,
 }
 
 /// One worker.
@@ -43,6 +43,9 @@ pub struct FleetWorker {
     pub claims: i64,
     /// Challenges it has in flight with a live lease.
     pub in_flight: i64,
+    /// The first few certificates it holds (their names, comma-separated), for a glance at
+    /// what each worker is on.
+    pub holding: Vec<String>,
 }
 
 /// Claims of one kind.
@@ -89,16 +92,8 @@ pub struct StatusCount {
     pub count: i64,
 }
 
-/// Who holds the batch lock.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LockHolder {
-    /// The client's address as the server sees it (`None` over a Unix socket).
-    pub client: Option<String>,
-    /// The application name it connected with.
-    pub application: String,
-    /// Seconds since that connection started.
-    pub connected_secs: f64,
-}
+/// How many of a worker's certificates the fleet lists by name.
+const HOLDING_SHOWN: i64 = 5;
 
 impl PgStore {
     /// The fleet. See [`Fleet`].
@@ -113,9 +108,12 @@ impl PgStore {
                         (SELECT COUNT(*) FROM claims c WHERE c.owner = w.id AND NOT c.done
                            AND c.lease_until > clock_timestamp()),
                         (SELECT COUNT(*) FROM inflight i WHERE i.owner = w.id
-                           AND i.lease_until > clock_timestamp())
+                           AND i.lease_until > clock_timestamp()),
+                        ARRAY(SELECT c.key FROM claims c WHERE c.owner = w.id AND NOT c.done
+                                AND c.lease_until > clock_timestamp()
+                              ORDER BY c.key LIMIT $1)
                      FROM workers w ORDER BY w.id",
-                    &[],
+                    &[&HOLDING_SHOWN],
                 )?
                 .iter()
                 .map(|r| {
@@ -128,6 +126,7 @@ impl PgStore {
                         alive: r.try_get(5)?,
                         claims: r.try_get(6)?,
                         in_flight: r.try_get(7)?,
+                        holding: r.try_get(8)?,
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
@@ -198,34 +197,28 @@ impl PgStore {
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            // A bigint advisory key is stored as classid (high half) and objid (low half).
-            let batch_lock = c
-                .query_opt(
-                    "SELECT host(a.client_addr), COALESCE(a.application_name, ''),
-                        EXTRACT(EPOCH FROM clock_timestamp() - a.backend_start)::float8
-                     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                       AND l.database = (SELECT oid FROM pg_database
-                                         WHERE datname = current_database())
-                       AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
-                     LIMIT 1",
-                    &[&BATCH_LOCK_KEY],
+            let reserved_pending = c
+                .query(
+                    "SELECT directory_url, COALESCE(SUM(count), 0)::bigint FROM pending_reservations
+                     WHERE lease_until > clock_timestamp()
+                     GROUP BY directory_url ORDER BY directory_url",
+                    &[],
                 )?
-                .map(|r| -> Result<LockHolder, StoreError> {
-                    Ok(LockHolder {
-                        client: r.try_get(0)?,
-                        application: r.try_get(1)?,
-                        connected_secs: r.try_get(2)?,
+                .iter()
+                .map(|r| {
+                    Ok(DirectoryCount {
+                        directory_url: r.try_get(0)?,
+                        count: r.try_get(1)?,
                     })
                 })
-                .transpose()?;
+                .collect::<Result<Vec<_>, StoreError>>()?;
             Ok(Fleet {
                 workers,
                 claims,
                 in_flight,
                 pauses,
                 orders,
-                batch_lock,
+                reserved_pending,
             })
         })
     }
