@@ -1,9 +1,9 @@
 //! The batch engine (`certdx issue`) with its state on a real PostgreSQL (tests/common/
 //! pg_lab.rs) against a real Pebble (tests/common/pebble_lab.rs): the whole run goes through
-//! the PostgreSQL store, and two workers started at once on the same database issue each name
-//! once (the second waits for the first's batch lock, then finds everything issued), and a
-//! worker killed with SIGKILL mid-batch leaves nothing locked: the next one resumes from what
-//! PostgreSQL recorded.
+//! the PostgreSQL store; two workers started at once on the same database share the batch and
+//! issue each name once, one answering the other's HTTP-01 tokens from the store; and a worker
+//! killed with SIGKILL mid-batch leaves nothing locked: the next one resumes from what
+//! PostgreSQL recorded. tests/engine_pg_fleet.rs has three workers, kills and stops.
 
 #[path = "common/acme_audit.rs"]
 mod acme_audit;
@@ -13,81 +13,25 @@ mod issue_run;
 mod pebble_lab;
 // Both labs include ports.rs; each copy hands out ports on its own, which is safe here because
 // PostgreSQL is listening before Pebble picks its ports (a taken port fails the bind check).
+#[path = "common/pg_issue.rs"]
+mod pg_issue;
 #[allow(clippy::duplicate_mod)]
 #[path = "common/pg_lab.rs"]
 mod pg_lab;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use acme_audit::{certificates_by_name, issued_by_each};
 use certdx::engine::store::{PgStore, PgUrl};
 use issue_run::{new_orders, run_json, scenario};
 use pebble_lab::{FaultProxy, PebbleLab};
+use pg_issue::{free_loopback, order_counts, pg_issue, pg_issue_at};
 use pg_lab::PgLab;
 
 /// The password in the state URL: the server trusts loopback and ignores it, so it only
 /// serves to check that it is shown nowhere.
 const PASSWORD: &str = "never-shown-8d2f";
-
-/// `certdx issue` for `lab` with its state in PostgreSQL at `state` (from the environment: the
-/// lab's flags name an SQLite file, which is dropped here).
-fn pg_issue(
-    lab: &PebbleLab,
-    directory: &str,
-    dir: &Path,
-    domains: &Path,
-    state: &str,
-) -> tokio::process::Command {
-    pg_issue_at(lab, directory, dir, domains, state, None)
-}
-
-/// [`pg_issue`] with the HTTP-01 listener at `listen` instead of where the CA validates.
-fn pg_issue_at(
-    lab: &PebbleLab,
-    directory: &str,
-    dir: &Path,
-    domains: &Path,
-    state: &str,
-    listen: Option<SocketAddr>,
-) -> tokio::process::Command {
-    let mut flags = lab.issue_flags(directory, dir);
-    if let Some(addr) = listen {
-        let at = flags.iter().position(|f| f == "--http01-listen").unwrap();
-        flags[at + 1] = addr.to_string();
-    }
-    let at = flags.iter().position(|f| f == "--state").unwrap();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_certdx"));
-    cmd.arg("issue")
-        .args(&flags[..at])
-        .args(&flags[at + 2..])
-        .arg("--domains-file")
-        .arg(domains)
-        .args(["--format", "json"])
-        .env("CERTDX_STATE", state)
-        .env_remove("CERTDX_LOG")
-        .env_remove("CERTDX_EAB_HMAC_KEY")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    cmd
-}
-
-/// A loopback address no listener uses: where a worker the CA must not reach listens.
-fn free_loopback() -> SocketAddr {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    probe.local_addr().unwrap()
-}
-
-/// Orders per status in the store, through the fleet view.
-fn order_counts(store: &PgStore) -> BTreeMap<String, i64> {
-    tokio::task::block_in_place(|| store.fleet().unwrap())
-        .orders
-        .into_iter()
-        .map(|o| (o.status, o.count))
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_batch_is_resumed_by_the_next_from_postgres() {
@@ -113,7 +57,7 @@ async fn a_worker_killed_mid_batch_is_resumed_by_the_next_from_postgres() {
 
         let mut first = pg_issue(&lab, &directory, dir.path(), &domains, &state);
         first
-            .args(["--concurrency", "8"])
+            .args(["--concurrency", "8", "--worker-lease", "3"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         let mut child = first.spawn().expect("certdx started");
@@ -147,11 +91,9 @@ async fn a_worker_killed_mid_batch_is_resumed_by_the_next_from_postgres() {
         assert_eq!(fleet.workers.len(), 1, "{fleet:?}");
 
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let (code, doc, stderr) = run_json(
-            pg_issue(&lab, &directory, dir.path(), &domains, &state),
-            Duration::from_secs(300),
-        )
-        .await;
+        let mut next = pg_issue(&lab, &directory, dir.path(), &domains, &state);
+        next.args(["--worker-lease", "3"]);
+        let (code, doc, stderr) = run_json(next, Duration::from_secs(300)).await;
         assert_eq!(code, 0, "stderr:\n{stderr}\n{doc:#}");
         assert!(
             !stderr.contains("waiting"),

@@ -99,6 +99,7 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
     config.out_dir = a.out.clone();
     config.scheduler.max_in_flight = a.concurrency;
     config.new_order_concurrency = a.new_order_concurrency;
+    config.worker_lease = Duration::from_secs(a.worker_lease);
     config.checks.http = playbook.http;
     config.checks.concurrency = playbook.concurrency;
     config.checks.ca_domain = a.ca_domain.clone();

@@ -23,6 +23,7 @@ mod account;
 mod config;
 mod error;
 mod finalize;
+mod gate;
 mod input;
 mod lock;
 mod output;

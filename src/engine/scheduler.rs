@@ -272,16 +272,7 @@ impl Scheduler {
             return Err(SchedulerError::UnknownWork(id));
         };
         let mut queued = running.queued;
-        for name in &queued.item.identifiers {
-            self.busy
-                .remove(&(name.clone(), queued.item.challenge_type));
-            if let Some(count) = self.running_per_name.get_mut(name) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    self.running_per_name.remove(name);
-                }
-            }
-        }
+        self.release_names(&queued.item);
         for state in updates {
             self.names.insert(state.identifier.clone(), state);
         }
@@ -325,6 +316,34 @@ impl Scheduler {
             }
         };
         Ok(disposition)
+    }
+
+    /// Puts in-flight `id` back in line at its old place, to start again at `not_before` or
+    /// later, without counting a failure: something outside the scheduler (the limits several
+    /// workers share in the database) did not let it start.
+    pub fn defer(&mut self, id: WorkId, not_before: Timestamp) -> Result<(), SchedulerError> {
+        let running = self
+            .running
+            .remove(&id)
+            .ok_or(SchedulerError::UnknownWork(id))?;
+        let mut queued = running.queued;
+        self.release_names(&queued.item);
+        queued.not_before = Some(queued.not_before.map_or(not_before, |t| t.max(not_before)));
+        self.queue.insert(queued.id, queued);
+        Ok(())
+    }
+
+    /// Frees the (name, type) pairs of an item that stopped running.
+    fn release_names(&mut self, item: &WorkItem) {
+        for name in &item.identifiers {
+            self.busy.remove(&(name.clone(), item.challenge_type));
+            if let Some(count) = self.running_per_name.get_mut(name) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    self.running_per_name.remove(name);
+                }
+            }
+        }
     }
 
     fn requeue(&mut self, queued: Queued, now: Timestamp) -> Disposition {

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use certdx::engine::acme::{AcmeClient, AcmeConfig, AcmeOrder, AuthzStatus};
-use certdx::engine::store::{AuthorizationOutcome, Store};
+use certdx::engine::store::{AuthorizationOutcome, StateStore, Store};
 use serde_json::Value;
 
 use crate::pebble_lab::PebbleLab;
@@ -29,8 +29,12 @@ pub struct Audit {
 /// Fetches every authorization URL and every order URL the store at `state` knows from the CA
 /// (with the stored account), and compares.
 pub async fn audit(lab: &PebbleLab, directory: &str, state: &Path) -> Audit {
-    let client = stored_client(lab, directory, state).await;
-    let store = Store::open(state).expect("state store");
+    audit_store(lab, directory, &Store::open(state).expect("state store")).await
+}
+
+/// [`audit`] of any store (SQLite or PostgreSQL).
+pub async fn audit_store(lab: &PebbleLab, directory: &str, store: &dyn StateStore) -> Audit {
+    let client = client_of(lab, directory, store).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut orders: BTreeMap<String, AcmeOrder> = BTreeMap::new();
     let mut audit = Audit {
@@ -64,7 +68,11 @@ pub async fn audit(lab: &PebbleLab, directory: &str, state: &Path) -> Audit {
 
 /// The account the store at `state` keeps for `directory`.
 pub async fn stored_client(lab: &PebbleLab, directory: &str, state: &Path) -> AcmeClient {
-    let store = Store::open(state).expect("state store");
+    client_of(lab, directory, &Store::open(state).expect("state store")).await
+}
+
+/// The account `store` keeps for `directory`.
+async fn client_of(lab: &PebbleLab, directory: &str, store: &dyn StateStore) -> AcmeClient {
     let config = AcmeConfig::new(directory).with_ca_cert_pem(lab.root_pem());
     let record = store
         .account(directory)

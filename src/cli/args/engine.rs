@@ -166,9 +166,18 @@ pub struct IssueArgs {
         default_value = "certdx-state.sqlite"
     )]
     pub state: String,
-    /// Most challenges in flight at once.
+    /// Most challenges in flight at once (on a postgres:// state: over all workers).
     #[arg(long, value_name = "N", default_value_t = 60)]
     pub concurrency: usize,
+    /// On a postgres:// state: seconds a worker's claims outlive its last heartbeat before the
+    /// other workers take them over.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(3..=3600)
+    )]
+    pub worker_lease: u64,
     /// Most newOrder requests in flight at once (labs: Pebble 2.4.0 can deadlock on concurrent
     /// newOrder requests).
     #[arg(long, value_name = "N", hide = true, value_parser = parse_new_order_concurrency)]

@@ -66,6 +66,11 @@ pub struct CheckConfig {
     pub self_check_timeout: Duration,
 }
 
+/// The default [`BatchConfig::worker_lease`]: long enough that a busy database or a slow
+/// network never costs a live worker its work, short enough that a dead one's is taken over
+/// within a minute.
+pub const DEFAULT_WORKER_LEASE: Duration = Duration::from_secs(30);
+
 /// Everything a batch needs.
 #[derive(Debug, Clone)]
 pub struct BatchConfig {
@@ -112,6 +117,9 @@ pub struct BatchConfig {
     /// The certificate profile to ask the CA for (`--profile`); checked against the
     /// directory's `meta.profiles` before any order.
     pub profile: Option<String>,
+    /// On a PostgreSQL state: how long this worker's claims, slots and reservations outlive
+    /// its last heartbeat (renewed every third of it) before other workers take them over.
+    pub worker_lease: Duration,
     /// Receives each certificate's result the moment it is installed (for deploy hooks that
     /// must not wait for the whole batch).
     pub on_issued: Option<tokio::sync::mpsc::UnboundedSender<super::report::CertResult>>,
@@ -159,6 +167,7 @@ impl BatchConfig {
             renew_before: None,
             force: false,
             profile: None,
+            worker_lease: DEFAULT_WORKER_LEASE,
             on_issued: None,
         }
     }

@@ -21,6 +21,7 @@ use crate::model::{Code, Finding};
 use super::account::open_account;
 use super::config::BatchConfig;
 use super::error::BatchError;
+use super::gate::{Gate, Verdict};
 use super::input::CertRequest;
 use super::lock_store;
 use super::output;
@@ -232,6 +233,15 @@ pub async fn run_batch(
     let mut scheduler_config = config.scheduler.clone();
     let max_in_flight = scheduler_config.max_in_flight.max(1);
     scheduler_config.directory_url = directory.clone();
+    let mut gate = worker.map(|w| {
+        Gate::new(
+            w,
+            &directory,
+            max_in_flight,
+            scheduler_config.max_pending_authorizations,
+            config.worker_lease,
+        )
+    });
     let mut scheduler = Scheduler::new(scheduler_config, &**lock_store(&store))?;
     let mut work_of: HashMap<WorkId, usize> = HashMap::new();
     let mut fresh = Vec::new();
@@ -265,6 +275,7 @@ pub async fn run_batch(
                 &requests,
                 &pending,
                 &finished,
+                config.worker_lease,
                 &**lock_store(&store),
             )?)
         }
@@ -367,6 +378,26 @@ pub async fn run_batch(
                 let Some(&i) = work_of.get(&a.id) else {
                     continue;
                 };
+                if let Some(gate) = gate.as_mut() {
+                    match gate.admit(&**ctx.store(), &a, now)? {
+                        Verdict::Go => {}
+                        Verdict::Later(at) => {
+                            scheduler.defer(a.id, at)?;
+                            continue;
+                        }
+                        Verdict::Paused { until, reason } => {
+                            scheduler.defer(a.id, until)?;
+                            paused_until = Some(paused_until.map_or(until, |p| p.max(until)));
+                            pause_finding = Some(Finding::new(
+                                Code::AcmeOther,
+                                format!(
+                                    "the CA asked every worker to wait until {until}: {reason}"
+                                ),
+                            ));
+                            continue;
+                        }
+                    }
+                }
                 let t = &mut tracked[i];
                 t.attempts = a.attempt;
                 t.started.get_or_insert((now, Instant::now()));
@@ -460,6 +491,9 @@ pub async fn run_batch(
                     }
                 };
                 let Some(work) = task_work.remove(&task) else { continue };
+                if let Some(gate) = gate.as_mut() {
+                    gate.release(&**ctx.store(), work);
+                }
                 let Some(&i) = work_of.get(&work) else { continue };
                 let t = &mut tracked[i];
                 if let Some(order) = end.order {
@@ -495,6 +529,11 @@ pub async fn run_batch(
                         if let Some(until) = failure.pause_until {
                             paused_until = Some(paused_until.map_or(until, |p| p.max(until)));
                             pause_finding = Some(failure.finding.clone());
+                            if let (Some(gate), Ok(wait)) =
+                                (gate.as_ref(), Duration::try_from(until.duration_since(now)))
+                            {
+                                gate.pause(&**ctx.store(), wait, &failure.finding.summary);
+                            }
                         }
                         let disposition =
                             scheduler.finished(work, failure.outcome, now, &**ctx.store())?;
@@ -534,6 +573,9 @@ pub async fn run_batch(
             Some(work) = recorded_rx.recv() => {
                 // The item may have ended already: nothing is reserved for it then.
                 let _ = scheduler.authorizations_recorded(work);
+                if let Some(gate) = gate.as_mut() {
+                    gate.recorded(&**ctx.store(), work);
+                }
             }
             () = tokio::time::sleep_until(sleep_until) => {}
         }

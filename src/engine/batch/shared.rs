@@ -15,7 +15,6 @@ use crate::engine::store::{OrderId, OrderStatus, StateStore, StoreError};
 
 use super::error::BatchError;
 use super::input::CertRequest;
-use super::state::WORKER_LEASE;
 use super::{SharedStore, lock_store};
 
 /// How often a worker with nothing to claim looks again while other workers still hold
@@ -42,6 +41,7 @@ pub(super) struct Shared {
     /// Whether the request at an index renews an earlier certificate.
     renewing: HashMap<usize, bool>,
     keys: Vec<String>,
+    lease: std::time::Duration,
     /// The claims this worker holds, by request index.
     pub claims: HashMap<usize, Claim>,
 }
@@ -60,6 +60,7 @@ impl Shared {
         requests: &[CertRequest],
         pending: &[(usize, bool)],
         finished: &[usize],
+        lease: std::time::Duration,
         store: &dyn StateStore,
     ) -> Result<Shared, BatchError> {
         let mut index = HashMap::new();
@@ -79,6 +80,7 @@ impl Shared {
             index,
             renewing,
             keys,
+            lease,
             claims: HashMap::new(),
         })
     }
@@ -104,7 +106,7 @@ impl Shared {
             ClaimKind::Certificate,
             Some(&self.keys),
             room,
-            WORKER_LEASE,
+            self.lease,
         )?;
         for claim in claims {
             let Some(&i) = self.index.get(&claim.key) else {

@@ -9,7 +9,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -19,11 +18,6 @@ use crate::engine::store::{PgStore, StateLocation, StateStore, Store};
 use super::config::BatchConfig;
 use super::error::BatchError;
 use super::lock::{LockError, StateLock};
-
-/// A running batch's worker lease on PostgreSQL (also the lease of each certificate it
-/// claims: the heartbeat renews both), and how often its heartbeat renews it.
-pub(super) const WORKER_LEASE: Duration = Duration::from_secs(30);
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 
 /// The open store and whatever keeps other runs out while it is used.
 pub(super) struct OpenState {
@@ -89,9 +83,13 @@ pub(super) async fn open(
                     path: PathBuf::from(&shown),
                     reason: e.to_string(),
                 })??;
-            let worker = store.register_worker(&host_name(), std::process::id(), WORKER_LEASE)?;
+            let lease = config.worker_lease;
+            let worker = store.register_worker(&host_name(), std::process::id(), lease)?;
+            // Past this, the worker was stopped or cut off long enough that its work may be
+            // another's: the store refuses everything it asks (see `PgStore::fence_to`).
+            store.fence_to(worker, lease / 6);
             let heartbeat = tokio::task::spawn_blocking(move || {
-                Heartbeat::start(&url, worker, WORKER_LEASE, HEARTBEAT_EVERY)
+                Heartbeat::start(&url, worker, lease, lease / 3)
             })
             .await
             .map_err(|e| LockError::Io {

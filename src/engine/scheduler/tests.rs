@@ -557,3 +557,24 @@ fn misuse_is_a_typed_error() {
         ));
     }
 }
+
+#[test]
+fn a_deferred_item_waits_at_its_place_without_spending_a_try() {
+    let store = Store::open_in_memory().unwrap();
+    let mut s = scheduler(&store);
+    let first = s.enqueue(http(&["a.example"]), t0()).unwrap();
+    let second = s.enqueue(http(&["b.example"]), t0()).unwrap();
+    assert_eq!(ids(&s.next_ready(t0(), &store).unwrap()), [first, second]);
+    // The shared limits refused `first`: back in line, its name free, no failure counted.
+    s.defer(first, at(5)).unwrap();
+    assert_eq!(s.challenges_in_flight(), 1);
+    assert!(s.next_ready(at(4), &store).unwrap().is_empty(), "early");
+    assert_eq!(s.next_wakeup(at(4)), Some(at(5)));
+    let again = s.next_ready(at(5), &store).unwrap();
+    assert_eq!(ids(&again), [first]);
+    assert_eq!(again[0].attempt, 1, "a deferral is no failed try");
+    assert!(matches!(
+        s.defer(WorkId(999), at(6)),
+        Err(SchedulerError::UnknownWork(_))
+    ));
+}

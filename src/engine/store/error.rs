@@ -51,6 +51,17 @@ pub enum StoreError {
         /// The generation the worker held.
         generation: i64,
     },
+    /// This worker's own lease ran out (the process was stopped, or cut off from the database,
+    /// for longer than the lease): other workers may have taken its work over, so the store
+    /// refuses everything it asks from then on.
+    #[error(
+        "worker {worker}'s lease ran out (stopped or cut off for longer than --worker-lease): \
+         the other workers take its certificates over, and this one stops without writing"
+    )]
+    WorkerLeaseLost {
+        /// The worker's id in the workers table.
+        worker: i64,
+    },
     /// Another worker already published a different response under the same key.
     #[error("another {what} is already published for {key}")]
     Conflict {

@@ -25,7 +25,7 @@ mod responses;
 mod schema;
 mod url;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use postgres::{Client, NoTls};
@@ -46,6 +46,16 @@ pub struct PgStore {
     // `None` only while being dropped (see `Drop`).
     client: Mutex<Option<Client>>,
     url: PgUrl,
+    fence: OnceLock<Fence>,
+}
+
+/// A worker's store refuses every call once the worker's lease is gone or nearly gone.
+#[derive(Debug, Clone, Copy)]
+struct Fence {
+    worker: leases::WorkerId,
+    /// How much lease must be left for a call to go through: more than a call takes, so no
+    /// other worker can take the work over between the check and the statement after it.
+    margin: Duration,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -94,6 +104,7 @@ impl PgStore {
         Ok(PgStore {
             client: Mutex::new(Some(client)),
             url: url.clone(),
+            fence: OnceLock::new(),
         })
     }
 
@@ -133,8 +144,20 @@ impl PgStore {
             let client = client
                 .as_mut()
                 .expect("the client lives until the store is dropped");
+            if let Some(fence) = self.fence.get() {
+                check_fence(client, *fence)?;
+            }
             f(client)
         })
+    }
+
+    /// Fences this store to `worker`: from now on every call first checks, in the database,
+    /// that the worker's lease has more than `margin` left, and fails with
+    /// [`StoreError::WorkerLeaseLost`] otherwise. A worker that was stopped (SIGSTOP) or cut off
+    /// for longer than its lease then writes nothing when it comes back, not even records
+    /// outside its claims. Set once; later calls are ignored.
+    pub fn fence_to(&self, worker: leases::WorkerId, margin: Duration) {
+        let _ = self.fence.set(Fence { worker, margin });
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Client>> {
@@ -205,5 +228,24 @@ impl Drop for PgStore {
         if let Some(client) = client {
             off_runtime(move || drop(client));
         }
+    }
+}
+
+/// See [`PgStore::fence_to`].
+fn check_fence(client: &mut Client, fence: Fence) -> Result<(), StoreError> {
+    let margin = i64::try_from(fence.margin.as_millis()).unwrap_or(i64::MAX);
+    let alive = client
+        .query_opt(
+            "SELECT 1 FROM workers
+             WHERE id = $1 AND lease_until > clock_timestamp() + $2::bigint * interval '1 millisecond'",
+            &[&fence.worker.get(), &margin],
+        )?
+        .is_some();
+    if alive {
+        Ok(())
+    } else {
+        Err(StoreError::WorkerLeaseLost {
+            worker: fence.worker.get(),
+        })
     }
 }

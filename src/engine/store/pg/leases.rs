@@ -317,7 +317,8 @@ impl PgStore {
 
     /// Renews `worker`'s lease and those of its unexpired claims to `lease` from now. Returns
     /// how many claims it still holds; an expired claim is not revived (another worker may
-    /// already have taken it over).
+    /// already have taken it over), and neither is the worker's own lease: once it ran out the
+    /// renewal fails with [`StoreError::WorkerLeaseLost`].
     pub fn renew(&self, worker: WorkerId, lease: Duration) -> Result<u64, StoreError> {
         self.with(|c| renew(c, worker, lease))
     }
@@ -364,12 +365,16 @@ pub struct WorkerRow {
 
 fn renew(c: &mut Client, worker: WorkerId, lease: Duration) -> Result<u64, StoreError> {
     let mut tx = c.transaction()?;
-    tx.execute(
+    // A lease that ran out stays out: the worker's work may be another's by now.
+    let alive = tx.execute(
         "UPDATE workers SET heartbeat_at = clock_timestamp(),
              lease_until = clock_timestamp() + $2::bigint * interval '1 millisecond'
-         WHERE id = $1",
+         WHERE id = $1 AND lease_until > clock_timestamp()",
         &[&worker.0, &millis(lease)],
     )?;
+    if alive == 0 {
+        return Err(StoreError::WorkerLeaseLost { worker: worker.0 });
+    }
     // In-flight slots live as long as their worker: renewed together, expired together.
     tx.execute(
         "UPDATE inflight SET lease_until = clock_timestamp() + $2::bigint * interval '1 millisecond'
@@ -427,8 +432,15 @@ impl Heartbeat {
                         waited = Duration::ZERO;
                         // A failed renewal is retried at the next beat; if the server stays
                         // unreachable the leases run out, which is the safe outcome.
-                        if let Err(e) = renew(&mut client, worker, lease) {
-                            tracing::warn!(worker = worker.0, "lease renewal failed: {e}");
+                        match renew(&mut client, worker, lease) {
+                            Ok(_) => {}
+                            Err(e @ StoreError::WorkerLeaseLost { .. }) => {
+                                tracing::warn!(worker = worker.0, "{e}");
+                                break;
+                            }
+                            Err(e) => {
+                                tracing::warn!(worker = worker.0, "lease renewal failed: {e}");
+                            }
                         }
                     }
                 }
