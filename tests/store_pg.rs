@@ -65,6 +65,54 @@ fn every_conformance_case_passes_on_postgres() {
 }
 
 #[test]
+fn a_role_with_table_rights_only_runs_a_worker_once_the_owner_migrated() {
+    let lab = lab();
+    let owner_url = lab.database();
+    let db = owner_url.rsplit('/').next().unwrap().to_string();
+    let role = format!("w_{db}");
+    lab.execute(&owner_url, &format!("CREATE ROLE {role} LOGIN"));
+    lab.execute(
+        &owner_url,
+        &format!("GRANT CONNECT ON DATABASE {db} TO {role}"),
+    );
+    let worker_url = owner_url.replace("postgres://certdx@", &format!("postgres://{role}@"));
+
+    // Before the owner created the schema, the worker's role cannot: a clear refusal.
+    let refused = PgStore::open(&PgUrl::parse(&worker_url).unwrap()).unwrap_err();
+    assert!(
+        refused.to_string().contains("permission denied"),
+        "{refused}"
+    );
+
+    open(&owner_url);
+    lab.execute(
+        &owner_url,
+        &format!(
+            "GRANT USAGE ON SCHEMA public TO {role};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
+             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};"
+        ),
+    );
+    let store = open(&worker_url);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION_PG);
+    let me = store.register_worker("host", 1, LONG).unwrap();
+    store.offer(ClaimKind::Certificate, &keys(3)).unwrap();
+    assert_eq!(
+        store
+            .claim(me, ClaimKind::Certificate, 3, LONG)
+            .unwrap()
+            .len(),
+        3
+    );
+    store
+        .take_slot(me, DIR, "a.example", "http-01", 10, LONG)
+        .unwrap()
+        .unwrap();
+    store.publish_http01("tok", "tok.thumb").unwrap();
+    assert_filled(&store, fill(&store));
+}
+
+#[test]
 fn a_store_survives_reconnecting_and_migrations_are_idempotent() {
     let lab = lab();
     let url = lab.database();
@@ -298,8 +346,11 @@ fn an_expired_claim_is_taken_over_and_the_stale_owners_writes_are_refused() {
         first.complete(&mine[0]),
         Err(StoreError::LeaseLost { .. })
     ));
-    // Its renewal does not revive the claim either.
-    assert_eq!(first.renew(w1, LONG).unwrap(), 0);
+    // Its renewal does not revive the claim, nor the worker's own lease.
+    assert!(matches!(
+        first.renew(w1, LONG),
+        Err(StoreError::WorkerLeaseLost { .. })
+    ));
     assert!(matches!(
         first.complete(&mine[0]),
         Err(StoreError::LeaseLost { .. })

@@ -49,7 +49,7 @@ pub use config::{BatchConfig, CheckConfig, DEFAULT_RENEW_BEFORE, SolverConfig};
 pub use error::BatchError;
 pub use input::{CertRequest, InputError, collect_requests, parse_domains_file, parse_group};
 pub use lock::{LockError, StateLock};
-pub use progress::{BatchProgress, ItemProgress, ItemState, Phase};
+pub use progress::{BatchProgress, FleetGlance, ItemProgress, ItemState, Phase};
 pub use report::{
     AuthorizationTally, BatchReport, BatchSummary, CertResult, CertStatus, InterruptedOrders, Stage,
 };

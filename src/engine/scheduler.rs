@@ -230,11 +230,17 @@ impl Scheduler {
         now: Timestamp,
         store: &dyn StateStore,
     ) -> Result<Disposition, SchedulerError> {
-        let running = self
+        let names = self
             .running
             .get(&id)
-            .ok_or(SchedulerError::UnknownWork(id))?;
-        let item_names = &running.queued.item.identifiers;
+            .ok_or(SchedulerError::UnknownWork(id))?
+            .queued
+            .item
+            .identifiers
+            .clone();
+        // Counted from what the store holds now, which other workers may have added to.
+        self.refresh_names(&names, store)?;
+        let item_names = &names;
         let updates: Vec<NameBackoff> = match &outcome {
             Outcome::Succeeded => item_names
                 .iter()
@@ -316,6 +322,21 @@ impl Scheduler {
             }
         };
         Ok(disposition)
+    }
+
+    /// Reads the backoff and failure budget of `names` again from `store`: another worker
+    /// sharing the store may have spent some of it since this scheduler loaded it.
+    pub fn refresh_names(
+        &mut self,
+        names: &[String],
+        store: &dyn StateStore,
+    ) -> Result<(), SchedulerError> {
+        for name in normalize_identifiers(names)? {
+            if let Some(state) = store.name_backoff(&self.config.directory_url, &name)? {
+                self.names.insert(name, state);
+            }
+        }
+        Ok(())
     }
 
     /// Puts in-flight `id` back in line at its old place, to start again at `not_before` or

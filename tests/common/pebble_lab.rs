@@ -629,6 +629,7 @@ impl FaultProxy {
         let client = lab.http.clone();
         let state = Arc::new(Mutex::new(ProxyState::default()));
         let shared = Arc::clone(&state);
+        let one_new_order = Arc::new(tokio::sync::Mutex::new(()));
         let task = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             loop {
@@ -639,10 +640,11 @@ impl FaultProxy {
                         let client = client.clone();
                         let upstream = upstream.clone();
                         let state = Arc::clone(&shared);
+                        let one_new_order = Arc::clone(&one_new_order);
                         connections.spawn(async move {
                             let io = async {
                                 let tls = acceptor.accept(stream).await.ok()?;
-                                proxy_one(tls, &client, &upstream, &state).await
+                                proxy_one(tls, &client, &upstream, &state, &one_new_order).await
                             };
                             let _ = tokio::time::timeout(Duration::from_secs(30), io).await;
                         });
@@ -773,6 +775,7 @@ async fn proxy_one<S>(
     client: &reqwest::Client,
     upstream: &str,
     state: &Mutex<ProxyState>,
+    one_new_order: &tokio::sync::Mutex<()>,
 ) -> Option<()>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -817,6 +820,14 @@ where
         (None, _) if refused.is_some() => refused.expect("checked"),
         (None, Some(window)) if endpoint == Endpoint::RenewalInfo => ari_answer(&window),
         (None, ari) => {
+            // Pebble 2.4.0's in-memory store can deadlock on concurrent newOrder requests
+            // (README, "Issuing"): one process sends them one at a time
+            // (--new-order-concurrency 1), and the proxy keeps several workers' from
+            // reaching Pebble at once.
+            let _one = match endpoint {
+                Endpoint::NewOrder => Some(one_new_order.lock().await),
+                _ => None,
+            };
             let (status, mut headers, body) = forward(client, upstream, &request).await?;
             let body = match (endpoint, ari, request.header("host")) {
                 (Endpoint::Directory, Some(_), Some(host)) => with_ari(body, host),

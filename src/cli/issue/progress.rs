@@ -84,6 +84,12 @@ fn message(p: &BatchProgress) -> String {
             if let Some(until) = p.paused_until {
                 line.push_str(&format!("; the CA asked to wait until {until}"));
             }
+            if let Some(f) = &p.fleet {
+                line.push_str(&format!(
+                    "; fleet: {} workers, {} in flight over all, {} with others",
+                    f.workers, f.in_flight, f.elsewhere
+                ));
+            }
             line
         }
         _ => String::new(),
@@ -116,5 +122,15 @@ mod tests {
             "{line}"
         );
         assert!(line.contains("wait until 2026-11-29T07:00:00Z"), "{line}");
+        p.fleet = Some(crate::engine::batch::FleetGlance {
+            workers: 3,
+            in_flight: 6,
+            elsewhere: 40,
+        });
+        assert!(
+            message(&p).ends_with("; fleet: 3 workers, 6 in flight over all, 40 with others"),
+            "{}",
+            message(&p)
+        );
     }
 }

@@ -88,6 +88,7 @@ pub(super) async fn finalize(
             key: paths.key,
         });
     }
+    ctx.still_holds(claim)?;
     output::install(&paths, &chain).map_err(|source| BatchError::Output {
         path: paths.cert.clone(),
         source,

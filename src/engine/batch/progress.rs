@@ -49,8 +49,21 @@ pub struct BatchProgress {
     pub queued: usize,
     /// When the CA asked the whole account to wait until, if it did.
     pub paused_until: Option<Timestamp>,
+    /// On a PostgreSQL state, the workers sharing the batch, as last read from the database.
+    pub fleet: Option<FleetGlance>,
     /// One row per certificate request, in the order requested.
     pub items: Vec<ItemProgress>,
+}
+
+/// The workers of a shared batch at a glance (see [`BatchProgress::fleet`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FleetGlance {
+    /// Workers whose lease is alive, this one included.
+    pub workers: usize,
+    /// Challenges in flight on the CA over all workers.
+    pub in_flight: usize,
+    /// Certificates of this batch other workers hold or have still to claim.
+    pub elsewhere: u64,
 }
 
 /// Where one certificate is.

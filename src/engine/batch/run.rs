@@ -39,6 +39,8 @@ use super::work::{Ctx, Ended, Failure, ItemEnd, run_item};
 /// How long work still running at the run's deadline may take to wind down (every request and
 /// poll has its own deadline already; this only guards against a bug) before it is aborted.
 const WIND_DOWN: Duration = Duration::from_secs(60);
+/// How often a worker of a shared batch reads the fleet for its progress view.
+const FLEET_GLANCE_EVERY: Duration = Duration::from_secs(1);
 /// How long closing stale orders may take at the end of a run.
 const SETTLE_TIME: Duration = Duration::from_secs(30);
 
@@ -334,6 +336,7 @@ pub async fn run_batch(
     let mut paused_until: Option<Timestamp> = None;
     let mut pause_finding: Option<Finding> = None;
     let run_started = Timestamp::now();
+    let mut glanced: Option<Instant> = None;
     let fatal = loop {
         let now = Timestamp::now();
         let past_deadline = Instant::now() >= deadline;
@@ -355,6 +358,7 @@ pub async fn run_batch(
                     }
                     Claimed::Work { index, resume } => {
                         let key = requests[index].key();
+                        scheduler.refresh_names(&key, &**ctx.store())?;
                         let item = match resume {
                             Some(order) => {
                                 tracked[index].order = Some(order);
@@ -371,6 +375,11 @@ pub async fn run_batch(
             }
             // Its own claims are the scheduler's business; only the others' keep it waiting.
             others_busy = sh.unfinished(&**ctx.store())? > sh.claims.len() as u64;
+            if glanced.is_none_or(|at| at.elapsed() >= FLEET_GLANCE_EVERY) {
+                glanced = Some(Instant::now());
+                let fleet = sh.glance(&**ctx.store(), &directory)?;
+                reporter.update(|p| p.fleet = fleet);
+            }
         }
         if !past_deadline && !paused {
             let admitted = scheduler.next_ready(now, &**ctx.store())?;
@@ -431,9 +440,11 @@ pub async fn run_batch(
         } else {
             scheduler.next_wakeup(now)
         };
-        if others_busy {
-            // Certificates other workers hold: looked at again soon, to take over any whose
-            // worker stopped renewing its lease.
+        if shared.is_some() {
+            // Certificates other workers hold are looked at again soon, to take over any whose
+            // worker stopped renewing its lease; and a worker that was stopped past its own
+            // lease learns it here (the store refuses it) even while its attempts are still
+            // waiting on the CA.
             let again = now + CLAIM_POLL;
             wake = Some(wake.map_or(again, |w| w.min(again)));
         }

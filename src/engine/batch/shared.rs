@@ -15,6 +15,7 @@ use crate::engine::store::{OrderId, OrderStatus, StateStore, StoreError};
 
 use super::error::BatchError;
 use super::input::CertRequest;
+use super::progress::FleetGlance;
 use super::{SharedStore, lock_store};
 
 /// How often a worker with nothing to claim looks again while other workers still hold
@@ -134,6 +135,25 @@ impl Shared {
             out.push(Claimed::Work { index: i, resume });
         }
         Ok(out)
+    }
+
+    /// The fleet at a glance for the progress view: workers alive, challenges in flight on
+    /// `directory` over all of them, and the batch's certificates not in this worker's hands.
+    pub(super) fn glance(
+        &self,
+        store: &dyn StateStore,
+        directory: &str,
+    ) -> Result<Option<FleetGlance>, BatchError> {
+        let Some(pg) = store.shared() else {
+            return Ok(None);
+        };
+        let workers = pg.workers()?.iter().filter(|w| w.alive).count();
+        let unfinished = pg.unfinished(ClaimKind::Certificate, &self.keys)?;
+        Ok(Some(FleetGlance {
+            workers,
+            in_flight: pg.in_flight(directory)?,
+            elsewhere: unfinished.saturating_sub(self.claims.len() as u64),
+        }))
     }
 
     /// How many of the batch's certificates no worker has finished yet.

@@ -76,6 +76,17 @@ impl Ctx {
         Ok(())
     }
 
+    /// On a shared batch, fails with [`StoreError::LeaseLost`] unless this worker still holds
+    /// `claim`: checked before files are installed, so a worker that lost the certificate to
+    /// another does not overwrite what that one installed.
+    pub(super) fn still_holds(&self, claim: Option<&Claim>) -> Result<(), BatchError> {
+        let store = self.store();
+        if let (Some(claim), Some(pg)) = (claim, store.shared()) {
+            pg.under_claim(claim, |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
     /// Records an order issued. On a shared batch the write is made under the worker's claim
     /// on the certificate, so a worker whose lease ran out (stopped, cut off) while another
     /// took its certificate over records nothing when it comes back: the store refuses.

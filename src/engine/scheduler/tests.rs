@@ -578,3 +578,25 @@ fn a_deferred_item_waits_at_its_place_without_spending_a_try() {
         Err(SchedulerError::UnknownWork(_))
     ));
 }
+
+#[test]
+fn a_name_another_worker_failed_is_backed_off_once_refreshed() {
+    let store = Store::open_in_memory().unwrap();
+    // Two workers' schedulers on one store, both started before any failure.
+    let mut first = scheduler(&store);
+    let mut second = scheduler(&store);
+    let id = first.enqueue(http(&["a.example"]), t0()).unwrap();
+    assert_eq!(ids(&first.next_ready(t0(), &store).unwrap()), [id]);
+    first.finished(id, failed(), t0(), &store).unwrap();
+
+    let theirs = second.enqueue(http(&["a.example"]), t0()).unwrap();
+    second
+        .refresh_names(&["a.example".to_string()], &store)
+        .unwrap();
+    assert!(
+        second.next_ready(at(1), &store).unwrap().is_empty(),
+        "the other worker's failure was ignored"
+    );
+    assert!(second.next_wakeup(at(1)).is_some_and(|t| t > at(1)));
+    let _ = theirs;
+}

@@ -35,6 +35,10 @@ pub use url::PgUrl;
 
 use super::error::{StoreError, error_chain};
 
+/// How long a session may sit inside a transaction, waiting on its client, before the server
+/// ends it (see `connect`). No transaction of certdx waits on anything but the database.
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(10);
+
 /// How long connecting may take before the store reports the server unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -50,12 +54,16 @@ pub struct PgStore {
 }
 
 /// A worker's store refuses every call once the worker's lease is gone or nearly gone.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct Fence {
     worker: leases::WorkerId,
     /// How much lease must be left for a call to go through: more than a call takes, so no
     /// other worker can take the work over between the check and the statement after it.
     margin: Duration,
+    /// When the database last confirmed the lease had `margin` left. For half the margin after
+    /// that, by the monotonic clock (which runs on while the process is stopped), the lease
+    /// certainly still holds, and calls go through without asking again.
+    confirmed: Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -86,6 +94,18 @@ pub(crate) fn connect(url: &PgUrl) -> Result<Client, StoreError> {
         reason: url.scrub(&error_chain(&e)),
     })?;
     config.connect_timeout(CONNECT_TIMEOUT);
+    // A worker stopped (SIGSTOP, a frozen VM) in the middle of a transaction would hold its
+    // row and advisory locks for as long as it stays stopped, and every other worker would
+    // wait on them: the server ends such a session instead, which releases them.
+    let timeout = format!(
+        "-c idle_in_transaction_session_timeout={}",
+        IDLE_IN_TRANSACTION.as_millis()
+    );
+    let options = match config.get_options() {
+        Some(given) => format!("{given} {timeout}"),
+        None => timeout,
+    };
+    config.options(&options);
     if config.get_application_name().is_none() {
         config.application_name("certdx");
     }
@@ -145,7 +165,7 @@ impl PgStore {
                 .as_mut()
                 .expect("the client lives until the store is dropped");
             if let Some(fence) = self.fence.get() {
-                check_fence(client, *fence)?;
+                check_fence(client, fence)?;
             }
             f(client)
         })
@@ -157,7 +177,11 @@ impl PgStore {
     /// for longer than its lease then writes nothing when it comes back, not even records
     /// outside its claims. Set once; later calls are ignored.
     pub fn fence_to(&self, worker: leases::WorkerId, margin: Duration) {
-        let _ = self.fence.set(Fence { worker, margin });
+        let _ = self.fence.set(Fence {
+            worker,
+            margin,
+            confirmed: Mutex::new(None),
+        });
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Client>> {
@@ -232,7 +256,15 @@ impl Drop for PgStore {
 }
 
 /// See [`PgStore::fence_to`].
-fn check_fence(client: &mut Client, fence: Fence) -> Result<(), StoreError> {
+fn check_fence(client: &mut Client, fence: &Fence) -> Result<(), StoreError> {
+    let mut confirmed = fence
+        .confirmed
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if confirmed.is_some_and(|at| at.elapsed() < fence.margin / 2) {
+        return Ok(());
+    }
+    let asked = std::time::Instant::now();
     let margin = i64::try_from(fence.margin.as_millis()).unwrap_or(i64::MAX);
     let alive = client
         .query_opt(
@@ -242,8 +274,10 @@ fn check_fence(client: &mut Client, fence: Fence) -> Result<(), StoreError> {
         )?
         .is_some();
     if alive {
+        *confirmed = Some(asked);
         Ok(())
     } else {
+        *confirmed = None;
         Err(StoreError::WorkerLeaseLost {
             worker: fence.worker.get(),
         })

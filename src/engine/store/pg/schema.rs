@@ -122,8 +122,19 @@ pub fn current_version(client: &mut Client) -> Result<i64, StoreError> {
     Ok(version.unwrap_or(0))
 }
 
-/// Brings the schema to [`LATEST`]; a no-op on an up-to-date database.
+/// Brings the schema to [`LATEST`]; a no-op on an up-to-date database, where it runs no DDL
+/// at all: workers may then connect as a role with table rights only (see the README).
 pub fn migrate(client: &mut Client) -> Result<i64, StoreError> {
+    let found = current_version(client)?;
+    if found > LATEST {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: LATEST,
+        });
+    }
+    if found == LATEST {
+        return Ok(LATEST);
+    }
     for (index, sql) in MIGRATIONS.iter().enumerate() {
         let target = index as i64 + 1;
         let mut tx = client.transaction()?;

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{LineGauge, Paragraph};
 
 use super::super::state::BatchView;
-use crate::engine::batch::{BatchProgress, Phase};
+use crate::engine::batch::{BatchProgress, FleetGlance, Phase};
 use crate::tui::fmt;
 
 /// Draws the four header lines into `area`.
@@ -35,6 +35,10 @@ pub(super) fn render(view: &BatchView, frame: &mut Frame, area: Rect) {
             format!("CA asked to wait: {}", wait(until.duration_since(view.now))),
             t.error(),
         ));
+    }
+    if let Some(fleet) = &p.fleet {
+        spans.push(Span::styled("   fleet ", t.label()));
+        spans.push(Span::raw(fleet_text(fleet)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), phase);
 
@@ -72,6 +76,17 @@ pub(super) fn render(view: &BatchView, frame: &mut Frame, area: Rect) {
     .flatten()
     .collect();
     frame.render_widget(Paragraph::new(Line::from(spans)), counts);
+}
+
+/// The workers sharing the batch, in a few words.
+fn fleet_text(f: &FleetGlance) -> String {
+    format!(
+        "{} worker{} alive, {} in flight over all, {} with others",
+        f.workers,
+        if f.workers == 1 { "" } else { "s" },
+        f.in_flight,
+        f.elsewhere
+    )
 }
 
 fn phase_text(view: &BatchView) -> String {

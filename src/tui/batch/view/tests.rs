@@ -5,7 +5,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use super::render;
-use crate::engine::batch::{BatchProgress, ItemProgress, ItemState, Phase};
+use crate::engine::batch::{BatchProgress, FleetGlance, ItemProgress, ItemState, Phase};
 use crate::model::{Code, Finding, RateLimit};
 use crate::tui::batch::{BatchMsg, BatchView, update};
 use crate::tui::theme::Theme;
@@ -117,6 +117,25 @@ fn the_header_shows_counts_progress_and_the_pause_countdown() {
     assert!(draw(&v).contains("CA asked to wait: 40 s"));
     update(&mut v, BatchMsg::Tick(now() + secs(41)));
     assert!(!draw(&v).contains("CA asked to wait"));
+}
+
+#[test]
+fn a_shared_batch_shows_the_fleet_in_the_header_and_a_lone_one_does_not() {
+    let lone = draw(&view((160, 36)));
+    assert!(!lone.contains("fleet"), "{lone}");
+    let mut p = batch();
+    p.fleet = Some(FleetGlance {
+        workers: 3,
+        in_flight: 6,
+        elsewhere: 40,
+    });
+    let mut v = view((160, 36));
+    update(&mut v, BatchMsg::Progress(p));
+    let screen = draw(&v);
+    assert!(
+        screen.contains("fleet 3 workers alive, 6 in flight over all, 40 with others"),
+        "{screen}"
+    );
 }
 
 #[test]
