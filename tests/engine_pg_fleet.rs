@@ -3,7 +3,7 @@
 //! balancer on the port Pebble validates (tests/common/balancer.rs), as a hosting provider runs
 //! them:
 //!
-//! - three workers on one batch, one killed with SIGKILL mid-batch: the other two finish its
+//! - three workers on one batch of 500 names, one killed with SIGKILL mid-batch: the other two finish its
 //!   work; each name is issued once; the in-flight cap holds over all workers at every instant
 //!   (audited from the CA's side: the proxy's log of each order's requests); every backend
 //!   answered validations, so tokens were answered by workers other than the one that ordered
@@ -133,8 +133,8 @@ async fn three_workers_share_a_batch_survive_a_kill_and_keep_the_limits() {
         let proxy = FaultProxy::start(&lab).await;
         let dir = tempfile::tempdir().unwrap();
         let directory = proxy.directory_url();
-        let names: Vec<String> = (0..60)
-            .map(|i| format!("f{i:02}.fleet.certdx.example"))
+        let names: Vec<String> = (0..500)
+            .map(|i| format!("f{i:03}.fleet.certdx.example"))
             .collect();
         let domains = dir.path().join("domains.txt");
         std::fs::write(&domains, names.join("\n")).unwrap();
@@ -170,7 +170,7 @@ async fn three_workers_share_a_batch_survive_a_kill_and_keep_the_limits() {
                 .iter()
                 .find(|w| w.pid == doomed_pid)
                 .map_or(0, |w| w.claims);
-            if valid >= 10 && held > 0 {
+            if valid >= 100 && held > 0 {
                 break held;
             }
             assert!(Instant::now() < until, "the batch never got under way");
@@ -193,10 +193,13 @@ async fn three_workers_share_a_batch_survive_a_kill_and_keep_the_limits() {
         assert_eq!((code_a, code_b), (0, 0), "{err_a}\n---\n{err_b}\n{doc_a:#}");
 
         // Each name issued exactly once, and each survivor reports every name done.
-        assert_eq!(order_counts(&store).get("valid").copied(), Some(60));
+        assert_eq!(
+            order_counts(&store).get("valid").copied(),
+            Some(names.len() as i64)
+        );
         for doc in [&doc_a, &doc_b] {
             let certs = certificates_by_name(doc);
-            assert_eq!(certs.len(), 60);
+            assert_eq!(certs.len(), names.len());
             assert!(
                 certs
                     .values()
@@ -244,7 +247,7 @@ async fn three_workers_share_a_batch_survive_a_kill_and_keep_the_limits() {
             "{:?}",
             audit.pending_unknown
         );
-        assert!(audit.fetched >= 60, "{}", audit.fetched);
+        assert!(audit.fetched >= names.len(), "{}", audit.fetched);
         tokio::task::spawn_blocking(move || drop((store, pg)))
             .await
             .unwrap();

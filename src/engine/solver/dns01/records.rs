@@ -236,6 +236,34 @@ mod tests {
         assert_eq!(h.serial(), s0.wrapping_add(4));
     }
 
+    #[tokio::test]
+    async fn a_name_held_elsewhere_is_answered_from_there() {
+        let h = handle();
+        h.set_txt("a.acme.test", "mine").unwrap();
+        h.answer_elsewhere(Arc::new(|name: &str| {
+            Ok(if name.trim_end_matches('.') == "b.acme.test" {
+                vec!["theirs".to_string()]
+            } else {
+                Vec::new()
+            })
+        }));
+        let name = |n: &str| Name::from_ascii(n).unwrap();
+        let theirs = h.answer(&name("b.acme.test."), RecordType::TXT).await;
+        assert_eq!(theirs.answers.len(), 1);
+        assert!(theirs.answers[0].to_string().contains("theirs"));
+        let mine = h.answer(&name("a.acme.test."), RecordType::TXT).await;
+        let mine: Vec<String> = mine.answers.iter().map(ToString::to_string).collect();
+        assert!(mine.iter().any(|r| r.contains("mine")), "{mine:?}");
+        assert!(!mine.iter().any(|r| r.contains("theirs")), "{mine:?}");
+        let nobody = h.answer(&name("c.acme.test."), RecordType::TXT).await;
+        assert!(nobody.answers.is_empty());
+        assert_eq!(
+            nobody.rcode,
+            hickory_proto::op::ResponseCode::NXDomain,
+            "a name nobody holds"
+        );
+    }
+
     #[test]
     fn rejects_names_outside_the_zone_and_overlong_values() {
         let h = handle();
