@@ -824,11 +824,14 @@ where
             // (README, "Issuing"): one process sends them one at a time
             // (--new-order-concurrency 1), and the proxy keeps several workers' from
             // reaching Pebble at once.
-            let _one = match endpoint {
-                Endpoint::NewOrder => Some(one_new_order.lock().await),
-                _ => None,
+            let answer = {
+                let _one = match endpoint {
+                    Endpoint::NewOrder => Some(one_new_order.lock().await),
+                    _ => None,
+                };
+                forward(client, upstream, &request).await
             };
-            let (status, mut headers, body) = forward(client, upstream, &request).await?;
+            let (status, mut headers, body) = answer?;
             let body = match (endpoint, ari, request.header("host")) {
                 (Endpoint::Directory, Some(_), Some(host)) => with_ari(body, host),
                 _ => body,
