@@ -35,13 +35,51 @@ use acme_audit::{audit_store, certificates_by_name};
 use balancer::Balancer;
 use certdx::engine::store::{PgStore, PgUrl};
 use issue_run::{new_orders, scenario};
-use pebble_lab::{Endpoint, FaultProxy, Logged};
+use pebble_lab::{Endpoint, FaultProxy, Logged, PebbleLab};
 use pg_issue::{free_loopback, order_counts, pg_issue_at};
 use pg_lab::PgLab;
 use serde_json::Value;
 
 /// The in-flight cap every worker is given, enforced over all of them by the database.
 const CAP: usize = 6;
+
+/// A fresh database, Pebble behind the fault proxy, and a domains file of `n` names.
+struct Setup {
+    pg: PgLab,
+    state: String,
+    lab: PebbleLab,
+    proxy: FaultProxy,
+    dir: tempfile::TempDir,
+    directory: String,
+    names: Vec<String>,
+    domains: std::path::PathBuf,
+}
+
+impl Setup {
+    async fn start(label: &str, n: usize) -> Setup {
+        let pg = tokio::task::spawn_blocking(PgLab::start).await.unwrap();
+        let state = tokio::task::block_in_place(|| pg.database());
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let dir = tempfile::tempdir().unwrap();
+        let directory = proxy.directory_url();
+        let names: Vec<String> = (0..n)
+            .map(|i| format!("n{i:03}.{label}.certdx.example"))
+            .collect();
+        let domains = dir.path().join("domains.txt");
+        std::fs::write(&domains, names.join("\n")).unwrap();
+        Setup {
+            pg,
+            state,
+            lab,
+            proxy,
+            dir,
+            directory,
+            names,
+            domains,
+        }
+    }
+}
 
 /// Opens the store the tests read back through.
 async fn watcher(state: &str) -> PgStore {
@@ -127,17 +165,16 @@ fn ordered_twice(log: &[Logged]) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_share_a_batch_survive_a_kill_and_keep_the_limits() {
     scenario(Duration::from_secs(500), async {
-        let pg = tokio::task::spawn_blocking(PgLab::start).await.unwrap();
-        let state = tokio::task::block_in_place(|| pg.database());
-        let lab = pebble_lab::PebbleLab::start().await;
-        let proxy = FaultProxy::start(&lab).await;
-        let dir = tempfile::tempdir().unwrap();
-        let directory = proxy.directory_url();
-        let names: Vec<String> = (0..500)
-            .map(|i| format!("f{i:03}.fleet.certdx.example"))
-            .collect();
-        let domains = dir.path().join("domains.txt");
-        std::fs::write(&domains, names.join("\n")).unwrap();
+        let Setup {
+            pg,
+            state,
+            lab,
+            proxy,
+            dir,
+            directory,
+            names,
+            domains,
+        } = Setup::start("fleet", 500).await;
         let listens: Vec<_> = (0..3).map(|_| free_loopback()).collect();
         let balancer = Balancer::start(lab.http01_addr(), listens.clone()).await;
         let store = watcher(&state).await;
@@ -292,17 +329,16 @@ fn snapshot(state: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_stopped_past_its_lease_writes_nothing_when_it_continues() {
     scenario(Duration::from_secs(400), async {
-        let pg = tokio::task::spawn_blocking(PgLab::start).await.unwrap();
-        let state = tokio::task::block_in_place(|| pg.database());
-        let lab = pebble_lab::PebbleLab::start().await;
-        let proxy = FaultProxy::start(&lab).await;
-        let dir = tempfile::tempdir().unwrap();
-        let directory = proxy.directory_url();
-        let names: Vec<String> = (0..20)
-            .map(|i| format!("s{i:02}.stop.certdx.example"))
-            .collect();
-        let domains = dir.path().join("domains.txt");
-        std::fs::write(&domains, names.join("\n")).unwrap();
+        let Setup {
+            pg,
+            state,
+            lab,
+            proxy,
+            dir,
+            directory,
+            domains,
+            ..
+        } = Setup::start("stop", 20).await;
         let store = watcher(&state).await;
         let spawn = |listen| {
             let mut cmd = pg_issue_at(&lab, &directory, dir.path(), &domains, &state, listen);

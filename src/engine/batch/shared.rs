@@ -70,10 +70,15 @@ impl Shared {
             index.entry(claim_key(&requests[i])).or_insert(i);
             renewing.insert(i, renews);
         }
-        let keys: Vec<String> = index.keys().cloned().collect();
+        // Sorted: workers starting together upsert the same rows, and in the same order they
+        // cannot deadlock on each other's row locks.
+        let mut keys: Vec<String> = index.keys().cloned().collect();
+        keys.sort();
         if let Some(pg) = store.shared() {
             pg.reopen(ClaimKind::Certificate, &keys)?;
-            let finished: Vec<String> = finished.iter().map(|&i| claim_key(&requests[i])).collect();
+            let mut finished: Vec<String> =
+                finished.iter().map(|&i| claim_key(&requests[i])).collect();
+            finished.sort();
             pg.settle_finished(ClaimKind::Certificate, &finished)?;
         }
         Ok(Shared {

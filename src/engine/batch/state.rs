@@ -87,7 +87,7 @@ pub(super) async fn open(
             let worker = store.register_worker(&host_name(), std::process::id(), lease)?;
             // Past this, the worker was stopped or cut off long enough that its work may be
             // another's: the store refuses everything it asks (see `PgStore::fence_to`).
-            store.fence_to(worker, lease / 6);
+            store.fence_to(worker, lease / 6)?;
             let heartbeat = tokio::task::spawn_blocking(move || {
                 Heartbeat::start(&url, worker, lease, lease / 3)
             })

@@ -175,13 +175,22 @@ impl PgStore {
     /// that the worker's lease has more than `margin` left, and fails with
     /// [`StoreError::WorkerLeaseLost`] otherwise. A worker that was stopped (SIGSTOP) or cut off
     /// for longer than its lease then writes nothing when it comes back, not even records
-    /// outside its claims. Set once; later calls are ignored.
-    pub fn fence_to(&self, worker: leases::WorkerId, margin: Duration) {
+    /// outside its claims. The session also names the worker (`certdx.worker`), and the schema's
+    /// fence trigger checks the lease again when each write commits, so a worker stopped
+    /// between the check and its statement still writes nothing. Set once; later calls only
+    /// repeat the session setting.
+    pub fn fence_to(&self, worker: leases::WorkerId, margin: Duration) -> Result<(), StoreError> {
+        // The session setting the schema's fence trigger reads at every commit.
+        self.with(|c| {
+            c.batch_execute(&format!("SET certdx.worker = '{}'", worker.get()))?;
+            Ok(())
+        })?;
         let _ = self.fence.set(Fence {
             worker,
             margin,
             confirmed: Mutex::new(None),
         });
+        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Client>> {

@@ -153,21 +153,12 @@ impl PgStore {
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            let in_flight = c
-                .query(
-                    "SELECT directory_url, COUNT(*) FROM inflight
-                     WHERE lease_until > clock_timestamp()
-                     GROUP BY directory_url ORDER BY directory_url",
-                    &[],
-                )?
-                .iter()
-                .map(|r| {
-                    Ok(DirectoryCount {
-                        directory_url: r.try_get(0)?,
-                        count: r.try_get(1)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
+            let in_flight = directory_counts(
+                c,
+                "SELECT directory_url, COUNT(*) FROM inflight
+                 WHERE lease_until > clock_timestamp()
+                 GROUP BY directory_url ORDER BY directory_url",
+            )?;
             let pauses = c
                 .query(
                     "SELECT directory_url, EXTRACT(EPOCH FROM until - clock_timestamp())::float8,
@@ -197,21 +188,12 @@ impl PgStore {
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            let reserved_pending = c
-                .query(
-                    "SELECT directory_url, COALESCE(SUM(count), 0)::bigint FROM pending_reservations
-                     WHERE lease_until > clock_timestamp()
-                     GROUP BY directory_url ORDER BY directory_url",
-                    &[],
-                )?
-                .iter()
-                .map(|r| {
-                    Ok(DirectoryCount {
-                        directory_url: r.try_get(0)?,
-                        count: r.try_get(1)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
+            let reserved_pending = directory_counts(
+                c,
+                "SELECT directory_url, COALESCE(SUM(count), 0)::bigint FROM pending_reservations
+                 WHERE lease_until > clock_timestamp()
+                 GROUP BY directory_url ORDER BY directory_url",
+            )?;
             Ok(Fleet {
                 workers,
                 claims,
@@ -222,4 +204,20 @@ impl PgStore {
             })
         })
     }
+}
+
+/// The rows of `sql`, which selects a directory URL and a count.
+fn directory_counts(
+    c: &mut postgres::Client,
+    sql: &str,
+) -> Result<Vec<DirectoryCount>, StoreError> {
+    c.query(sql, &[])?
+        .iter()
+        .map(|r| {
+            Ok(DirectoryCount {
+                directory_url: r.try_get(0)?,
+                count: r.try_get(1)?,
+            })
+        })
+        .collect()
 }

@@ -54,6 +54,48 @@ pub(super) const MIGRATION: &str = r#"
     CREATE INDEX claims_by_owner ON claims(owner) WHERE NOT done;
 "#;
 
+/// Schema version 6: every write made by a fenced worker's session (`certdx.worker` set, see
+/// [`PgStore::fence_to`](super::PgStore::fence_to)) is checked at commit, by the server's own
+/// clock, against that worker's lease: a worker stopped between its own check and its
+/// statement, and continued after its lease ran out, has the statement refused. Sessions
+/// without the setting (the heartbeat, `--status`, the responder's) are not checked.
+pub(super) const FENCE_MIGRATION: &str = r#"
+    CREATE FUNCTION certdx_fence() RETURNS trigger LANGUAGE plpgsql AS $fence$
+    DECLARE
+        worker TEXT := current_setting('certdx.worker', true);
+    BEGIN
+        IF worker IS NOT NULL AND worker <> '' AND NOT EXISTS (
+            SELECT 1 FROM workers WHERE id = worker::bigint AND lease_until > clock_timestamp()
+        ) THEN
+            RAISE EXCEPTION 'worker %''s lease ran out: the write is refused', worker;
+        END IF;
+        RETURN NULL;
+    END
+    $fence$;
+    CREATE CONSTRAINT TRIGGER certdx_fence AFTER INSERT OR UPDATE OR DELETE ON accounts
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION certdx_fence();
+    CREATE CONSTRAINT TRIGGER certdx_fence AFTER INSERT OR UPDATE OR DELETE ON orders
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION certdx_fence();
+    CREATE CONSTRAINT TRIGGER certdx_fence AFTER INSERT OR UPDATE OR DELETE ON authorizations
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION certdx_fence();
+    CREATE CONSTRAINT TRIGGER certdx_fence AFTER INSERT OR UPDATE OR DELETE ON order_authorizations
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION certdx_fence();
+    CREATE CONSTRAINT TRIGGER certdx_fence AFTER INSERT OR UPDATE OR DELETE ON challenges
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION certdx_fence();
+    CREATE CONSTRAINT TRIGGER certdx_fence AFTER INSERT OR UPDATE OR DELETE ON name_backoff
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION certdx_fence();
+    CREATE CONSTRAINT TRIGGER certdx_fence AFTER INSERT OR UPDATE OR DELETE ON claims
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION certdx_fence();
+    CREATE CONSTRAINT TRIGGER certdx_fence AFTER INSERT OR UPDATE OR DELETE ON inflight
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION certdx_fence();
+    CREATE CONSTRAINT TRIGGER certdx_fence AFTER INSERT OR UPDATE OR DELETE ON pauses
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION certdx_fence();
+    CREATE CONSTRAINT TRIGGER certdx_fence AFTER INSERT OR UPDATE OR DELETE ON pending_reservations
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION certdx_fence();
+    CREATE CONSTRAINT TRIGGER certdx_fence AFTER INSERT OR UPDATE OR DELETE ON responses
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION certdx_fence();
+"#;
+
 /// A worker's row id in `workers`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct WorkerId(pub(crate) i64);

@@ -98,6 +98,8 @@ const MIGRATIONS: &[&str] = &[
     super::responses::MIGRATION,
     // 4 -> 5: pending-authorization reservations (see pg/limits.rs).
     super::limits::PENDING_MIGRATION,
+    // 5 -> 6: writes of a worker whose lease ran out refused at commit (see pg/leases.rs).
+    super::leases::FENCE_MIGRATION,
 ];
 
 /// The schema version this build writes.
