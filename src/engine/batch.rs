@@ -34,6 +34,7 @@ mod record;
 mod renewal;
 mod report;
 pub(crate) mod responder;
+mod results;
 mod run;
 mod settle;
 mod shared;

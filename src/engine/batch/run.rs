@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use instant_acme::CertificateIdentifier;
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -22,17 +21,20 @@ use super::account::open_account;
 use super::config::BatchConfig;
 use super::error::BatchError;
 use super::gate::{Gate, Verdict};
-use super::input::CertRequest;
 use super::lock_store;
 use super::output;
 use super::preflight::{CaDomain, check_profile, preflight, profile_refusal};
 use super::progress::{BatchProgress, ItemProgress, ItemState, Phase, Reporter};
 use super::reconcile::reconcile;
 use super::renewal::{self, Renewal};
-use super::report::{AuthorizationTally, BatchReport, BatchSummary, CertResult, CertStatus, Stage};
+use super::report::{BatchReport, BatchSummary, CertResult, CertStatus, Stage};
 use super::responder::Responder;
-use super::settle::{close_orders, decide_the_rest, tally};
-use super::shared::{CLAIM_POLL, Claimed, Shared, alone, issued_since};
+use super::results::{
+    Tracked, already_issued, count, done_elsewhere, failed, issued, join_detail, millis,
+    show_result, waited,
+};
+use super::settle::{close_orders, decide_the_rest, settle_store};
+use super::shared::{CLAIM_POLL, Claimed, Shared, alone};
 use super::state;
 use super::work::{Ctx, Ended, Failure, ItemEnd, run_item};
 
@@ -43,24 +45,6 @@ const WIND_DOWN: Duration = Duration::from_secs(60);
 const FLEET_GLANCE_EVERY: Duration = Duration::from_secs(1);
 /// How long closing stale orders may take at the end of a run.
 const SETTLE_TIME: Duration = Duration::from_secs(30);
-
-/// What the loop keeps per certificate request.
-#[derive(Debug, Default)]
-struct Tracked {
-    attempts: u32,
-    started: Option<(Timestamp, Instant)>,
-    last: Option<(Stage, Finding)>,
-    order: Option<OrderId>,
-    order_url: Option<String>,
-    resumed: bool,
-    /// Why an earlier run's certificate is ordered again.
-    renewing: Option<String>,
-    /// The earlier certificate a renewal replaces (RFC 9773 `replaces`).
-    replaces: Option<CertificateIdentifier<'static>>,
-    /// Why the CA made the renewal go without `replaces`.
-    replaces_dropped: Option<String>,
-    result: Option<CertResult>,
-}
 
 /// Runs a batch to its end. `progress`, if given, receives snapshots as the batch goes.
 ///
@@ -600,41 +584,15 @@ pub async fn run_batch(
         return Err(fatal);
     }
 
-    // On a shared batch, what this worker does not hold was another worker's: issued there,
-    // or ended there without a certificate.
+    // On a shared batch, what this worker does not hold was another worker's.
     if let Some(sh) = &shared {
-        for (i, t) in tracked.iter_mut().enumerate() {
-            if t.result.is_some() || sh.claims.contains_key(&i) {
-                continue;
-            }
-            let renewing = t.renewing.is_some();
-            let cert = issued_since(
-                &**ctx.store(),
-                &directory,
-                &requests[i],
-                renewing,
-                run_started,
-            )?;
-            t.result = Some(match cert {
-                Some(cert) => done_elsewhere(&requests[i], cert),
-                None => failed(
-                    &requests[i],
-                    t,
-                    Stage::Waiting,
-                    Finding::new(
-                        Code::AcmeOther,
-                        format!(
-                            "{}: another worker of this batch ended it without a certificate",
-                            requests[i].key().join(", ")
-                        ),
-                    )
-                    .with_detail(
-                        "That worker's report says why; `certdx issue --status` lists the \
-                         workers and the orders by status.",
-                    ),
-                ),
-            });
-        }
+        sh.settle_the_rest(
+            &mut tracked,
+            &**ctx.store(),
+            &directory,
+            &requests,
+            run_started,
+        )?;
     }
     // What never finished: reported with the last reason it failed, else why it waited.
     let waiting: HashMap<WorkId, Waiting> = scheduler
@@ -722,186 +680,8 @@ pub async fn run_batch(
     })
 }
 
-/// The end of a run in the store: every undecided authorization decided, files of finished
-/// orders swept from the output directory, and the tally of this run's authorizations.
-fn settle_store(
-    ctx: &Ctx,
-    directory: &str,
-    out_dir: &std::path::Path,
-    touched: &BTreeSet<OrderId>,
-) -> Result<AuthorizationTally, BatchError> {
-    let store = ctx.store();
-    decide_the_rest(&**store)?;
-    let open_orders: BTreeSet<OrderId> = store
-        .orders_to_resume(directory)?
-        .into_iter()
-        .map(|o| o.id)
-        .collect();
-    for path in output::sweep(out_dir, |id| open_orders.contains(&id)) {
-        tracing::warn!(path = %path.display(), "could not remove a file left by an interrupted run");
-    }
-    let mut authorizations = tally(&**store, touched)?;
-    authorizations.pending_unknown = store.pending_unknown_authorizations()?.len();
-    Ok(authorizations)
-}
-
-/// A finished certificate's row.
-fn show_result(item: &mut ItemProgress, result: &CertResult) {
-    let state = match result.status {
-        CertStatus::Issued => ItemState::Issued,
-        CertStatus::AlreadyIssued => ItemState::AlreadyIssued,
-        CertStatus::Failed => ItemState::Failed,
-    };
-    if item.state != state {
-        item.state = state;
-        item.since = Some(Timestamp::now());
-    }
-    item.retry_at = None;
-    item.certificate = result.certificate.clone();
-    // An issued certificate's row shows no failure of an earlier attempt.
-    item.last = result.finding.clone();
-}
-
-fn count(p: &mut BatchProgress, tracked: &[Tracked]) {
-    let status = |s: CertStatus| {
-        tracked
-            .iter()
-            .filter(|t| t.result.as_ref().is_some_and(|r| r.status == s))
-            .count()
-    };
-    p.issued = status(CertStatus::Issued);
-    p.already_issued = status(CertStatus::AlreadyIssued);
-    p.failed = status(CertStatus::Failed);
-}
-
-/// Why an item that never ran waited.
-fn waited(request: &CertRequest, waiting: Option<&Waiting>) -> Finding {
-    match waiting {
-        Some(Waiting::Backoff { identifier, until }) => {
-            let until = until.map_or("its other attempts end".to_owned(), |t| t.to_string());
-            Finding::new(
-                Code::IssuanceBackoff,
-                format!(
-                    "{identifier} failed validation recently and is backed off until {until} \
-                     (the CA allows 5 failed validations per name per hour)"
-                ),
-            )
-        }
-        _ => Finding::new(
-            Code::ChallengeNotScheduled,
-            format!(
-                "{} never got its turn before the run's time ran out (--batch-timeout)",
-                request.first_name()
-            ),
-        ),
-    }
-}
-
-fn base(request: &CertRequest, t: &Tracked, status: CertStatus) -> CertResult {
-    CertResult {
-        name: request.first_name().to_owned(),
-        names: request.names.clone(),
-        status,
-        stage: None,
-        code: None,
-        finding: None,
-        certificate: None,
-        key: None,
-        order_url: t.order_url.clone(),
-        resumed: t.resumed,
-        attempts: t.attempts,
-        requested: request.requested,
-        started_at: t.started.map(|(at, _)| at),
-        duration_ms: t.started.map(|(_, at)| millis(at.elapsed())),
-        origin: request.origin.clone(),
-        not_after: None,
-        renew_from: None,
-        renewed: t.renewing.clone(),
-        replaces: t.replaces.as_ref().map(ToString::to_string),
-        replaces_dropped: t.replaces_dropped.clone(),
-    }
-}
-
-fn issued(request: &CertRequest, t: &Tracked, cert: PathBuf, key: PathBuf) -> CertResult {
-    // Only for the report: the file was just written from the CA's chain.
-    let not_after = std::fs::read(&cert)
-        .ok()
-        .and_then(|pem| renewal::not_after(&pem).ok());
-    CertResult {
-        not_after,
-        certificate: Some(cert),
-        key: Some(key),
-        ..base(request, t, CertStatus::Issued)
-    }
-}
-
-fn already_issued(request: &CertRequest, cert: PathBuf, not_after: Timestamp) -> CertResult {
-    let key = cert.with_extension("key");
-    CertResult {
-        not_after: Some(not_after),
-        certificate: Some(cert),
-        key: Some(key),
-        ..base(request, &Tracked::default(), CertStatus::AlreadyIssued)
-    }
-}
-
-/// A certificate another worker of a shared batch issued: reported as already issued, with the
-/// file that worker installed.
-fn done_elsewhere(request: &CertRequest, cert: PathBuf) -> CertResult {
-    let not_after = std::fs::read(&cert)
-        .ok()
-        .and_then(|pem| renewal::not_after(&pem).ok());
-    CertResult {
-        not_after,
-        key: Some(cert.with_extension("key")),
-        certificate: Some(cert),
-        ..base(request, &Tracked::default(), CertStatus::AlreadyIssued)
-    }
-}
-
-fn failed(request: &CertRequest, t: &Tracked, stage: Stage, finding: Finding) -> CertResult {
-    CertResult {
-        stage: Some(stage),
-        code: Some(finding.code),
-        finding: Some(finding),
-        ..base(request, t, CertStatus::Failed)
-    }
-}
-
-fn join_detail(detail: &str, more: &str) -> String {
-    if detail.is_empty() {
-        more.to_owned()
-    } else {
-        format!("{detail}; {more}")
-    }
-}
-
 /// The monotonic instant matching wall-clock `at` (now if it has passed).
 fn instant_of(at: Timestamp) -> Instant {
     let left = at.duration_since(Timestamp::now());
     Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO)
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_item_that_never_ran_says_why_it_waited() {
-        let request = CertRequest {
-            names: vec!["a.test".into()],
-            origin: "--domain".into(),
-            requested: 1,
-        };
-        let backoff = Waiting::Backoff {
-            identifier: "a.test".into(),
-            until: None,
-        };
-        assert_eq!(waited(&request, Some(&backoff)).code, Code::IssuanceBackoff);
-        assert_eq!(waited(&request, None).code, Code::ChallengeNotScheduled);
-    }
 }

@@ -123,6 +123,29 @@ pub(super) fn tally(
     Ok(tally)
 }
 
+/// The end of a run in the store: every undecided authorization decided, files of finished
+/// orders swept from the output directory, and the tally of this run's authorizations.
+pub(super) fn settle_store(
+    ctx: &super::work::Ctx,
+    directory: &str,
+    out_dir: &std::path::Path,
+    touched: &BTreeSet<crate::engine::store::OrderId>,
+) -> Result<super::report::AuthorizationTally, super::error::BatchError> {
+    let store = ctx.store();
+    decide_the_rest(&**store)?;
+    let open_orders: BTreeSet<crate::engine::store::OrderId> = store
+        .orders_to_resume(directory)?
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    for path in super::output::sweep(out_dir, |id| open_orders.contains(&id)) {
+        tracing::warn!(path = %path.display(), "could not remove a file left by an interrupted run");
+    }
+    let mut authorizations = tally(&**store, touched)?;
+    authorizations.pending_unknown = store.pending_unknown_authorizations()?.len();
+    Ok(authorizations)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,10 @@ use crate::engine::store::{OrderId, OrderStatus, StateStore, StoreError};
 use super::error::BatchError;
 use super::input::CertRequest;
 use super::progress::FleetGlance;
+use super::report::Stage;
+use super::results::{Tracked, done_elsewhere, failed};
 use super::{SharedStore, lock_store};
+use crate::model::{Code, Finding};
 
 /// How often a worker with nothing to claim looks again while other workers still hold
 /// certificates of the batch.
@@ -161,6 +164,45 @@ impl Shared {
         }))
     }
 
+    /// At the end of the run, the result of every certificate this worker does not hold:
+    /// issued by another worker (since `since`, for a renewal), or ended there without one.
+    pub(super) fn settle_the_rest(
+        &self,
+        tracked: &mut [Tracked],
+        store: &dyn StateStore,
+        directory: &str,
+        requests: &[CertRequest],
+        since: Timestamp,
+    ) -> Result<(), BatchError> {
+        for (i, t) in tracked.iter_mut().enumerate() {
+            if t.result.is_some() || self.claims.contains_key(&i) {
+                continue;
+            }
+            let request = &requests[i];
+            let cert = issued_since(store, directory, request, t.renewing.is_some(), since)?;
+            t.result = Some(match cert {
+                Some(cert) => done_elsewhere(request, cert),
+                None => failed(
+                    request,
+                    t,
+                    Stage::Waiting,
+                    Finding::new(
+                        Code::AcmeOther,
+                        format!(
+                            "{}: another worker of this batch ended it without a certificate",
+                            request.key().join(", ")
+                        ),
+                    )
+                    .with_detail(
+                        "That worker's report says why; `certdx issue --status` lists the \
+                         workers and the orders by status.",
+                    ),
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// How many of the batch's certificates no worker has finished yet.
     pub(super) fn unfinished(&self, store: &dyn StateStore) -> Result<u64, BatchError> {
         match store.shared() {
@@ -186,7 +228,7 @@ fn complete(store: &dyn StateStore, claim: &Claim) {
 
 /// The certificate issued for `request`'s names that makes ordering it now pointless: any
 /// issued one, or for a renewal only one issued since the run began.
-pub(super) fn issued_since(
+fn issued_since(
     store: &dyn StateStore,
     directory: &str,
     request: &CertRequest,
