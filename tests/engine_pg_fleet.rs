@@ -189,7 +189,9 @@ async fn three_workers_share_a_batch_survive_a_kill_and_keep_the_limits() {
                 &state,
                 Some(*listen),
             );
-            cmd.args(["--concurrency", &CAP.to_string(), "--worker-lease", "3"])
+            // A lease long enough that a heartbeat delayed by a loaded CI machine never lets
+            // a live worker's slots expire (which would let the others exceed the cap).
+            cmd.args(["--concurrency", &CAP.to_string(), "--worker-lease", "10"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
             workers.push(cmd.spawn().expect("worker started"));
