@@ -32,7 +32,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use certdx::engine::batch::SolverConfig;
+use certdx::engine::batch::{CheckConfig, SolverConfig};
 use certdx::engine::solver::rfc2136::TsigKey;
 use certdx::engine::store::{AuthorizationOutcome, Store};
 use certdx::engine::trial::{
@@ -185,6 +185,14 @@ async fn http01_verdicts_404_silent_caa_and_answered_through_the_binary() {
         &state.display().to_string(),
         "--http01-listen",
         &answered.to_string(),
+        // certdx's own check of each answer, through the lab's DNS, before the CA looks.
+        "--resolver",
+        &lab.dns_addr().to_string(),
+        "--allow-loopback",
+        "--http-port",
+        &port.to_string(),
+        "--timeout",
+        "2",
     ]
     .map(str::to_owned)
     .to_vec();
@@ -198,6 +206,13 @@ async fn http01_verdicts_404_silent_caa_and_answered_through_the_binary() {
     assert!(codes(v).contains(&"acme-unauthorized".to_owned()), "{v:#}");
     let meaning = v["meaning"].as_str().unwrap();
     assert!(meaning.contains("got 404 from the web server"), "{meaning}");
+    // certdx published the token on its own listener, and saw that the name's address serves
+    // someone else's 404 before the CA did.
+    assert_eq!(v["self_check"]["passed"], false, "{v:#}");
+    assert!(
+        meaning.contains("certdx's own check failed before the CA looked"),
+        "{meaning}"
+    );
     assert!(
         v["problem"]["detail"].as_str().unwrap().contains("404"),
         "{v:#}"
@@ -233,6 +248,14 @@ async fn http01_verdicts_404_silent_caa_and_answered_through_the_binary() {
     let v = verdict(&doc, "ok.certdx.example");
     assert_eq!(v["status"], "valid", "{v:#}");
     assert_eq!(v["answered"], true);
+    assert_eq!(v["self_check"]["passed"], true, "{v:#}");
+    assert!(v["self_check"].get("finding").is_none(), "{v:#}");
+    assert_eq!(
+        verdict(&doc, "silent.certdx.example")["self_check"]["passed"],
+        false,
+        "{doc:#}"
+    );
+
     assert!(codes(v).is_empty(), "{v:#}");
     assert!(
         v["meaning"]
@@ -360,6 +383,15 @@ async fn dns01_answered_through_rfc2136_on_knot_is_validated() {
         server: primary.addr,
         key: TsigKey::parse(&key.keymgr_output).unwrap(),
     });
+    // certdx waits to see each TXT on every authoritative server of the zone before the CA
+    // looks (the lab's knotd primary is the zone's only server).
+    req.checks = Some(CheckConfig {
+        dns: dns.dns(Duration::from_secs(2)),
+        http: Default::default(),
+        concurrency: 4,
+        ca_domain: None,
+        self_check_timeout: Duration::from_secs(20),
+    });
     let (events, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let report = tokio::time::timeout(RUN_LIMIT, run_trial(req, events))
         .await
@@ -370,6 +402,8 @@ async fn dns01_answered_through_rfc2136_on_knot_is_validated() {
     for v in &report.names {
         assert_eq!(v.status, VerdictStatus::Valid, "{v:#?}");
         assert!(v.answered);
+        let check = v.self_check.as_ref().expect("certdx checked its own TXT");
+        assert!(check.passed, "{v:#?}");
     }
     assert_eq!(report.cleanup.valid, 2);
     let mut seen = Vec::new();
@@ -378,6 +412,7 @@ async fn dns01_answered_through_rfc2136_on_knot_is_validated() {
             TrialEvent::AccountReady { .. } => "account",
             TrialEvent::LeftoversCleaned { .. } => "leftovers",
             TrialEvent::OrderCreated { .. } => "order",
+            TrialEvent::SelfChecked { .. } => "self-checked",
             TrialEvent::ChallengeTriggered { .. } => "triggered",
             TrialEvent::NameDecided(_) => "decided",
             TrialEvent::CleanupDone(_) => "cleanup",
@@ -388,7 +423,9 @@ async fn dns01_answered_through_rfc2136_on_knot_is_validated() {
         [
             "account",
             "order",
+            "self-checked",
             "triggered",
+            "self-checked",
             "triggered",
             "decided",
             "decided",
@@ -451,4 +488,69 @@ async fn a_stopped_trial_deactivates_its_pending_authorization() {
     drop(store);
     assert_none_pending(&lab, &lab.directory_url(), &state).await;
     stuck.abort();
+}
+
+/// A CA that requires External Account Binding (Google's and ZeroSSL's staging CAs do): the
+/// trial's account is registered with `--eab-kid` and the HMAC key from the environment, the
+/// key never shows, and the next trial reuses the stored account without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_that_requires_eab_gets_it_and_the_key_never_shows() {
+    let lab = PebbleLab::start_with(PebbleOptions {
+        eab: true,
+        ..PebbleOptions::default()
+    })
+    .await;
+    let port = lab.http01_port();
+    let block = SLOTS.take();
+    let answered = SocketAddr::from((block.ip(1), port));
+    lab.add_a("eab.certdx.example", &[&answered.ip().to_string()])
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root.pem");
+    std::fs::write(&root, lab.root_pem()).unwrap();
+    let state = dir.path().join("state.sqlite");
+    let directory = lab.directory_url();
+    let base: Vec<String> = [
+        "eab.certdx.example",
+        "--directory",
+        &directory,
+        "--ca-cert",
+        &root.display().to_string(),
+        "--state",
+        &state.display().to_string(),
+        "--http01-listen",
+        &answered.to_string(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+
+    // Without EAB the CA refuses the account: a usage error naming why, nothing ordered.
+    let (code, doc, stderr) = trial_binary(&base, &[]).await;
+    assert_eq!(code, 2, "{doc:#}\n{stderr}");
+    let message = doc["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("externalAccountRequired"), "{message}");
+    assert!(
+        message.contains("--eab-kid K and CERTDX_EAB_HMAC_KEY"),
+        "{message}"
+    );
+
+    let mut with_eab = base.clone();
+    with_eab.extend(["--eab-kid".to_owned(), pebble_lab::EAB_KID.to_owned()]);
+    let (code, doc, stderr) = trial_binary(
+        &with_eab,
+        &[("CERTDX_EAB_HMAC_KEY", pebble_lab::EAB_HMAC_KEY)],
+    )
+    .await;
+    assert_eq!(code, 0, "{doc:#}\n{stderr}");
+    assert_eq!(verdict(&doc, "eab.certdx.example")["status"], "valid");
+    for text in [doc.to_string(), stderr] {
+        assert!(!text.contains(pebble_lab::EAB_HMAC_KEY), "{text}");
+    }
+    let account = doc["account"].as_str().unwrap().to_owned();
+
+    // The stored account needs no EAB again.
+    let (code, doc, stderr) = trial_binary(&base, &[]).await;
+    assert_eq!(code, 0, "{doc:#}\n{stderr}");
+    assert_eq!(doc["account"], account.as_str(), "the stored account, reused");
+    assert_none_pending(&lab, &directory, &state).await;
 }

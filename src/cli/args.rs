@@ -7,7 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::report::Format;
 
 mod engine;
-pub use engine::{IssueArgs, KeyTypeArg, SecretArg, SolverArgs, TrialArgs, ViewTrialArgs};
+pub use engine::{
+    AccountArgs, IssueArgs, KeyTypeArg, SecretArg, SelfCheckArgs, SolverArgs, TrialArgs,
+    ViewTrialArgs,
+};
 
 /// Find out why cert-manager will not issue a certificate.
 #[derive(Debug, Parser)]

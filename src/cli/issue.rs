@@ -12,11 +12,13 @@ mod status;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
-use super::args::{IssueArgs, KeyTypeArg, ProbeArgs, SolverArgs};
+use super::args::{AccountArgs, IssueArgs, KeyTypeArg, ProbeArgs, SelfCheckArgs, SolverArgs};
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS, TextOrJson, write_output};
-use crate::engine::acme::{AccountOptions, AcmeConfig, Eab, KeyKind};
+use crate::checks::dns::Dns;
+use crate::engine::acme::{AccountOptions, AcmeConfig, AcmeError, Eab, KeyKind};
 use crate::engine::batch::{
-    BatchConfig, BatchProgress, BatchReport, CertRequest, CertResult, CertStatus, SolverConfig,
+    BatchConfig, BatchError, BatchProgress, BatchReport, CertRequest, CertResult, CertStatus, CheckConfig,
+    SolverConfig,
     Stage, collect_requests, parse_domains_file, parse_group, run_batch,
 };
 use crate::engine::solver::dns01::Dns01Zone;
@@ -34,6 +36,60 @@ struct IssueOutput<'a> {
     deploy_hooks: &'a [hook::HookRun],
 }
 
+/// The account options of a new account from `--email`, `--eab-kid` and `--eab-hmac-key`.
+pub(super) fn account_options(a: &AccountArgs) -> Result<AccountOptions, CliError> {
+    let eab = match (&a.eab_kid, &a.eab_hmac_key) {
+        (Some(kid), Some(key)) => {
+            Some(Eab::new(kid.clone(), key.expose()).map_err(|e| CliError::Usage(e.to_string()))?)
+        }
+        (None, None) => None,
+        _ => {
+            return Err(CliError::Usage(
+                "--eab-kid and --eab-hmac-key (or CERTDX_EAB_HMAC_KEY) go together".to_owned(),
+            ));
+        }
+    };
+    Ok(AccountOptions {
+        contact_email: a.email.clone(),
+        eab,
+    })
+}
+
+/// What to do about a refused account, when the flags can do it: the EAB flags for a CA that
+/// requires External Account Binding.
+pub(super) fn account_hint(e: &AcmeError) -> &'static str {
+    if e.needs_external_account() {
+        "; this CA requires External Account Binding: give the key id and HMAC key from the \
+         CA's account page as --eab-kid K and CERTDX_EAB_HMAC_KEY (or --eab-hmac-key)"
+    } else {
+        ""
+    }
+}
+
+/// How names and challenge answers are checked, from the shared check flags: the DNS client
+/// and the checks' settings (no CAA issuer domain: the caller knows its CA).
+pub(super) fn check_config(a: &SelfCheckArgs) -> Result<(Dns, CheckConfig), CliError> {
+    let probe = ProbeArgs {
+        resolver: a.resolver,
+        timeout: a.timeout,
+        concurrency: 64,
+        allow_loopback: a.allow_loopback,
+        http_port: a.http_port,
+        https_port: 443,
+        dns_port: 53,
+    };
+    let dns = probe.dns()?;
+    let playbook = probe.playbook();
+    let checks = CheckConfig {
+        dns: dns.clone(),
+        http: playbook.http,
+        concurrency: playbook.concurrency,
+        ca_domain: None,
+        self_check_timeout: Duration::from_secs(a.self_check_timeout),
+    };
+    Ok((dns, checks))
+}
+
 /// Runs `certdx issue`.
 pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
     if a.status {
@@ -47,17 +103,7 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
     }
     let solver = solver(a)?;
     let requests = requests(a)?;
-    let probe = ProbeArgs {
-        resolver: a.resolver,
-        timeout: a.timeout,
-        concurrency: 64,
-        allow_loopback: a.allow_loopback,
-        http_port: a.http_port,
-        https_port: 443,
-        dns_port: 53,
-    };
-    let dns = probe.dns()?;
-    let playbook = probe.playbook();
+    let (dns, checks) = check_config(&a.checks)?;
     let directory = a.directory.clone().unwrap_or_default();
     let mut acme = AcmeConfig::new(directory.clone());
     if let Some(path) = &a.ca_cert {
@@ -66,27 +112,13 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
         })?;
         acme = acme.with_ca_cert_pem(pem);
     }
-    let eab = match (&a.eab_kid, &a.eab_hmac_key) {
-        (Some(kid), Some(key)) => {
-            Some(Eab::new(kid.clone(), key.expose()).map_err(|e| CliError::Usage(e.to_string()))?)
-        }
-        (None, None) => None,
-        _ => {
-            return Err(CliError::Usage(
-                "--eab-kid and --eab-hmac-key (or CERTDX_EAB_HMAC_KEY) go together".to_owned(),
-            ));
-        }
-    };
     if a.concurrency == 0 {
         return Err(CliError::Usage(
             "--concurrency must be at least 1".to_owned(),
         ));
     }
     let mut config = BatchConfig::new(acme, requests, solver, dns.clone());
-    config.account = AccountOptions {
-        contact_email: a.email.clone(),
-        eab,
-    };
+    config.account = account_options(&a.account)?;
     match StateLocation::parse(&a.state).map_err(|e| CliError::Usage(format!("--state: {e}")))? {
         StateLocation::Sqlite(path) => config.state_path = path,
         StateLocation::Postgres(url) => {
@@ -100,10 +132,10 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
     config.scheduler.max_in_flight = a.concurrency;
     config.new_order_concurrency = a.new_order_concurrency;
     config.worker_lease = Duration::from_secs(a.worker_lease);
-    config.checks.http = playbook.http;
-    config.checks.concurrency = playbook.concurrency;
-    config.checks.ca_domain = a.ca_domain.clone();
-    config.checks.self_check_timeout = Duration::from_secs(a.self_check_timeout);
+    config.checks = CheckConfig {
+        ca_domain: a.ca_domain.clone(),
+        ..checks
+    };
     config.batch_timeout = Duration::from_secs(a.batch_timeout.max(1));
     config.renew_before = a
         .renew_before_days
@@ -158,7 +190,11 @@ pub fn run(a: &IssueArgs) -> Result<ExitCode, CliError> {
     let report = report.map_err(|e| {
         // What was deployed before the batch failed is still worth knowing.
         eprint!("{}", render_hooks(&hooks));
-        CliError::Usage(e.to_string())
+        let hint = match &e {
+            BatchError::Account(e) => account_hint(e),
+            _ => "",
+        };
+        CliError::Usage(format!("{e}{hint}"))
     })?;
     let out = match a.format {
         TextOrJson::Json => {

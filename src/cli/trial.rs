@@ -10,9 +10,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::args::{MethodArg, TrialArgs};
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS, TextOrJson, write_output};
-use crate::engine::acme::AccountOptions;
 use crate::engine::trial::{
-    TrialEvent, TrialMethod, TrialReport, TrialRequest, VerdictStatus, run_trial,
+    TrialError, TrialMethod, TrialReport, TrialRequest, VerdictStatus, run_trial,
 };
 
 #[derive(Serialize)]
@@ -25,6 +24,11 @@ struct TrialOutput<'a> {
 /// Runs `certdx trial`.
 pub fn run(a: &TrialArgs) -> Result<ExitCode, CliError> {
     let solver = super::issue::solver_config(&a.solver)?;
+    // Only an answer certdx publishes is checked; without a solver nothing is.
+    let req_checks = match &solver {
+        Some(_) => Some(super::issue::check_config(&a.checks)?.1),
+        None => None,
+    };
     let ca_cert_pem = match &a.ca_cert {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
             CliError::Usage(format!("cannot read --ca-cert {}: {e}", path.display()))
@@ -41,10 +45,8 @@ pub fn run(a: &TrialArgs) -> Result<ExitCode, CliError> {
             MethodArg::Dns01 => TrialMethod::Dns01,
         },
         solver,
-        account: AccountOptions {
-            contact_email: a.email.clone(),
-            eab: None,
-        },
+        checks: req_checks,
+        account: super::issue::account_options(&a.account)?,
         state_path: a.state.clone(),
         production: a.production,
         wait: Duration::from_secs(a.wait),
@@ -59,7 +61,7 @@ pub fn run(a: &TrialArgs) -> Result<ExitCode, CliError> {
         let printer = tokio::spawn(async move {
             while let Some(event) = received.recv().await {
                 if show {
-                    eprintln!("{}", progress_line(&event));
+                    eprintln!("{event}");
                 }
             }
         });
@@ -74,7 +76,13 @@ pub fn run(a: &TrialArgs) -> Result<ExitCode, CliError> {
         let _ = printer.await;
         report
     });
-    let report = report.map_err(|e| CliError::Usage(e.to_string()))?;
+    let report = report.map_err(|e| {
+        let hint = match &e {
+            TrialError::Account(e) => super::issue::account_hint(e),
+            _ => "",
+        };
+        CliError::Usage(format!("{e}{hint}"))
+    })?;
     let out = match a.format {
         TextOrJson::Json => {
             let doc = TrialOutput {
@@ -91,34 +99,6 @@ pub fn run(a: &TrialArgs) -> Result<ExitCode, CliError> {
     } else {
         EXIT_PROBLEMS
     }))
-}
-
-fn progress_line(event: &TrialEvent) -> String {
-    match event {
-        TrialEvent::AccountReady { account, created } => {
-            let how = if *created { "registered" } else { "restored" };
-            format!("account {how}: {account}")
-        }
-        TrialEvent::LeftoversCleaned { count } => {
-            format!("deactivated {count} authorization(s) an interrupted trial left pending")
-        }
-        TrialEvent::OrderCreated { order, names } => {
-            format!("ordered {} name(s): {order}", names.len())
-        }
-        TrialEvent::ChallengeTriggered { name, answered } => {
-            let how = if *answered {
-                "answered by certdx"
-            } else {
-                "not answered"
-            };
-            format!("challenge triggered for {name} ({how})")
-        }
-        TrialEvent::NameDecided(v) => format!("{}: {}", v.name, v.status.as_str()),
-        TrialEvent::CleanupDone(c) => format!(
-            "cleanup: {} valid, {} invalid, {} deactivated",
-            c.valid, c.invalid, c.deactivated
-        ),
-    }
 }
 
 fn render_text(report: &TrialReport) -> String {
@@ -139,6 +119,18 @@ fn render_text(report: &TrialReport) -> String {
             s.push_str(&format!("    {}: {}\n", f.code, f.summary));
             if !f.advice.is_empty() {
                 s.push_str(&format!("    advice: {}\n", f.advice));
+            }
+        }
+        if let Some(check) = &v.self_check {
+            match &check.finding {
+                None => s.push_str(&format!(
+                    "    certdx saw its own answer first ({} ms)\n",
+                    check.duration_ms
+                )),
+                Some(f) => s.push_str(&format!(
+                    "    certdx's own check failed before the CA looked: {}: {}\n",
+                    f.code, f.summary
+                )),
             }
         }
         if let Some(secondary) = &v.secondary_validation {

@@ -19,7 +19,7 @@
 //!    out `processing`, installs `<out>/<name>.crt` and `<name>.key` (0600);
 //! 7. leaves no authorization pending without a recorded decision (see `settle`), and reports.
 
-mod account;
+pub(crate) mod account;
 mod config;
 mod error;
 mod finalize;

@@ -63,9 +63,12 @@ pub struct TrialArgs {
     /// A PEM root (or bundle) trusted for the CA's HTTPS instead of the system's.
     #[arg(long, value_name = "PEM")]
     pub ca_cert: Option<PathBuf>,
-    /// Contact address for a new account.
-    #[arg(long, value_name = "E")]
-    pub email: Option<String>,
+    /// The account, when the state store has none for the directory yet.
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// How certdx checks its own answers before the CA is told to look (with a solver).
+    #[command(flatten)]
+    pub checks: SelfCheckArgs,
     /// The state store (SQLite, created 0600), as for `certdx issue`: the account is kept there,
     /// and every authorization the trial creates.
     #[arg(long, value_name = "DB", default_value = "certdx-state.sqlite")]
@@ -114,22 +117,9 @@ pub struct IssueArgs {
     /// A PEM root (or bundle) trusted for the CA's HTTPS instead of the system's.
     #[arg(long, value_name = "PEM")]
     pub ca_cert: Option<PathBuf>,
-    /// Contact address for a new account.
-    #[arg(long, value_name = "E")]
-    pub email: Option<String>,
-    /// External Account Binding key id, for a new account at a CA that requires it.
-    #[arg(long, value_name = "K", requires = "eab_hmac_key")]
-    pub eab_kid: Option<String>,
-    /// External Account Binding HMAC key (base64url); better from the environment, so it stays
-    /// out of the shell history.
-    #[arg(
-        long,
-        value_name = "H",
-        env = "CERTDX_EAB_HMAC_KEY",
-        hide_env_values = true,
-        requires = "eab_kid"
-    )]
-    pub eab_hmac_key: Option<SecretArg>,
+    /// The account, when the state store has none for the directory yet.
+    #[command(flatten)]
+    pub account: AccountArgs,
     /// A certificate to issue; names separated by commas form one certificate (SANs).
     #[arg(long, value_name = "NAME", num_args = 1..)]
     pub domain: Vec<String>,
@@ -139,22 +129,12 @@ pub struct IssueArgs {
     /// How challenges are answered.
     #[command(flatten)]
     pub solver: SolverArgs,
-    /// Recursive resolver for the preflight and self-checks (default: the system's); port 53
-    /// unless given.
-    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_resolver)]
-    pub resolver: Option<std::net::SocketAddr>,
-    /// Seconds allowed for each check's HTTP request (DNS questions get a third of it).
-    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = parse_timeout)]
-    pub timeout: f64,
+    /// How certdx checks names and its own answers.
+    #[command(flatten)]
+    pub checks: SelfCheckArgs,
     /// The CA's CAA issuer domain (default: known from the directory URL).
     #[arg(long, value_name = "D")]
     pub ca_domain: Option<String>,
-    /// Treat loopback addresses as reachable (test labs).
-    #[arg(long)]
-    pub allow_loopback: bool,
-    /// Port the checks send HTTP-01 requests to (labs; the CA always uses 80).
-    #[arg(long, default_value_t = 80, value_name = "PORT", hide = true)]
-    pub http_port: u16,
     /// The state store: account, orders, authorizations. A file is SQLite (created 0600); a
     /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB URL is a PostgreSQL database (give it through
     /// CERTDX_STATE to keep the password out of the shell history and the process list).
@@ -193,15 +173,6 @@ pub struct IssueArgs {
         value_parser = clap::value_parser!(u64).range(0..=MAX_BATCH_TIMEOUT_SECS)
     )]
     pub batch_timeout: u64,
-    /// Seconds certdx's own check of a challenge (token served, TXT on every authoritative
-    /// server) may keep retrying before the challenge is given up without being answered.
-    #[arg(
-        long,
-        value_name = "SECS",
-        default_value_t = 30,
-        value_parser = clap::value_parser!(u64).range(0..=MAX_SELF_CHECK_TIMEOUT_SECS)
-    )]
-    pub self_check_timeout: u64,
     /// Order again a certificate an earlier run issued when it expires within this many days
     /// (default: a third of its lifetime, at most 30 days). Certificates living under 10 days
     /// always renew at half their life.
@@ -231,6 +202,57 @@ pub struct IssueArgs {
     /// when you leave.
     #[arg(long)]
     pub tui: bool,
+}
+
+/// The ACME account a command registers when the state store has none for the directory:
+/// shared by `certdx issue` and `certdx trial` (staging CAs such as Google's need EAB too).
+#[derive(Debug, Clone, Args)]
+pub struct AccountArgs {
+    /// Contact address for a new account.
+    #[arg(long, value_name = "E")]
+    pub email: Option<String>,
+    /// External Account Binding key id, for a new account at a CA that requires it.
+    #[arg(long, value_name = "K", requires = "eab_hmac_key")]
+    pub eab_kid: Option<String>,
+    /// External Account Binding HMAC key (base64url); better from the environment, so it stays
+    /// out of the shell history.
+    #[arg(
+        long,
+        value_name = "H",
+        env = "CERTDX_EAB_HMAC_KEY",
+        hide_env_values = true,
+        requires = "eab_kid"
+    )]
+    pub eab_hmac_key: Option<SecretArg>,
+}
+
+/// How the engine commands check names and their own challenge answers: shared by
+/// `certdx issue` (preflight and self-check) and `certdx trial` (self-check of what it answers).
+#[derive(Debug, Clone, Args)]
+pub struct SelfCheckArgs {
+    /// Recursive resolver for the preflight and self-checks (default: the system's); port 53
+    /// unless given.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_resolver)]
+    pub resolver: Option<std::net::SocketAddr>,
+    /// Seconds allowed for each check's HTTP request (DNS questions get a third of it).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// Treat loopback addresses as reachable (test labs).
+    #[arg(long)]
+    pub allow_loopback: bool,
+    /// Port the checks send HTTP-01 requests to (labs; the CA always uses 80).
+    #[arg(long, default_value_t = 80, value_name = "PORT", hide = true)]
+    pub http_port: u16,
+    /// Seconds certdx's own check of a challenge (token served, TXT on every authoritative
+    /// server) may keep retrying before the challenge is given up without being answered
+    /// (`certdx trial` tells the CA to look anyway, and reports what the self-check found).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(0..=MAX_SELF_CHECK_TIMEOUT_SECS)
+    )]
+    pub self_check_timeout: u64,
 }
 
 /// How challenges are answered: shared by `certdx issue` (which needs one) and `certdx trial`

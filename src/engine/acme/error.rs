@@ -367,6 +367,14 @@ impl AcmeError {
         }
     }
 
+    /// Whether the CA refused a new account for want of External Account Binding
+    /// (`externalAccountRequired`, RFC 8555 section 7.3.4).
+    pub fn needs_external_account(&self) -> bool {
+        self.problem()
+            .and_then(|p| p.kind.as_deref())
+            .is_some_and(|k| k.ends_with(":externalAccountRequired"))
+    }
+
     /// The problem document, if the server sent one.
     pub fn problem(&self) -> Option<&AcmeProblem> {
         match self {

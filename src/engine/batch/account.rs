@@ -4,7 +4,7 @@
 use tokio::time::Instant;
 
 use crate::engine::acme::{AccountOptions, AcmeClient, AcmeConfig, AcmeError};
-use crate::engine::store::AccountId;
+use crate::engine::store::{AccountId, AccountRecord};
 
 use super::error::BatchError;
 use super::{SharedStore, lock_store};
@@ -52,14 +52,7 @@ async fn open_or_register(
 ) -> Result<Account, BatchError> {
     let stored = lock_store(store).account(&acme.directory_url)?;
     if let Some(record) = stored {
-        let credentials: serde_json::Value = serde_json::from_str(&record.credentials_json)
-            .map_err(|_| {
-                // The serde message could quote the blob, and the blob holds the key.
-                BatchError::Account(AcmeError::Config(
-                    "the state store's account credentials are not JSON".to_owned(),
-                ))
-            })?;
-        let client = AcmeClient::from_credentials(acme, &credentials, deadline)
+        let client = restore(&record, acme, deadline)
             .await
             .map_err(BatchError::Account)?;
         return Ok(Account {
@@ -71,21 +64,38 @@ async fn open_or_register(
     let client = AcmeClient::create_account(acme, options, deadline)
         .await
         .map_err(BatchError::Account)?;
-    let credentials = client.credentials().to_string();
-    let contact: Vec<String> = options
-        .contact_email
-        .iter()
-        .map(|e| format!("mailto:{}", e.trim().trim_start_matches("mailto:")))
-        .collect();
     let id = lock_store(store).upsert_account(
         &acme.directory_url,
         client.account_url(),
-        &credentials,
-        &contact,
+        &client.credentials().to_string(),
+        &contact_uris(options),
     )?;
     Ok(Account {
         client,
         id,
         created: true,
     })
+}
+
+/// The client for an account the state store keeps.
+pub(crate) async fn restore(
+    record: &AccountRecord,
+    acme: &AcmeConfig,
+    deadline: Instant,
+) -> Result<AcmeClient, AcmeError> {
+    let credentials: serde_json::Value =
+        serde_json::from_str(&record.credentials_json).map_err(|_| {
+            // The serde message could quote the blob, and the blob holds the key.
+            AcmeError::Config("the state store's account credentials are not JSON".to_owned())
+        })?;
+    AcmeClient::from_credentials(acme, &credentials, deadline).await
+}
+
+/// The contact addresses of a new account as the store records them (`mailto:` URIs).
+pub(crate) fn contact_uris(options: &AccountOptions) -> Vec<String> {
+    options
+        .contact_email
+        .iter()
+        .map(|e| format!("mailto:{}", e.trim().trim_start_matches("mailto:")))
+        .collect()
 }

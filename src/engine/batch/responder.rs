@@ -277,7 +277,7 @@ impl Publisher {
     /// certdx's own check of `challenge` for `identifier`, the way the CA will do it, retried
     /// with a short growing pause until it passes or `checks.self_check_timeout` (bounded by
     /// `deadline`) runs out; then the first error it found.
-    pub(super) async fn self_check(
+    pub(crate) async fn self_check(
         &self,
         checks: &CheckConfig,
         identifier: &str,

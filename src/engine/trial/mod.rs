@@ -8,11 +8,13 @@
 //! deactivated, on every exit path ([`cleanup`]), and the state store says which.
 //!
 //! - [`request`]: what to try, and which directories are test CAs ([`staging_counterpart`]);
-//! - [`run`]: the trial itself ([`run_trial`]) and its progress ([`TrialEvent`]);
+//! - [`run`]: the trial itself ([`run_trial`]);
+//! - [`event`]: its progress as it happens ([`TrialEvent`]);
 //! - [`verdict`]: the CA's answer read into a [`NameVerdict`];
 //! - [`cleanup`]: deactivation of what is still pending.
 
 pub mod cleanup;
+pub mod event;
 pub mod request;
 pub mod run;
 pub mod verdict;
@@ -22,8 +24,9 @@ pub use request::{
     DirectoryKind, KnownCa, LETS_ENCRYPT_STAGING, TrialMethod, TrialRequest, classify_directory,
     known_cas, staging_counterpart,
 };
-pub use run::{TrialEvent, TrialReport, run_trial};
-pub use verdict::{NameVerdict, ValidationRecord, VerdictStatus};
+pub use event::TrialEvent;
+pub use run::{TrialReport, run_trial};
+pub use verdict::{NameVerdict, SelfCheck, ValidationRecord, VerdictStatus};
 
 use crate::engine::acme::AcmeError;
 use crate::engine::batch::LockError;

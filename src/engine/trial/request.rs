@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::engine::acme::{AccountOptions, ChallengeKind};
-use crate::engine::batch::SolverConfig;
+use crate::engine::batch::{CheckConfig, SolverConfig};
 
 use super::TrialError;
 
@@ -216,6 +216,10 @@ pub struct TrialRequest {
     pub method: TrialMethod,
     /// How certdx answers, when it can from where it runs; `None`: triggered, never answered.
     pub solver: Option<SolverConfig>,
+    /// How certdx checks its own answer (HTTP-01 token served on every address, TXT on every
+    /// authoritative server) before telling the CA to look, so the verdict is about the CA's
+    /// path and not a record still propagating; `None`: triggered as soon as published.
+    pub checks: Option<CheckConfig>,
     /// Contact and EAB for a new account (the store's account for the directory is reused).
     pub account: AccountOptions,
     /// The state store (the same file and rules as `certdx issue --state`).
@@ -237,6 +241,7 @@ impl TrialRequest {
             ca_cert_pem: None,
             method: TrialMethod::Http01,
             solver: None,
+            checks: None,
             account: AccountOptions::default(),
             state_path: PathBuf::from("certdx-state.sqlite"),
             production: false,

@@ -4,20 +4,26 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::engine::acme::{AcmeClient, AcmeConfig, AcmeOrder, AuthzInfo, AuthzStatus};
-use crate::engine::batch::StateLock;
+use crate::engine::acme::{
+    AcmeClient, AcmeConfig, AcmeOrder, AuthzInfo, AuthzStatus, ChallengeInfo, ChallengeKind,
+};
+use crate::engine::batch::account::{contact_uris, restore};
+use crate::engine::batch::{CheckConfig, StateLock};
 use crate::engine::batch::responder::{Publisher, Responder};
 use crate::engine::store::{AccountId, AuthorizationOutcome, Store};
 
 use super::TrialError;
 use super::cleanup::{CleanupSummary, Tracker, lock, settle_leftovers, store_status};
 use super::request::{DirectoryKind, TrialMethod, TrialRequest};
-use super::verdict::{NameVerdict, VerdictStatus, verdict};
+use super::event::TrialEvent;
+use super::verdict::{NameVerdict, SelfCheck, VerdictStatus, verdict};
 
 /// How long the account, the order and its authorizations may take to set up.
 const SETUP_BOUND: Duration = Duration::from_secs(60);
@@ -26,42 +32,6 @@ const LOCK_BOUND: Duration = Duration::from_secs(30);
 /// The first and the longest pause between two polls of the pending authorizations.
 const POLL_FIRST: Duration = Duration::from_millis(200);
 const POLL_MAX: Duration = Duration::from_secs(3);
-
-/// Progress, as it happens (for a view; the CLI shows it on stderr).
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum TrialEvent {
-    /// The account is ready (restored from the store, or registered and stored).
-    AccountReady {
-        /// The account URL.
-        account: String,
-        /// Whether this trial registered it.
-        created: bool,
-    },
-    /// Pending authorizations of an earlier, killed trial were deactivated.
-    LeftoversCleaned {
-        /// How many.
-        count: usize,
-    },
-    /// The order exists.
-    OrderCreated {
-        /// Its URL.
-        order: String,
-        /// Its names.
-        names: Vec<String>,
-    },
-    /// The challenge of a name was triggered.
-    ChallengeTriggered {
-        /// The name.
-        name: String,
-        /// Whether certdx published the response first.
-        answered: bool,
-    },
-    /// The CA decided on a name (or the trial stopped waiting for it).
-    NameDecided(Box<NameVerdict>),
-    /// Every authorization is settled.
-    CleanupDone(CleanupSummary),
-}
 
 /// What a trial found: the document `certdx trial --format json` prints.
 #[derive(Debug, Clone, Serialize)]
@@ -192,13 +162,7 @@ async fn account(
 ) -> Result<(AcmeClient, AccountId, bool), TrialError> {
     let stored = lock(store).account(&acme.directory_url)?;
     if let Some(record) = stored {
-        let credentials: serde_json::Value = serde_json::from_str(&record.credentials_json)
-            .map_err(|_| {
-                TrialError::Account(crate::engine::acme::AcmeError::Config(
-                    "the state store's account credentials are not JSON".to_owned(),
-                ))
-            })?;
-        let client = AcmeClient::from_credentials(acme, &credentials, deadline)
+        let client = restore(&record, acme, deadline)
             .await
             .map_err(TrialError::Account)?;
         return Ok((client, record.id, false));
@@ -206,17 +170,11 @@ async fn account(
     let client = AcmeClient::create_account(acme, &req.account, deadline)
         .await
         .map_err(TrialError::Account)?;
-    let contact: Vec<String> = req
-        .account
-        .contact_email
-        .iter()
-        .map(|e| format!("mailto:{}", e.trim().trim_start_matches("mailto:")))
-        .collect();
     let id = lock(store).upsert_account(
         &acme.directory_url,
         client.account_url(),
         &client.credentials().to_string(),
-        &contact,
+        &contact_uris(&req.account),
     )?;
     Ok((client, id, true))
 }
@@ -225,6 +183,52 @@ async fn account(
 struct Waiting {
     authz: AuthzInfo,
     answered: bool,
+    self_check: Option<SelfCheck>,
+}
+
+/// certdx's own check of the answer it published for `a`, from where it runs; `None` when
+/// checks are off. DNS-01 is retried until the self-check timeout, since the point is to let
+/// the record reach every authoritative server before the CA looks. HTTP-01 is tried once: a
+/// token is served or not, and a failure here may be only this host's view (no hairpin NAT to
+/// its own public address), so the CA is asked at once and its verdict decides.
+async fn self_check(
+    publisher: Option<&Publisher>,
+    checks: Option<&CheckConfig>,
+    a: &AuthzInfo,
+    challenge: &ChallengeInfo,
+    emit: &impl Fn(TrialEvent),
+) -> Option<SelfCheck> {
+    let (publisher, checks) = (publisher?, checks?);
+    let once;
+    let checks = if publisher.kind() == ChallengeKind::Http01 {
+        once = CheckConfig {
+            self_check_timeout: Duration::ZERO,
+            ..checks.clone()
+        };
+        &once
+    } else {
+        checks
+    };
+    let started = Instant::now();
+    let result = publisher
+        .self_check(
+            checks,
+            &a.identifier,
+            challenge,
+            started + checks.self_check_timeout,
+        )
+        .await;
+    let check = SelfCheck {
+        passed: result.is_ok(),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        finding: result.err(),
+    };
+    emit(TrialEvent::SelfChecked {
+        name: a.ordered_name(),
+        passed: check.passed,
+        summary: check.finding.as_ref().map(|f| f.summary.clone()),
+    });
+    Some(check)
 }
 
 /// The order, the triggers and the polling: returns the order URL and the verdicts, in the
@@ -272,7 +276,7 @@ async fn trial_work(
 
     let kind = req.method.kind();
     let mut verdicts: Vec<NameVerdict> = Vec::new();
-    let mut waiting: Vec<Waiting> = Vec::new();
+    let mut ready: Vec<(AuthzInfo, ChallengeInfo, bool)> = Vec::new();
     for a in authorizations {
         let challenge = a.challenge(&kind).cloned();
         let (AuthzStatus::Pending, Some(challenge)) = (&a.status, challenge) else {
@@ -295,6 +299,22 @@ async fn trial_work(
                 }
             }
         }
+        ready.push((a, challenge, answered));
+    }
+    // Each name is triggered as soon as certdx has seen its own answer (or given up on it):
+    // a slow name never holds back the others.
+    let mut checked: FuturesUnordered<_> = ready
+        .into_iter()
+        .map(|(a, challenge, answered)| async move {
+            let check = match answered {
+                true => self_check(publisher, req.checks.as_ref(), &a, &challenge, emit).await,
+                false => None,
+            };
+            (a, challenge, answered, check)
+        })
+        .collect();
+    let mut waiting: Vec<Waiting> = Vec::new();
+    while let Some((a, challenge, answered, self_check)) = checked.next().await {
         let why = if answered {
             "trial: answered by certdx"
         } else {
@@ -314,6 +334,7 @@ async fn trial_work(
                     .first()
                     .map_or_else(|| e.to_string(), |f| f.summary.clone())
             );
+            let v = v.with_self_check(self_check);
             emit(TrialEvent::NameDecided(Box::new(v.clone())));
             verdicts.push(v);
             continue;
@@ -322,7 +343,11 @@ async fn trial_work(
             name: a.ordered_name(),
             answered,
         });
-        waiting.push(Waiting { authz: a, answered });
+        waiting.push(Waiting {
+            authz: a,
+            answered,
+            self_check,
+        });
     }
 
     poll(
@@ -336,7 +361,7 @@ async fn trial_work(
     )
     .await;
     for w in waiting {
-        let v = verdict(&w.authz, None, &kind, w.answered, false);
+        let v = verdict(&w.authz, None, &kind, w.answered, false).with_self_check(w.self_check);
         emit(TrialEvent::NameDecided(Box::new(v.clone())));
         verdicts.push(v);
     }
@@ -381,7 +406,8 @@ async fn poll(
             if let Some(status) = store_status(&authz.status) {
                 let _ = lock(store).set_authorization_status(&authz.url, status, None);
             }
-            let v = verdict(&authz, raw.as_ref(), kind, w.answered, false);
+            let v = verdict(&authz, raw.as_ref(), kind, w.answered, false)
+                .with_self_check(w.self_check);
             emit(TrialEvent::NameDecided(Box::new(v.clone())));
             verdicts.push(v);
         }

@@ -101,6 +101,39 @@ pub struct NameVerdict {
     pub findings: Vec<Finding>,
     /// What it means, in one line.
     pub meaning: String,
+    /// certdx's own check of its answer before the CA was told to look (only when certdx
+    /// answered and checks were configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_check: Option<SelfCheck>,
+}
+
+/// certdx's own check of the answer it published, from where it runs, before triggering.
+#[derive(Debug, Clone, Serialize)]
+pub struct SelfCheck {
+    /// Whether the answer was seen as the CA will look for it.
+    pub passed: bool,
+    /// How long the check took (retries included).
+    pub duration_ms: u64,
+    /// What it found when it did not pass (the CA was told to look anyway).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<Finding>,
+}
+
+impl NameVerdict {
+    /// Adds certdx's own check; a refusal after a failed self-check says that certdx saw the
+    /// problem too, so the cause lies on certdx's side of the path as well as the CA's.
+    pub fn with_self_check(mut self, check: Option<SelfCheck>) -> NameVerdict {
+        if let Some(failed) = check.as_ref().and_then(|c| c.finding.as_ref())
+            && self.status == VerdictStatus::Invalid
+        {
+            self.meaning = format!(
+                "{} (certdx's own check failed before the CA looked: {})",
+                self.meaning, failed.summary
+            );
+        }
+        self.self_check = check;
+        self
+    }
 }
 
 /// The challenge's `validationRecord` in the authorization JSON `raw`, for the challenge at
@@ -198,6 +231,7 @@ pub fn verdict(
         secondary_validation: secondary,
         findings,
         meaning,
+        self_check: None,
     }
 }
 

@@ -181,46 +181,7 @@ pub fn progress(app: &mut App, id: u64, event: TrialEvent) {
     let Some(run) = app.trials.values_mut().find(|r| r.id == id) else {
         return;
     };
-    run.progress.push(event_line(&event));
-}
-
-/// The one line the detail pane shows for an event.
-fn event_line(event: &TrialEvent) -> String {
-    match event {
-        TrialEvent::AccountReady { account, created } => {
-            let how = if *created { "registered" } else { "reused" };
-            format!("account {how}: {account}")
-        }
-        TrialEvent::LeftoversCleaned { count } => {
-            format!("deactivated {count} authorization(s) an earlier trial left pending")
-        }
-        TrialEvent::OrderCreated { order, names } => {
-            format!("order {order} for {}", names.join(", "))
-        }
-        TrialEvent::ChallengeTriggered { name, answered } => {
-            let how = if *answered {
-                "answered by certdx"
-            } else {
-                "not answered"
-            };
-            format!("{name}: challenge triggered ({how})")
-        }
-        TrialEvent::NameDecided(v) => format!("{}: {} ({})", v.name, v.status.as_str(), v.meaning),
-        TrialEvent::CleanupDone(c) => {
-            let mut line = format!(
-                "nothing left pending: {} valid, {} invalid, {} deactivated",
-                c.valid, c.invalid, c.deactivated
-            );
-            if !c.failed.is_empty() {
-                line = format!(
-                    "{} could not be settled ({}); the next trial deactivates them",
-                    c.failed.len(),
-                    c.failed.join("; ")
-                );
-            }
-            line
-        }
-    }
+    run.progress.push(event.to_string());
 }
 
 /// A trial ended: keep its report and merge the CA's verdict into the diagnosis.
