@@ -551,6 +551,10 @@ async fn a_ca_that_requires_eab_gets_it_and_the_key_never_shows() {
     // The stored account needs no EAB again.
     let (code, doc, stderr) = trial_binary(&base, &[]).await;
     assert_eq!(code, 0, "{doc:#}\n{stderr}");
-    assert_eq!(doc["account"], account.as_str(), "the stored account, reused");
+    assert_eq!(
+        doc["account"],
+        account.as_str(),
+        "the stored account, reused"
+    );
     assert_none_pending(&lab, &directory, &state).await;
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use certdx::engine::acme::{AccountOptions, Eab};
 use certdx::engine::trial::TrialMethod;
 use certdx::model::{Code, Inventory};
 use certdx::tui::app::StatusKind;
@@ -177,7 +178,13 @@ fn t_on_a_snapshot_or_the_demo_says_what_it_needs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trial_from_the_view_reports_the_cas_verdict_as_the_root_cause() {
-    let lab = pebble_lab::PebbleLab::start().await;
+    // This Pebble requires External Account Binding, like Google's staging CA: the view's
+    // trial account carries the one from --trial-eab-kid.
+    let lab = pebble_lab::PebbleLab::start_with(pebble_lab::PebbleOptions {
+        eab: true,
+        ..Default::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     // Pebble is on loopback: a test CA, asked directly. Its VA resolves every name to
     // 127.0.0.1 and connects to its HTTP-01 port, where nothing listens.
@@ -190,6 +197,10 @@ async fn a_trial_from_the_view_reports_the_cas_verdict_as_the_root_cause() {
         ca_cert_pem: Some(lab.root_pem().to_owned()),
         directory: None,
         wait: Duration::from_secs(60),
+        account: AccountOptions {
+            contact_email: None,
+            eab: Some(Eab::new(pebble_lab::EAB_KID, pebble_lab::EAB_HMAC_KEY).unwrap()),
+        },
     }));
     let mut cmds = feed(&mut app, [Msg::Trial]);
     assert_eq!(cmds.len(), 1);

@@ -116,5 +116,14 @@ pub fn trial_config(
         ca_cert_pem,
         directory: a.trial_directory.clone(),
         wait: crate::engine::trial::request::DEFAULT_WAIT,
+        account: crate::engine::acme::AccountOptions {
+            contact_email: None,
+            eab: super::issue::eab(
+                a.trial_eab_kid.as_ref(),
+                a.trial_eab_hmac_key.as_ref(),
+                "--trial-eab-kid",
+                "--trial-eab-hmac-key (or CERTDX_TRIAL_EAB_HMAC_KEY)",
+            )?,
+        },
     }))
 }

@@ -12,14 +12,15 @@ mod status;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
-use super::args::{AccountArgs, IssueArgs, KeyTypeArg, ProbeArgs, SelfCheckArgs, SolverArgs};
+use super::args::{
+    AccountArgs, IssueArgs, KeyTypeArg, ProbeArgs, SecretArg, SelfCheckArgs, SolverArgs,
+};
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS, TextOrJson, write_output};
 use crate::checks::dns::Dns;
 use crate::engine::acme::{AccountOptions, AcmeConfig, AcmeError, Eab, KeyKind};
 use crate::engine::batch::{
-    BatchConfig, BatchError, BatchProgress, BatchReport, CertRequest, CertResult, CertStatus, CheckConfig,
-    SolverConfig,
-    Stage, collect_requests, parse_domains_file, parse_group, run_batch,
+    BatchConfig, BatchError, BatchProgress, BatchReport, CertRequest, CertResult, CertStatus,
+    CheckConfig, SolverConfig, Stage, collect_requests, parse_domains_file, parse_group, run_batch,
 };
 use crate::engine::solver::dns01::Dns01Zone;
 use crate::engine::solver::rfc2136::TsigKey;
@@ -38,21 +39,34 @@ struct IssueOutput<'a> {
 
 /// The account options of a new account from `--email`, `--eab-kid` and `--eab-hmac-key`.
 pub(super) fn account_options(a: &AccountArgs) -> Result<AccountOptions, CliError> {
-    let eab = match (&a.eab_kid, &a.eab_hmac_key) {
-        (Some(kid), Some(key)) => {
-            Some(Eab::new(kid.clone(), key.expose()).map_err(|e| CliError::Usage(e.to_string()))?)
-        }
-        (None, None) => None,
-        _ => {
-            return Err(CliError::Usage(
-                "--eab-kid and --eab-hmac-key (or CERTDX_EAB_HMAC_KEY) go together".to_owned(),
-            ));
-        }
-    };
     Ok(AccountOptions {
         contact_email: a.email.clone(),
-        eab,
+        eab: eab(
+            a.eab_kid.as_ref(),
+            a.eab_hmac_key.as_ref(),
+            "--eab-kid",
+            "--eab-hmac-key (or CERTDX_EAB_HMAC_KEY)",
+        )?,
     })
+}
+
+/// External Account Binding from a key id flag and an HMAC key flag (named in the message when
+/// only one is given; clap's `requires` normally catches that first).
+pub(super) fn eab(
+    kid: Option<&String>,
+    key: Option<&SecretArg>,
+    kid_flag: &str,
+    key_flag: &str,
+) -> Result<Option<Eab>, CliError> {
+    match (kid, key) {
+        (Some(kid), Some(key)) => Eab::new(kid.clone(), key.expose())
+            .map(Some)
+            .map_err(|e| CliError::Usage(e.to_string())),
+        (None, None) => Ok(None),
+        _ => Err(CliError::Usage(format!(
+            "{kid_flag} and {key_flag} go together"
+        ))),
+    }
 }
 
 /// What to do about a refused account, when the flags can do it: the EAB flags for a CA that

@@ -81,6 +81,8 @@ pub struct TrialConfig {
     pub directory: Option<String>,
     /// How long a trial waits for the CA's verdicts.
     pub wait: std::time::Duration,
+    /// Contact and EAB for the trial account, when the store has none for the directory.
+    pub account: crate::engine::acme::AccountOptions,
 }
 
 /// A live cluster for the view: the watch feed, and the client the checks use to read the

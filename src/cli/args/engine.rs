@@ -23,6 +23,19 @@ pub struct ViewTrialArgs {
     /// `~/.local/state/certdx/trial.sqlite`.
     #[arg(long, value_name = "DB")]
     pub trial_state: Option<PathBuf>,
+    /// External Account Binding key id for the trial account, at a CA that requires it
+    /// (Google Trust Services' staging CA); the HMAC key from CERTDX_TRIAL_EAB_HMAC_KEY.
+    #[arg(long, value_name = "K", requires = "trial_eab_hmac_key")]
+    pub trial_eab_kid: Option<String>,
+    /// The EAB HMAC key (base64url) for --trial-eab-kid; better from the environment.
+    #[arg(
+        long,
+        value_name = "H",
+        env = "CERTDX_TRIAL_EAB_HMAC_KEY",
+        hide_env_values = true,
+        requires = "trial_eab_kid"
+    )]
+    pub trial_eab_hmac_key: Option<SecretArg>,
 }
 
 /// The most `--batch-timeout` accepts, in seconds (a year): larger values would overflow the

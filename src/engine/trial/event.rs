@@ -68,9 +68,7 @@ impl fmt::Display for TrialEvent {
                 write!(f, "order {order} for {}", names.join(", "))
             }
             TrialEvent::SelfChecked {
-                name,
-                passed: true,
-                ..
+                name, passed: true, ..
             } => write!(f, "{name}: certdx sees its own answer"),
             TrialEvent::SelfChecked { name, summary, .. } => write!(
                 f,

@@ -20,11 +20,11 @@ pub mod run;
 pub mod verdict;
 
 pub use cleanup::CleanupSummary;
+pub use event::TrialEvent;
 pub use request::{
     DirectoryKind, KnownCa, LETS_ENCRYPT_STAGING, TrialMethod, TrialRequest, classify_directory,
     known_cas, staging_counterpart,
 };
-pub use event::TrialEvent;
 pub use run::{TrialReport, run_trial};
 pub use verdict::{NameVerdict, SelfCheck, ValidationRecord, VerdictStatus};
 

@@ -15,14 +15,14 @@ use crate::engine::acme::{
     AcmeClient, AcmeConfig, AcmeOrder, AuthzInfo, AuthzStatus, ChallengeInfo, ChallengeKind,
 };
 use crate::engine::batch::account::{contact_uris, restore};
-use crate::engine::batch::{CheckConfig, StateLock};
 use crate::engine::batch::responder::{Publisher, Responder};
+use crate::engine::batch::{CheckConfig, StateLock};
 use crate::engine::store::{AccountId, AuthorizationOutcome, Store};
 
 use super::TrialError;
 use super::cleanup::{CleanupSummary, Tracker, lock, settle_leftovers, store_status};
-use super::request::{DirectoryKind, TrialMethod, TrialRequest};
 use super::event::TrialEvent;
+use super::request::{DirectoryKind, TrialMethod, TrialRequest};
 use super::verdict::{NameVerdict, SelfCheck, VerdictStatus, verdict};
 
 /// How long the account, the order and its authorizations may take to set up.

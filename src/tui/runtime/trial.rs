@@ -53,6 +53,7 @@ impl Trials {
         req.ca_cert_pem = cfg.ca_cert_pem.clone();
         req.state_path = cfg.state_path.clone();
         req.wait = cfg.wait;
+        req.account = cfg.account.clone();
         req.cancel = Some(cancel);
         let (events, mut received) = mpsc::unbounded_channel();
         // Ends when the trial drops its sender, at its end.
