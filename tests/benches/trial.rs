@@ -1,7 +1,7 @@
 //! Benchmark: `certdx trial` of 10 names in one order against a local Pebble
 //! (`PEBBLE_VA_NOSLEEP=1`), answered by certdx over HTTP-01, next to `certdx issue` of the same
-//! 10 names (one certificate each) on a fresh Pebble: the trial stops at the CA's verdicts, the
-//! issue goes on to finalize and download. Pebble reports no validation durations (its objects
+//! 10 names (one certificate each) on a fresh Pebble, both checking their own answers first:
+//! the trial stops at the CA's verdicts, the issue goes on to finalize and download. Pebble reports no validation durations (its objects
 //! carry only a `validated` instant to the second, its log one-second timestamps), so the CA's
 //! side is bounded from above by the trial's own `duration_ms` (account, order, triggers,
 //! verdicts and cleanup, measured inside certdx).
@@ -40,6 +40,9 @@ fn trial_command(lab: &PebbleLab, dir: &Path, state: &str, names: &[String]) -> 
         .arg("--state")
         .arg(dir.join(state))
         .args(["--http01-listen", &lab.http01_addr().to_string()])
+        // certdx's self-check of each answer, through the lab's DNS, as a user's would run.
+        .args(["--resolver", &lab.dns_addr().to_string(), "--allow-loopback"])
+        .args(["--http-port", &lab.http01_port().to_string()])
         .args(["--format", "json"])
         .stderr(Stdio::null());
     cmd
