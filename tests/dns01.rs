@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use certdx::checks::CheckStatus;
 use certdx::checks::dns01::{check_dns01, check_dns01_detailed};
+use certdx::checks::name::Method;
+use certdx::diagnose::playbook::{AuthzLifetime, PlaybookOptions, Target, run_playbook};
 use certdx::model::{Code, DnsEvidence, Finding, Severity};
 use dns_lab::{LabBuilder, Misbehaviour, Slots};
 use hickory_proto::rr::RecordType;
@@ -100,7 +102,7 @@ async fn one_server_lacks_the_txt() {
     let lab = b.start().await;
     let dns = lab.dns(TIMEOUT);
 
-    let report = check_dns01(&dns, "www.example.test", Some(TOKEN)).await;
+    let (report, details) = check_dns01_detailed(&dns, "www.example.test", Some(TOKEN)).await;
     assert_eq!(
         codes(&report.findings),
         [Code::Dns01TxtMissing, Code::Dns01NsInconsistent],
@@ -108,6 +110,8 @@ async fn one_server_lacks_the_txt() {
         report.findings
     );
     assert_eq!(report.status, CheckStatus::Failed);
+    // The lab's zones refresh every minute: that bounds how long the secondary may lag.
+    assert_eq!(details.propagation.map(|p| p.bound_secs), Some(60));
 
     let missing = find(&report.findings, Code::Dns01TxtMissing);
     let ns2 = lab.addr(lagging).to_string();
@@ -390,7 +394,18 @@ async fn recursive_resolver_still_serves_the_cached_nxdomain() {
     // what follows.
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
-    let report = check_dns01(&dns, "www.example.test", Some(TOKEN)).await;
+    let (report, details) = check_dns01_detailed(&dns, "www.example.test", Some(TOKEN)).await;
+    let propagation = details
+        .propagation
+        .expect("the resolver has not seen it yet");
+    assert!(
+        propagation.bound_secs > 10 && propagation.bound_secs <= 3600,
+        "{propagation:?}"
+    );
+    assert!(
+        propagation.why.contains("recursive resolver"),
+        "{propagation:?}"
+    );
     assert_eq!(
         codes(&report.findings),
         [Code::Dns01RecursiveStale],
@@ -489,4 +504,74 @@ async fn dead_resolver_gives_a_finding_in_bounded_time() {
     );
     // CNAME probe, then the parallel SOA walk: two question budgets, not one per level.
     assert!(elapsed < Duration::from_millis(4500), "took {elapsed:?}");
+}
+
+/// A secondary that has not picked up the record yet, in a zone whose SOA refresh is two
+/// hours: certdx measures that the record may take that long to reach it, and under a profile
+/// whose pending authorizations live one hour (Let's Encrypt's shortlived and tlsserver) that is
+/// `authz-lifetime-short`; under the classic profile's 7 days it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_secondary_outlasting_a_one_hour_authorization_is_authz_lifetime_short() {
+    let mut b = LabBuilder::new(&SLOTS);
+    let a = b.knot("a");
+    let lagging = b.knot("b");
+    b.zone(
+        "example.test",
+        &[("ns1", a), ("ns2", lagging)],
+        &records(TOKEN),
+    )
+    .variant("example.test", lagging, 0, "www A 127.0.2.250\n")
+    .soa_refresh(7200);
+    let lab = b.start().await;
+    let dns = lab.dns(TIMEOUT);
+
+    let (_, details) = check_dns01_detailed(&dns, "www.example.test", Some(TOKEN)).await;
+    let propagation = details.propagation.expect("the record is on its way");
+    assert_eq!(propagation.bound_secs, 7200);
+    assert!(
+        propagation.why.contains("1 of 2 nameservers"),
+        "{}",
+        propagation.why
+    );
+
+    let target = |secs: u64, source: &str| Target {
+        name: "www.example.test".to_owned(),
+        method: Method::Dns01,
+        token: None,
+        key: Some(TOKEN.to_owned()),
+        ca_domain: "letsencrypt.org".to_owned(),
+        account_uri: None,
+        challenge: None,
+        authz_lifetime: Some(AuthzLifetime {
+            secs,
+            source: source.to_owned(),
+        }),
+    };
+    let opts = PlaybookOptions::default();
+    let short = run_playbook(
+        &dns,
+        &target(3600, "Let's Encrypt's shortlived profile"),
+        &opts,
+    )
+    .await;
+    let f = find(&short.findings, Code::AuthzLifetimeShort);
+    assert!(
+        f.summary.contains("Let's Encrypt's shortlived profile"),
+        "{}",
+        f.summary
+    );
+    assert!(f.summary.contains("2h"), "{}", f.summary);
+    assert!(f.detail.contains("SOA refresh, 7200 s"), "{}", f.detail);
+    let classic = run_playbook(
+        &dns,
+        &target(7 * 86_400, "Let's Encrypt's classic profile"),
+        &opts,
+    )
+    .await;
+    assert!(
+        !codes(&classic.findings).contains(&Code::AuthzLifetimeShort),
+        "{:#?}",
+        classic.findings
+    );
+    assert!(codes(&short.findings).contains(&Code::Dns01TxtMissing));
 }

@@ -44,6 +44,7 @@ fn target(name: String, method: Method, value: String) -> Target {
         ca_domain: "letsencrypt.org".to_owned(),
         account_uri: None,
         challenge: None,
+        authz_lifetime: None,
     }
 }
 

@@ -538,3 +538,24 @@ fn secondary_validation_names_the_addresses_the_ca_reached() {
         "{f:#}"
     );
 }
+
+/// The live DNS-01 check learns the pending-authorization lifetime from the Challenge's
+/// issuer: 1 hour under Let's Encrypt's tlsserver profile, so a record measured to propagate
+/// slower gives `authz-lifetime-short` (measured against a DNS lab in tests/dns01.rs).
+#[test]
+fn a_challenge_under_a_one_hour_profile_carries_that_lifetime_to_the_dns01_check() {
+    use certdx::diagnose::playbook::Target;
+    let snap = certdx::source::snapshot::load(Path::new(&fixture("readiness.yaml")))
+        .expect("fixture loads");
+    let inv = &snap.inventory;
+    let ch = inv
+        .challenges
+        .iter()
+        .find(|c| c.spec.dns_name == "slow.example.com")
+        .expect("the slow Challenge");
+    let lifetime = Target::from_challenge(ch, inv)
+        .authz_lifetime
+        .expect("a known profile's lifetime");
+    assert_eq!(lifetime.secs, 3600);
+    assert_eq!(lifetime.source, "Let's Encrypt's tlsserver profile");
+}

@@ -28,7 +28,7 @@ use kube::ResourceExt;
 
 use super::Action;
 use crate::diagnose::{Diagnosis, issuance_backoff};
-use crate::model::profile::{KnownCa, lets_encrypt_limits};
+use crate::model::profile::known_pending_authz;
 use crate::model::state::human_duration;
 use crate::model::{
     AcmeIssuer, Certificate, CertificateChain, CertificateRequest, ChainIndex, Challenge, Code,
@@ -466,15 +466,9 @@ impl PendingLifetime {
     /// under `tlsserver` and `shortlived`, 7 days under `classic`), else the classic 7 days,
     /// said to be assumed.
     pub(crate) fn of(acme: Option<&AcmeIssuer>) -> PendingLifetime {
-        let known = acme.and_then(|a| {
-            let ca = KnownCa::of_server(&a.server)?;
-            let profile = a.profile.as_deref().or(ca.default_profile())?;
-            let limits = lets_encrypt_limits(profile).filter(|_| ca == KnownCa::LetsEncrypt)?;
-            Some(PendingLifetime {
-                lifetime: limits.pending_authz,
-                source: format!("{}'s {profile} profile", ca.name()),
-            })
-        });
+        let known = acme
+            .and_then(known_pending_authz)
+            .map(|(lifetime, source)| PendingLifetime { lifetime, source });
         known.unwrap_or(PendingLifetime {
             lifetime: PENDING_AUTHZ_LIFETIME,
             source: "the classic lifetime, assumed for this CA".to_owned(),

@@ -14,7 +14,7 @@ use std::time::Instant;
 use futures::future::join_all;
 use hickory_proto::rr::{Name, RecordType};
 
-pub use analyse::ServerAnswer;
+pub use analyse::{Propagation, ServerAnswer};
 pub use zone::{Followed, Hop, MAX_HOPS, Server, Zone, follow_cnames};
 
 use super::CheckReport;
@@ -44,6 +44,9 @@ pub struct Dns01Details {
     pub servers: Vec<DnsEvidence>,
     /// The recursive resolver's TXT answer.
     pub recursive: Option<DnsEvidence>,
+    /// How long the expected value may still take to reach every server and the resolver,
+    /// when the check saw it on its way.
+    pub propagation: Option<Propagation>,
 }
 
 /// [`check_dns01`], also returning every answer it saw.
@@ -123,6 +126,8 @@ async fn dns01_findings(
             continue;
         }
         findings.extend(analyse::analyse(&target, &answers, expected, &recursive));
+        details.propagation =
+            expected.and_then(|e| analyse::propagation(&target, &answers, e, &recursive));
         break;
     }
 

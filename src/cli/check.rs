@@ -91,6 +91,7 @@ fn targets(a: &CheckArgs, g: &GlobalArgs) -> Result<Vec<Target>, CliError> {
             .unwrap_or_else(|| DEFAULT_CA_DOMAIN.to_owned()),
         account_uri: a.account_uri.clone(),
         challenge: None,
+        authz_lifetime: None,
     };
     let mut out = Vec::new();
     for w in wanted {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::caa::{ca_domain_for_server, check_caa};
 use crate::checks::dns::Dns;
-use crate::checks::dns01::check_dns01;
+use crate::checks::dns01::check_dns01_detailed;
 use crate::checks::http01::{Http01Options, check_http01};
 use crate::checks::name::{Method, check_name};
 use crate::checks::{CheckReport, CheckStatus};
@@ -39,6 +39,19 @@ pub struct Target {
     /// The Challenge this target comes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub challenge: Option<crate::model::ObjectRef>,
+    /// How long the CA keeps a pending authorization under the issuer's profile, when certdx
+    /// knows it: a DNS-01 record measured to propagate slower gives `authz-lifetime-short`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authz_lifetime: Option<AuthzLifetime>,
+}
+
+/// A pending authorization's lifetime at the target's CA, and whose figure it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthzLifetime {
+    /// The lifetime, in seconds.
+    pub secs: u64,
+    /// Whose figure, in words ("Let's Encrypt's shortlived profile").
+    pub source: String,
 }
 
 impl Target {
@@ -59,10 +72,14 @@ impl Target {
                 .find(|i| i.name_any() == r.name && i.namespace().as_deref() == Some(&namespace))
                 .map(|i| (i.spec.config.acme.clone(), i.status.clone()))
         };
-        let server = issuer
-            .as_ref()
-            .and_then(|(a, _)| a.as_ref())
-            .map(|a| a.server.clone());
+        let acme = issuer.as_ref().and_then(|(a, _)| a.as_ref());
+        let server = acme.map(|a| a.server.clone());
+        let authz_lifetime = acme
+            .and_then(crate::model::profile::known_pending_authz)
+            .map(|(lifetime, source)| AuthzLifetime {
+                secs: lifetime.as_secs().unsigned_abs(),
+                source,
+            });
         let account_uri = issuer
             .as_ref()
             .and_then(|(_, s)| s.as_ref())
@@ -92,6 +109,7 @@ impl Target {
                 crate::model::Kind::Challenge,
                 ch,
             )),
+            authz_lifetime,
         }
     }
 }
@@ -179,7 +197,24 @@ pub async fn run_playbook(dns: &Dns, target: &Target, opts: &PlaybookOptions) ->
                     .await,
                 ),
                 Method::Http01 => None,
-                Method::Dns01 => Some(check_dns01(dns, bare, target.key.as_deref()).await),
+                Method::Dns01 => {
+                    let (mut report, details) =
+                        check_dns01_detailed(dns, bare, target.key.as_deref()).await;
+                    let slow = target
+                        .authz_lifetime
+                        .as_ref()
+                        .zip(details.propagation.as_ref());
+                    if let Some((lifetime, propagation)) = slow {
+                        report
+                            .findings
+                            .extend(super::readiness::measured_authz_lifetime(
+                                &target.name,
+                                lifetime,
+                                propagation,
+                            ));
+                    }
+                    Some(report)
+                }
             }
         };
         let caa = check_caa(

@@ -535,6 +535,41 @@ fn authz_lifetime(
     ]
 }
 
+/// `authz-lifetime-short` from certdx's own DNS-01 check: the record was seen on its way (on
+/// some nameservers and not others, or not yet at the resolver), and what it may still take,
+/// from the zone's own figures (SOA refresh, cached TTL), outlasts a pending authorization.
+pub fn measured_authz_lifetime(
+    name: &str,
+    lifetime: &crate::diagnose::playbook::AuthzLifetime,
+    propagation: &crate::checks::dns01::Propagation,
+) -> Option<Finding> {
+    let bound = u64::from(propagation.bound_secs);
+    if bound <= lifetime.secs {
+        return None;
+    }
+    let secs = |s: u64| {
+        human_duration(SignedDuration::from_secs(
+            i64::try_from(s).unwrap_or(i64::MAX),
+        ))
+    };
+    Some(
+        Finding::new(
+            Code::AuthzLifetimeShort,
+            format!(
+                "{name}'s DNS-01 record may take up to {} more to propagate; under {} a pending authorization lives {}: it can expire before the CA sees the record, in effect now",
+                secs(bound),
+                lifetime.source,
+                secs(lifetime.secs)
+            ),
+        )
+        .with_target(name.to_owned())
+        .with_detail(format!(
+            "measured by certdx's DNS-01 check: {}. Make the zone's secondaries take NOTIFY (or lower its SOA refresh) and keep the challenge TTL short, or issue under a profile whose pending authorizations live longer",
+            propagation.why
+        )),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

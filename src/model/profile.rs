@@ -137,6 +137,19 @@ pub fn lets_encrypt_limits(profile: &str) -> Option<ProfileLimits> {
     })
 }
 
+/// How long the issuer's CA keeps a pending authorization under the issuer's profile, when
+/// certdx knows it (Let's Encrypt's profiles: 1 hour under `tlsserver` and `shortlived`, 7 days
+/// under `classic`), with whose figure it is in words; `None` for any other CA.
+pub fn known_pending_authz(acme: &crate::model::AcmeIssuer) -> Option<(SignedDuration, String)> {
+    let ca = KnownCa::of_server(&acme.server)?;
+    let profile = acme.profile.as_deref().or(ca.default_profile())?;
+    let limits = lets_encrypt_limits(profile).filter(|_| ca == KnownCa::LetsEncrypt)?;
+    Some((
+        limits.pending_authz,
+        format!("{}'s {profile} profile", ca.name()),
+    ))
+}
+
 /// Every lifetime a Let's Encrypt profile has had or is announced to have, oldest first.
 pub fn lets_encrypt_lifetimes(profile: &str) -> &'static [Lifetime] {
     const fn days(d: i64, from: Option<Date>) -> Lifetime {

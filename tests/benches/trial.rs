@@ -41,7 +41,11 @@ fn trial_command(lab: &PebbleLab, dir: &Path, state: &str, names: &[String]) -> 
         .arg(dir.join(state))
         .args(["--http01-listen", &lab.http01_addr().to_string()])
         // certdx's self-check of each answer, through the lab's DNS, as a user's would run.
-        .args(["--resolver", &lab.dns_addr().to_string(), "--allow-loopback"])
+        .args([
+            "--resolver",
+            &lab.dns_addr().to_string(),
+            "--allow-loopback",
+        ])
         .args(["--http-port", &lab.http01_port().to_string()])
         .args(["--format", "json"])
         .stderr(Stdio::null());

@@ -154,6 +154,7 @@ pub struct LabBuilder {
     servers: Vec<ServerSpec>,
     zones: Vec<ZoneSpec>,
     negative_ttl: u32,
+    soa_refresh: u32,
 }
 
 impl LabBuilder {
@@ -164,6 +165,7 @@ impl LabBuilder {
             servers: Vec::new(),
             zones: Vec::new(),
             negative_ttl: 1,
+            soa_refresh: 60,
         }
     }
 
@@ -246,6 +248,13 @@ impl LabBuilder {
         self
     }
 
+    /// The SOA refresh of every zone (default 60 s): how often a secondary without NOTIFY
+    /// polls its primary, which bounds how long a change may take to reach it.
+    pub fn soa_refresh(&mut self, secs: u32) -> &mut Self {
+        self.soa_refresh = secs;
+        self
+    }
+
     /// The address of a declared server.
     pub fn ip(&self, id: ServerId) -> Ipv4Addr {
         self.servers[id.0].ip
@@ -264,6 +273,7 @@ impl LabBuilder {
             servers: self.servers.clone(),
             zones: self.zones.clone(),
             negative_ttl: self.negative_ttl,
+            soa_refresh: self.soa_refresh,
             children: Vec::new(),
             tasks: Vec::new(),
             silent: Vec::new(),
@@ -282,6 +292,7 @@ pub struct DnsLab {
     servers: Vec<ServerSpec>,
     zones: Vec<ZoneSpec>,
     negative_ttl: u32,
+    soa_refresh: u32,
     children: Vec<(String, Child)>,
     tasks: Vec<JoinHandle<()>>,
     silent: Vec<std::net::UdpSocket>,
@@ -452,8 +463,8 @@ impl DnsLab {
         // The SOA's own TTL bounds negative caching too (RFC 2308), so it follows MINIMUM.
         let ttl = self.negative_ttl.max(60);
         format!(
-            "{apex} {ttl} SOA {mname} {rname} {serial} 60 60 600 {}\n",
-            self.negative_ttl
+            "{apex} {ttl} SOA {mname} {rname} {serial} {} 60 600 {}\n",
+            self.soa_refresh, self.negative_ttl
         )
     }
 

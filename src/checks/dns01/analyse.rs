@@ -47,6 +47,15 @@ impl ServerAnswer {
             .or_else(|| self.txt.soa_serial())
     }
 
+    /// The zone's SOA refresh interval as this server reports it: how often a secondary polls
+    /// its primary for a new serial when no NOTIFY reaches it.
+    pub fn refresh(&self) -> Option<u32> {
+        self.soa.answers().iter().find_map(|r| match &r.data {
+            hickory_proto::rr::RData::SOA(soa) => u32::try_from(soa.refresh).ok(),
+            _ => None,
+        })
+    }
+
     /// The TXT evidence line, labelled with the NS name and carrying the zone serial.
     pub fn evidence(&self) -> DnsEvidence {
         let mut e = self.txt.evidence.clone();
@@ -282,4 +291,56 @@ fn stale(
         ))
         .with_evidence(Evidence::Dns(recursive.evidence.clone())),
     )
+}
+
+/// How long the challenge record may still take to reach every server and the resolvers, as
+/// this check measured it: only when it saw the record still on its way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Propagation {
+    /// The longest it may still take, in seconds.
+    pub bound_secs: u32,
+    /// Why, in words, with the measured figures.
+    pub why: String,
+}
+
+/// The propagation the answers show, when the expected value is on its way: on some
+/// authoritative servers and not yet on others (a secondary without NOTIFY picks it up within
+/// the zone's SOA refresh), or on every server but not yet at the resolver (which serves what
+/// it cached for the TTL it reports).
+pub fn propagation(
+    target: &Name,
+    answers: &[ServerAnswer],
+    expected: &str,
+    recursive: &DnsAnswer,
+) -> Option<Propagation> {
+    let good: Vec<&ServerAnswer> = answers.iter().filter(|a| a.problem().is_none()).collect();
+    let has = |a: &&&ServerAnswer| a.txt.txt_values(target).iter().any(|v| v == expected);
+    let with = good.iter().filter(has).count();
+    if with == 0 {
+        // Not published anywhere: nothing is propagating.
+        return None;
+    }
+    if with < good.len() {
+        let refresh = good.iter().filter_map(|a| a.refresh()).max()?;
+        return Some(Propagation {
+            bound_secs: refresh,
+            why: format!(
+                "{} of {} nameservers do not have the TXT at {target} yet; a secondary that \
+                 misses the NOTIFY picks it up within the zone's SOA refresh, {refresh} s",
+                good.len() - with,
+                good.len()
+            ),
+        });
+    }
+    if recursive.failure().is_some() || recursive.txt_values(target).iter().any(|v| v == expected) {
+        return None;
+    }
+    let ttl = recursive.ttl()?;
+    Some(Propagation {
+        bound_secs: ttl,
+        why: format!(
+            "every nameserver has the TXT at {target}, but the recursive resolver still serves \
+             what it cached, for up to {ttl} s more"
+        ),
+    })
 }

@@ -72,6 +72,7 @@ pub(super) async fn preflight(
             ca_domain: ca.domain.clone(),
             account_uri: None,
             challenge: None,
+            authz_lifetime: None,
         })
         .collect();
     let mut results = futures::stream::iter(&targets)
