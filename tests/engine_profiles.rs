@@ -197,46 +197,68 @@ async fn an_ari_renewal_sends_replaces_and_goes_on_without_it_when_refused() {
     .await;
 }
 
-/// RFC 8738: an IP address identifier, validated over HTTP-01 at the address itself (Pebble
-/// 2.4.0 supports IP identifiers natively, since its 2.1.0), ends as an IP SAN. (DNS-01 for an
-/// address is refused by the name check: tests/name.rs.)
+/// RFC 8738: an IP address identifier, IPv4 and IPv6, validated over HTTP-01 at the address
+/// itself (Pebble 2.4.0 supports IP identifiers natively, since its 2.1.0), ends as an IP SAN.
+/// (DNS-01 for an address is refused by the name check: tests/name.rs.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ip_address_is_issued_over_http01_with_an_ip_san() {
     scenario(LIMIT, async {
         let lab = PebbleLab::start().await;
         let proxy = FaultProxy::start(&lab).await;
         let directory = proxy.directory_url();
-        let dir = tempfile::tempdir().unwrap();
-        let domains = dir.path().join("domains.txt");
-        std::fs::write(&domains, "127.0.0.1\n").unwrap();
-        let (code, doc, stderr) =
-            run_json(issue_command(&lab, &directory, dir.path(), &domains), RUN).await;
-        assert_eq!(code, 0, "{doc:#}\n{stderr}");
-        let log = proxy.log();
-        let sent = new_orders(&log);
-        assert_eq!(
-            sent[0].payload.as_ref().unwrap()["identifiers"][0],
-            serde_json::json!({"type": "ip", "value": "127.0.0.1"})
-        );
-        let pem = std::fs::read(dir.path().join("certs/127.0.0.1.crt")).unwrap();
-        let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
-        let cert = pem.parse_x509().unwrap();
-        let san = cert
-            .subject_alternative_name()
-            .unwrap()
-            .expect("a SAN extension");
-        let ips: Vec<String> = san
-            .value
-            .general_names
-            .iter()
-            .filter_map(|g| match g {
-                x509_parser::extensions::GeneralName::IPAddress(b) => {
-                    Some(b.iter().map(u8::to_string).collect::<Vec<_>>().join("."))
-                }
-                _ => None,
-            })
-            .collect();
-        assert_eq!(ips, ["127.0.0.1"]);
+        for ip in ["127.0.0.1", "::1"] {
+            let addr: std::net::IpAddr = ip.parse().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let domains = dir.path().join("domains.txt");
+            std::fs::write(&domains, format!("{ip}\n")).unwrap();
+            // Pebble validates at the address itself: certdx listens there, on the lab's port.
+            let listen = std::net::SocketAddr::new(addr, lab.http01_port()).to_string();
+            let mut flags = lab.issue_flags(&directory, dir.path());
+            let at = flags.iter().position(|f| f == "--http01-listen").unwrap();
+            flags[at + 1] = listen;
+            let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_certdx"));
+            cmd.arg("issue")
+                .args(&flags)
+                .arg("--domains-file")
+                .arg(&domains)
+                .args(["--format", "json"])
+                .env_remove("CERTDX_LOG")
+                .kill_on_drop(true);
+            let (code, doc, stderr) = run_json(cmd, RUN).await;
+            assert_eq!(code, 0, "{ip}: {doc:#}\n{stderr}");
+            let log = proxy.log();
+            let sent = new_orders(&log);
+            assert_eq!(
+                sent.last().unwrap().payload.as_ref().unwrap()["identifiers"][0],
+                serde_json::json!({"type": "ip", "value": ip})
+            );
+            let file = doc["certificates"][0]["cert_path"]
+                .as_str()
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| dir.path().join(format!("certs/{ip}.crt")));
+            let pem = std::fs::read(&file)
+                .unwrap_or_else(|e| panic!("{ip}: {} ({e}): {doc:#}", file.display()));
+            let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+            let cert = pem.parse_x509().unwrap();
+            let san = cert
+                .subject_alternative_name()
+                .unwrap()
+                .expect("a SAN extension");
+            let ips: Vec<std::net::IpAddr> = san
+                .value
+                .general_names
+                .iter()
+                .filter_map(|g| match g {
+                    x509_parser::extensions::GeneralName::IPAddress(b) => match b.len() {
+                        4 => Some(<[u8; 4]>::try_from(*b).unwrap().into()),
+                        16 => Some(<[u8; 16]>::try_from(*b).unwrap().into()),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(ips, [addr], "{ip}");
+        }
     })
     .await;
 }
