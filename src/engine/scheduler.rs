@@ -240,40 +240,40 @@ impl Scheduler {
             .clone();
         // Counted from what the store holds now, which other workers may have added to.
         self.refresh_names(&names, store)?;
-        let item_names = &names;
-        let updates: Vec<NameBackoff> = match &outcome {
-            Outcome::Succeeded => item_names
+        let config = &self.config;
+        // A success changes only a name with a history; a failure is counted where it is
+        // stored, under the store's lock on the name (`update_name_backoff`), so a failure
+        // another worker records at the same moment is never lost.
+        let changed: Vec<String> = match &outcome {
+            Outcome::Succeeded => names
                 .iter()
-                .filter_map(|name| self.names.get(name))
-                .map(|state| (state, budget::record_success(state, now, &self.config)))
-                .filter(|(before, after)| *before != after)
-                .map(|(_, after)| after)
+                .filter(|n| {
+                    self.names
+                        .get(*n)
+                        .is_some_and(|s| budget::record_success(s, now, config) != *s)
+                })
+                .cloned()
                 .collect(),
-            Outcome::ValidationFailed { identifiers, why }
-            | Outcome::Deactivated { identifiers, why } => {
-                let failed = if identifiers.is_empty() {
-                    item_names.clone()
+            Outcome::ValidationFailed { identifiers, .. }
+            | Outcome::Deactivated { identifiers, .. } => {
+                if identifiers.is_empty() {
+                    names.clone()
                 } else {
                     normalize_identifiers(identifiers)?
-                };
-                failed
-                    .iter()
-                    .map(|name| {
-                        let state = self
-                            .names
-                            .get(name)
-                            .cloned()
-                            .unwrap_or_else(|| NameBackoff::clean(name.clone()));
-                        budget::record_failure(&state, now, &self.config, why)
-                    })
-                    .collect()
+                }
             }
             Outcome::Transient { .. } | Outcome::Abandoned { .. } => Vec::new(),
         };
-        for state in &updates {
-            store.put_name_backoff(&self.config.directory_url, state)?;
+        let mut updates: Vec<NameBackoff> = Vec::with_capacity(changed.len());
+        for name in changed {
+            let mut change = |state: NameBackoff| match &outcome {
+                Outcome::ValidationFailed { why, .. } | Outcome::Deactivated { why, .. } => {
+                    budget::record_failure(&state, now, config, why)
+                }
+                _ => budget::record_success(&state, now, config),
+            };
+            updates.push(store.update_name_backoff(&config.directory_url, &name, &mut change)?);
         }
-
         let Some(running) = self.running.remove(&id) else {
             return Err(SchedulerError::UnknownWork(id));
         };

@@ -159,6 +159,14 @@ pub trait StateStore: Send {
     fn name_backoffs(&self, directory_url: &str) -> Result<Vec<NameBackoff>, StoreError>;
     /// See [`Store::put_name_backoff`].
     fn put_name_backoff(&self, directory_url: &str, state: &NameBackoff) -> Result<(), StoreError>;
+    /// See [`Store::update_name_backoff`]: the history as stored, changed and written back with
+    /// no other worker's change in between.
+    fn update_name_backoff(
+        &self,
+        directory_url: &str,
+        identifier: &str,
+        change: &mut (dyn FnMut(NameBackoff) -> NameBackoff + Send),
+    ) -> Result<NameBackoff, StoreError>;
 }
 
 /// Implements [`StateStore`] for a type by calling its inherent methods of the same names, so
@@ -349,6 +357,14 @@ macro_rules! delegate_state_store {
                 state: &NameBackoff,
             ) -> Result<(), StoreError> {
                 <$t>::put_name_backoff(self, directory_url, state)
+            }
+            fn update_name_backoff(
+                &self,
+                directory_url: &str,
+                identifier: &str,
+                change: &mut (dyn FnMut(NameBackoff) -> NameBackoff + Send),
+            ) -> Result<NameBackoff, StoreError> {
+                <$t>::update_name_backoff(self, directory_url, identifier, change)
             }
         }
     };

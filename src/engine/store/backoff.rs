@@ -83,6 +83,28 @@ impl Store {
         rows.map(|r| r?.into_backoff()).collect()
     }
 
+    /// Changes the failure history of `identifier` on `directory_url`: `change` gets the history
+    /// as stored (a clean one if none) and returns the new one, which is written. One process
+    /// holds a SQLite state (the state lock), so nothing can come in between; PostgreSQL's
+    /// version locks the name.
+    pub fn update_name_backoff(
+        &self,
+        directory_url: &str,
+        identifier: &str,
+        change: impl FnOnce(NameBackoff) -> NameBackoff + Send,
+    ) -> Result<NameBackoff, StoreError> {
+        let identifier = normalize_identifier(identifier)?;
+        let current = self
+            .name_backoff(directory_url, &identifier)?
+            .unwrap_or_else(|| NameBackoff::clean(identifier.clone()));
+        let next = NameBackoff {
+            identifier,
+            ..change(current)
+        };
+        self.put_name_backoff(directory_url, &next)?;
+        Ok(next)
+    }
+
     /// Replaces the failure history of `state.identifier` on `directory_url`. A history with no
     /// failures left and no backoff is deleted, so the table only holds names that matter.
     pub fn put_name_backoff(

@@ -76,6 +76,10 @@ pub const CASES: &[(&str, Case)] = &[
         backoff_round_trips_per_directory_and_a_clean_history_is_deleted,
     ),
     (
+        "an_update_changes_the_stored_history_and_a_clean_one_is_deleted",
+        an_update_changes_the_stored_history_and_a_clean_one_is_deleted,
+    ),
+    (
         "every_enum_value_is_accepted_by_the_schema",
         every_enum_value_is_accepted_by_the_schema,
     ),

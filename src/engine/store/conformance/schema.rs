@@ -35,6 +35,37 @@ pub(super) fn backoff_round_trips_per_directory_and_a_clean_history_is_deleted(
     assert_eq!(store.name_backoff(DIR, "a.example").unwrap(), None);
 }
 
+pub(super) fn an_update_changes_the_stored_history_and_a_clean_one_is_deleted(
+    store: &dyn StateStore,
+) {
+    let mut fail = |mut state: NameBackoff| {
+        state.consecutive_failures += 1;
+        state.recent_failures.push(t("2026-01-01T00:00:00Z"));
+        state
+    };
+    // The first change starts from a clean history, with the name normalised.
+    let first = store
+        .update_name_backoff(DIR, "B.example.", &mut fail)
+        .unwrap();
+    assert_eq!(first.identifier, "b.example");
+    assert_eq!(first.consecutive_failures, 1);
+    let second = store
+        .update_name_backoff(DIR, "b.example", &mut fail)
+        .unwrap();
+    assert_eq!(
+        second.consecutive_failures, 2,
+        "the change sees what is stored"
+    );
+    assert_eq!(store.name_backoff(DIR, "b.example").unwrap(), Some(second));
+    let cleared = store
+        .update_name_backoff(DIR, "b.example", &mut |s: NameBackoff| {
+            NameBackoff::clean(s.identifier)
+        })
+        .unwrap();
+    assert_eq!(cleared.consecutive_failures, 0);
+    assert_eq!(store.name_backoff(DIR, "b.example").unwrap(), None);
+}
+
 pub(super) fn every_enum_value_is_accepted_by_the_schema(store: &dyn StateStore) {
     // The CHECK constraints repeat the enums' texts: a variant added on one side only fails here.
     let account = store
