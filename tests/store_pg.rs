@@ -956,3 +956,134 @@ fn status_on_an_sqlite_state_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("postgres://"));
 }
+
+/// A root and a server certificate for `localhost` only, as a company CA would issue them.
+fn tls_material(ca: &str, names: &[&str]) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
+    root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    root.distinguished_name.push(DnType::CommonName, ca);
+    let root = CertifiedIssuer::self_signed(root, KeyPair::generate().unwrap()).unwrap();
+    let leaf =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf.signed_by(&key, &root).unwrap();
+    (root.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// Whether the server sees certdx's session (application_name certdx) encrypted.
+fn certdx_session_is_encrypted(db_url: &str) -> bool {
+    let url = db_url.to_owned();
+    std::thread::spawn(move || {
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let rows = admin
+            .query(
+                "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                 WHERE a.application_name = 'certdx'",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(rows.len(), 1, "one certdx session");
+        rows[0].get::<_, bool>(0)
+    })
+    .join()
+    .unwrap()
+}
+
+/// `--state` URLs take libpq's sslmode and sslrootcert: encrypted unless disabled, the chain
+/// checked from verify-ca (and require with a root), the host name from verify-full; a server
+/// without TLS refuses require. The server here has a certificate for `localhost` only.
+#[test]
+fn tls_to_the_database_verifies_as_libpq_does() {
+    let (root, cert, key) = tls_material("Example Corp database CA", &["localhost"]);
+    let (other_root, _, _) = tls_material("Some other CA", &["localhost"]);
+    let tls_lab = PgLab::start_with_tls(&cert, &key);
+    let dir = tempfile::tempdir().unwrap();
+    let root_file = dir.path().join("root.pem");
+    std::fs::write(&root_file, root).unwrap();
+    let other_file = dir.path().join("other.pem");
+    std::fs::write(&other_file, other_root).unwrap();
+    let db = tls_lab.database();
+    let name = db.rsplit('/').next().unwrap().to_owned();
+    let at = |host: &str, query: &str| {
+        format!("postgres://certdx@{host}:{}/{name}?{query}", tls_lab.port())
+    };
+    let opens = |url: String| -> Result<PgStore, StoreError> {
+        PgStore::open(&PgUrl::parse(&url).unwrap())
+    };
+    let root = root_file.display().to_string();
+    let other = other_file.display().to_string();
+
+    for (url, encrypted) in [
+        (
+            at(
+                "localhost",
+                &format!("sslmode=verify-full&sslrootcert={root}"),
+            ),
+            true,
+        ),
+        (
+            at(
+                "127.0.0.1",
+                &format!("sslmode=verify-ca&sslrootcert={root}"),
+            ),
+            true,
+        ),
+        (
+            at("127.0.0.1", &format!("sslmode=require&sslrootcert={root}")),
+            true,
+        ),
+        (at("127.0.0.1", "sslmode=require"), true),
+        (at("127.0.0.1", ""), true),
+        (at("127.0.0.1", "sslmode=disable"), false),
+    ] {
+        let store = opens(url.clone()).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(certdx_session_is_encrypted(&db), encrypted, "{url}");
+        drop(store);
+    }
+
+    // The certificate is for localhost, not for the address.
+    let refused = opens(at(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={root}"),
+    ))
+    .expect_err("verify-full checks the host name");
+    assert!(
+        matches!(refused, StoreError::Unreachable { .. }),
+        "{refused}"
+    );
+    assert!(
+        refused
+            .to_string()
+            .contains("certificate not valid for name"),
+        "{refused}"
+    );
+    // Another CA's root: the chain is refused.
+    for mode in ["verify-ca", "require"] {
+        let refused = opens(at(
+            "localhost",
+            &format!("sslmode={mode}&sslrootcert={other}"),
+        ))
+        .err()
+        .unwrap_or_else(|| panic!("{mode} with another root"));
+        assert!(
+            refused.to_string().contains("UnknownIssuer"),
+            "{mode}: {refused}"
+        );
+    }
+    // A server that offers no TLS refuses require and serves prefer in plain text.
+    let plain = lab();
+    let plain_db = plain.database();
+    let refused = opens(format!("{plain_db}?sslmode=require")).err().unwrap();
+    assert!(
+        matches!(refused, StoreError::Unreachable { .. }),
+        "{refused}"
+    );
+    opens(plain_db.clone()).unwrap();
+    // A mode libpq does not know is a bad URL, named.
+    let bad = PgUrl::parse(&at("localhost", "sslmode=verify")).unwrap_err();
+    assert!(
+        bad.to_string().contains("sslmode=verify is not one of"),
+        "{bad}"
+    );
+}

@@ -109,6 +109,16 @@ impl PgLab {
     /// Creates and starts a cluster. Panics, naming the package to install, when the server
     /// binaries are missing: a missing PostgreSQL is a failed test, never a skipped one.
     pub fn start() -> PgLab {
+        PgLab::start_with(None)
+    }
+
+    /// [`PgLab::start`] with TLS on (`ssl=on`): `tls` is the server's certificate chain and
+    /// its key, in PEM. Plain-text connections are still accepted.
+    pub fn start_with_tls(cert_pem: &str, key_pem: &str) -> PgLab {
+        PgLab::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> PgLab {
         let bin = find_bin_dir().unwrap_or_else(|| {
             panic!(
                 "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: install \
@@ -155,10 +165,24 @@ impl PgLab {
             "initdb",
         );
         assert!(out.status.success(), "initdb failed: {}", describe(&out));
-        let options = format!(
+        let mut options = format!(
             "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off",
             lab.dir.path().display()
         );
+        if let Some((cert, key)) = tls {
+            // The server reads them from its data directory, as its own user, and refuses a
+            // key others may read.
+            for (name, pem) in [("server.crt", cert), ("server.key", key)] {
+                let path = data.join(name);
+                fs::write(&path, pem).expect("writing the server's TLS files");
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+                if as_postgres {
+                    let (uid, gid) = postgres_ids().expect("postgres user");
+                    std::os::unix::fs::chown(&path, Some(uid), Some(gid)).expect("chown");
+                }
+            }
+            options.push_str(" -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key");
+        }
         let log = lab.dir.path().join("log");
         let out = run_bounded(
             lab.command(

@@ -23,12 +23,13 @@ pub mod limits;
 mod records;
 mod responses;
 mod schema;
+pub mod tls;
 mod url;
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 pub use schema::LATEST as SCHEMA_VERSION;
 pub use url::PgUrl;
@@ -89,10 +90,13 @@ pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 /// Opens one connection to `url` (off any runtime thread), with a bounded connect time.
 pub(crate) fn connect(url: &PgUrl) -> Result<Client, StoreError> {
     use std::str::FromStr;
-    let mut config = postgres::Config::from_str(url.secret()).map_err(|e| StoreError::BadUrl {
+    let bad = |reason: String| StoreError::BadUrl {
         url: url.to_string(),
-        reason: url.scrub(&error_chain(&e)),
-    })?;
+        reason: url.scrub(&reason),
+    };
+    let (driver_url, tls) = tls::split(url.secret()).map_err(bad)?;
+    let mut config = postgres::Config::from_str(&driver_url).map_err(|e| bad(error_chain(&e)))?;
+    let connector = tls::connector(&tls).map_err(bad)?;
     config.connect_timeout(CONNECT_TIMEOUT);
     // A worker stopped (SIGSTOP, a frozen VM) in the middle of a transaction would hold its
     // row and advisory locks for as long as it stays stopped, and every other worker would
@@ -109,7 +113,7 @@ pub(crate) fn connect(url: &PgUrl) -> Result<Client, StoreError> {
     if config.get_application_name().is_none() {
         config.application_name("certdx");
     }
-    off_runtime(|| config.connect(NoTls)).map_err(|e| StoreError::Unreachable {
+    off_runtime(|| config.connect(connector)).map_err(|e| StoreError::Unreachable {
         url: url.to_string(),
         reason: url.scrub(&error_chain(&e)),
     })

@@ -35,7 +35,11 @@ impl PgUrl {
                 reason: "expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE".to_string(),
             });
         }
-        let config = postgres::Config::from_str(text).map_err(|e| StoreError::BadUrl {
+        let (driver_url, _) = super::tls::split(text).map_err(|reason| StoreError::BadUrl {
+            url: shown.clone(),
+            reason,
+        })?;
+        let config = postgres::Config::from_str(&driver_url).map_err(|e| StoreError::BadUrl {
             url: shown.clone(),
             reason: error_chain(&e),
         })?;
