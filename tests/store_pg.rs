@@ -1042,6 +1042,17 @@ fn tls_to_the_database_verifies_as_libpq_does() {
         drop(store);
     }
 
+    // The command line: exit 2 with the reason, before any work.
+    let out = issue_with_state(
+        &at(
+            "127.0.0.1",
+            &format!("sslmode=verify-full&sslrootcert={root}"),
+        ),
+        true,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not valid for name"), "{stderr}");
     // The certificate is for localhost, not for the address.
     let refused = opens(at(
         "127.0.0.1",
