@@ -3,7 +3,8 @@
 //! the PostgreSQL store; two workers started at once on the same database share the batch and
 //! issue each name once, one answering the other's HTTP-01 tokens from the store; and a worker
 //! killed with SIGKILL mid-batch leaves nothing locked: the next one resumes from what
-//! PostgreSQL recorded. tests/engine_pg_fleet.rs has three workers, kills and stops.
+//! PostgreSQL recorded; a 429 with Retry-After one worker receives pauses the other too.
+//! tests/engine_pg_fleet.rs has three workers, kills and stops.
 
 #[path = "common/acme_audit.rs"]
 mod acme_audit;
@@ -208,6 +209,92 @@ async fn two_workers_on_one_postgres_state_issue_each_name_once() {
         tokio::task::spawn_blocking(move || drop((store, pg)))
             .await
             .unwrap();
+    })
+    .await;
+}
+
+/// Boulder's wording, so the classifier names the limit.
+const NEW_ORDERS_LIMIT: &str = "Error creating new order :: too many new orders (300) from this \
+    account in the last 3h0m0s: see https://letsencrypt.org/docs/rate-limits/#new-orders-per-account";
+
+/// A 429 with Retry-After that one worker receives pauses the other too: once the pause is in
+/// the database, no newOrder of either worker reaches the CA until it ends. Without the sharing,
+/// the worker that was not refused would go on ordering at full speed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_one_worker_receives_pauses_every_worker() {
+    scenario(Duration::from_secs(300), async {
+        let pg = tokio::task::spawn_blocking(PgLab::start).await.unwrap();
+        let state = {
+            let pg = &pg;
+            tokio::task::block_in_place(|| pg.database())
+        };
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let dir = tempfile::tempdir().unwrap();
+        let directory = proxy.directory_url();
+        let names: Vec<String> = (0..16)
+            .map(|i| format!("p{i}.pause.certdx.example"))
+            .collect();
+        let domains = dir.path().join("domains.txt");
+        std::fs::write(&domains, names.join("\n")).unwrap();
+        // One listener where the CA validates; the other worker's answers are served from it.
+        let worker = |listen: Option<SocketAddr>| {
+            let mut cmd = pg_issue_at(&lab, &directory, dir.path(), &domains, &state, listen);
+            cmd.args(["--concurrency", "2"]);
+            run_json(cmd, Duration::from_secs(200))
+        };
+        // The 429 comes once both workers are ordering: after the third newOrder.
+        let injector = async {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while new_orders(&proxy.log()).len() < 3 {
+                assert!(tokio::time::Instant::now() < deadline, "no orders came");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            proxy.inject(
+                pebble_lab::Endpoint::NewOrder,
+                pebble_lab::Fault::RateLimited {
+                    retry_after: "4".into(),
+                    detail: NEW_ORDERS_LIMIT.into(),
+                },
+                1,
+            );
+        };
+        let ((code_a, doc_a, err_a), (code_b, doc_b, err_b), ()) =
+            tokio::join!(worker(None), worker(Some(free_loopback())), injector);
+        assert_eq!(
+            (code_a, code_b),
+            (0, 0),
+            "stderr:\n{err_a}\n---\n{err_b}\n{doc_a:#}\n---\n{doc_b:#}"
+        );
+        let (by_a, by_b) = issued_by_each(&names, &doc_a, &doc_b);
+        assert!(
+            by_a >= 1 && by_b >= 1,
+            "both workers issued: {by_a}, {by_b}"
+        );
+
+        let log = proxy.log();
+        let orders = new_orders(&log);
+        let limited = orders
+            .iter()
+            .find(|l| l.injected)
+            .expect("the 429 was answered");
+        assert_eq!(limited.status, 429);
+        // Requests already admitted when the 429 came back may still land just after it; then
+        // nothing until the pause ends.
+        let quiet_from = limited.answered + Duration::from_secs(1);
+        let quiet_to = limited.answered + Duration::from_millis(3500);
+        let during: Vec<_> = orders
+            .iter()
+            .filter(|l| l.at > quiet_from && l.at < quiet_to)
+            .map(|l| l.at - limited.answered)
+            .collect();
+        assert!(
+            during.is_empty(),
+            "newOrders reached the CA during the shared pause, this long after the 429: {during:?}"
+        );
+        let after = orders.iter().filter(|l| l.at >= quiet_to).count();
+        assert!(after >= 1, "the batch went on after the pause");
+        tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
     })
     .await;
 }
