@@ -7,7 +7,9 @@
 //! - `rfc2136`: TSIG-signed dynamic updates to a real knotd primary (127.0.13.0/24, see
 //!   `knot_primary`);
 //! - `issue`: `certdx issue` over DNS-01 (embedded zone, RFC 2136) against a real Pebble that
-//!   validates through the lab's unbound.
+//!   validates through the lab's unbound;
+//! - `shared`: two workers on one PostgreSQL state, each serving the delegated zone, answering
+//!   each other's values from the database.
 
 #[path = "common/acme_audit.rs"]
 mod acme_audit;
@@ -15,6 +17,10 @@ mod acme_audit;
 mod dns_lab;
 #[path = "common/pebble_lab.rs"]
 mod pebble_lab;
+// Both labs include ports.rs; PostgreSQL listens before Pebble picks its ports.
+#[allow(clippy::duplicate_mod)]
+#[path = "common/pg_lab.rs"]
+mod pg_lab;
 
 #[path = "engine_dns01/embedded.rs"]
 mod embedded;
@@ -26,3 +32,5 @@ mod knot_primary;
 mod lab;
 #[path = "engine_dns01/rfc2136.rs"]
 mod rfc2136;
+#[path = "engine_dns01/shared.rs"]
+mod shared;
