@@ -298,3 +298,89 @@ async fn a_retry_after_one_worker_receives_pauses_every_worker() {
     })
     .await;
 }
+
+/// Workers with their own `--out` (as on separate machines): each ends with every certificate
+/// of the batch and its key, installed from the copy the issuing worker kept in the database;
+/// and a later run on a machine that has none of the files installs them and orders nothing,
+/// where it used to take "not in my --out" for "lost" and order every certificate again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_worker_installs_every_certificate_and_a_later_run_elsewhere_orders_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    scenario(Duration::from_secs(300), async {
+        let pg = tokio::task::spawn_blocking(PgLab::start).await.unwrap();
+        let state = {
+            let pg = &pg;
+            tokio::task::block_in_place(|| pg.database())
+        };
+        let lab = PebbleLab::start().await;
+        let proxy = FaultProxy::start(&lab).await;
+        let directory = proxy.directory_url();
+        let names: Vec<String> = (0..8)
+            .map(|i| format!("c{i}.copies.certdx.example"))
+            .collect();
+        let (dir_a, dir_b, dir_c) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        let domains = dir_c.path().join("domains.txt");
+        std::fs::write(&domains, names.join("\n")).unwrap();
+        let worker = |dir: &std::path::Path, listen: Option<SocketAddr>| {
+            let mut cmd = pg_issue_at(&lab, &directory, dir, &domains, &state, listen);
+            cmd.args(["--concurrency", "2"]);
+            run_json(cmd, Duration::from_secs(200))
+        };
+        let ((code_a, doc_a, err_a), (code_b, doc_b, err_b)) = tokio::join!(
+            worker(dir_a.path(), None),
+            worker(dir_b.path(), Some(free_loopback()))
+        );
+        assert_eq!((code_a, code_b), (0, 0), "{err_a}\n---\n{err_b}");
+        let (by_a, by_b) = issued_by_each(&names, &doc_a, &doc_b);
+        assert!(
+            by_a >= 1 && by_b >= 1,
+            "both workers issued: {by_a}, {by_b}"
+        );
+        let chain = |dir: &tempfile::TempDir, name: &str| {
+            let certs = dir.path().join("certs");
+            let key = certs.join(format!("{name}.key"));
+            let mode = std::fs::metadata(&key)
+                .unwrap_or_else(|e| panic!("{}: {e}", key.display()))
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", key.display());
+            std::fs::read_to_string(certs.join(format!("{name}.crt"))).unwrap()
+        };
+        for name in &names {
+            assert_eq!(chain(&dir_a, name), chain(&dir_b, name), "{name}");
+        }
+        for doc in [&doc_a, &doc_b] {
+            for (name, c) in certificates_by_name(doc) {
+                let path = c["certificate"].as_str().unwrap_or_default();
+                assert!(
+                    path.starts_with(&*dir_a.path().to_string_lossy()) == std::ptr::eq(doc, &doc_a),
+                    "{name}: each worker reports its own copy, {path}"
+                );
+            }
+        }
+        let ordered = new_orders(&proxy.log()).len();
+        assert_eq!(ordered, names.len());
+
+        // A run on a machine that has neither worker's files.
+        drop((dir_a, dir_b));
+        let (code, doc, stderr) = worker(dir_c.path(), None).await;
+        assert_eq!(code, 0, "{stderr}\n{doc:#}");
+        assert_eq!(
+            new_orders(&proxy.log()).len(),
+            ordered,
+            "nothing ordered again: {doc:#}"
+        );
+        for (name, c) in certificates_by_name(&doc) {
+            assert_eq!(c["status"], "already-issued", "{name}: {c:#}");
+        }
+        for name in &names {
+            assert!(chain(&dir_c, name).contains("BEGIN CERTIFICATE"), "{name}");
+        }
+        tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
+    })
+    .await;
+}

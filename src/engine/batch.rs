@@ -21,6 +21,7 @@
 
 pub(crate) mod account;
 mod config;
+mod copies;
 mod error;
 mod finalize;
 mod gate;

@@ -25,6 +25,11 @@ pub enum KeyKind {
 pub struct PrivateKeyPem(String);
 
 impl PrivateKeyPem {
+    /// A key read back from where certdx kept it (a shared state store's copy).
+    pub fn from_pem(pem: String) -> PrivateKeyPem {
+        PrivateKeyPem(pem)
+    }
+
     /// The PEM text, for writing to the key file.
     pub fn expose_pem(&self) -> &str {
         &self.0

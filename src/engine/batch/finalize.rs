@@ -10,6 +10,7 @@ use crate::engine::store::OrderId;
 use crate::engine::store::pg::leases::Claim;
 use crate::model::{Code, Finding};
 
+use super::copies;
 use super::error::BatchError;
 use super::input::CertRequest;
 use super::output;
@@ -82,6 +83,7 @@ pub(super) async fn finalize(
         if !(installed && paths.key.exists()) {
             return Ok(Finalized::KeyLost);
         }
+        copies::keep(&**ctx.store(), order_id, &paths, &chain)?;
         ctx.issued(claim, order_id, &paths.cert)?;
         return Ok(Finalized::Installed {
             cert: paths.cert,
@@ -93,6 +95,7 @@ pub(super) async fn finalize(
         path: paths.cert.clone(),
         source,
     })?;
+    copies::keep(&**ctx.store(), order_id, &paths, &chain)?;
     ctx.issued(claim, order_id, &paths.cert)?;
     Ok(Finalized::Installed {
         cert: paths.cert,

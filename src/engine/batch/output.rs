@@ -80,6 +80,17 @@ pub(super) fn install(paths: &OutputPaths, chain_pem: &str) -> io::Result<()> {
     fs::rename(&paths.staged_key, &paths.key)
 }
 
+/// Installs a certificate another worker issued, from the copy it kept: the key staged (0600
+/// from its creation), then installed like one of this worker's own.
+pub(super) fn install_copy(
+    paths: &OutputPaths,
+    chain_pem: &str,
+    key: &PrivateKeyPem,
+) -> io::Result<()> {
+    stage_key(&paths.staged_key, key)?;
+    install(paths, chain_pem)
+}
+
 /// Removes what interrupted runs left in `out_dir`: chain files that were being written, and
 /// staged keys of orders `is_open` says are no longer open (their certificate was installed, or
 /// the order was given up). Only certdx's own dot-files are touched, and only while the state

@@ -13,6 +13,7 @@ use instant_acme::CertificateIdentifier;
 use tokio::time::Instant;
 
 use super::config::DEFAULT_RENEW_BEFORE;
+use super::copies;
 use super::input::CertRequest;
 use super::{SharedStore, lock_store};
 use crate::engine::acme::{AcmeClient, certificate_id};
@@ -143,12 +144,14 @@ pub(super) struct Policy {
 }
 
 /// For each request, what an earlier run issued for exactly its names and what to do with it
-/// (`None`: nothing was issued): the local decision first, then the CA's renewal information
+/// (`None`: nothing was issued), judged from the copy in `out_dir` on a shared store: the
+/// local decision first, then the CA's renewal information
 /// for what the local decision keeps (the CA knows of incidents nobody else does).
 pub(super) async fn earlier_runs(
     store: &SharedStore,
     client: &AcmeClient,
     directory: &str,
+    out_dir: &Path,
     requests: &[CertRequest],
     policy: Policy,
     deadline: Instant,
@@ -162,7 +165,12 @@ pub(super) async fn earlier_runs(
             Err(StoreError::InvalidIdentifier(_)) => None,
             Err(e) => return Err(e),
         };
-        verdicts.push(issued.map(|(_, cert)| decide(&cert, now, policy.window, policy.force)));
+        // On a shared store the file may be another worker's: judged from this worker's own
+        // copy, installed from the database's when it lacks it.
+        let local = issued.map(|(order, cert)| {
+            copies::local_copy(&**lock_store(store), out_dir, request, order, cert)
+        });
+        verdicts.push(local.map(|cert| decide(&cert, now, policy.window, policy.force)));
     }
     let kept: Vec<&Path> = verdicts
         .iter()

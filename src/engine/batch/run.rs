@@ -105,6 +105,7 @@ pub async fn run_batch(
         &store,
         &account.client,
         &directory,
+        &config.out_dir,
         &requests,
         policy,
         deadline,
@@ -262,6 +263,7 @@ pub async fn run_batch(
                 &pending,
                 &finished,
                 config.worker_lease,
+                &config.out_dir,
                 &**lock_store(&store),
             )?)
         }

@@ -5,7 +5,7 @@
 //! and none of this is used.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use crate::engine::store::pg::leases::{Claim, ClaimKind, WorkerId};
 use crate::engine::store::{OrderId, OrderStatus, StateStore, StoreError};
 
+use super::copies;
 use super::error::BatchError;
 use super::input::CertRequest;
 use super::progress::FleetGlance;
@@ -46,6 +47,8 @@ pub(super) struct Shared {
     renewing: HashMap<usize, bool>,
     keys: Vec<String>,
     lease: std::time::Duration,
+    /// This worker's `--out`, where certificates other workers issue are installed too.
+    out_dir: PathBuf,
     /// The claims this worker holds, by request index.
     pub claims: HashMap<usize, Claim>,
 }
@@ -65,6 +68,7 @@ impl Shared {
         pending: &[(usize, bool)],
         finished: &[usize],
         lease: std::time::Duration,
+        out_dir: &Path,
         store: &dyn StateStore,
     ) -> Result<Shared, BatchError> {
         let mut index = HashMap::new();
@@ -90,6 +94,7 @@ impl Shared {
             renewing,
             keys,
             lease,
+            out_dir: out_dir.to_owned(),
             claims: HashMap::new(),
         })
     }
@@ -124,7 +129,8 @@ impl Shared {
             };
             let request = &requests[i];
             let renewing = self.renewing.get(&i).copied().unwrap_or(false);
-            if let Some(cert) = issued_since(store, directory, request, renewing, since)? {
+            if let Some((order, cert)) = issued_since(store, directory, request, renewing, since)? {
+                let cert = copies::local_copy(store, &self.out_dir, request, order, cert);
                 complete(store, &claim);
                 out.push(Claimed::Done { index: i, cert });
                 continue;
@@ -179,9 +185,12 @@ impl Shared {
                 continue;
             }
             let request = &requests[i];
-            let cert = issued_since(store, directory, request, t.renewing.is_some(), since)?;
-            t.result = Some(match cert {
-                Some(cert) => done_elsewhere(request, cert),
+            let issued = issued_since(store, directory, request, t.renewing.is_some(), since)?;
+            t.result = Some(match issued {
+                Some((order, cert)) => {
+                    let cert = copies::local_copy(store, &self.out_dir, request, order, cert);
+                    done_elsewhere(request, cert)
+                }
                 None => failed(
                     request,
                     t,
@@ -234,15 +243,15 @@ fn issued_since(
     request: &CertRequest,
     renewing: bool,
     since: Timestamp,
-) -> Result<Option<PathBuf>, StoreError> {
+) -> Result<Option<(OrderId, PathBuf)>, StoreError> {
     let Some((id, path)) = store.issued_for(directory, &request.key())? else {
         return Ok(None);
     };
     if !renewing {
-        return Ok(Some(path));
+        return Ok(Some((id, path)));
     }
     let fresh = store.order(id)?.is_some_and(|o| o.created_at >= since);
-    Ok(fresh.then_some(path))
+    Ok(fresh.then_some((id, path)))
 }
 
 /// Whether this worker is the only live one on the database.

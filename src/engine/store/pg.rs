@@ -17,6 +17,7 @@
 //! server's clock: one clock for every worker.
 
 mod authz;
+pub mod copies;
 pub mod fleet;
 pub mod leases;
 pub mod limits;

@@ -100,6 +100,8 @@ const MIGRATIONS: &[&str] = &[
     super::limits::PENDING_MIGRATION,
     // 5 -> 6: writes of a worker whose lease ran out refused at commit (see pg/leases.rs).
     super::leases::FENCE_MIGRATION,
+    // 6 -> 7: installed certificates kept for every worker (see pg/copies.rs).
+    super::copies::MIGRATION,
 ];
 
 /// The schema version this build writes.
