@@ -365,10 +365,36 @@ async fn every_worker_installs_every_certificate_and_a_later_run_elsewhere_order
         let ordered = new_orders(&proxy.log()).len();
         assert_eq!(ordered, names.len());
 
-        // A run on a machine that has neither worker's files.
+        // Each worker reports the other's certificates as copied here.
+        for (doc, issued_here) in [(&doc_a, by_a), (&doc_b, by_b)] {
+            let copied = certificates_by_name(doc)
+                .values()
+                .filter(|c| c["copied"] == true)
+                .count();
+            assert_eq!(copied, names.len() - issued_here, "{doc:#}");
+        }
+
+        // A run on a machine that has neither worker's files: it installs every certificate,
+        // runs the deploy hook for each (this host serves them now), and orders nothing.
         drop((dir_a, dir_b));
-        let (code, doc, stderr) = worker(dir_c.path(), None).await;
+        let hooks = dir_c.path().join("hooks.log");
+        let mut cmd = pg_issue_at(&lab, &directory, dir_c.path(), &domains, &state, None);
+        cmd.arg("--deploy-hook")
+            .arg(format!("echo \"$CERTDX_NAME\" >> {}", hooks.display()));
+        let (code, doc, stderr) = run_json(cmd, Duration::from_secs(200)).await;
         assert_eq!(code, 0, "{stderr}\n{doc:#}");
+        let mut deployed: Vec<String> = std::fs::read_to_string(&hooks)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        deployed.sort();
+        let mut expected = names.clone();
+        expected.sort();
+        assert_eq!(
+            deployed, expected,
+            "the deploy hook ran once per copy: {doc:#}"
+        );
         assert_eq!(
             new_orders(&proxy.log()).len(),
             ordered,

@@ -203,7 +203,8 @@ pub struct IssueArgs {
     #[arg(long, value_enum, default_value_t = KeyTypeArg::EcdsaP256)]
     pub key_type: KeyTypeArg,
     /// A shell command run once per certificate issued by this run, as soon as it is installed
-    /// (reload a web server); it gets CERTDX_NAME, CERTDX_NAMES, CERTDX_CERT, CERTDX_KEY and
+    /// (reload a web server), and on a shared state for each certificate another worker issued
+    /// that this run installed here; it gets CERTDX_NAME, CERTDX_NAMES, CERTDX_CERT, CERTDX_KEY and
     /// CERTDX_NOT_AFTER. A failing hook makes the exit code 1.
     #[arg(long, value_name = "CMD")]
     pub deploy_hook: Option<String>,

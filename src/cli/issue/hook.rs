@@ -43,7 +43,8 @@ pub(super) async fn run_hooks(
 ) -> Vec<HookRun> {
     let mut runs = Vec::new();
     while let Some(c) = issued.recv().await {
-        if c.status == CertStatus::Issued {
+        // Issued by this run, or another worker's certificate this run installed here.
+        if c.status == CertStatus::Issued || c.copied {
             runs.push(run_one(&command, &c, timeout).await);
         }
     }
@@ -179,6 +180,7 @@ mod tests {
             renewed: None,
             replaces: None,
             replaces_dropped: None,
+            copied: false,
         };
         // Enough output before the key that the kept tail starts inside it.
         let command = format!(

@@ -34,6 +34,15 @@ pub(super) fn keep(
     pg.put_issued_copy(order, chain_pem, &key)
 }
 
+/// Where this worker has a certificate of the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct LocalCopy {
+    /// The certificate file.
+    pub cert: PathBuf,
+    /// Whether this call installed it (new here, or newer than what was here).
+    pub installed: bool,
+}
+
 /// Where this worker has the certificate `order` issued for `request`: on a shared store, its
 /// own `--out` copy, installed (or brought up to date) from the database's copy; else, or when
 /// the database holds none (a worker of an older certdx issued it), `recorded`, the path the
@@ -44,34 +53,44 @@ pub(super) fn local_copy(
     request: &CertRequest,
     order: OrderId,
     recorded: PathBuf,
-) -> PathBuf {
+) -> LocalCopy {
+    let as_recorded = LocalCopy {
+        cert: recorded,
+        installed: false,
+    };
     let Some(pg) = store.shared() else {
-        return recorded;
+        return as_recorded;
     };
     let copy = match pg.issued_copy(order) {
         Ok(Some(copy)) => copy,
-        Ok(None) => return recorded,
+        Ok(None) => return as_recorded,
         Err(e) => {
             tracing::warn!(
                 order = order.get(),
                 "could not read the fleet's copy of a certificate: {e}"
             );
-            return recorded;
+            return as_recorded;
         }
     };
     let paths = output::paths(out_dir, request.first_name(), order);
     let current = std::fs::read_to_string(&paths.cert).is_ok_and(|c| c == copy.chain_pem)
         && paths.key.exists();
     if current {
-        return paths.cert;
+        return LocalCopy {
+            cert: paths.cert,
+            installed: false,
+        };
     }
     let installed = output::ensure_dir(out_dir)
         .and_then(|()| output::install_copy(&paths, &copy.chain_pem, &copy.key));
     match installed {
-        Ok(()) => paths.cert,
+        Ok(()) => LocalCopy {
+            cert: paths.cert,
+            installed: true,
+        },
         Err(e) => {
             tracing::warn!(cert = %paths.cert.display(), "could not install another worker's certificate here: {e}");
-            recorded
+            as_recorded
         }
     }
 }

@@ -34,6 +34,8 @@ pub(super) enum Renewal {
         /// From when a run orders it again: the renewal window's start, or the CA's ARI point
         /// when that is sooner.
         renew_from: Timestamp,
+        /// Installed here by this run from another worker's copy in the shared store.
+        copied: bool,
     },
     /// Ordered again, for this reason (shown in the report).
     Renew {
@@ -107,6 +109,7 @@ pub(super) fn decide(
         not_after,
         renew_from: Timestamp::from_second(not_after.as_second() - window_secs)
             .unwrap_or(not_after),
+        copied: false,
     }
 }
 
@@ -170,7 +173,13 @@ pub(super) async fn earlier_runs(
         let local = issued.map(|(order, cert)| {
             copies::local_copy(&**lock_store(store), out_dir, request, order, cert)
         });
-        verdicts.push(local.map(|cert| decide(&cert, now, policy.window, policy.force)));
+        verdicts.push(local.map(|copy| {
+            let mut verdict = decide(&copy.cert, now, policy.window, policy.force);
+            if let Renewal::Keep { copied, .. } = &mut verdict {
+                *copied = copy.installed;
+            }
+            verdict
+        }));
     }
     let kept: Vec<&Path> = verdicts
         .iter()
@@ -362,6 +371,7 @@ mod tests {
                 cert: path.clone(),
                 not_after: end,
                 renew_from: days_before(end, 30),
+                copied: false,
             }
         );
         let Renewal::Renew { why } = decide(&path, days_before(end, 60), window, true) else {

@@ -120,6 +120,10 @@ pub struct CertResult {
     /// Why the renewal was ordered without `replaces` after the CA refused it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replaces_dropped: Option<String>,
+    /// Installed in this worker's `--out` by this run from the copy the issuing worker kept in
+    /// the shared store (the deploy hook runs for it here too).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub copied: bool,
 }
 
 impl CertResult {

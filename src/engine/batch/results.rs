@@ -12,6 +12,7 @@ use crate::engine::scheduler::Waiting;
 use crate::engine::store::OrderId;
 use crate::model::{Code, Finding};
 
+use super::copies::LocalCopy;
 use super::input::CertRequest;
 use super::progress::{BatchProgress, ItemProgress, ItemState};
 use super::renewal;
@@ -80,6 +81,7 @@ pub(super) fn base(request: &CertRequest, t: &Tracked, status: CertStatus) -> Ce
         renewed: t.renewing.clone(),
         replaces: t.replaces.as_ref().map(ToString::to_string),
         replaces_dropped: t.replaces_dropped.clone(),
+        copied: false,
     }
 }
 
@@ -101,9 +103,11 @@ pub(super) fn already_issued(
     request: &CertRequest,
     cert: PathBuf,
     not_after: Timestamp,
+    copied: bool,
 ) -> CertResult {
     let key = cert.with_extension("key");
     CertResult {
+        copied,
         not_after: Some(not_after),
         certificate: Some(cert),
         key: Some(key),
@@ -111,13 +115,15 @@ pub(super) fn already_issued(
     }
 }
 
-/// A certificate another worker of a shared batch issued: reported as already issued, with the
-/// file that worker installed.
-pub(super) fn done_elsewhere(request: &CertRequest, cert: PathBuf) -> CertResult {
+/// A certificate another worker of a shared batch issued: reported as already issued, with
+/// this worker's copy (`copied`: installed just now), else the file that worker installed.
+pub(super) fn done_elsewhere(request: &CertRequest, copy: LocalCopy) -> CertResult {
+    let cert = copy.cert;
     CertResult {
         not_after: installed_not_after(&cert),
         key: Some(cert.with_extension("key")),
         certificate: Some(cert),
+        copied: copy.installed,
         ..base(request, &Tracked::default(), CertStatus::AlreadyIssued)
     }
 }

@@ -117,8 +117,9 @@ pub async fn run_batch(
                 cert,
                 not_after,
                 renew_from,
+                copied,
             }) => {
-                let mut result = already_issued(request, cert, not_after);
+                let mut result = already_issued(request, cert, not_after, copied);
                 result.renew_from = Some(renew_from);
                 t.result = Some(result);
             }
@@ -333,8 +334,8 @@ pub async fn run_batch(
             let claimed = sh.claim_more(room, &**ctx.store(), &directory, &requests, run_started);
             for c in claimed? {
                 match c {
-                    Claimed::Done { index, cert } => {
-                        let result = done_elsewhere(&requests[index], cert);
+                    Claimed::Done { index, copy } => {
+                        let result = done_elsewhere(&requests[index], copy);
                         reporter.update(|p| {
                             if let Some(item) = p.items.get_mut(index) {
                                 show_result(item, &result);
@@ -595,6 +596,17 @@ pub async fn run_batch(
             &requests,
             run_started,
         )?;
+    }
+    // Certificates another worker issued that this run installed here: the deploy hook runs
+    // for them too (this host serves them now).
+    if let Some(tx) = &config.on_issued {
+        for r in tracked
+            .iter()
+            .filter_map(|t| t.result.as_ref())
+            .filter(|r| r.copied)
+        {
+            let _ = tx.send(r.clone());
+        }
     }
     // What never finished: reported with the last reason it failed, else why it waited.
     let waiting: HashMap<WorkId, Waiting> = scheduler

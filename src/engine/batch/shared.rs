@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use crate::engine::store::pg::leases::{Claim, ClaimKind, WorkerId};
 use crate::engine::store::{OrderId, OrderStatus, StateStore, StoreError};
 
-use super::copies;
+use super::copies::{self, LocalCopy};
 use super::error::BatchError;
 use super::input::CertRequest;
 use super::progress::FleetGlance;
@@ -30,7 +30,7 @@ pub(super) const CLAIM_POLL: Duration = Duration::from_millis(500);
 pub(super) enum Claimed {
     /// Issued already (by another worker, or by one that died before marking it done): the
     /// claim is completed and nothing is ordered.
-    Done { index: usize, cert: PathBuf },
+    Done { index: usize, copy: LocalCopy },
     /// To be run, continuing the stored open order `resume` if there is one.
     Work {
         index: usize,
@@ -130,9 +130,9 @@ impl Shared {
             let request = &requests[i];
             let renewing = self.renewing.get(&i).copied().unwrap_or(false);
             if let Some((order, cert)) = issued_since(store, directory, request, renewing, since)? {
-                let cert = copies::local_copy(store, &self.out_dir, request, order, cert);
+                let copy = copies::local_copy(store, &self.out_dir, request, order, cert);
                 complete(store, &claim);
-                out.push(Claimed::Done { index: i, cert });
+                out.push(Claimed::Done { index: i, copy });
                 continue;
             }
             let key = request.key();
@@ -188,8 +188,8 @@ impl Shared {
             let issued = issued_since(store, directory, request, t.renewing.is_some(), since)?;
             t.result = Some(match issued {
                 Some((order, cert)) => {
-                    let cert = copies::local_copy(store, &self.out_dir, request, order, cert);
-                    done_elsewhere(request, cert)
+                    let copy = copies::local_copy(store, &self.out_dir, request, order, cert);
+                    done_elsewhere(request, copy)
                 }
                 None => failed(
                     request,
