@@ -94,3 +94,22 @@ pub(super) fn local_copy(
         }
     }
 }
+
+/// Sends the deploy hook's queue every certificate another worker issued that this run
+/// installed here: this host serves it now, so it reloads too.
+pub(super) fn announce(
+    on_issued: Option<&tokio::sync::mpsc::UnboundedSender<super::report::CertResult>>,
+    tracked: &[super::results::Tracked],
+) {
+    let Some(tx) = on_issued else {
+        return;
+    };
+    for r in tracked
+        .iter()
+        .filter_map(|t| t.result.as_ref())
+        .filter(|r| r.copied)
+    {
+        // A listener that has gone away only misses the news.
+        let _ = tx.send(r.clone());
+    }
+}

@@ -19,6 +19,7 @@ use crate::model::{Code, Finding};
 
 use super::account::open_account;
 use super::config::BatchConfig;
+use super::copies;
 use super::error::BatchError;
 use super::gate::{Gate, Verdict};
 use super::lock_store;
@@ -597,17 +598,7 @@ pub async fn run_batch(
             run_started,
         )?;
     }
-    // Certificates another worker issued that this run installed here: the deploy hook runs
-    // for them too (this host serves them now).
-    if let Some(tx) = &config.on_issued {
-        for r in tracked
-            .iter()
-            .filter_map(|t| t.result.as_ref())
-            .filter(|r| r.copied)
-        {
-            let _ = tx.send(r.clone());
-        }
-    }
+    copies::announce(config.on_issued.as_ref(), &tracked);
     // What never finished: reported with the last reason it failed, else why it waited.
     let waiting: HashMap<WorkId, Waiting> = scheduler
         .progress(Timestamp::now())
